@@ -1,0 +1,71 @@
+"""Generate the published JSON Schema files from the pydantic models.
+
+``python -m schemas.export`` (or ``cdp-triggers schemas export``) rewrites
+``schemas/json/``; a test fails when the files and the models drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from .deadletter import DeadLetter
+from .events import DataSourceChange, MeasureChange, RefreshRunChange, SegmentChange
+from .subscriptions import SubscriptionFile, ThresholdSubscription
+from .triggers import PAYLOADS, SCHEMA_URN, TriggerEvent, payload_schema_name
+
+JSON_DIR = Path(__file__).parent / "json"
+
+# name -> (adapter, mode): inputs are described as producers must write them,
+# outputs as the engine writes them.
+_INPUTS: dict[str, Any] = {
+    "datasource-change": DataSourceChange,
+    "segment-change": SegmentChange,
+    "measure-change": MeasureChange,
+    "refresh-run-change": RefreshRunChange,
+    "threshold-subscription": ThresholdSubscription,
+    "subscription-file": SubscriptionFile,
+}
+_OUTPUTS: dict[str, Any] = {
+    "trigger-event": TriggerEvent,
+    "dead-letter": DeadLetter,
+    **{payload_schema_name(model): model for model in set(PAYLOADS.values())},
+}
+
+
+def render() -> dict[str, str]:
+    """File name -> file text, for every published schema."""
+    files = {}
+    for names, mode in ((_INPUTS, "validation"), (_OUTPUTS, "serialization")):
+        for name, model in names.items():
+            schema = TypeAdapter(model).json_schema(mode=mode)
+            schema = {
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "$id": f"{SCHEMA_URN}{name}",
+                "title": schema.pop("title", name),
+                **schema,
+            }
+            files[f"{name}.schema.json"] = json.dumps(schema, indent=2, sort_keys=False) + "\n"
+    return dict(sorted(files.items()))
+
+
+def write(directory: Path = JSON_DIR) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.schema.json"):
+        stale.unlink()
+    written = []
+    for name, text in render().items():
+        path = directory / name
+        path.write_text(text)
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else JSON_DIR
+    for path in write(target):
+        print(path)

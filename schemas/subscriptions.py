@@ -1,0 +1,49 @@
+"""Threshold subscriptions: the parameters a user gives a threshold trigger.
+
+Stored on a compacted topic keyed by subscription_id; a tombstone (null value)
+removes one.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from .events import Id, _Model
+
+Label = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class ThresholdSubscription(_Model):
+    subscription_id: Id
+    entity_kind: Literal["segment", "measure"]
+    entity_id: Id
+    threshold: float = Field(description="Fires when the value rises from below to at or above this")
+    recovery_threshold: float | None = Field(
+        None, description="Re-arms when the value falls below this (default: threshold); must be <= threshold"
+    )
+    owner: Annotated[str, Field(min_length=1, max_length=320)] = Field(description="Who owns it, e.g. an email")
+    labels: dict[Label, Annotated[str, Field(max_length=512)]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _recovery_not_above(self) -> ThresholdSubscription:
+        if self.recovery_threshold is not None and self.recovery_threshold > self.threshold:
+            raise ValueError(
+                f"recovery_threshold ({self.recovery_threshold}) must not be above threshold ({self.threshold})"
+            )
+        return self
+
+    @property
+    def entity_key(self) -> str:
+        return f"{self.entity_kind}/{self.entity_id}"
+
+    @property
+    def rearm_below(self) -> float:
+        return self.threshold if self.recovery_threshold is None else self.recovery_threshold
+
+
+class SubscriptionFile(_Model):
+    """The YAML file format: ``subscriptions: [...]``."""
+
+    subscriptions: list[ThresholdSubscription]

@@ -1,0 +1,77 @@
+"""Refresh-run progress -> full refresh completed, unification refresh
+completed, refresh run stalled.
+
+Faust forbids table writes outside stream iteration, and wall-clock expiry of
+windowed tables is unreliable, so time is brought in as data: a timer sends a
+tick for each run that is due, to the run's own partition of an internal
+topic read by the same agent. The agent then applies the tick like any event.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from schemas.events import RefreshRunChange
+
+from ..app import Pipeline
+from ..codec import Decoder, Rejected
+from ..core import runs
+from ..core.ordering import Verdict
+from ..core.runs import RunState
+
+
+def register(p: Pipeline) -> None:
+    decoder: Decoder[Any] = Decoder(RefreshRunChange, p.settings.max_event_bytes)
+    # Value: {"p": partition the run lives on, "s": RunState as dict}.
+    table = p.table("refresh-runs")
+    channel = p.input_topic(p.topics.runs, p.topics.run_ticks)
+    ticks = p.app.topic(p.topics.run_ticks, key_serializer="raw", value_serializer="raw")
+    stall_us = int(p.settings.stall_after_seconds * 1e6)
+    retention_us = int(p.settings.run_retention_seconds * 1e6)
+    m = p.metrics
+
+    @p.app.agent(channel, name="runs")
+    async def process(stream: Any) -> None:
+        async for event in stream.events():
+            message = event.message
+            if message.topic == p.topics.run_ticks:
+                await _on_tick(event.value)
+                continue
+            m.events_consumed.labels(message.topic).inc()
+            change = decoder.decode(event.value)
+            if isinstance(change, Rejected):
+                await p.publisher.dead_letter(event, change)
+                continue
+            raw = table.get(change.run_id)
+            obs = runs.observe(RunState.from_dict(raw["s"]) if raw else None, change)
+            if obs.verdict is not Verdict.APPLY:
+                m.events_ignored.labels(message.topic, obs.verdict.value).inc()
+                continue
+            for trigger in obs.triggers:
+                await p.publisher.trigger(trigger)
+            table[change.run_id] = {"p": message.partition, "s": obs.state.to_dict()}
+
+    async def _on_tick(value: bytes) -> None:
+        tick = orjson.loads(value)
+        raw = table.get(tick["run_id"])
+        if raw is None:
+            return  # already evicted by an earlier tick
+        result = runs.tick(RunState.from_dict(raw["s"]), tick["now_us"], stall_us, retention_us)
+        for trigger in result.triggers:
+            await p.publisher.trigger(trigger)
+        if result.state is None:
+            del table[tick["run_id"]]
+        elif result.triggers:
+            table[tick["run_id"]] = {"p": raw["p"], "s": result.state.to_dict()}
+
+    @p.app.timer(interval=p.settings.stall_check_interval_seconds)
+    async def check_runs() -> None:
+        now_us = int(time.time() * 1e6)
+        m.runs_in_flight.set(sum(1 for v in table.values() if not RunState.from_dict(v["s"]).finished))
+        for run_id, raw in list(table.items()):
+            if runs.needs_tick(RunState.from_dict(raw["s"]), now_us, stall_us, retention_us):
+                payload = orjson.dumps({"run_id": run_id, "now_us": now_us})
+                await ticks.send(key=run_id.encode(), value=payload, partition=raw["p"])

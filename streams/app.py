@@ -1,0 +1,152 @@
+"""The Faust application: configuration, shared parts, and agent registration."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+from faust.types import EventT
+
+from schemas.triggers import TriggerEvent, dataschema_for
+
+from .codec import Rejected, dead_letter, encode
+from .core.emit import Trigger
+from .metrics import Metrics
+from .registry import SubscriptionRegistry
+from .settings import Settings
+from .topics import Topics
+
+log = logging.getLogger("cdp_triggers")
+
+RAW = {"key_serializer": "raw", "value_serializer": "raw"}
+
+
+class Publisher:
+    """Sends to the actions and dead-letter topics and waits for the broker's
+    acknowledgement, so the table write that follows never gets ahead of the
+    output (see the README, 'Delivery guarantees')."""
+
+    def __init__(self, app: faust.App, settings: Settings, topics: Topics, metrics: Metrics) -> None:
+        self._actions = app.topic(topics.actions, **RAW)
+        self._dead_letter = app.topic(topics.dead_letter, **RAW)
+        self._source = f"/cdp-triggers/{settings.app_id}"
+        self._worker = settings.app_id
+        self._metrics = metrics
+
+    def envelope(self, trigger: Trigger) -> TriggerEvent:
+        return TriggerEvent(
+            id=trigger.id,
+            source=self._source,
+            type=trigger.type,
+            subject=trigger.subject,
+            time=trigger.time,
+            dataschema=dataschema_for(trigger.type),
+            data=trigger.data.model_dump(mode="json"),
+        )
+
+    async def trigger(self, trigger: Trigger) -> None:
+        event = self.envelope(trigger)
+        headers = {"content-type": b"application/cloudevents+json", "ce-type": trigger.type.value.encode()}
+        await self._send(self._actions, trigger.subject.encode(), encode(event), headers)
+        self._metrics.triggers.labels(trigger.type.short).inc()
+        lag = time.time() - trigger.time.timestamp()
+        self._metrics.detection_latency.labels(trigger.type.short).observe(max(lag, 0.0))
+        log.info("trigger %s %s id=%s", trigger.type.short, trigger.subject, trigger.id)
+
+    async def dead_letter(self, event: EventT, rejected: Rejected) -> None:
+        msg = event.message
+        record = dead_letter(
+            rejected,
+            topic=msg.topic,
+            partition=msg.partition,
+            offset=msg.offset,
+            timestamp_ms=int(msg.timestamp * 1000) if msg.timestamp else None,
+            key=msg.key,
+            value=msg.value,
+            worker=self._worker,
+        )
+        headers = {"reason": rejected.reason.value.encode(), "source-topic": msg.topic.encode()}
+        await self._send(self._dead_letter, msg.key, encode(record), headers)
+        self._metrics.events_invalid.labels(msg.topic, rejected.reason.value).inc()
+        self._metrics.dead_lettered.labels(msg.topic).inc()
+        log.warning(
+            "dead-lettered %s[%d]@%d: %s: %s", msg.topic, msg.partition, msg.offset, rejected.reason.value,
+            rejected.error[:300],
+        )  # fmt: skip
+
+    async def _send(self, topic: Any, key: bytes | None, value: bytes, headers: dict[str, bytes]) -> None:
+        try:
+            pending = await topic.send(key=key, value=value, headers=headers)
+            await pending
+        except Exception:
+            self._metrics.send_errors.labels(topic.get_topic_name()).inc()
+            raise  # the agent crashes; the event is not committed and is retried after restart
+
+
+@dataclass
+class Pipeline:
+    """Everything the agents share."""
+
+    app: faust.App
+    settings: Settings
+    topics: Topics
+    metrics: Metrics
+    publisher: Publisher
+    registry: SubscriptionRegistry
+
+    def input_topic(self, *names: str) -> Any:
+        return self.app.topic(*names, partitions=self.settings.partitions, **RAW)
+
+    def table(self, name: str) -> Any:
+        # JSON so keys come back as str and values as dicts after recovery.
+        schema = faust.Schema(key_serializer="json", value_serializer="json")
+        return self.app.Table(name, default=None, partitions=self.settings.partitions, schema=schema)
+
+
+def create_app(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{server.strip()}" for server in settings.kafka_bootstrap.split(",")],
+        store="memory://",
+        datadir=str(settings.data_dir),
+        processing_guarantee="at_least_once",
+        broker_commit_interval=settings.commit_interval_seconds,
+        consumer_auto_offset_reset="earliest",
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        topic_disable_leader=True,
+        producer_acks=-1,
+        producer_linger_ms=5,
+        web_enabled=False,
+        loghandlers=[],
+    )
+    metrics = metrics or Metrics()
+    topics = Topics(settings)
+    pipeline = Pipeline(
+        app=app,
+        settings=settings,
+        topics=topics,
+        metrics=metrics,
+        publisher=Publisher(app, settings, topics, metrics),
+        registry=SubscriptionRegistry(metrics, settings.max_event_bytes),
+    )
+
+    from .agents import datasources, runs, thresholds
+
+    datasources.register(pipeline)
+    thresholds.register(pipeline)
+    runs.register(pipeline)
+
+    @app.task
+    async def load_subscriptions() -> None:
+        await pipeline.registry.run(settings.kafka_bootstrap, topics.subscriptions)
+
+    @app.on_rebalance_complete.connect
+    async def _joined(sender: Any, **kwargs: Any) -> None:
+        assigned = sorted(str(tp) for tp in app.consumer.assignment() if not tp.topic.endswith("-changelog"))
+        log.info("joined consumer group %s; assigned %d partitions: %s", settings.app_id, len(assigned), assigned)
+
+    return pipeline

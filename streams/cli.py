@@ -1,0 +1,164 @@
+"""``cdp-triggers``: the one command-line entry point."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import NoReturn
+
+import typer
+
+from .broker import BrokerError, DevBroker
+from .settings import ConfigError, Settings, load_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Self-hosted CDP trigger engine on Kafka.")
+broker_app = typer.Typer(no_args_is_help=True, help="The local development Kafka broker (KRaft, from Maven Central).")
+app.add_typer(broker_app, name="broker")
+
+# Exit codes: 1 = the operation failed, 2 = bad configuration or usage.
+EXIT_FAILED, EXIT_CONFIG = 1, 2
+
+
+def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+
+
+def _say(message: str) -> None:
+    typer.secho(f"» {message}", err=True, fg=typer.colors.CYAN)
+
+
+def _broker() -> DevBroker:
+    try:
+        return DevBroker(_settings(), say=_say)
+    except BrokerError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+
+
+@broker_app.command("start")
+def broker_start() -> None:
+    """Fetch (first time) and start the broker; returns when it answers. Idempotent."""
+    broker = _broker()
+    began = time.monotonic()
+    try:
+        status = broker.start()
+    except BrokerError as exc:
+        _fail(str(exc))
+    typer.echo(f"broker {status.describe()} ({time.monotonic() - began:.1f} s)")
+
+
+@broker_app.command("stop")
+def broker_stop() -> None:
+    """Stop the broker if it runs."""
+    stopped = _broker().stop()
+    typer.echo("broker stopped" if stopped else "broker was not running")
+
+
+@broker_app.command("status")
+def broker_status() -> None:
+    """Print whether the broker runs and answers; exit 3 when it does not."""
+    status = _broker().status()
+    typer.echo(f"broker {status.describe()}")
+    if not status.answering:
+        raise typer.Exit(3)
+
+
+@broker_app.command("logs")
+def broker_logs(
+    lines: int = typer.Option(50, "--lines", "-n", help="How many lines from the end"),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines"),
+) -> None:
+    """Show the broker's log."""
+    broker = _broker()
+    typer.echo(broker.log_tail(lines))
+    if follow:
+        try:
+            with open(broker.log_file, "r", errors="replace") as f:
+                f.seek(0, 2)
+                while True:
+                    line = f.readline()
+                    if line:
+                        sys.stdout.write(line)
+                        sys.stdout.flush()
+                    else:
+                        time.sleep(0.3)
+        except KeyboardInterrupt:
+            pass
+
+
+@broker_app.command("reset")
+def broker_reset(yes: bool = typer.Option(False, "--yes", help="Do not ask")) -> None:
+    """Stop the broker and delete its data."""
+    if not yes:
+        typer.confirm("Delete all topics and offsets of the dev broker?", abort=True)
+    _broker().reset()
+    typer.echo("broker data deleted")
+
+
+@app.command()
+def worker() -> None:
+    """Run a worker: create missing topics, then consume, detect and publish triggers."""
+    import asyncio
+
+    from faust.worker import Worker
+
+    from .app import create_app
+    from .topics import ensure_topics
+
+    settings = _settings()
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        created = loop.run_until_complete(ensure_topics(settings))
+    except ConnectionError as exc:
+        _fail(f"{exc}. Hint: start the dev broker with 'cdp-triggers broker start' or set CDP_KAFKA_BOOTSTRAP.")
+    if created:
+        _say(f"created topics: {', '.join(created)}")
+    pipeline = create_app(settings)
+    if settings.metrics_port:
+        pipeline.metrics.serve(settings.metrics_host, settings.metrics_port)
+        _say(f"metrics on http://{settings.metrics_host}:{settings.metrics_port}/metrics")
+    Worker(pipeline.app, loglevel=settings.log_level, loop=loop).execute_from_commandline()
+
+
+topics_app = typer.Typer(no_args_is_help=True, help="The pipeline's Kafka topics.")
+app.add_typer(topics_app, name="topics")
+
+
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create missing topics (partitions and compaction as the worker expects)."""
+    import asyncio
+
+    from .topics import ensure_topics
+
+    settings = _settings()
+    try:
+        created = asyncio.run(ensure_topics(settings))
+    except ConnectionError as exc:
+        _fail(f"{exc}. Hint: start the dev broker with 'cdp-triggers broker start'.")
+    typer.echo(f"created {len(created)} topics" + (f": {', '.join(created)}" if created else " (all existed)"))
+
+
+@topics_app.command("list")
+def topics_list() -> None:
+    """Show the topics the pipeline uses and what each carries."""
+    from .topics import Topics
+
+    for spec in Topics(_settings()).specs():
+        typer.echo(f"{spec.name:<40} {spec.partitions:>3}  {spec.purpose}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""Bytes in, models out: decoding input messages, or saying why not."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Generic, TypeVar
+
+import orjson
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from schemas.deadletter import DeadLetter, DeadLetterReason
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    reason: DeadLetterReason
+    error: str
+
+
+class Decoder(Generic[T]):
+    """Validates JSON bytes against one input model (or union of models)."""
+
+    def __init__(self, model: object, max_bytes: int) -> None:
+        self._adapter: TypeAdapter[T] = TypeAdapter(model)
+        self._max_bytes = max_bytes
+
+    def decode(self, raw: bytes | None) -> T | Rejected:
+        if raw is None or raw == b"":
+            return Rejected(DeadLetterReason.EMPTY, "message has no value")
+        if len(raw) > self._max_bytes:
+            return Rejected(DeadLetterReason.OVERSIZED, f"{len(raw)} bytes exceeds the limit of {self._max_bytes}")
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return Rejected(DeadLetterReason.NOT_UTF8, str(exc))
+        try:
+            document = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            return Rejected(DeadLetterReason.NOT_JSON, str(exc))
+        try:
+            return self._adapter.validate_python(document)
+        except ValidationError as exc:
+            return Rejected(DeadLetterReason.SCHEMA, _summarise(exc))
+
+
+def _summarise(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False)[:10]:
+        where = ".".join(str(p) for p in err["loc"]) or "(root)"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def dead_letter(
+    rejected: Rejected,
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
+    timestamp_ms: int | None,
+    key: bytes | None,
+    value: bytes | None,
+    worker: str,
+) -> DeadLetter:
+    return DeadLetter(
+        reason=rejected.reason,
+        error=rejected.error,
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        timestamp_ms=timestamp_ms,
+        key_base64=base64.b64encode(key).decode() if key is not None else None,
+        value_base64=base64.b64encode(value).decode() if value is not None else None,
+        dead_lettered_at=datetime.now(timezone.utc),
+        worker=worker,
+    )
+
+
+def encode(model: BaseModel) -> bytes:
+    return orjson.dumps(model.model_dump(mode="json"))

@@ -1,0 +1,59 @@
+"""Our Prometheus metrics, on a registry of our own (not the global one, not
+faust's sensor). Labels take bounded values only: topic, reason, trigger type."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+PREFIX = "cdp_triggers"
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.events_consumed = Counter(
+            f"{PREFIX}_input_events_total", "Input messages consumed", ["topic"], registry=r
+        )
+        self.events_invalid = Counter(
+            f"{PREFIX}_input_invalid_total", "Input messages rejected, by reason", ["topic", "reason"], registry=r
+        )
+        self.events_ignored = Counter(
+            f"{PREFIX}_input_ignored_total",
+            "Valid input events not applied: stale (older than the last applied) or duplicate (event id seen)",
+            ["topic", "reason"],
+            registry=r,
+        )
+        self.dead_lettered = Counter(
+            f"{PREFIX}_dead_lettered_total", "Messages written to the dead-letter topic", ["topic"], registry=r
+        )
+        self.triggers = Counter(
+            f"{PREFIX}_triggers_total", "Trigger events published, by trigger type", ["type"], registry=r
+        )
+        self.retrying_failures = Counter(
+            f"{PREFIX}_datasource_retrying_failures_total",
+            "Data-source refresh failures the source will retry (counted, do not fire)",
+            registry=r,
+        )
+        self.send_errors = Counter(
+            f"{PREFIX}_kafka_send_errors_total", "Errors publishing to Kafka", ["topic"], registry=r
+        )
+        self.detection_latency = Histogram(
+            f"{PREFIX}_detection_latency_seconds",
+            "From the causing event's event time to its trigger being acknowledged by Kafka",
+            ["type"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+            registry=r,
+        )
+        self.subscriptions = Gauge(
+            f"{PREFIX}_subscriptions_active", "Threshold subscriptions loaded", registry=r
+        )
+        self.runs_in_flight = Gauge(
+            f"{PREFIX}_refresh_runs_in_flight", "Refresh runs tracked that have not completed", registry=r
+        )
+        self.subscriptions_invalid = Counter(
+            f"{PREFIX}_subscriptions_invalid_total", "Subscription records that failed validation", registry=r
+        )
+
+    def serve(self, host: str, port: int) -> None:
+        start_http_server(port, addr=host, registry=self.registry)

@@ -1,0 +1,124 @@
+"""Threshold subscriptions, held in full by every worker.
+
+Every worker reads the whole compacted subscriptions topic (no consumer group)
+and keeps it in memory, indexed by entity. This avoids co-partitioning
+subscriptions with change events, which would force every producer onto one
+partitioner. Agents wait for ``ready`` (caught up at start) so a restarted
+worker never evaluates an entity against a half-loaded set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Iterable
+
+from aiokafka import AIOKafkaConsumer
+
+from schemas.subscriptions import ThresholdSubscription
+
+from .codec import Decoder, Rejected
+from .core.thresholds import Rule
+from .metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+class SubscriptionRegistry:
+    def __init__(self, metrics: Metrics | None = None, max_bytes: int = 65536) -> None:
+        self._by_id: dict[str, ThresholdSubscription] = {}
+        self._ids_by_entity: dict[str, set[str]] = {}
+        self._rules: dict[str, tuple[Rule, ...]] = {}  # derived from the two above, for the hot path
+        self._decoder: Decoder[ThresholdSubscription] = Decoder(ThresholdSubscription, max_bytes)
+        self._metrics = metrics
+        self.ready = asyncio.Event()
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def get(self, subscription_id: str) -> ThresholdSubscription | None:
+        return self._by_id.get(subscription_id)
+
+    def rules_for(self, entity_key: str) -> tuple[Rule, ...]:
+        return self._rules.get(entity_key, ())
+
+    def all(self) -> Iterable[ThresholdSubscription]:
+        return self._by_id.values()
+
+    def apply(self, key: bytes | None, value: bytes | None) -> None:
+        """Apply one record of the compacted topic: an upsert, or a tombstone."""
+        if key is None:
+            self._invalid("record without a key (the key must be the subscription id)")
+            return
+        subscription_id = key.decode("utf-8", errors="replace")
+        if value is None:
+            self._remove(subscription_id)
+        else:
+            sub = self._decoder.decode(value)
+            if isinstance(sub, Rejected):
+                self._invalid(f"subscription {subscription_id!r}: {sub.reason.value}: {sub.error}")
+                return
+            if sub.subscription_id != subscription_id:
+                self._invalid(f"key {subscription_id!r} differs from subscription_id {sub.subscription_id!r}")
+                return
+            self._remove(subscription_id)
+            self._by_id[subscription_id] = sub
+            self._ids_by_entity.setdefault(sub.entity_key, set()).add(subscription_id)
+            self._reindex(sub.entity_key)
+        if self._metrics:
+            self._metrics.subscriptions.set(len(self._by_id))
+
+    def _remove(self, subscription_id: str) -> None:
+        old = self._by_id.pop(subscription_id, None)
+        if old is None:
+            return
+        ids = self._ids_by_entity[old.entity_key]
+        ids.discard(subscription_id)
+        if not ids:
+            del self._ids_by_entity[old.entity_key]
+        self._reindex(old.entity_key)
+
+    def _reindex(self, entity_key: str) -> None:
+        ids = self._ids_by_entity.get(entity_key)
+        if not ids:
+            self._rules.pop(entity_key, None)
+            return
+        subs = (self._by_id[sid] for sid in sorted(ids))
+        self._rules[entity_key] = tuple(Rule(s.subscription_id, s.threshold, s.rearm_below) for s in subs)
+
+    def _invalid(self, message: str) -> None:
+        log.error("ignoring invalid subscription record: %s", message)
+        if self._metrics:
+            self._metrics.subscriptions_invalid.inc()
+
+    async def run(self, bootstrap: str, topic: str) -> None:
+        """Load the topic to its end, set ``ready``, then follow it forever."""
+        # Without a group, aiokafka assigns every partition of the topic to us.
+        consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
+        )
+        await consumer.start()
+        try:
+            while not consumer.assignment():
+                await asyncio.sleep(0.1)
+            tps = sorted(consumer.assignment())
+            ends = await consumer.end_offsets(tps)
+            pending = {tp for tp in tps if ends[tp] > 0}
+            if not pending:
+                self._mark_ready()
+            while True:
+                batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+                for records in batches.values():
+                    for record in records:
+                        self.apply(record.key, record.value)
+                for tp in list(pending):
+                    if await consumer.position(tp) >= ends[tp]:
+                        pending.discard(tp)
+                        if not pending:
+                            self._mark_ready()
+        finally:
+            await consumer.stop()
+
+    def _mark_ready(self) -> None:
+        log.info("subscriptions loaded: %d active", len(self._by_id))
+        self.ready.set()

@@ -1,0 +1,87 @@
+"""The one configuration class: environment variables prefixed ``CDP_``, plus an
+optional dotenv-style file named by ``CDP_CONFIG_FILE`` (environment wins)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_STATE_HOME = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state"))
+_CACHE_HOME = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+
+
+class ConfigError(Exception):
+    """A bad setting, with a message that names the environment variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CDP_", extra="ignore", frozen=True)
+
+    # Kafka and the Faust application
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]")
+    app_id: str = Field("cdp-triggers", description="Faust app id: consumer group and prefix of internal topics")
+    topic_prefix: str = Field("cdp.", description="Prefix of every topic the pipeline reads or writes")
+    partitions: int = Field(4, ge=1, le=1024, description="Partitions of the input topics (and so of the tables)")
+    replication_factor: int = Field(1, ge=1, description="Replication factor of topics the worker creates")
+    data_dir: Path = Field(_STATE_HOME / "cdp-triggers" / "worker", description="Worker state directory")
+    commit_interval_seconds: float = Field(1.0, gt=0, description="How often processed offsets are committed")
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Worker log level")
+
+    # Detection
+    max_event_bytes: int = Field(65536, ge=256, description="Larger input messages are dead-lettered")
+    stall_after_seconds: float = Field(3600.0, gt=0, description="A refresh run unfinished this long fires 'stalled'")
+    stall_check_interval_seconds: float = Field(30.0, gt=0, description="How often in-flight runs are checked")
+    run_retention_seconds: float = Field(
+        86400.0, gt=0, description="Quiet time after which a finished, stalled or undeclared run leaves the table"
+    )
+
+    # Observability
+    metrics_host: str = Field("127.0.0.1", description="Address the /metrics endpoint binds to")
+    metrics_port: int = Field(9464, ge=0, le=65535, description="Port of /metrics; 0 disables it")
+
+    # The development broker (``cdp-triggers broker ...``)
+    broker_kafka_version: str = Field("4.1.2", description="Apache Kafka version the dev broker runs")
+    broker_port: int = Field(9092, ge=1, le=65535, description="Dev broker listener port (controller: port+1)")
+    broker_home: Path = Field(_STATE_HOME / "cdp-triggers" / "broker", description="Dev broker data, log and pid")
+    broker_cache: Path = Field(_CACHE_HOME / "cdp-triggers" / "kafka", description="Where the broker jars are cached")
+    broker_heap: str = Field("512m", pattern=r"^\d+[mMgG]$", description="Dev broker JVM heap (-Xmx)")
+    broker_start_timeout_seconds: float = Field(90.0, gt=0, description="How long 'broker start' waits")
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _hosts_have_ports(cls, value: str) -> str:
+        for server in value.split(","):
+            host, _, port = server.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"expected host:port, got {server.strip()!r}")
+        return value
+
+    @field_validator("broker_kafka_version")
+    @classmethod
+    def _version_shape(cls, value: str) -> str:
+        parts = value.split(".")
+        if len(parts) != 3 or not all(p.isdigit() for p in parts):
+            raise ValueError(f"expected a release like 4.1.2, got {value!r}")
+        return value
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning pydantic's error into one naming the variable."""
+    config_file = os.environ.get("CDP_CONFIG_FILE")
+    if config_file and not Path(config_file).is_file():
+        raise ConfigError(f"CDP_CONFIG_FILE: no such file: {config_file}")
+    try:
+        return Settings(_env_file=config_file, **overrides)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"])
+            lines.append(f"CDP_{field.upper()}: {err['msg']} (got {err.get('input')!r})")
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None

@@ -1,0 +1,77 @@
+"""The topics of the pipeline, and creating them (idempotent)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+
+from .settings import Settings
+
+DAY_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: dict[str, str]
+    purpose: str
+
+
+class Topics:
+    """Names of every topic, derived from the settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.datasources = settings.topic("datasource-changes")
+        self.segments = settings.topic("segment-changes")
+        self.measures = settings.topic("measure-changes")
+        self.runs = settings.topic("refresh-runs")
+        self.subscriptions = settings.topic("subscriptions")
+        self.actions = settings.topic("actions")
+        self.dead_letter = settings.topic("dead-letter")
+        # Internal: timer ticks for in-flight runs, partitioned like the runs topic.
+        self.run_ticks = f"{settings.app_id}-run-ticks"
+        self._settings = settings
+
+    def specs(self) -> list[TopicSpec]:
+        n = self._settings.partitions
+        week = {"retention.ms": str(7 * DAY_MS)}
+        return [
+            TopicSpec(self.datasources, n, week, "data-source refresh status (key: data source id)"),
+            TopicSpec(self.segments, n, week, "segment member counts (key: segment id)"),
+            TopicSpec(self.measures, n, week, "business-measure values (key: measure id)"),
+            TopicSpec(self.runs, n, week, "refresh-run progress (key: run id)"),
+            TopicSpec(
+                self.subscriptions, n, {"cleanup.policy": "compact"},
+                "threshold subscriptions, compacted (key: subscription id; null value removes)",
+            ),
+            TopicSpec(self.actions, n, week, "trigger events, CloudEvents JSON (key: subject)"),
+            TopicSpec(self.dead_letter, 1, {"retention.ms": str(30 * DAY_MS)}, "rejected input with reason"),
+            TopicSpec(self.run_ticks, n, {"retention.ms": str(DAY_MS)}, "internal: stalled-run checks"),
+        ]  # fmt: skip
+
+
+async def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
+    """Create missing topics; return the names created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    try:
+        await asyncio.wait_for(admin.start(), timeout_s)
+    except (asyncio.TimeoutError, KafkaConnectionError) as exc:
+        raise ConnectionError(f"Kafka is not reachable at {settings.kafka_bootstrap} ({exc!r})") from None
+    try:
+        existing = set(await admin.list_topics())
+        missing = [s for s in Topics(settings).specs() if s.name not in existing]
+        if missing:
+            new = [
+                NewTopic(s.name, s.partitions, settings.replication_factor, topic_configs=s.config) for s in missing
+            ]
+            try:
+                await admin.create_topics(new)
+            except TopicAlreadyExistsError:
+                pass  # another worker created them first
+        return [s.name for s in missing]
+    finally:
+        await admin.close()

@@ -1,0 +1,63 @@
+"""Shared fixtures. The broker fixture starts the real dev broker once per
+session (or uses the one the test command started) and fails the run, never
+skips, when it cannot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from streams.broker import BrokerError, DevBroker
+from streams.settings import load_settings
+from streams.topics import ensure_topics
+
+from .kafka_helpers import Kafka, WorkerProcess, test_settings
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[DevBroker]:
+    dev = DevBroker(load_settings())
+    already_running = dev.status().answering
+    try:
+        dev.start()
+    except BrokerError as exc:
+        pytest.fail(f"the Kafka broker could not start; integration tests cannot run:\n{exc}", pytrace=False)
+    yield dev
+    if not already_running:
+        dev.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka(broker: DevBroker) -> Kafka:
+    return Kafka(broker.bootstrap)
+
+
+@pytest.fixture
+def settings(broker: DevBroker, tmp_path: Path):
+    """Settings with this test's own topics and consumer group; topics created."""
+    import asyncio
+
+    s = test_settings(broker.bootstrap, tmp_path)
+    asyncio.run(ensure_topics(s))
+    return s
+
+
+@pytest.fixture
+def worker_factory(tmp_path: Path) -> Iterator:
+    started: list[WorkerProcess] = []
+
+    def make(settings, name: str = "worker") -> WorkerProcess:
+        w = WorkerProcess(settings, tmp_path / f"{name}.log")
+        started.append(w)
+        return w
+
+    yield make
+    for w in started:
+        w.stop()
+
+
+@pytest.fixture
+def worker(settings, worker_factory) -> WorkerProcess:
+    return worker_factory(settings).start()
