@@ -12,6 +12,7 @@ from faust.types import EventT
 
 from schemas.triggers import TriggerEvent, dataschema_for
 
+from . import faust_fixes
 from .codec import Rejected, dead_letter, encode
 from .core.emit import Trigger
 from .metrics import Metrics
@@ -107,6 +108,7 @@ class Pipeline:
 
 
 def create_app(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
+    faust_fixes.apply()
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{server.strip()}" for server in settings.kafka_bootstrap.split(",")],
@@ -118,6 +120,9 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
         topic_disable_leader=True,
+        broker_session_timeout=settings.session_timeout_seconds,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
+        consumer_group_instance_id=settings.instance_id,
         producer_acks=-1,
         producer_linger_ms=5,
         web_enabled=False,
@@ -141,8 +146,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
     runs.register(pipeline)
 
     @app.task
-    async def load_subscriptions() -> None:
-        await pipeline.registry.run(settings.kafka_bootstrap, topics.subscriptions)
+    async def follow_subscriptions() -> None:
+        await pipeline.registry.follow()
 
     @app.on_rebalance_complete.connect
     async def _joined(sender: Any, **kwargs: Any) -> None:

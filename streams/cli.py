@@ -122,6 +122,7 @@ def worker() -> None:
     if created:
         _say(f"created topics: {', '.join(created)}")
     pipeline = create_app(settings)
+    loop.run_until_complete(pipeline.registry.load(settings.kafka_bootstrap, pipeline.topics.subscriptions))
     if settings.metrics_port:
         pipeline.metrics.serve(settings.metrics_host, settings.metrics_port)
         _say(f"metrics on http://{settings.metrics_host}:{settings.metrics_port}/metrics")

@@ -32,6 +32,7 @@ class SubscriptionRegistry:
         self._decoder: Decoder[ThresholdSubscription] = Decoder(ThresholdSubscription, max_bytes)
         self._metrics = metrics
         self.ready = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -91,33 +92,44 @@ class SubscriptionRegistry:
         if self._metrics:
             self._metrics.subscriptions_invalid.inc()
 
-    async def run(self, bootstrap: str, topic: str) -> None:
-        """Load the topic to its end, set ``ready``, then follow it forever."""
+    async def load(self, bootstrap: str, topic: str) -> None:
+        """Read the topic to its end; afterwards ``follow()`` keeps it current.
+
+        The worker calls this before Faust starts: an agent that blocked on a
+        half-loaded registry during Faust's start-up could see its buffered
+        events skipped and acked by Faust's recovery (found by the SIGKILL test).
+        """
         # Without a group, aiokafka assigns every partition of the topic to us.
-        consumer = AIOKafkaConsumer(
+        self._consumer = AIOKafkaConsumer(
             topic, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
         )
-        await consumer.start()
+        await self._consumer.start()
+        while not self._consumer.assignment():
+            await asyncio.sleep(0.05)
+        tps = sorted(self._consumer.assignment())
+        ends = await self._consumer.end_offsets(tps)
+        pending = {tp for tp in tps if ends[tp] > 0}
+        while pending:
+            await self._poll()
+            for tp in list(pending):
+                if await self._consumer.position(tp) >= ends[tp]:
+                    pending.discard(tp)
+        self._mark_ready()
+
+    async def follow(self) -> None:
+        assert self._consumer is not None, "load() first"
         try:
-            while not consumer.assignment():
-                await asyncio.sleep(0.1)
-            tps = sorted(consumer.assignment())
-            ends = await consumer.end_offsets(tps)
-            pending = {tp for tp in tps if ends[tp] > 0}
-            if not pending:
-                self._mark_ready()
             while True:
-                batches = await consumer.getmany(timeout_ms=500, max_records=5000)
-                for records in batches.values():
-                    for record in records:
-                        self.apply(record.key, record.value)
-                for tp in list(pending):
-                    if await consumer.position(tp) >= ends[tp]:
-                        pending.discard(tp)
-                        if not pending:
-                            self._mark_ready()
+                await self._poll()
         finally:
-            await consumer.stop()
+            await self._consumer.stop()
+
+    async def _poll(self) -> None:
+        assert self._consumer is not None
+        batches = await self._consumer.getmany(timeout_ms=500, max_records=5000)
+        for records in batches.values():
+            for record in records:
+                self.apply(record.key, record.value)
 
     def _mark_ready(self) -> None:
         log.info("subscriptions loaded: %d active", len(self._by_id))

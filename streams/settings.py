@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     replication_factor: int = Field(1, ge=1, description="Replication factor of topics the worker creates")
     data_dir: Path = Field(_STATE_HOME / "cdp-triggers" / "worker", description="Worker state directory")
     commit_interval_seconds: float = Field(1.0, gt=0, description="How often processed offsets are committed")
+    session_timeout_seconds: float = Field(
+        10.0, ge=6, le=300, description="A worker silent this long (killed, hung) loses its partitions"
+    )
+    instance_id: str | None = Field(
+        None, description="Static group membership id (stable per worker): a restart rejoins without a rebalance"
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Worker log level")
 
     # Detection

@@ -31,7 +31,8 @@ def free_port() -> int:
 def env_for(settings: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CDP_")}
     for name, value in settings.model_dump().items():
-        env[f"CDP_{name.upper()}"] = str(value)
+        if value is not None:
+            env[f"CDP_{name.upper()}"] = str(value)
     return env
 
 
@@ -46,6 +47,8 @@ def test_settings(bootstrap: str, tmp: Path, **overrides: Any) -> Settings:
         commit_interval_seconds=0.2,
         metrics_port=free_port(),
         stall_check_interval_seconds=0.5,
+        session_timeout_seconds=6,
+        instance_id=None,
     )
     values.update(overrides)
     return Settings(**values)

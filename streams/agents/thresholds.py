@@ -26,7 +26,8 @@ def register(p: Pipeline) -> None:
 
     @p.app.agent(channel, name="thresholds")
     async def process(stream: Any) -> None:
-        await p.registry.ready.wait()
+        if not p.registry.ready.is_set():
+            raise RuntimeError("the subscription registry must be loaded before the worker starts")
         async for event in stream.events():
             source = event.message.topic
             m.events_consumed.labels(source).inc()
