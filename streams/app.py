@@ -5,15 +5,15 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import faust
-from faust.types import EventT
 
 from schemas.triggers import TriggerEvent, dataschema_for
 
 from . import faust_fixes
 from .codec import Rejected, dead_letter, encode
+from .continuity import GapReader, Incoming, OffsetLedger
 from .core.emit import Trigger
 from .metrics import Metrics
 from .registry import SubscriptionRegistry
@@ -57,14 +57,13 @@ class Publisher:
         self._metrics.detection_latency.labels(trigger.type.short).observe(max(lag, 0.0))
         log.info("trigger %s %s id=%s", trigger.type.short, trigger.subject, trigger.id)
 
-    async def dead_letter(self, event: EventT, rejected: Rejected) -> None:
-        msg = event.message
+    async def dead_letter(self, msg: Incoming, rejected: Rejected) -> None:
         record = dead_letter(
             rejected,
             topic=msg.topic,
             partition=msg.partition,
             offset=msg.offset,
-            timestamp_ms=int(msg.timestamp * 1000) if msg.timestamp else None,
+            timestamp_ms=msg.timestamp_ms,
             key=msg.key,
             value=msg.value,
             worker=self._worker,
@@ -97,9 +96,46 @@ class Pipeline:
     metrics: Metrics
     publisher: Publisher
     registry: SubscriptionRegistry
+    gaps: GapReader
 
     def input_topic(self, *names: str) -> Any:
         return self.app.topic(*names, partitions=self.settings.partitions, **RAW)
+
+    def input_agent(
+        self,
+        name: str,
+        topics: list[str],
+        handle: Callable[[Incoming], Awaitable[None]],
+        control: tuple[str, Callable[[bytes], Awaitable[None]]] | None = None,
+    ) -> Any:
+        """An agent applying ``handle`` to every message of ``topics`` in offset
+        order, re-reading any that Faust skipped (see ``continuity``). Messages
+        on the optional internal ``control`` topic go to its own handler."""
+        ledger = OffsetLedger(
+            self.table(f"{name}-offsets"), self.gaps,
+            on_gap=lambda topic, n: self.metrics.gap_rereads.labels(topic).inc(n),
+        )  # fmt: skip
+        control_topic, on_control = control if control else (None, None)
+        channel = self.input_topic(*topics, *([control_topic] if control_topic else []))
+
+        async def process(stream: Any) -> None:
+            async for event in stream.events():
+                message = event.message
+                if message.topic == control_topic:
+                    await on_control(event.value)  # type: ignore[misc]
+                    continue
+                incoming = Incoming.from_faust(message)
+                for skipped in await ledger.missing_before(incoming):
+                    await self._apply(handle, ledger, skipped)
+                await self._apply(handle, ledger, incoming)
+
+        return self.app.agent(channel, name=name)(process)
+
+    async def _apply(self, handle: Callable[[Incoming], Awaitable[None]], ledger: OffsetLedger,
+                     incoming: Incoming) -> None:  # fmt: skip
+        self.metrics.events_consumed.labels(incoming.topic).inc()
+        await handle(incoming)
+        ledger.applied(incoming)
 
     def table(self, name: str) -> Any:
         # JSON so keys come back as str and values as dicts after recovery.
@@ -137,6 +173,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
         metrics=metrics,
         publisher=Publisher(app, settings, topics, metrics),
         registry=SubscriptionRegistry(metrics, settings.max_event_bytes),
+        gaps=GapReader(settings.kafka_bootstrap),
     )
 
     from .agents import datasources, runs, thresholds

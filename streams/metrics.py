@@ -24,6 +24,12 @@ class Metrics:
             ["topic", "reason"],
             registry=r,
         )
+        self.gap_rereads = Counter(
+            f"{PREFIX}_input_rereads_total",
+            "Input messages Faust skipped that the worker re-read and applied (see streams/continuity.py)",
+            ["topic"],
+            registry=r,
+        )
         self.dead_lettered = Counter(
             f"{PREFIX}_dead_lettered_total", "Messages written to the dead-letter topic", ["topic"], registry=r
         )

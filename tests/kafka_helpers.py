@@ -48,7 +48,7 @@ def test_settings(bootstrap: str, tmp: Path, **overrides: Any) -> Settings:
         metrics_port=free_port(),
         stall_check_interval_seconds=0.5,
         session_timeout_seconds=6,
-        instance_id=None,
+        instance_id=f"worker-{tag}",
     )
     values.update(overrides)
     return Settings(**values)

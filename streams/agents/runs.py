@@ -18,6 +18,7 @@ from schemas.events import RefreshRunChange
 
 from ..app import Pipeline
 from ..codec import Decoder, Rejected
+from ..continuity import Incoming
 from ..core import runs
 from ..core.ordering import Verdict
 from ..core.runs import RunState
@@ -27,32 +28,24 @@ def register(p: Pipeline) -> None:
     decoder: Decoder[Any] = Decoder(RefreshRunChange, p.settings.max_event_bytes)
     # Value: {"p": partition the run lives on, "s": RunState as dict}.
     table = p.table("refresh-runs")
-    channel = p.input_topic(p.topics.runs, p.topics.run_ticks)
     ticks = p.app.topic(p.topics.run_ticks, key_serializer="raw", value_serializer="raw")
     stall_us = int(p.settings.stall_after_seconds * 1e6)
     retention_us = int(p.settings.run_retention_seconds * 1e6)
     m = p.metrics
 
-    @p.app.agent(channel, name="runs")
-    async def process(stream: Any) -> None:
-        async for event in stream.events():
-            message = event.message
-            if message.topic == p.topics.run_ticks:
-                await _on_tick(event.value)
-                continue
-            m.events_consumed.labels(message.topic).inc()
-            change = decoder.decode(event.value)
-            if isinstance(change, Rejected):
-                await p.publisher.dead_letter(event, change)
-                continue
-            raw = table.get(change.run_id)
-            obs = runs.observe(RunState.from_dict(raw["s"]) if raw else None, change)
-            if obs.verdict is not Verdict.APPLY:
-                m.events_ignored.labels(message.topic, obs.verdict.value).inc()
-                continue
-            for trigger in obs.triggers:
-                await p.publisher.trigger(trigger)
-            table[change.run_id] = {"p": message.partition, "s": obs.state.to_dict()}
+    async def handle(msg: Incoming) -> None:
+        change = decoder.decode(msg.value)
+        if isinstance(change, Rejected):
+            await p.publisher.dead_letter(msg, change)
+            return
+        raw = table.get(change.run_id)
+        obs = runs.observe(RunState.from_dict(raw["s"]) if raw else None, change)
+        if obs.verdict is not Verdict.APPLY:
+            m.events_ignored.labels(msg.topic, obs.verdict.value).inc()
+            return
+        for trigger in obs.triggers:
+            await p.publisher.trigger(trigger)
+        table[change.run_id] = {"p": msg.partition, "s": obs.state.to_dict()}
 
     async def _on_tick(value: bytes) -> None:
         tick = orjson.loads(value)
@@ -66,6 +59,8 @@ def register(p: Pipeline) -> None:
             del table[tick["run_id"]]
         elif result.triggers:
             table[tick["run_id"]] = {"p": raw["p"], "s": result.state.to_dict()}
+
+    p.input_agent("runs", [p.topics.runs], handle, control=(p.topics.run_ticks, _on_tick))
 
     @p.app.timer(interval=p.settings.stall_check_interval_seconds)
     async def check_runs() -> None:

@@ -8,6 +8,7 @@ from schemas.events import MeasureChange, SegmentChange
 
 from ..app import Pipeline
 from ..codec import Decoder, Rejected
+from ..continuity import Incoming
 from ..core import thresholds
 from ..core.ordering import Verdict, to_micros
 from ..core.thresholds import EntityState
@@ -21,42 +22,39 @@ def register(p: Pipeline) -> None:
     }
     # One agent for both kinds: entity state is keyed "segment/<id>" or "measure/<id>".
     table = p.table("threshold-entities")
-    channel = p.input_topic(p.topics.segments, p.topics.measures)
     m = p.metrics
 
-    @p.app.agent(channel, name="thresholds")
-    async def process(stream: Any) -> None:
+    async def handle(msg: Incoming) -> None:
         if not p.registry.ready.is_set():
             raise RuntimeError("the subscription registry must be loaded before the worker starts")
-        async for event in stream.events():
-            source = event.message.topic
-            m.events_consumed.labels(source).inc()
-            change = decoders[source].decode(event.value)
-            if isinstance(change, Rejected):
-                await p.publisher.dead_letter(event, change)
-                continue
-            if isinstance(change, SegmentChange):
-                kind, entity_id, name, value = "segment", change.segment_id, change.segment_name, change.member_count
-            else:
-                kind, entity_id, name, value = "measure", change.measure_id, change.measure_name, change.value
-            key = f"{kind}/{entity_id}"
-            raw = table.get(key)
-            obs = thresholds.observe(
-                EntityState.from_dict(raw) if raw else None,
-                change.event_id,
-                to_micros(change.event_time),
-                change.sequence,
-                float(value),
-                p.registry.rules_for(key),
-            )
-            if obs.verdict is not Verdict.APPLY:
-                m.events_ignored.labels(source, obs.verdict.value).inc()
-                continue
-            for crossing in obs.crossings:
-                subscription = p.registry.get(crossing.subscription_id)
-                if subscription is not None:
-                    await p.publisher.trigger(
-                        thresholds.crossing_trigger(crossing, subscription, name, change.event_id,
-                                                    change.event_time, change.run_id)
-                    )  # fmt: skip
-            table[key] = obs.state.to_dict()
+        change = decoders[msg.topic].decode(msg.value)
+        if isinstance(change, Rejected):
+            await p.publisher.dead_letter(msg, change)
+            return
+        if isinstance(change, SegmentChange):
+            kind, entity_id, name, value = "segment", change.segment_id, change.segment_name, change.member_count
+        else:
+            kind, entity_id, name, value = "measure", change.measure_id, change.measure_name, change.value
+        key = f"{kind}/{entity_id}"
+        raw = table.get(key)
+        obs = thresholds.observe(
+            EntityState.from_dict(raw) if raw else None,
+            change.event_id,
+            to_micros(change.event_time),
+            change.sequence,
+            float(value),
+            p.registry.rules_for(key),
+        )
+        if obs.verdict is not Verdict.APPLY:
+            m.events_ignored.labels(msg.topic, obs.verdict.value).inc()
+            return
+        for crossing in obs.crossings:
+            subscription = p.registry.get(crossing.subscription_id)
+            if subscription is not None:
+                await p.publisher.trigger(
+                    thresholds.crossing_trigger(crossing, subscription, name, change.event_id, change.event_time,
+                                                change.run_id)
+                )  # fmt: skip
+        table[key] = obs.state.to_dict()
+
+    p.input_agent("thresholds", [p.topics.segments, p.topics.measures], handle)
