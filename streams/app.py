@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 import faust
+import orjson
 
 from schemas.triggers import TriggerEvent, dataschema_for
 
@@ -106,28 +107,48 @@ class Pipeline:
         name: str,
         topics: list[str],
         handle: Callable[[Incoming], Awaitable[None]],
-        control: tuple[str, Callable[[bytes], Awaitable[None]]] | None = None,
+        on_control: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
     ) -> Any:
         """An agent applying ``handle`` to every message of ``topics`` in offset
-        order, re-reading any that Faust skipped (see ``continuity``). Messages
-        on the optional internal ``control`` topic go to its own handler."""
+        order, re-reading any that Faust skipped (see ``continuity``).
+
+        It also reads its own internal control topic (same partition count):
+        ``nudge`` messages, sent by a timer when an input partition stopped
+        short of its end, and anything else for ``on_control`` (the runs
+        agent's ticks). A control message on partition p acts on state of
+        partition p, so table writes stay co-partitioned."""
         ledger = OffsetLedger(
             self.table(f"{name}-offsets"), self.gaps,
             on_gap=lambda topic, n: self.metrics.gap_rereads.labels(topic).inc(n),
         )  # fmt: skip
-        control_topic, on_control = control if control else (None, None)
-        channel = self.input_topic(*topics, *([control_topic] if control_topic else []))
+        control_topic = self.topics.control(name)
+        channel = self.input_topic(*topics, control_topic)
 
         async def process(stream: Any) -> None:
             async for event in stream.events():
                 message = event.message
                 if message.topic == control_topic:
-                    await on_control(event.value)  # type: ignore[misc]
+                    command = orjson.loads(event.value)
+                    if command["kind"] == "nudge":
+                        for skipped in await ledger.missing_at_end(command["topic"], message.partition):
+                            await self._apply(handle, ledger, skipped)
+                    elif on_control is not None:
+                        await on_control(command)
                     continue
                 incoming = Incoming.from_faust(message)
                 for skipped in await ledger.missing_before(incoming):
                     await self._apply(handle, ledger, skipped)
                 await self._apply(handle, ledger, incoming)
+
+        control = self.app.topic(control_topic, **RAW)
+        seen: dict[tuple[str, int], int | None] = {}
+
+        @self.app.timer(interval=self.settings.continuity_check_interval_seconds, name=f"{name}-continuity")
+        async def check_continuity() -> None:
+            assigned = [(tp.topic, tp.partition) for tp in self.app.consumer.assignment() if tp.topic in topics]
+            for topic, partition in await ledger.stalled(assigned, seen):
+                await control.send(key=None, value=orjson.dumps({"kind": "nudge", "topic": topic}),
+                                   partition=partition)  # fmt: skip
 
         return self.app.agent(channel, name=name)(process)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 from typing import NoReturn
 
 import typer
@@ -155,6 +156,158 @@ def topics_list() -> None:
 
     for spec in Topics(_settings()).specs():
         typer.echo(f"{spec.name:<40} {spec.partitions:>3}  {spec.purpose}")
+
+
+@app.command()
+def demo(
+    duration: float = typer.Option(0, help="Stop after this many seconds (0: until Ctrl-C)"),
+    until_all: bool = typer.Option(False, "--until-all", help="Stop once every trigger type has been seen"),
+) -> None:
+    """Run a worker and a scripted CDP, and show the triggers as they fire."""
+    import asyncio
+
+    from .demo import run_demo
+    from .topics import ensure_topics
+
+    settings = _settings()
+    try:
+        asyncio.run(ensure_topics(settings))
+    except ConnectionError as exc:
+        _fail(f"{exc}. Hint: start the dev broker with 'cdp-triggers broker start'.")
+    try:
+        seen = asyncio.run(run_demo(settings, duration, _say, until_all=until_all))
+    except KeyboardInterrupt:
+        _say("stopped")
+        return
+    except RuntimeError as exc:
+        _fail(str(exc))
+    _say(f"trigger types seen: {len(seen)} of 7")
+
+
+subs_app = typer.Typer(no_args_is_help=True, help="Threshold subscriptions (on the compacted subscriptions topic).")
+app.add_typer(subs_app, name="subscriptions")
+
+
+def _run(coro_fn) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from aiokafka.errors import KafkaConnectionError
+
+    try:
+        asyncio.run(coro_fn())
+    except (KafkaConnectionError, ConnectionError) as exc:
+        _fail(f"Kafka is not reachable ({exc}). Hint: 'cdp-triggers broker start' or set CDP_KAFKA_BOOTSTRAP.")
+
+
+@subs_app.command("apply")
+def subs_apply(path: Path = typer.Argument(..., help="YAML file: subscriptions: [...]")) -> None:
+    """Add or update every subscription in a YAML file."""
+    from .producer import EventProducer, SubscriptionFileError, read_subscription_file
+
+    settings = _settings()
+    try:
+        subs = read_subscription_file(path)
+    except SubscriptionFileError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+
+    async def go() -> None:
+        async with EventProducer(settings) as producer:
+            for sub in subs:
+                await producer.put_subscription(sub)
+
+    _run(go)
+    typer.echo(f"applied {len(subs)} subscriptions")
+
+
+@subs_app.command("add")
+def subs_add(
+    subscription_id: str = typer.Argument(...),
+    kind: str = typer.Option(..., "--kind", help="segment or measure"),
+    entity: str = typer.Option(..., "--entity", help="segment or measure id"),
+    threshold: float = typer.Option(..., "--threshold"),
+    recovery: float | None = typer.Option(None, "--recovery", help="re-arm below this (default: threshold)"),
+    owner: str = typer.Option(..., "--owner"),
+    label: list[str] = typer.Option([], "--label", help="key=value, repeatable"),
+) -> None:
+    """Add or update one subscription."""
+    from pydantic import ValidationError
+
+    from schemas.subscriptions import ThresholdSubscription
+
+    from .producer import EventProducer
+
+    settings = _settings()
+    try:
+        labels = dict(item.split("=", 1) for item in label)
+        sub = ThresholdSubscription(subscription_id=subscription_id, entity_kind=kind, entity_id=entity,
+                                    threshold=threshold, recovery_threshold=recovery, owner=owner, labels=labels)  # type: ignore[arg-type]  # fmt: skip
+    except ValueError as exc:
+        errors = exc.errors() if isinstance(exc, ValidationError) else [{"loc": ["label"], "msg": str(exc)}]
+        _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors), EXIT_CONFIG)
+
+    async def go() -> None:
+        async with EventProducer(settings) as producer:
+            await producer.put_subscription(sub)
+
+    _run(go)
+    typer.echo(f"subscription {subscription_id} saved")
+
+
+@subs_app.command("remove")
+def subs_remove(subscription_id: str = typer.Argument(...)) -> None:
+    """Remove a subscription (writes a tombstone)."""
+    from .producer import EventProducer
+
+    settings = _settings()
+    known = _load_registry(settings)
+    if known.get(subscription_id) is None:
+        _fail(f"no subscription {subscription_id!r}. Hint: 'cdp-triggers subscriptions list'.")
+
+    async def go() -> None:
+        async with EventProducer(settings) as producer:
+            await producer.remove_subscription(subscription_id)
+
+    _run(go)
+    typer.echo(f"subscription {subscription_id} removed")
+
+
+@subs_app.command("list")
+def subs_list(as_json: bool = typer.Option(False, "--json", help="One JSON object per line")) -> None:
+    """List the active subscriptions."""
+    registry = _load_registry(_settings())
+    for sub in sorted(registry.all(), key=lambda s: s.subscription_id):
+        if as_json:
+            typer.echo(sub.model_dump_json())
+        else:
+            rearm = "" if sub.recovery_threshold is None else f" (re-arm < {sub.recovery_threshold:g})"
+            typer.echo(f"{sub.subscription_id:<24} {sub.entity_key:<40} >= {sub.threshold:g}{rearm}  {sub.owner}")
+
+
+def _load_registry(settings: Settings):  # type: ignore[no-untyped-def]
+    from .registry import SubscriptionRegistry
+    from .topics import Topics
+
+    registry = SubscriptionRegistry()
+
+    async def go() -> None:
+        await registry.load(settings.kafka_bootstrap, Topics(settings).subscriptions)
+        await registry.close()
+
+    _run(go)
+    return registry
+
+
+schemas_app = typer.Typer(no_args_is_help=True, help="The published JSON Schemas.")
+app.add_typer(schemas_app, name="schemas")
+
+
+@schemas_app.command("export")
+def schemas_export(directory: Path = typer.Argument(Path("schemas/json"))) -> None:
+    """Write the JSON Schema of every event model into DIRECTORY."""
+    from schemas.export import write
+
+    for path in write(directory):
+        typer.echo(path)
 
 
 def main() -> None:

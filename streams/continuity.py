@@ -66,6 +66,12 @@ class GapReader:
             tp = TopicPartition(topic, partition)
             return (await consumer.beginning_offsets([tp]))[tp]
 
+    async def end_offsets(self, tps: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        async with self._lock:
+            consumer = await self._ready()
+            ends = await consumer.end_offsets([TopicPartition(t, p) for t, p in tps])
+            return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+
     async def read(self, topic: str, partition: int, start: int, end: int) -> list[Incoming]:
         """Messages with start <= offset < end (fewer where the log has holes)."""
         async with self._lock:
@@ -101,18 +107,40 @@ class OffsetLedger:
 
     async def missing_before(self, incoming: Incoming) -> list[Incoming]:
         """The messages of this partition that were skipped before ``incoming``."""
-        last = self._table.get(self._key(incoming.topic, incoming.partition))
-        start = last + 1 if last is not None else await self._reader.first_offset(incoming.topic, incoming.partition)
-        if incoming.offset <= start:
+        return await self._missing(incoming.topic, incoming.partition, incoming.offset)
+
+    async def missing_at_end(self, topic: str, partition: int) -> list[Incoming]:
+        """Skipped messages at the end of a partition, where no later message
+        arrives to reveal the hole (checked when nudged, see ``stalled``)."""
+        end = (await self._reader.end_offsets([(topic, partition)]))[(topic, partition)]
+        return await self._missing(topic, partition, end)
+
+    async def _missing(self, topic: str, partition: int, before: int) -> list[Incoming]:
+        last = self._table.get(self._key(topic, partition))
+        start = last + 1 if last is not None else await self._reader.first_offset(topic, partition)
+        if before <= start:
             return []
-        records = await self._reader.read(incoming.topic, incoming.partition, start, incoming.offset)
-        log.warning(
-            "re-read %d skipped message(s) of %s[%d] at offsets %d..%d",
-            len(records), incoming.topic, incoming.partition, start, incoming.offset - 1,
-        )  # fmt: skip
+        records = await self._reader.read(topic, partition, start, before)
+        log.warning("re-read %d skipped message(s) of %s[%d] at offsets %d..%d", len(records), topic, partition,
+                    start, before - 1)  # fmt: skip
         if self._on_gap:
-            self._on_gap(incoming.topic, len(records))
+            self._on_gap(topic, len(records))
         return records
+
+    async def stalled(self, tps: list[tuple[str, int]], previous: dict[tuple[str, int], int | None]) -> list:
+        """Partitions behind their end offset that made no progress since the
+        previous check (``previous`` is updated in place)."""
+        if not tps:
+            return []
+        ends = await self._reader.end_offsets(tps)
+        stuck = []
+        for tp in tps:
+            last = self._table.get(self._key(*tp))
+            behind = ends[tp] > (last + 1 if last is not None else 0)
+            if behind and tp in previous and previous[tp] == last:
+                stuck.append(tp)
+            previous[tp] = last
+        return stuck
 
     def applied(self, incoming: Incoming) -> None:
         key = self._key(incoming.topic, incoming.partition)

@@ -124,6 +124,11 @@ class SubscriptionRegistry:
         finally:
             await self._consumer.stop()
 
+    async def close(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+
     async def _poll(self) -> None:
         assert self._consumer is not None
         batches = await self._consumer.getmany(timeout_ms=500, max_records=5000)

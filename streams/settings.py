@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     instance_id: str | None = Field(
         None, description="Static group membership id (stable per worker): a restart rejoins without a rebalance"
     )
+    continuity_check_interval_seconds: float = Field(
+        10.0, gt=0, description="How often input partitions are checked for messages Faust skipped at their end"
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Worker log level")
 
     # Detection

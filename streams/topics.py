@@ -32,9 +32,13 @@ class Topics:
         self.subscriptions = settings.topic("subscriptions")
         self.actions = settings.topic("actions")
         self.dead_letter = settings.topic("dead-letter")
-        # Internal: timer ticks for in-flight runs, partitioned like the runs topic.
-        self.run_ticks = f"{settings.app_id}-run-ticks"
         self._settings = settings
+
+    AGENTS = ("datasources", "thresholds", "runs")
+
+    def control(self, agent: str) -> str:
+        """Internal topic of one agent: timer ticks and nudges, partitioned like its inputs."""
+        return f"{self._settings.app_id}-{agent}-control"
 
     def specs(self) -> list[TopicSpec]:
         n = self._settings.partitions
@@ -50,7 +54,8 @@ class Topics:
             ),
             TopicSpec(self.actions, n, week, "trigger events, CloudEvents JSON (key: subject)"),
             TopicSpec(self.dead_letter, 1, {"retention.ms": str(30 * DAY_MS)}, "rejected input with reason"),
-            TopicSpec(self.run_ticks, n, {"retention.ms": str(DAY_MS)}, "internal: stalled-run checks"),
+            *(TopicSpec(self.control(a), n, {"retention.ms": str(DAY_MS)}, f"internal: {a} agent ticks and nudges")
+              for a in self.AGENTS),
         ]  # fmt: skip
 
 

@@ -28,7 +28,7 @@ def register(p: Pipeline) -> None:
     decoder: Decoder[Any] = Decoder(RefreshRunChange, p.settings.max_event_bytes)
     # Value: {"p": partition the run lives on, "s": RunState as dict}.
     table = p.table("refresh-runs")
-    ticks = p.app.topic(p.topics.run_ticks, key_serializer="raw", value_serializer="raw")
+    control = p.app.topic(p.topics.control("runs"), key_serializer="raw", value_serializer="raw")
     stall_us = int(p.settings.stall_after_seconds * 1e6)
     retention_us = int(p.settings.run_retention_seconds * 1e6)
     m = p.metrics
@@ -47,8 +47,7 @@ def register(p: Pipeline) -> None:
             await p.publisher.trigger(trigger)
         table[change.run_id] = {"p": msg.partition, "s": obs.state.to_dict()}
 
-    async def _on_tick(value: bytes) -> None:
-        tick = orjson.loads(value)
+    async def _on_tick(tick: dict[str, Any]) -> None:
         raw = table.get(tick["run_id"])
         if raw is None:
             return  # already evicted by an earlier tick
@@ -60,7 +59,7 @@ def register(p: Pipeline) -> None:
         elif result.triggers:
             table[tick["run_id"]] = {"p": raw["p"], "s": result.state.to_dict()}
 
-    p.input_agent("runs", [p.topics.runs], handle, control=(p.topics.run_ticks, _on_tick))
+    p.input_agent("runs", [p.topics.runs], handle, on_control=_on_tick)
 
     @p.app.timer(interval=p.settings.stall_check_interval_seconds)
     async def check_runs() -> None:
@@ -68,5 +67,5 @@ def register(p: Pipeline) -> None:
         m.runs_in_flight.set(sum(1 for v in table.values() if not RunState.from_dict(v["s"]).finished))
         for run_id, raw in list(table.items()):
             if runs.needs_tick(RunState.from_dict(raw["s"]), now_us, stall_us, retention_us):
-                payload = orjson.dumps({"run_id": run_id, "now_us": now_us})
-                await ticks.send(key=run_id.encode(), value=payload, partition=raw["p"])
+                payload = orjson.dumps({"kind": "tick", "run_id": run_id, "now_us": now_us})
+                await control.send(key=run_id.encode(), value=payload, partition=raw["p"])
