@@ -125,7 +125,11 @@ def worker() -> None:
     pipeline = create_app(settings)
     loop.run_until_complete(pipeline.registry.load(settings.kafka_bootstrap, pipeline.topics.subscriptions))
     if settings.metrics_port:
-        pipeline.metrics.serve(settings.metrics_host, settings.metrics_port)
+        try:
+            pipeline.metrics.serve(settings.metrics_host, settings.metrics_port)
+        except OSError as exc:
+            _fail(f"CDP_METRICS_PORT: cannot listen on {settings.metrics_host}:{settings.metrics_port} ({exc.strerror})."
+                  " Hint: another worker may use it; give each worker its own port, or 0 to disable.")  # fmt: skip
         _say(f"metrics on http://{settings.metrics_host}:{settings.metrics_port}/metrics")
     Worker(pipeline.app, loglevel=settings.log_level, loop=loop).execute_from_commandline()
 
@@ -169,6 +173,12 @@ def demo(
     from .demo import run_demo
     from .topics import ensure_topics
 
+    import signal
+
+    def _terminate(*_: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops the demo like Ctrl-C: the worker is stopped too
+
+    signal.signal(signal.SIGTERM, _terminate)
     settings = _settings()
     try:
         asyncio.run(ensure_topics(settings))

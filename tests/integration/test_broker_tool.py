@@ -61,3 +61,18 @@ def _base_env():
     import os
 
     return {k: v for k, v in os.environ.items() if not k.startswith("CDP_")}
+
+
+def test_worker_metrics_port_in_use_is_a_clear_error(settings):
+    import socket
+
+    from ..kafka_helpers import env_for
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        env = {**env_for(settings), "CDP_METRICS_PORT": str(busy.getsockname()[1])}
+        proc = subprocess.run([sys.executable, "-m", "streams.cli", "worker"], env=env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 1
+    assert "CDP_METRICS_PORT" in proc.stderr and "Traceback" not in proc.stderr

@@ -66,3 +66,15 @@ def _workers_of(app_id: str) -> list[int]:
         if b"worker" in cmdline and f"CDP_APP_ID={app_id}".encode() in environ:
             pids.append(int(entry))
     return pids
+
+
+def test_demo_stops_its_worker_on_sigterm_too(settings, tmp_path):
+    proc = _demo(settings, tmp_path)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and "live trigger view" not in proc.stdout.readline():
+        pass
+    assert _workers_of(settings.app_id)
+    proc.terminate()
+    proc.communicate(timeout=60)
+    time.sleep(0.5)
+    assert _workers_of(settings.app_id) == []

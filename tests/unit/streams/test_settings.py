@@ -36,3 +36,14 @@ def test_missing_config_file_is_an_error(monkeypatch, tmp_path):
     monkeypatch.setenv("CDP_CONFIG_FILE", str(tmp_path / "nope.env"))
     with pytest.raises(ConfigError, match="CDP_CONFIG_FILE"):
         load_settings()
+
+
+def test_readme_documents_every_setting():
+    from pathlib import Path
+
+    from streams.settings import Settings
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    for name in Settings.model_fields:
+        assert f"| `CDP_{name.upper()}` |" in table, f"CDP_{name.upper()} is not in the README's table"
