@@ -13,9 +13,10 @@ import orjson
 from schemas.triggers import TriggerEvent, dataschema_for
 
 from . import faust_fixes
-from .codec import Rejected, dead_letter, encode
+from .codec import Decoder, Rejected, dead_letter, encode
 from .continuity import GapReader, Incoming, OffsetLedger
 from .core.emit import Trigger
+from .core.ordering import Verdict
 from .metrics import Metrics
 from .registry import SubscriptionRegistry
 from .settings import Settings
@@ -151,6 +152,21 @@ class Pipeline:
                                    partition=partition)  # fmt: skip
 
         return self.app.agent(channel, name=name)(process)
+
+    async def decode(self, decoder: Decoder[Any], msg: Incoming) -> Any | None:
+        """The validated event, or None once it has been dead-lettered."""
+        event = decoder.decode(msg.value)
+        if isinstance(event, Rejected):
+            await self.publisher.dead_letter(msg, event)
+            return None
+        return event
+
+    def applies(self, msg: Incoming, verdict: Verdict) -> bool:
+        """False, and counted, for a stale or duplicate event."""
+        if verdict is Verdict.APPLY:
+            return True
+        self.metrics.events_ignored.labels(msg.topic, verdict.value).inc()
+        return False
 
     async def _apply(self, handle: Callable[[Incoming], Awaitable[None]], ledger: OffsetLedger,
                      incoming: Incoming) -> None:  # fmt: skip

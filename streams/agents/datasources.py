@@ -5,11 +5,10 @@ from __future__ import annotations
 from schemas.events import DataSourceChange
 
 from ..app import Pipeline
-from ..codec import Decoder, Rejected
+from ..codec import Decoder
 from ..continuity import Incoming
 from ..core import datasources
 from ..core.datasources import DataSourceState
-from ..core.ordering import Verdict
 
 
 def register(p: Pipeline) -> None:
@@ -18,14 +17,12 @@ def register(p: Pipeline) -> None:
     m = p.metrics
 
     async def handle(msg: Incoming) -> None:
-        change = decoder.decode(msg.value)
-        if isinstance(change, Rejected):
-            await p.publisher.dead_letter(msg, change)
+        change = await p.decode(decoder, msg)
+        if change is None:
             return
         raw = table.get(change.data_source_id)
         obs = datasources.observe(DataSourceState.from_dict(raw) if raw else None, change)
-        if obs.verdict is not Verdict.APPLY:
-            m.events_ignored.labels(msg.topic, obs.verdict.value).inc()
+        if not p.applies(msg, obs.verdict):
             return
         if obs.retrying_failure:
             m.retrying_failures.inc()

@@ -17,10 +17,9 @@ import orjson
 from schemas.events import RefreshRunChange
 
 from ..app import Pipeline
-from ..codec import Decoder, Rejected
+from ..codec import Decoder
 from ..continuity import Incoming
 from ..core import runs
-from ..core.ordering import Verdict
 from ..core.runs import RunState
 
 
@@ -34,14 +33,12 @@ def register(p: Pipeline) -> None:
     m = p.metrics
 
     async def handle(msg: Incoming) -> None:
-        change = decoder.decode(msg.value)
-        if isinstance(change, Rejected):
-            await p.publisher.dead_letter(msg, change)
+        change = await p.decode(decoder, msg)
+        if change is None:
             return
         raw = table.get(change.run_id)
         obs = runs.observe(RunState.from_dict(raw["s"]) if raw else None, change)
-        if obs.verdict is not Verdict.APPLY:
-            m.events_ignored.labels(msg.topic, obs.verdict.value).inc()
+        if not p.applies(msg, obs.verdict):
             return
         for trigger in obs.triggers:
             await p.publisher.trigger(trigger)

@@ -7,10 +7,10 @@ from typing import Any
 from schemas.events import MeasureChange, SegmentChange
 
 from ..app import Pipeline
-from ..codec import Decoder, Rejected
+from ..codec import Decoder
 from ..continuity import Incoming
 from ..core import thresholds
-from ..core.ordering import Verdict, to_micros
+from ..core.ordering import to_micros
 from ..core.thresholds import EntityState
 
 
@@ -22,14 +22,12 @@ def register(p: Pipeline) -> None:
     }
     # One agent for both kinds: entity state is keyed "segment/<id>" or "measure/<id>".
     table = p.table("threshold-entities")
-    m = p.metrics
 
     async def handle(msg: Incoming) -> None:
         if not p.registry.ready.is_set():
             raise RuntimeError("the subscription registry must be loaded before the worker starts")
-        change = decoders[msg.topic].decode(msg.value)
-        if isinstance(change, Rejected):
-            await p.publisher.dead_letter(msg, change)
+        change = await p.decode(decoders[msg.topic], msg)
+        if change is None:
             return
         if isinstance(change, SegmentChange):
             kind, entity_id, name, value = "segment", change.segment_id, change.segment_name, change.member_count
@@ -45,8 +43,7 @@ def register(p: Pipeline) -> None:
             float(value),
             p.registry.rules_for(key),
         )
-        if obs.verdict is not Verdict.APPLY:
-            m.events_ignored.labels(msg.topic, obs.verdict.value).inc()
+        if not p.applies(msg, obs.verdict):
             return
         for crossing in obs.crossings:
             subscription = p.registry.get(crossing.subscription_id)

@@ -8,7 +8,10 @@ Each of the three triggers fires at most once per run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Mapping
+
+from pydantic import BaseModel
 
 from schemas.events import UNIFICATION_STEPS, RefreshRunStarted, TaskProgress, TaskStatus
 from schemas.triggers import (
@@ -122,12 +125,11 @@ def _completions(state: RunState, verdict: Verdict) -> Observation:
         outcomes = [_outcome(k, s) for k, s in zip(UNIFICATION_KEYS, steps)]  # type: ignore[arg-type]
         completed = max(o.finished_at for o in outcomes)
         triggers.append(
-            Trigger(
-                type=TriggerType.UNIFICATION_REFRESH_COMPLETED,
-                id=trigger_id(TriggerType.UNIFICATION_REFRESH_COMPLETED.value, state.run_id),
-                subject=f"refresh-run/{state.run_id}",
-                time=completed,
-                data=UnificationRefreshCompleted(
+            _run_trigger(
+                TriggerType.UNIFICATION_REFRESH_COMPLETED,
+                state.run_id,
+                completed,
+                UnificationRefreshCompleted(
                     run_id=state.run_id,
                     succeeded=all(o.status == "succeeded" for o in outcomes),
                     completed_at=completed,
@@ -141,12 +143,11 @@ def _completions(state: RunState, verdict: Verdict) -> Observation:
         completed = max(o.finished_at for o in outcomes)
         started = from_micros(state.started_us)  # type: ignore[arg-type]
         triggers.append(
-            Trigger(
-                type=TriggerType.FULL_REFRESH_COMPLETED,
-                id=trigger_id(TriggerType.FULL_REFRESH_COMPLETED.value, state.run_id),
-                subject=f"refresh-run/{state.run_id}",
-                time=completed,
-                data=FullRefreshCompleted(
+            _run_trigger(
+                TriggerType.FULL_REFRESH_COMPLETED,
+                state.run_id,
+                completed,
+                FullRefreshCompleted(
                     run_id=state.run_id,
                     trigger=state.trigger,  # type: ignore[arg-type]
                     succeeded=all(o.status == "succeeded" for o in outcomes),
@@ -161,6 +162,11 @@ def _completions(state: RunState, verdict: Verdict) -> Observation:
         )
         fired.add(FULL)
     return Observation(verdict, replace(state, fired=frozenset(fired)), tuple(triggers))
+
+
+def _run_trigger(kind: TriggerType, run_id: str, time: datetime, data: BaseModel) -> Trigger:
+    # Each run-level trigger fires once per run, so type and run id identify it.
+    return Trigger(type=kind, id=trigger_id(kind.value, run_id), subject=f"refresh-run/{run_id}", time=time, data=data)
 
 
 def _outcome(key: str, task: TaskState) -> TaskOutcome:
@@ -196,12 +202,11 @@ def tick(state: RunState, now_us: int, stall_after_us: int, retention_us: int) -
         and now_us - state.started_us >= stall_after_us
     ):
         detected = from_micros(now_us)
-        trigger = Trigger(
-            type=TriggerType.REFRESH_RUN_STALLED,
-            id=trigger_id(TriggerType.REFRESH_RUN_STALLED.value, state.run_id),
-            subject=f"refresh-run/{state.run_id}",
-            time=detected,
-            data=RefreshRunStalled(
+        trigger = _run_trigger(
+            TriggerType.REFRESH_RUN_STALLED,
+            state.run_id,
+            detected,
+            RefreshRunStalled(
                 run_id=state.run_id,
                 trigger=state.trigger,  # type: ignore[arg-type]
                 started_at=from_micros(state.started_us),

@@ -173,6 +173,6 @@ def test_messages_skipped_at_the_end_of_a_partition_are_re_read(kafka, settings,
         consumer.close()
 
     worker = worker_factory(settings, name="late").start()
-    events = [json.loads(m.value()) for m in kafka.read(t.actions, until=1, timeout=30)]
+    events = [json.loads(m.value()) for m in kafka.read(t.actions, until=1, timeout=60)]
     assert [e["data"]["value"] for e in events] == [150], worker.log()[-2000:]
     assert "re-read 2 skipped message(s)" in worker.log()
