@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 import faust
@@ -99,6 +99,7 @@ class Pipeline:
     publisher: Publisher
     registry: SubscriptionRegistry
     gaps: GapReader
+    state_tables: dict[str, Any] = field(default_factory=dict)
 
     def input_topic(self, *names: str) -> Any:
         return self.app.topic(*names, partitions=self.settings.partitions, **RAW)
@@ -119,7 +120,7 @@ class Pipeline:
         agent's ticks). A control message on partition p acts on state of
         partition p, so table writes stay co-partitioned."""
         ledger = OffsetLedger(
-            self.table(f"{name}-offsets"), self.gaps,
+            self.table(f"{name}-offsets", state=False), self.gaps,
             on_gap=lambda topic, n: self.metrics.gap_rereads.labels(topic).inc(n),
         )  # fmt: skip
         control_topic = self.topics.control(name)
@@ -132,14 +133,14 @@ class Pipeline:
                     command = orjson.loads(event.value)
                     if command["kind"] == "nudge":
                         for skipped in await ledger.missing_at_end(command["topic"], message.partition):
-                            await self._apply(handle, ledger, skipped)
+                            await self._apply(name, handle, ledger, skipped)
                     elif on_control is not None:
                         await on_control(command)
                     continue
                 incoming = Incoming.from_faust(message)
                 for skipped in await ledger.missing_before(incoming):
-                    await self._apply(handle, ledger, skipped)
-                await self._apply(handle, ledger, incoming)
+                    await self._apply(name, handle, ledger, skipped)
+                await self._apply(name, handle, ledger, incoming)
 
         control = self.app.topic(control_topic, **RAW)
         seen: dict[tuple[str, int], int | None] = {}
@@ -147,7 +148,10 @@ class Pipeline:
         @self.app.timer(interval=self.settings.continuity_check_interval_seconds, name=f"{name}-continuity")
         async def check_continuity() -> None:
             assigned = [(tp.topic, tp.partition) for tp in self.app.consumer.assignment() if tp.topic in topics]
-            for topic, partition in await ledger.stalled(assigned, seen):
+            stuck, lag = await ledger.check(assigned, seen)
+            for topic in topics:
+                self.metrics.lag.labels(topic).set(lag.get(topic, 0))
+            for topic, partition in stuck:
                 await control.send(key=None, value=orjson.dumps({"kind": "nudge", "topic": topic}),
                                    partition=partition)  # fmt: skip
 
@@ -168,16 +172,22 @@ class Pipeline:
         self.metrics.events_ignored.labels(msg.topic, verdict.value).inc()
         return False
 
-    async def _apply(self, handle: Callable[[Incoming], Awaitable[None]], ledger: OffsetLedger,
+    async def _apply(self, agent: str, handle: Callable[[Incoming], Awaitable[None]], ledger: OffsetLedger,
                      incoming: Incoming) -> None:  # fmt: skip
+        started = time.perf_counter()
         self.metrics.events_consumed.labels(incoming.topic).inc()
         await handle(incoming)
         ledger.applied(incoming)
+        self.metrics.processing.labels(agent).observe(time.perf_counter() - started)
 
-    def table(self, name: str) -> Any:
-        # JSON so keys come back as str and values as dicts after recovery.
+    def table(self, name: str, *, state: bool = True) -> Any:
+        """A table with JSON keys (str after recovery) and JSON values; ``state``
+        tables are reported in ``cdp_triggers_state_entries``."""
         schema = faust.Schema(key_serializer="json", value_serializer="json")
-        return self.app.Table(name, default=None, partitions=self.settings.partitions, schema=schema)
+        table = self.app.Table(name, default=None, partitions=self.settings.partitions, schema=schema)
+        if state:
+            self.state_tables[name] = table
+        return table
 
 
 def create_app(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
@@ -218,6 +228,17 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
     datasources.register(pipeline)
     thresholds.register(pipeline)
     runs.register(pipeline)
+
+    metrics.preset(
+        [topics.datasources, topics.segments, topics.measures, topics.runs],
+        [topics.actions, topics.dead_letter],
+        list(Topics.AGENTS),
+    )
+
+    @app.timer(interval=settings.continuity_check_interval_seconds)
+    async def report_state_size() -> None:
+        for name, table in pipeline.state_tables.items():
+            metrics.state_entries.labels(name).set(len(table))
 
     @app.task
     async def follow_subscriptions() -> None:

@@ -127,20 +127,24 @@ class OffsetLedger:
             self._on_gap(topic, len(records))
         return records
 
-    async def stalled(self, tps: list[tuple[str, int]], previous: dict[tuple[str, int], int | None]) -> list:
+    async def check(
+        self, tps: list[tuple[str, int]], previous: dict[tuple[str, int], int | None]
+    ) -> tuple[list[tuple[str, int]], dict[str, int]]:
         """Partitions behind their end offset that made no progress since the
-        previous check (``previous`` is updated in place)."""
+        previous check (``previous`` is updated in place), and the records
+        behind the end per topic (the consumer lag)."""
         if not tps:
-            return []
+            return [], {}
         ends = await self._reader.end_offsets(tps)
-        stuck = []
+        stuck, lag = [], {}
         for tp in tps:
             last = self._table.get(self._key(*tp))
-            behind = ends[tp] > (last + 1 if last is not None else 0)
-            if behind and tp in previous and previous[tp] == last:
+            behind = ends[tp] - (last + 1 if last is not None else 0)
+            lag[tp[0]] = lag.get(tp[0], 0) + max(behind, 0)
+            if behind > 0 and tp in previous and previous[tp] == last:
                 stuck.append(tp)
             previous[tp] = last
-        return stuck
+        return stuck, lag
 
     def applied(self, incoming: Incoming) -> None:
         key = self._key(incoming.topic, incoming.partition)

@@ -57,9 +57,49 @@ class Metrics:
         self.runs_in_flight = Gauge(
             f"{PREFIX}_refresh_runs_in_flight", "Refresh runs tracked that have not completed", registry=r
         )
+        self.processing = Histogram(
+            f"{PREFIX}_event_processing_seconds",
+            "Time to apply one input event: decode, detect, publish triggers, store state",
+            ["agent"],
+            buckets=(0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
+            registry=r,
+        )
+        self.lag = Gauge(
+            f"{PREFIX}_consumer_lag_records",
+            "Input records behind the end offset, over this worker's partitions (sampled by the continuity check)",
+            ["topic"],
+            registry=r,
+        )
+        self.state_entries = Gauge(
+            f"{PREFIX}_state_entries", "Entries in a state table on this worker (entities, sources, runs)", ["table"],
+            registry=r,
+        )
         self.subscriptions_invalid = Counter(
             f"{PREFIX}_subscriptions_invalid_total", "Subscription records that failed validation", registry=r
         )
+
+    def preset(self, input_topics: list[str], output_topics: list[str], agents: list[str]) -> None:
+        """Create every label combination at zero, so dashboards and alerts see
+        a series (rate 0) before the first event of its kind."""
+        from schemas.deadletter import DeadLetterReason
+        from schemas.triggers import TriggerType
+
+        for topic in input_topics:
+            self.events_consumed.labels(topic)
+            self.dead_lettered.labels(topic)
+            self.gap_rereads.labels(topic)
+            self.lag.labels(topic)
+            for reason in DeadLetterReason:
+                self.events_invalid.labels(topic, reason.value)
+            for ignored in ("stale", "duplicate"):
+                self.events_ignored.labels(topic, ignored)
+        for topic in output_topics:
+            self.send_errors.labels(topic)
+        for trigger_type in TriggerType:
+            self.triggers.labels(trigger_type.short)
+            self.detection_latency.labels(trigger_type.short)
+        for agent in agents:
+            self.processing.labels(agent)
 
     def serve(self, host: str, port: int) -> None:
         start_http_server(port, addr=host, registry=self.registry)
