@@ -246,7 +246,12 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
 
     @app.on_rebalance_complete.connect
     async def _joined(sender: Any, **kwargs: Any) -> None:
-        assigned = sorted(str(tp) for tp in app.consumer.assignment() if not tp.topic.endswith("-changelog"))
-        log.info("joined consumer group %s; assigned %d partitions: %s", settings.app_id, len(assigned), assigned)
+        by_topic: dict[str, list[int]] = {}
+        for tp in app.consumer.assignment():
+            if not tp.topic.endswith("-changelog"):
+                by_topic.setdefault(tp.topic, []).append(tp.partition)
+        described = ", ".join(f"{t}{sorted(ps)}" for t, ps in sorted(by_topic.items()))
+        count = sum(len(ps) for ps in by_topic.values())
+        log.info("joined consumer group %s; assigned %d partitions: %s", settings.app_id, count, described)
 
     return pipeline
