@@ -7,6 +7,7 @@ and the broker runs from those jars on 127.0.0.1.
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import signal
@@ -385,6 +386,4 @@ def _mib(heap: str) -> int:
 
 
 def _b64url(text: str) -> bytes:
-    import base64
-
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

@@ -3,8 +3,9 @@
 Every worker reads the whole compacted subscriptions topic (no consumer group)
 and keeps it in memory, indexed by entity. This avoids co-partitioning
 subscriptions with change events, which would force every producer onto one
-partitioner. Agents wait for ``ready`` (caught up at start) so a restarted
-worker never evaluates an entity against a half-loaded set.
+partitioner. The worker loads it to the end before Faust starts (``load``),
+so a restarted worker never evaluates an entity against a half-loaded set,
+then follows it (``follow``).
 """
 
 from __future__ import annotations

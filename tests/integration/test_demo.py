@@ -11,7 +11,7 @@ import time
 
 from schemas.triggers import TriggerType
 
-from ..kafka_helpers import ROOT, env_for
+from ..kafka_helpers import env_for
 
 
 def _demo(settings, tmp_path, *args: str) -> subprocess.Popen:
