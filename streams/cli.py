@@ -194,6 +194,49 @@ def demo(
     _say(f"trigger types seen: {len(seen)} of 7")
 
 
+@app.command()
+def tail(
+    as_json: bool = typer.Option(False, "--json", help="Print each trigger event as one JSON line"),
+    from_beginning: bool = typer.Option(False, "--from-beginning", help="Start at the oldest retained trigger"),
+    limit: int = typer.Option(0, "--limit", help="Stop after this many triggers (0: never)"),
+    idle: float = typer.Option(0, "--idle", help="Stop after this many seconds without a trigger (0: never)"),
+) -> None:
+    """Follow the actions topic: one line per trigger event."""
+    settings = _settings()
+
+    async def go() -> int:
+        from aiokafka import AIOKafkaConsumer
+
+        from schemas.triggers import TriggerEvent
+
+        from .demo import COLOURS, describe
+        from .topics import Topics
+
+        consumer = AIOKafkaConsumer(Topics(settings).actions, bootstrap_servers=settings.kafka_bootstrap,
+                                    group_id=None, auto_offset_reset="earliest" if from_beginning else "latest")  # fmt: skip
+        await consumer.start()
+        shown, last = 0, time.monotonic()
+        try:
+            while not (limit and shown >= limit) and not (idle and time.monotonic() - last > idle):
+                batch = [r for records in (await consumer.getmany(timeout_ms=300)).values() for r in records]
+                for record in batch[: limit - shown] if limit else batch:
+                    if as_json:
+                        typer.echo(record.value.decode())
+                    else:
+                        event = TriggerEvent.model_validate_json(record.value)
+                        colour = COLOURS[event.type] if sys.stdout.isatty() else ""
+                        typer.echo(f"{colour}{describe(event)}{chr(27) + '[0m' if colour else ''}")
+                    shown, last = shown + 1, time.monotonic()
+        finally:
+            await consumer.stop()
+        return shown
+
+    try:
+        _run(go)
+    except KeyboardInterrupt:
+        pass
+
+
 subs_app = typer.Typer(no_args_is_help=True, help="Threshold subscriptions (on the compacted subscriptions topic).")
 app.add_typer(subs_app, name="subscriptions")
 

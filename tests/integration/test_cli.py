@@ -42,3 +42,26 @@ def test_subscription_errors_are_one_sentence_with_a_hint(settings, tmp_path):
     out = cli(settings, "subscriptions", "add", "y", "--kind", "segment", "--entity", "s", "--threshold", "1",
               "--recovery", "2", "--owner", "o")  # fmt: skip
     assert out.returncode == 2 and "must not be above threshold" in out.stderr
+
+
+def test_tail_shows_triggers_as_lines_and_as_json(kafka, worker):
+    import json
+
+    from schemas.triggers import TriggerEvent
+
+    from .. import builders as b
+
+    t = worker.topics
+    kafka.produce_all(t.datasources, [("crm", b.datasource("crm", "succeeded", 0)),
+                                      ("web", b.datasource("web", "failed", 1))])  # fmt: skip
+    as_json = cli(worker.settings, "tail", "--from-beginning", "--json", "--limit", "2")
+    assert as_json.returncode == 0, as_json.stderr
+    events = [TriggerEvent.model_validate(json.loads(line)) for line in as_json.stdout.splitlines()]
+    assert sorted(e.subject for e in events) == ["data-source/crm", "data-source/web"]
+    human = cli(worker.settings, "tail", "--from-beginning", "--limit", "2")
+    lines = human.stdout.splitlines()
+    assert len(lines) == 2 and "\x1b[" not in human.stdout  # no colour codes when not a terminal
+    assert any(line.startswith("datasource.refresh.failed") and "E_AUTH: credentials expired" in line
+               for line in lines)  # fmt: skip
+    quiet = cli(worker.settings, "tail", "--idle", "1")
+    assert quiet.returncode == 0 and quiet.stdout == ""
