@@ -240,6 +240,10 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
         for name, table in pipeline.state_tables.items():
             metrics.state_entries.labels(name).set(len(table))
 
+    @app.on_before_shutdown.connect
+    async def _close_gap_reader(sender: Any, **kwargs: Any) -> None:
+        await pipeline.gaps.close()
+
     @app.task
     async def follow_subscriptions() -> None:
         await pipeline.registry.follow()

@@ -111,12 +111,12 @@ class OffsetLedger:
 
     async def missing_at_end(self, topic: str, partition: int) -> list[Incoming]:
         """Skipped messages at the end of a partition, where no later message
-        arrives to reveal the hole (checked when nudged, see ``stalled``)."""
+        arrives to reveal the hole (checked when nudged, see ``check``)."""
         end = (await self._reader.end_offsets([(topic, partition)]))[(topic, partition)]
         return await self._missing(topic, partition, end)
 
     async def _missing(self, topic: str, partition: int, before: int) -> list[Incoming]:
-        last = self._table.get(self._key(topic, partition))
+        last = self.last(topic, partition)
         start = last + 1 if last is not None else await self._reader.first_offset(topic, partition)
         if before <= start:
             return []
@@ -138,7 +138,7 @@ class OffsetLedger:
         ends = await self._reader.end_offsets(tps)
         stuck, lag = [], {}
         for tp in tps:
-            last = self._table.get(self._key(*tp))
+            last = self.last(*tp)
             behind = ends[tp] - (last + 1 if last is not None else 0)
             lag[tp[0]] = lag.get(tp[0], 0) + max(behind, 0)
             if behind > 0 and tp in previous and previous[tp] == last:
@@ -147,10 +147,9 @@ class OffsetLedger:
         return stuck, lag
 
     def applied(self, incoming: Incoming) -> None:
-        key = self._key(incoming.topic, incoming.partition)
-        last = self._table.get(key)
+        last = self.last(incoming.topic, incoming.partition)
         if last is None or incoming.offset > last:
-            self._table[key] = incoming.offset
+            self._table[self._key(incoming.topic, incoming.partition)] = incoming.offset
 
     def last(self, topic: str, partition: int) -> int | None:
         return self._table.get(self._key(topic, partition))

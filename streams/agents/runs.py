@@ -61,8 +61,11 @@ def register(p: Pipeline) -> None:
     @p.app.timer(interval=p.settings.stall_check_interval_seconds)
     async def check_runs() -> None:
         now_us = int(time.time() * 1e6)
-        m.runs_in_flight.set(sum(1 for v in table.values() if not RunState.from_dict(v["s"]).finished))
+        in_flight = 0
         for run_id, raw in list(table.items()):
-            if runs.needs_tick(RunState.from_dict(raw["s"]), now_us, stall_us, retention_us):
+            state = RunState.from_dict(raw["s"])
+            in_flight += not state.finished
+            if runs.needs_tick(state, now_us, stall_us, retention_us):
                 payload = orjson.dumps({"kind": "tick", "run_id": run_id, "now_us": now_us})
                 await control.send(key=run_id.encode(), value=payload, partition=raw["p"])
+        m.runs_in_flight.set(in_flight)
