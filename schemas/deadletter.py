@@ -29,3 +29,27 @@ class DeadLetter(BaseModel):
     value_base64: str | None = Field(None, description="Original value bytes, base64 (null for a tombstone)")
     dead_lettered_at: datetime
     worker: str = Field(description="Faust app id of the worker that rejected it")
+
+
+class DeliveryFailure(StrEnum):
+    REJECTED = "rejected"  # the receiver refused it for good (4xx but 429, SMTP 5xx)
+    EXHAUSTED = "exhausted"  # every attempt failed with a retryable error
+    EXPIRED = "expired"  # older than CDP_DELIVERY_MAX_AGE_SECONDS when the dispatcher saw it
+    NO_RECIPIENTS = "no_recipients"  # email with to_owner only, and the owner is not an address
+
+
+class DeliveryDeadLetter(BaseModel):
+    """What the dispatcher writes to the delivery dead-letter topic: one record
+    per trigger event and receiver it could not deliver to."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reason: DeliveryFailure
+    receiver: str = Field(description="Receiver name from the routes file")
+    receiver_type: str = Field(description="teams, email or webhook")
+    attempts: int
+    error: str = Field(description="The last attempt's error, secrets removed")
+    trigger_id: str
+    event: dict = Field(description="The trigger event (CloudEvents JSON) as read from the actions topic")
+    dead_lettered_at: datetime
+    dispatcher: str = Field(description="Faust app id of the dispatcher")

@@ -13,8 +13,9 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from .deadletter import DeadLetter
+from .deadletter import DeadLetter, DeliveryDeadLetter
 from .events import DataSourceChange, MeasureChange, RefreshRunChange, SegmentChange
+from .routes import RoutesFile
 from .subscriptions import SubscriptionFile, ThresholdSubscription
 from .triggers import PAYLOADS, SCHEMA_URN, TriggerEvent, payload_schema_name
 
@@ -29,10 +30,12 @@ _INPUTS: dict[str, Any] = {
     "refresh-run-change": RefreshRunChange,
     "threshold-subscription": ThresholdSubscription,
     "subscription-file": SubscriptionFile,
+    "routes-file": RoutesFile,
 }
 _OUTPUTS: dict[str, Any] = {
     "trigger-event": TriggerEvent,
     "dead-letter": DeadLetter,
+    "delivery-dead-letter": DeliveryDeadLetter,
     **{payload_schema_name(model): model for model in set(PAYLOADS.values())},
 }
 

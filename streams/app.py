@@ -10,6 +10,7 @@ from typing import Any, Awaitable, Callable
 import faust
 import orjson
 
+from schemas.deadletter import DeliveryDeadLetter
 from schemas.triggers import TriggerEvent, dataschema_for
 
 from . import faust_fixes
@@ -20,7 +21,8 @@ from .core.ordering import Verdict
 from .metrics import Metrics
 from .registry import SubscriptionRegistry
 from .settings import Settings
-from .topics import Topics
+from .delivery.config import Routes
+from .topics import DISPATCHER_AGENT, Topics
 
 log = logging.getLogger("cdp_triggers")
 
@@ -35,6 +37,7 @@ class Publisher:
     def __init__(self, app: faust.App, settings: Settings, topics: Topics, metrics: Metrics) -> None:
         self._actions = app.topic(topics.actions, **RAW)
         self._dead_letter = app.topic(topics.dead_letter, **RAW)
+        self._delivery_dead_letter = app.topic(topics.delivery_dead_letter, **RAW)
         self._source = f"/cdp-triggers/{settings.app_id}"
         self._worker = settings.app_id
         self._metrics = metrics
@@ -78,6 +81,10 @@ class Publisher:
             "dead-lettered %s[%d]@%d: %s: %s", msg.topic, msg.partition, msg.offset, rejected.reason.value,
             rejected.error[:300],
         )  # fmt: skip
+
+    async def delivery_dead_letter(self, record: DeliveryDeadLetter) -> None:
+        headers = {"reason": record.reason.value.encode(), "receiver": record.receiver.encode()}
+        await self._send(self._delivery_dead_letter, record.trigger_id.encode(), encode(record), headers)
 
     async def _send(self, topic: Any, key: bytes | None, value: bytes, headers: dict[str, bytes]) -> None:
         try:
@@ -190,13 +197,15 @@ class Pipeline:
         return table
 
 
-def create_app(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
+def _pipeline(settings: Settings, metrics: Metrics | None) -> Pipeline:
     faust_fixes.apply()
+    datadir = settings.data_dir / settings.app_id  # worker and dispatcher may share CDP_DATA_DIR
+    datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{server.strip()}" for server in settings.kafka_bootstrap.split(",")],
         store="memory://",
-        datadir=str(settings.data_dir),
+        datadir=str(datadir),
         processing_guarantee="at_least_once",
         broker_commit_interval=settings.commit_interval_seconds,
         consumer_auto_offset_reset="earliest",
@@ -223,18 +232,6 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
         gaps=GapReader(settings.kafka_bootstrap),
     )
 
-    from .agents import datasources, runs, thresholds
-
-    datasources.register(pipeline)
-    thresholds.register(pipeline)
-    runs.register(pipeline)
-
-    metrics.preset(
-        [topics.datasources, topics.segments, topics.measures, topics.runs],
-        [topics.actions, topics.dead_letter],
-        list(Topics.AGENTS),
-    )
-
     @app.timer(interval=settings.continuity_check_interval_seconds)
     async def report_state_size() -> None:
         for name, table in pipeline.state_tables.items():
@@ -243,10 +240,6 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
     @app.on_before_shutdown.connect
     async def _close_gap_reader(sender: Any, **kwargs: Any) -> None:
         await pipeline.gaps.close()
-
-    @app.task
-    async def follow_subscriptions() -> None:
-        await pipeline.registry.follow()
 
     @app.on_rebalance_complete.connect
     async def _joined(sender: Any, **kwargs: Any) -> None:
@@ -258,4 +251,36 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
         count = sum(len(ps) for ps in by_topic.values())
         log.info("joined consumer group %s; assigned %d partitions: %s", settings.app_id, count, described)
 
+    return pipeline
+
+
+def create_app(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
+    """The detection worker: change events in, trigger events out."""
+    pipeline = _pipeline(settings, metrics)
+    from .agents import datasources, runs, thresholds
+
+    datasources.register(pipeline)
+    thresholds.register(pipeline)
+    runs.register(pipeline)
+
+    t = pipeline.topics
+    pipeline.metrics.preset([t.datasources, t.segments, t.measures, t.runs], [t.actions, t.dead_letter], list(Topics.AGENTS))
+
+    @pipeline.app.task
+    async def follow_subscriptions() -> None:
+        await pipeline.registry.follow()
+
+    return pipeline
+
+
+def create_dispatcher(settings: Settings, routes: Routes, metrics: Metrics | None = None) -> Pipeline:
+    """The dispatcher: trigger events in, deliveries out. Its own consumer group
+    and state, so a slow receiver never holds up detection."""
+    pipeline = _pipeline(settings.model_copy(update={"app_id": settings.dispatcher_app_id}), metrics)
+    from .agents import dispatcher
+
+    dispatcher.register(pipeline, routes)
+    t = pipeline.topics
+    pipeline.metrics.preset([t.actions], [t.delivery_dead_letter], [DISPATCHER_AGENT])
+    pipeline.metrics.preset_delivery(sorted({r.spec.kind for r in routes.receivers.values()}))
     return pipeline

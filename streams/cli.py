@@ -103,17 +103,13 @@ def broker_reset(yes: bool = typer.Option(False, "--yes", help="Do not ask")) ->
     typer.echo("broker data deleted")
 
 
-@app.command()
-def worker() -> None:
-    """Run a worker: create missing topics, then consume, detect and publish triggers."""
+def _start_faust(settings: Settings, build, ensure_agents_topics: bool = True):  # type: ignore[no-untyped-def]
+    """Create missing topics, build the pipeline, serve metrics: what both the
+    worker and the dispatcher do before Faust takes over."""
     import asyncio
 
-    from faust.worker import Worker
-
-    from .app import create_app
     from .topics import ensure_topics
 
-    settings = _settings()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
@@ -122,8 +118,7 @@ def worker() -> None:
         _fail(f"{exc}. Hint: start the dev broker with 'cdp-triggers broker start' or set CDP_KAFKA_BOOTSTRAP.")
     if created:
         _say(f"created topics: {', '.join(created)}")
-    pipeline = create_app(settings)
-    loop.run_until_complete(pipeline.registry.load(settings.kafka_bootstrap, pipeline.topics.subscriptions))
+    pipeline = build(loop)
     if settings.metrics_port:
         try:
             pipeline.metrics.serve(settings.metrics_host, settings.metrics_port)
@@ -131,7 +126,85 @@ def worker() -> None:
             _fail(f"CDP_METRICS_PORT: cannot listen on {settings.metrics_host}:{settings.metrics_port} ({exc.strerror})."
                   " Hint: another worker may use it; give each worker its own port, or 0 to disable.")  # fmt: skip
         _say(f"metrics on http://{settings.metrics_host}:{settings.metrics_port}/metrics")
+    return pipeline, loop
+
+
+@app.command()
+def worker(
+    with_dispatcher: bool = typer.Option(
+        False, "--with-dispatcher",
+        help="Also run the dispatcher (needs CDP_ROUTES_FILE), as a supervised child process on metrics port + 1",
+    ),
+) -> None:
+    """Run a worker: create missing topics, then consume, detect and publish triggers."""
+    from faust.worker import Worker
+
+    from .app import create_app
+
+    settings = _settings()
+    if with_dispatcher:
+        _routes(settings)  # fail here, before anything starts, on a bad routes file
+
+    def build(loop):  # type: ignore[no-untyped-def]
+        pipeline = create_app(settings)
+        loop.run_until_complete(pipeline.registry.load(settings.kafka_bootstrap, pipeline.topics.subscriptions))
+        return pipeline
+
+    pipeline, loop = _start_faust(settings, build)
+    if with_dispatcher:
+        from .supervise import supervise_dispatcher
+
+        supervise_dispatcher(pipeline.app, settings, _say)
     Worker(pipeline.app, loglevel=settings.log_level, loop=loop).execute_from_commandline()
+
+
+def _routes(settings: Settings):  # type: ignore[no-untyped-def]
+    from .delivery.config import RoutesError, load
+
+    if settings.routes_file is None:
+        _fail("CDP_ROUTES_FILE is not set. Hint: point it at a routes YAML (see examples/routes.yaml).", EXIT_CONFIG)
+    try:
+        return load(settings.routes_file)
+    except RoutesError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+
+
+@app.command()
+def dispatcher() -> None:
+    """Run the dispatcher: deliver trigger events to the receivers of CDP_ROUTES_FILE."""
+    from faust.worker import Worker
+
+    from .app import create_dispatcher
+
+    settings = _settings()
+    routes = _routes(settings)
+    _say(f"routes from {routes.source}: {len(routes.receivers)} receivers ({', '.join(routes.receivers)})")
+    pipeline, loop = _start_faust(settings, lambda loop: create_dispatcher(settings, routes))
+    Worker(pipeline.app, loglevel=settings.log_level, loop=loop).execute_from_commandline()
+
+
+routes_app = typer.Typer(no_args_is_help=True, help="The routes file: receivers and the route tree.")
+app.add_typer(routes_app, name="routes")
+
+
+@routes_app.command("check")
+def routes_check(
+    path: Path = typer.Argument(..., help="Routes YAML"),
+    show: bool = typer.Option(False, "--show", help="Print the configuration as loaded, secrets masked"),
+) -> None:
+    """Validate a routes file and read its secrets (never printed)."""
+    import json
+
+    from .delivery.config import RoutesError, load
+
+    try:
+        routes = load(path)
+    except RoutesError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+    if show:
+        typer.echo(json.dumps(routes.dump(), indent=2))
+    kinds = ", ".join(f"{name} ({r.spec.kind})" for name, r in routes.receivers.items())
+    typer.echo(f"{path}: valid; receivers: {kinds}")
 
 
 topics_app = typer.Typer(no_args_is_help=True, help="The pipeline's Kafka topics.")

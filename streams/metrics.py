@@ -77,6 +77,36 @@ class Metrics:
         self.subscriptions_invalid = Counter(
             f"{PREFIX}_subscriptions_invalid_total", "Subscription records that failed validation", registry=r
         )
+        # The dispatcher. Receivers are labelled by type only: names come from a config file, types are fixed.
+        self.deliveries = Counter(
+            f"{PREFIX}_deliveries_total",
+            "Trigger events handed to a receiver: delivered, dead_lettered, or duplicate (already delivered, skipped)",
+            ["receiver_type", "outcome"],
+            registry=r,
+        )
+        self.delivery_attempts = Counter(
+            f"{PREFIX}_delivery_attempts_total",
+            "Delivery attempts by result: ok, http_5xx, http_429, http_4xx, timeout, connection, smtp_4xx, smtp_5xx",
+            ["receiver_type", "result"],
+            registry=r,
+        )
+        self.delivery_latency = Histogram(
+            f"{PREFIX}_delivery_latency_seconds",
+            "From the trigger event's write to the actions topic to its delivery, retries included",
+            ["receiver_type"],
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+            registry=r,
+        )
+        self.delivery_dead_lettered = Counter(
+            f"{PREFIX}_delivery_dead_lettered_total",
+            "Deliveries given up and written to the delivery dead-letter topic, by reason",
+            ["receiver_type", "reason"],
+            registry=r,
+        )
+        self.unrouted = Counter(
+            f"{PREFIX}_triggers_unrouted_total", "Trigger events that matched no route with a receiver", ["type"],
+            registry=r,
+        )
 
     def preset(self, input_topics: list[str], output_topics: list[str], agents: list[str]) -> None:
         """Create every label combination at zero, so dashboards and alerts see
@@ -100,6 +130,20 @@ class Metrics:
             self.detection_latency.labels(trigger_type.short)
         for agent in agents:
             self.processing.labels(agent)
+
+    def preset_delivery(self, receiver_types: list[str]) -> None:
+        from schemas.deadletter import DeliveryFailure
+        from schemas.triggers import TriggerType
+
+        for kind in receiver_types:
+            for outcome in ("delivered", "dead_lettered", "duplicate"):
+                self.deliveries.labels(kind, outcome)
+            self.delivery_attempts.labels(kind, "ok")
+            self.delivery_latency.labels(kind)
+            for reason in DeliveryFailure:
+                self.delivery_dead_lettered.labels(kind, reason.value)
+        for trigger_type in TriggerType:
+            self.unrouted.labels(trigger_type.short)
 
     def serve(self, host: str, port: int) -> None:
         start_http_server(port, addr=host, registry=self.registry)

@@ -48,6 +48,15 @@ class Settings(BaseSettings):
         86400.0, gt=0, description="Quiet time after which a finished, stalled or undeclared run leaves the table"
     )
 
+    # Delivery (the dispatcher)
+    routes_file: Path | None = Field(None, description="Routes YAML: receivers and the route tree (dispatcher)")
+    delivery_max_age_seconds: float = Field(
+        86400.0, gt=0, description="Older trigger events are dead-lettered as expired instead of delivered"
+    )
+    delivery_record_retention_seconds: float = Field(
+        7 * 86400.0, gt=0, description="How long a delivered event's id is kept to skip its replays"
+    )
+
     # Observability
     metrics_host: str = Field("127.0.0.1", description="Address the /metrics endpoint binds to")
     metrics_port: int = Field(9464, ge=0, le=65535, description="Port of /metrics; 0 disables it")
@@ -76,6 +85,11 @@ class Settings(BaseSettings):
         if len(parts) != 3 or not all(p.isdigit() for p in parts):
             raise ValueError(f"expected a release like 4.1.2, got {value!r}")
         return value
+
+    @property
+    def dispatcher_app_id(self) -> str:
+        """The dispatcher's own consumer group: it scales and fails apart from detection."""
+        return f"{self.app_id}-dispatcher"
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

@@ -11,6 +11,7 @@ from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 from .settings import Settings
 
 DAY_MS = 24 * 3600 * 1000
+DISPATCHER_AGENT = "deliveries"
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Topics:
         self.subscriptions = settings.topic("subscriptions")
         self.actions = settings.topic("actions")
         self.dead_letter = settings.topic("dead-letter")
+        self.delivery_dead_letter = settings.topic("delivery-dead-letter")
         self._settings = settings
 
     AGENTS = ("datasources", "thresholds", "runs")
@@ -39,6 +41,10 @@ class Topics:
     def control(self, agent: str) -> str:
         """Internal topic of one agent: timer ticks and nudges, partitioned like its inputs."""
         return f"{self._settings.app_id}-{agent}-control"
+
+    @property
+    def dispatcher_control(self) -> str:
+        return f"{self._settings.dispatcher_app_id}-{DISPATCHER_AGENT}-control"
 
     def specs(self) -> list[TopicSpec]:
         n = self._settings.partitions
@@ -54,6 +60,9 @@ class Topics:
             ),
             TopicSpec(self.actions, n, week, "trigger events, CloudEvents JSON (key: subject)"),
             TopicSpec(self.dead_letter, 1, {"retention.ms": str(30 * DAY_MS)}, "rejected input with reason"),
+            TopicSpec(self.delivery_dead_letter, 1, {"retention.ms": str(30 * DAY_MS)},
+                      "trigger events a receiver did not take, with reason (key: trigger id)"),
+            TopicSpec(self.dispatcher_control, n, {"retention.ms": str(DAY_MS)}, "internal: dispatcher sweeps and nudges"),
             *(TopicSpec(self.control(a), n, {"retention.ms": str(DAY_MS)}, f"internal: {a} agent ticks and nudges")
               for a in self.AGENTS),
         ]  # fmt: skip

@@ -52,3 +52,24 @@ def subscription(sub_id: str, kind: str, entity_id: str, threshold: float, recov
     if recovery is not None:
         doc["recovery_threshold"] = recovery
     return doc
+
+
+def trigger_event(kind: str, trigger_id: str = "7f1c2a3b-0000-5000-8000-000000000001", **data: Any) -> dict[str, Any]:
+    """A valid trigger event (as the worker writes it) of kind 'failed' or 'crossed'."""
+    from schemas.triggers import TriggerEvent, TriggerType, dataschema_for
+
+    if kind == "failed":
+        trigger_type, subject = TriggerType.DATA_SOURCE_REFRESH_FAILED, "data-source/crm"
+        payload = dict(data_source_id="crm", data_source_name="CRM contacts", refresh_run_id="r-42",
+                       error_code="AuthFailed", error_message="token expired <again> & again",
+                       failed_at=at(60), started_at=at(0), duration_seconds=60.0, retried_failures=2)  # fmt: skip
+    else:
+        trigger_type, subject = TriggerType.SEGMENT_THRESHOLD_CROSSED, "segment/vip"
+        payload = dict(subscription_id="vip-1000", entity_kind="segment", entity_id="vip", entity_name="VIP customers",
+                       threshold=1000.0, recovery_threshold=950.0, previous_value=990.0, value=1012.0,
+                       crossed_at=at(60), owner="owner@example.com", labels={"team": "marketing"})  # fmt: skip
+    payload.update(data)
+    event = TriggerEvent(id=trigger_id, source="/cdp-triggers/test", type=trigger_type, subject=subject,
+                         time=at(60), dataschema=dataschema_for(trigger_type), data=payload)  # type: ignore[arg-type]  # fmt: skip
+    event.payload()  # the payload must be valid for its type
+    return event.model_dump(mode="json")

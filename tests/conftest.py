@@ -48,8 +48,8 @@ def settings(broker: DevBroker, tmp_path: Path):
 def worker_factory(tmp_path: Path) -> Iterator:
     started: list[WorkerProcess] = []
 
-    def make(settings, name: str = "worker") -> WorkerProcess:
-        w = WorkerProcess(settings, tmp_path / f"{name}.log")
+    def make(settings, name: str = "worker", command: str = "worker", env: dict | None = None) -> WorkerProcess:
+        w = WorkerProcess(settings, tmp_path / f"{name}.log", command, env)
         started.append(w)
         return w
 

@@ -119,8 +119,11 @@ class Kafka:
 class WorkerProcess:
     """``cdp-triggers worker`` as a real process, with its log captured."""
 
-    def __init__(self, settings: Settings, log_path: Path) -> None:
+    def __init__(self, settings: Settings, log_path: Path, command: str = "worker",
+                 env: dict[str, str] | None = None) -> None:  # fmt: skip
         self.settings = settings
+        self.command = command
+        self.extra_env = env or {}
         self.topics = Topics(settings)
         self.log_path = log_path
         self.proc: subprocess.Popen | None = None
@@ -129,21 +132,21 @@ class WorkerProcess:
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
-            env=env_for(self.settings), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, "-m", "streams.cli", self.command],
+            env={**env_for(self.settings), **self.extra_env}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"worker exited with {self.proc.returncode}:\n{self.log()[-4000:]}")
+                raise RuntimeError(f"{self.command} exited with {self.proc.returncode}:\n{self.log()[-4000:]}")
             with open(self.log_path, "rb") as f:
                 f.seek(offset)
                 if b"Worker]: Ready" in f.read():
                     return self
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"worker not ready in {timeout} s:\n{self.log()[-4000:]}")
+        raise RuntimeError(f"{self.command} not ready in {timeout} s:\n{self.log()[-4000:]}")
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -1,0 +1,148 @@
+"""The dispatcher on the real broker: change events in, messages received by
+real servers on loopback (aiohttp for Teams and webhooks, aiosmtpd for mail)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+from standardwebhooks import Webhook
+
+from .. import builders as b
+from ..kafka_helpers import free_port
+from ..receivers import HttpReceiver, SmtpReceiver
+
+SECRET = "whsec_" + base64.b64encode(b"dispatcher-test-key-32-bytes-ok!").decode()
+
+
+def routes_file(tmp: Path, http: HttpReceiver, smtp: SmtpReceiver | None) -> tuple[Path, dict[str, str]]:
+    """The README's two examples, plus a signed webhook for everything and a
+    receiver that always answers 400 for data-source successes."""
+    receivers = [
+        {"name": "data-team-channel", "teams": {"url": {"env": "T_TEAMS_URL"}}},
+        {"name": "hook", "webhook": {"url": {"env": "T_HOOK_URL"}, "signing_secret": {"env": "T_HOOK_SECRET"}},
+         "retry": {"max_attempts": 3, "initial_backoff_seconds": 0.2, "timeout_seconds": 5}},
+        {"name": "broken", "webhook": {"url": {"env": "T_BROKEN_URL"}}, "retry": {"max_attempts": 3}},
+    ]  # fmt: skip
+    routes = [
+        {"match": {"types": ["datasource.refresh.failed"]}, "receiver": "data-team-channel", "continue": True},
+        {"match": {"types": ["datasource.refresh.succeeded"]}, "receiver": "broken", "continue": True},
+    ]
+    if smtp is not None:
+        receivers.append({"name": "segment-owners", "email": {
+            "from": "cdp@example.com", "to_owner": True,
+            "smtp": {"host": "127.0.0.1", "port": smtp.port, "security": "none"}}})  # fmt: skip
+        routes.append({"match": {"types": ["segment.threshold.crossed"]}, "receiver": "segment-owners", "continue": True})
+    routes.append({"receiver": "hook"})
+    path = tmp / "routes.yaml"
+    path.write_text(yaml.safe_dump({"receivers": receivers, "route": {"routes": routes}}))
+    env = {"CDP_ROUTES_FILE": str(path), "T_TEAMS_URL": http.url("/teams"), "T_HOOK_URL": http.url("/hook"),
+           "T_HOOK_SECRET": SECRET, "T_BROKEN_URL": http.url("/broken")}  # fmt: skip
+    return path, env
+
+
+def wait_for(check, timeout: float, what: str, log=lambda: "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}\n{log()[-4000:]}")
+
+
+def dispatcher_settings(settings):
+    return settings.model_copy(update={"metrics_port": free_port(), "instance_id": f"{settings.instance_id}-d"})
+
+
+@pytest.mark.broker
+def test_seed_examples_from_change_event_to_teams_and_email(kafka, settings, worker_factory, tmp_path):
+    t = worker_factory(settings).start().topics
+    with HttpReceiver(lambda path, n: ("status", 400 if path == "/broken" else 202)) as http, SmtpReceiver() as smtp:
+        _, env = routes_file(tmp_path, http, smtp)
+        dispatcher = worker_factory(dispatcher_settings(settings), "dispatcher", "dispatcher", env).start()
+        kafka.produce_all(t.subscriptions, [("vip", b.subscription("vip", "segment", "vip", 1000))])
+        time.sleep(1)  # the worker follows the subscriptions topic
+        kafka.produce_all(t.datasources, [
+            ("crm", b.datasource("crm", "started", 0)),
+            ("crm", b.datasource("crm", "failed", 20, will_retry=False)),
+            ("erp", b.datasource("erp", "started", 0, run="n1")),
+            ("erp", b.datasource("erp", "succeeded", 30, run="n1")),
+        ])  # fmt: skip
+        kafka.produce_all(t.segments, [("vip", b.segment("vip", n, i)) for i, n in enumerate([900, 1200])])
+
+        wait_for(lambda: len(http.on("/teams")) >= 1 and len(smtp.mails) >= 1 and len(http.on("/hook")) >= 3
+                 and len(http.on("/broken")) >= 1, 60, "deliveries", dispatcher.log)  # fmt: skip
+        time.sleep(2)  # any repeat would arrive now
+        teams, mails, hooks = http.on("/teams"), list(smtp.mails), http.on("/hook")
+
+    # Example 1: a Teams message when a data source refresh fails.
+    [card_request] = teams
+    card = json.loads(card_request.body)["attachments"][0]["content"]
+    assert card["body"][0]["text"].startswith("Data source refresh failed: ")
+    assert {"title": "Data source", "value": "Source crm (crm)"} in card["body"][2]["facts"]
+    # Example 2: an email to the data owner when a segment threshold is crossed.
+    [mail] = mails
+    assert mail.recipients == ["owner@example.com"]
+    assert mail.message["Subject"] == "[cdp-triggers] Segment threshold crossed: Segment vip at 1,200 (threshold 1,000)"
+    assert "900 → 1,200" in mail.message.get_body(("plain",)).get_content()
+    assert mail.message.get_body(("html",)) is not None
+    # Every trigger event to the signed webhook, verified as the receiver would.
+    events = [Webhook(SECRET).verify(r.body, r.headers) for r in hooks]
+    assert sorted(e["type"].split(".")[2] for e in events) == ["datasource", "datasource", "segment"]
+    assert len({e["id"] for e in events}) == 3
+    # The 400 receiver: one attempt, then the delivery dead-letter topic, with the reason.
+    assert len(http.on("/broken")) == 1
+    [dead] = kafka.read_json(t.delivery_dead_letter, until=1, timeout=20)
+    assert (dead["reason"], dead["receiver"], dead["attempts"]) == ("rejected", "broken", 1)
+    assert dead["error"].startswith("HTTP 400") and dead["event"]["type"].endswith("datasource.refresh.succeeded.v1")
+    metrics = _metrics(dispatcher)
+    assert 'cdp_triggers_deliveries_total{outcome="delivered",receiver_type="teams"} 1.0' in metrics
+    assert 'cdp_triggers_deliveries_total{outcome="delivered",receiver_type="email"} 1.0' in metrics
+    assert 'cdp_triggers_delivery_dead_lettered_total{reason="rejected",receiver_type="webhook"} 1.0' in metrics
+
+
+def _metrics(process) -> str:
+    import urllib.request
+
+    return urllib.request.urlopen(f"http://127.0.0.1:{process.settings.metrics_port}/metrics", timeout=5).read().decode()
+
+
+@pytest.mark.broker
+def test_dispatcher_killed_mid_delivery_delivers_each_event_once_but_for_the_in_flight_one(
+    kafka, settings, worker_factory, tmp_path
+):
+    """Trigger events straight onto the actions topic; the webhook answers after
+    40 ms so a SIGKILL always lands mid-delivery. After three kills and a
+    restart every event arrived, and only events in flight at a kill (at most
+    one per kill, as one event goes to one receiver here) arrived twice."""
+    n, kills = 300, 3
+    with HttpReceiver(lambda path, i: ("slow", 0.04)) as http:
+        _, env = routes_file(tmp_path, http, None)
+        d = worker_factory(dispatcher_settings(settings), "dispatcher", "dispatcher", env)
+        actions = d.topics.actions
+        ids = [f"00000000-0000-5000-8000-{i:012d}" for i in range(n)]
+        for i, trigger_id in enumerate(ids):
+            event = b.trigger_event("crossed", trigger_id=trigger_id)
+            event["subject"] = f"segment/s{i % 17}"
+            kafka.produce(actions, event["subject"], event)
+        kafka.flush()
+        d.start()
+        for k in range(kills):
+            target = (k + 1) * n // (kills + 2)
+            wait_for(lambda: len(http.on("/hook")) >= target, 60, f"{target} deliveries", d.log)
+            d.kill()
+            d.start()
+        wait_for(lambda: set(ids) <= {r.headers["webhook-id"] for r in http.on("/hook")}, 90, "all ids", d.log)
+        time.sleep(2)
+        counts = Counter(r.headers["webhook-id"] for r in http.on("/hook"))
+    assert set(counts) == set(ids)
+    repeats = {i: c for i, c in counts.items() if c > 1}
+    print(f"delivered {len(counts)} ids in {sum(counts.values())} requests; repeated: {len(repeats)} after {kills} kills")
+    assert max(counts.values()) <= 2, repeats
+    assert len(repeats) <= kills, f"{len(repeats)} events repeated after {kills} kills: {repeats}"
+    assert 'receiver_type="webhook"' in _metrics(d)
