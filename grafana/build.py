@@ -1,4 +1,4 @@
-"""The two Grafana dashboards as code (stdlib only).
+"""The Grafana dashboards as code (stdlib only).
 
     python grafana/build.py     # rewrites grafana/dashboards/*.json
 
@@ -133,6 +133,34 @@ def pipeline_health() -> dict:
     return _dashboard("cdp-pipeline-health", "cdp-triggers: Pipeline health", panels)
 
 
+def deliveries() -> dict:
+    lat = "cdp_triggers_delivery_latency_seconds_bucket"
+
+    def quantile(q: str) -> str:
+        return f"histogram_quantile({q}, sum by (le, receiver_type) (rate({lat}{{{SELECTOR}}}[$__rate_interval])))"
+
+    panels = [
+        _panel(1, "Deliveries by receiver type and outcome", "Trigger events handed to receivers per second: "
+               "delivered, dead-lettered, or skipped as already delivered (a replay).", "ops",
+               [(_rate("cdp_triggers_deliveries_total", "receiver_type, outcome"), "{{receiver_type}} {{outcome}}")],
+               0, 0, w=24),
+        _panel(2, "Attempts by result", "Delivery attempts per second by result; anything but ok is retried "
+               "(5xx, 429, timeout, connection, SMTP 4xx) or given up (other 4xx, SMTP 5xx).", "ops",
+               [(_rate("cdp_triggers_delivery_attempts_total", "receiver_type, result"),
+                 "{{receiver_type}} {{result}}")], 0, 8),
+        _panel(3, "Delivery latency", "From the trigger event's write to the actions topic to its delivery, "
+               "retries included: p50 and p99 per receiver type.", "s",
+               [(quantile("0.5"), "p50 {{receiver_type}}"), (quantile("0.99"), "p99 {{receiver_type}}")], 12, 8),
+        _panel(4, "Dead-lettered deliveries", "Deliveries given up, by reason; the records are on the delivery "
+               "dead-letter topic.", "short",
+               [(_increase("cdp_triggers_delivery_dead_lettered_total", "receiver_type, reason"),
+                 "{{receiver_type}} {{reason}}")], 0, 16),
+        _panel(5, "Unrouted trigger events", "Trigger events that matched no route with a receiver, by type.",
+               "short", [(_increase("cdp_triggers_triggers_unrouted_total", "type"), "{{type}}")], 12, 16),
+    ]  # fmt: skip
+    return _dashboard("cdp-deliveries", "cdp-triggers: Deliveries", panels)
+
+
 def _dashboard(uid: str, title: str, panels: list[dict]) -> dict:
     return {
         "uid": uid,
@@ -151,7 +179,7 @@ def _dashboard(uid: str, title: str, panels: list[dict]) -> dict:
 
 def render() -> dict[str, str]:
     return {
-        f"{d['uid']}.json": json.dumps(d, indent=2) + "\n" for d in (trigger_activity(), pipeline_health())
+        f"{d['uid']}.json": json.dumps(d, indent=2) + "\n" for d in (trigger_activity(), pipeline_health(), deliveries())
     }
 
 

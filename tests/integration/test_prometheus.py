@@ -17,6 +17,8 @@ import pytest
 
 from .. import builders as b
 from ..kafka_helpers import free_port
+from ..receivers import HttpReceiver
+from .test_dispatcher import dispatcher_settings, routes_file
 
 ROOT = Path(__file__).resolve().parents[2]
 VARIABLES = {"$job": ".+", "$instance": ".+", "$__rate_interval": "30s", "$__range": "5m"}
@@ -70,14 +72,14 @@ def prometheus(tmp_path):
     port = free_port()
     procs = []
 
-    def start(metrics_port: int) -> int:
+    def start(*metrics_ports: int) -> int:
         config = tmp_path / "prometheus.yml"
         config.write_text(
             "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
             f"rule_files: ['{ROOT / 'prometheus/rules/cdp-triggers.rules.yml'}']\n"
             "scrape_configs:\n"
             "  - job_name: cdp-triggers-test\n"
-            f"    static_configs: [{{targets: ['127.0.0.1:{metrics_port}']}}]\n"
+            f"    static_configs: [{{targets: {[f'127.0.0.1:{p}' for p in metrics_ports]}}}]\n"
         )
         log = open(tmp_path / "prometheus.log", "wb")
         procs.append(subprocess.Popen(
@@ -99,11 +101,20 @@ def prometheus(tmp_path):
         proc.wait(30)
 
 
-def test_every_dashboard_query_returns_data(kafka, settings, worker_factory, prometheus):
+def test_every_dashboard_query_returns_data(kafka, settings, worker_factory, prometheus, tmp_path):
     settings = settings.model_copy(update={"stall_after_seconds": 2.0, "stall_check_interval_seconds": 0.3,
                                            "continuity_check_interval_seconds": 0.5})  # fmt: skip
     worker = worker_factory(settings).start()
-    port = prometheus(settings.metrics_port)
+    http = HttpReceiver(lambda path, n: ("status", 400 if path == "/broken" else 202)).__enter__()
+    _, env = routes_file(tmp_path, http, None)
+    dispatcher = worker_factory(dispatcher_settings(settings), "dispatcher", "dispatcher", env).start()
+    try:
+        check_dashboards(kafka, worker, dispatcher, prometheus(settings.metrics_port, dispatcher.settings.metrics_port))
+    finally:
+        http.__exit__()
+
+
+def check_dashboards(kafka, worker, dispatcher, port):
     # A first scrape before any event, so increases are measured from zero.
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and len(query(port, "cdp_triggers_triggers_total")) < 7:
@@ -114,7 +125,8 @@ def test_every_dashboard_query_returns_data(kafka, settings, worker_factory, pro
     # Wait until Prometheus has scraped all seven trigger types, then a few more samples.
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if len(query(port, "cdp_triggers_triggers_total > 0")) >= 7:
+        delivered = query(port, 'sum(cdp_triggers_deliveries_total{outcome="delivered"}) >= 7')
+        if len(query(port, "cdp_triggers_triggers_total > 0")) >= 7 and delivered:
             break
         time.sleep(1)
     time.sleep(5)
@@ -143,6 +155,10 @@ def test_every_dashboard_query_returns_data(kafka, settings, worker_factory, pro
     stale = query(port, 'sum(cdp_triggers_input_ignored_total{reason="stale"})')
     assert float(invalid[0]["value"][1]) == 1 and float(stale[0]["value"][1]) == 1
 
+    delivered = query(port, 'sum(cdp_triggers_deliveries_total{outcome="delivered"})')
+    rejected = query(port, 'sum(cdp_triggers_delivery_dead_lettered_total{reason="rejected"})')
+    assert float(delivered[0]["value"][1]) >= 7 and float(rejected[0]["value"][1]) >= 1, dispatcher.log()[-2000:]
+
     rules = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/rules", timeout=10).read())
     loaded = [r["name"] for g in rules["data"]["groups"] for r in g["rules"]]
-    assert len(loaded) == 6, loaded
+    assert len(loaded) == 7, loaded

@@ -39,8 +39,8 @@ def test_committed_json_is_what_build_py_makes():
 
 def test_uids_are_unique_and_stable():
     uids = [json.loads(p.read_text())["uid"] for p in DASHBOARDS]
-    assert len(set(uids)) == len(uids) == 2
-    assert set(uids) == {"cdp-trigger-activity", "cdp-pipeline-health"}
+    assert len(set(uids)) == len(uids) == 3
+    assert set(uids) == {"cdp-trigger-activity", "cdp-pipeline-health", "cdp-deliveries"}
 
 
 def test_datasource_variable_defaults_to_the_provisioned_uid():

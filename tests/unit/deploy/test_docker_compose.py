@@ -39,10 +39,25 @@ def test_kafka_has_a_healthcheck_and_the_worker_waits_for_it():
     assert services["worker"]["depends_on"]["kafka"]["condition"] == "service_healthy"
 
 
-def test_worker_environment_uses_real_settings():
+def test_worker_and_dispatcher_environment_use_real_settings():
     fields = {f"CDP_{name.upper()}" for name in Settings.model_fields}
-    for var in compose()["services"]["worker"]["environment"]:
-        assert var in fields, f"{var} is not a setting"
+    for service in ("worker", "dispatcher"):
+        for var in compose()["services"][service]["environment"]:
+            assert var in fields or not var.startswith("CDP_"), f"{service}: {var} is not a setting"
+
+
+def test_dispatcher_gets_every_secret_the_example_routes_read_from_the_environment():
+    routes = yaml.safe_load((ROOT / "examples/routes.yaml").read_text())
+    wanted = {ref["env"] for r in routes["receivers"] for ref in _secret_refs(r) if "env" in ref}
+    assert wanted <= set(compose()["services"]["dispatcher"]["environment"])
+
+
+def _secret_refs(node):
+    if isinstance(node, dict):
+        if set(node) <= {"env", "file"} and node:
+            yield node
+        for value in node.values():
+            yield from _secret_refs(value)
 
 
 def test_mounted_paths_exist():
