@@ -132,7 +132,7 @@ class WorkerProcess:
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", self.command],
+            [sys.executable, "-m", "streams.cli", *self.command.split()],
             env={**env_for(self.settings), **self.extra_env}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         log.close()

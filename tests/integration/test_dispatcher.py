@@ -146,3 +146,26 @@ def test_dispatcher_killed_mid_delivery_delivers_each_event_once_but_for_the_in_
     assert max(counts.values()) <= 2, repeats
     assert len(repeats) <= kills, f"{len(repeats)} events repeated after {kills} kills: {repeats}"
     assert 'receiver_type="webhook"' in _metrics(d)
+
+
+@pytest.mark.broker
+def test_worker_with_dispatcher_runs_both_and_stops_both(kafka, settings, worker_factory, tmp_path):
+    import os
+    import re
+    import signal
+
+    with HttpReceiver() as http:
+        _, env = routes_file(tmp_path, http, None)
+        worker = worker_factory(settings, "worker", "worker --with-dispatcher", env).start()
+        kafka.produce_all(worker.topics.datasources, [
+            ("crm", b.datasource("crm", "started", 0)),
+            ("crm", b.datasource("crm", "failed", 20, will_retry=False)),
+        ])  # fmt: skip
+        wait_for(lambda: len(http.on("/teams")) == 1 and len(http.on("/hook")) == 1, 60, "deliveries", worker.log)
+        child = int(re.search(r"dispatcher started \(pid (\d+)\)", worker.log()).group(1))
+        os.kill(worker.proc.pid, signal.SIGTERM)  # the worker alone, not its process group
+        assert worker.proc.wait(40) == 0
+    with pytest.raises(ProcessLookupError):
+        for _ in range(50):  # the child may take a moment to be reaped
+            os.kill(child, 0)
+            time.sleep(0.2)
