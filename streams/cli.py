@@ -238,18 +238,19 @@ def topics_list() -> None:
 @app.command()
 def demo(
     duration: float = typer.Option(0, help="Stop after this many seconds (0: until Ctrl-C)"),
-    until_all: bool = typer.Option(False, "--until-all", help="Stop once every trigger type has been seen"),
+    until_all: bool = typer.Option(False, "--until-all", help="Stop once all six trigger types have fired"),
+    seed: int = typer.Option(7, help="Simulator seed: the same seed plays the same story"),
+    speed: float = typer.Option(60.0, help="Simulated seconds per real second"),
 ) -> None:
-    """Run a worker and a scripted CDP, and show the triggers as they fire."""
+    """Run a worker, a dispatcher and a simulated CDP, and show the triggers as they fire."""
     import asyncio
+    import signal
 
     from .demo import run_demo
     from .topics import ensure_topics
 
-    import signal
-
     def _terminate(*_: object) -> None:
-        raise KeyboardInterrupt  # SIGTERM stops the demo like Ctrl-C: the worker is stopped too
+        raise KeyboardInterrupt  # SIGTERM stops the demo like Ctrl-C: worker and dispatcher too
 
     signal.signal(signal.SIGTERM, _terminate)
     settings = _settings()
@@ -258,7 +259,7 @@ def demo(
     except ConnectionError as exc:
         _fail(f"{exc}. Hint: start the dev broker with 'cdp-triggers broker start'.")
     try:
-        seen = asyncio.run(run_demo(settings, duration, _say, until_all=until_all))
+        seen = asyncio.run(run_demo(settings, duration, _say, until_all=until_all, seed=seed, speed=speed))
     except KeyboardInterrupt:
         _say("stopped")
         return
@@ -268,13 +269,141 @@ def demo(
 
 
 @app.command()
+def simulate(
+    seed: int = typer.Option(7, help="The same seed (and start time) plays the same events"),
+    speed: float = typer.Option(60.0, help="Simulated seconds per real second"),
+    duration: float = typer.Option(0, help="Stop after this many real seconds of events (0: no limit)"),
+    events: int = typer.Option(0, "--events", help="Stop after this many events (0: no limit)"),
+    max_rate: float = typer.Option(0, "--max-rate", help="Never publish more than this many events per second"),
+    unpaced: bool = typer.Option(False, "--unpaced", help="Publish as fast as possible instead of on schedule"),
+    sources: int = typer.Option(4, help="Data sources (max 8)"),
+    segments: int = typer.Option(3, help="Segments (max 5)"),
+    measures: int = typer.Option(2, help="Business measures (max 3)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the events as JSON lines instead of publishing"),
+    origin: str = typer.Option("", help="Start time, RFC 3339 (default: now); with --seed, fixes the output"),
+) -> None:
+    """Play a simulated CDP: refreshing data sources, refresh runs, drifting segments and measures."""
+    from datetime import datetime, timezone
+
+    from pydantic import ValidationError
+
+    from .codec import encode
+    from .producer import EventProducer, play
+    from .simulator import SimConfig, Simulation
+
+    if not duration and not events and not dry_run:
+        _say("no --duration or --events: running until Ctrl-C")
+    try:
+        config = SimConfig(seed=seed, speed=speed, data_sources=sources, segments=segments, measures=measures)
+        start = datetime.fromisoformat(origin) if origin else datetime.now(timezone.utc)
+    except (ValidationError, ValueError) as exc:
+        _fail(_one_line(exc), EXIT_CONFIG)
+    if start.tzinfo is None:
+        _fail("--origin needs a UTC offset, e.g. 2026-11-24T08:00:00+00:00", EXIT_CONFIG)
+    sim = Simulation(config, start)
+    if dry_run:
+        import itertools
+
+        stream = sim.events()
+        if duration:
+            stream = itertools.takewhile(lambda t: t.at <= duration, stream)
+        for timed in itertools.islice(stream, events or (None if duration else 100)):
+            typer.echo(f"{timed.at:.3f} {encode(timed.event).decode()}")
+        return
+    settings = _settings()
+
+    async def go() -> None:
+        async with EventProducer(settings) as producer:
+            sent = await play(producer, sim.events(), duration=duration or None, max_events=events or None,
+                              max_rate=max_rate or None, pace=not unpaced)  # fmt: skip
+        typer.echo(f"published {sent} events")
+
+    try:
+        _run(go)
+    except KeyboardInterrupt:
+        pass
+
+
+def _one_line(exc: Exception) -> str:
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors())
+    return str(exc)
+
+
+PUBLISH_KINDS = {"datasource": "DataSourceChange", "segment": "SegmentChange", "measure": "MeasureChange",
+                 "run": "RefreshRunChange"}  # fmt: skip
+
+
+@app.command()
+def publish(
+    kind: str = typer.Argument(..., help="datasource, segment, measure or run"),
+    document: str = typer.Argument("", help="The event as JSON; '-' reads one event per line from stdin"),
+    field: list[str] = typer.Option([], "--set", "-s", help="field=value (value parsed as JSON if it can be), repeatable"),
+) -> None:
+    """Validate and publish change events, from JSON or --set flags. event_id and event_time default to a new id and now."""
+    import json
+    import uuid
+    from datetime import datetime, timezone
+
+    from pydantic import TypeAdapter, ValidationError
+
+    import schemas.events as models
+
+    from .producer import EventProducer
+
+    if kind not in PUBLISH_KINDS:
+        _fail(f"unknown kind {kind!r}; use one of: {', '.join(PUBLISH_KINDS)}", EXIT_CONFIG)
+    adapter: TypeAdapter = TypeAdapter(getattr(models, PUBLISH_KINDS[kind]))
+
+    def build(text: str, line: int | None) -> object:
+        where = f"line {line}: " if line else ""
+        try:
+            doc = json.loads(text) if text.strip() else {}
+        except json.JSONDecodeError as exc:
+            _fail(f"{where}not JSON: {exc}", EXIT_CONFIG)
+        for item in field:
+            name, sep, raw = item.partition("=")
+            if not sep:
+                _fail(f"--set {item!r}: expected field=value", EXIT_CONFIG)
+            try:
+                value = json.loads(raw)
+            except json.JSONDecodeError:
+                value = raw
+            target = doc
+            *parents, leaf = name.split(".")
+            for parent in parents:
+                target = target.setdefault(parent, {})
+            target[leaf] = value
+        doc.setdefault("event_id", str(uuid.uuid4()))
+        doc.setdefault("event_time", datetime.now(timezone.utc).isoformat())
+        try:
+            return adapter.validate_python(doc)
+        except ValidationError as exc:
+            _fail(f"{where}invalid {kind} event: {_one_line(exc)}", EXIT_CONFIG)
+
+    texts = list(sys.stdin) if document == "-" else [document]
+    built = [build(text, i + 1 if document == "-" else None) for i, text in enumerate(texts) if text.strip() or field]
+    settings = _settings()
+
+    async def go() -> None:
+        async with EventProducer(settings) as producer:
+            for event in built:
+                await producer.publish(event)  # type: ignore[arg-type]
+
+    _run(go)
+    typer.echo(f"published {len(built)} {kind} event{'s' if len(built) != 1 else ''}")
+
+
+@app.command()
 def tail(
     as_json: bool = typer.Option(False, "--json", help="Print each trigger event as one JSON line"),
     from_beginning: bool = typer.Option(False, "--from-beginning", help="Start at the oldest retained trigger"),
     limit: int = typer.Option(0, "--limit", help="Stop after this many triggers (0: never)"),
     idle: float = typer.Option(0, "--idle", help="Stop after this many seconds without a trigger (0: never)"),
 ) -> None:
-    """Follow the actions topic: one line per trigger event."""
+    """Follow the actions topic: one line per trigger event (type, entity, values, age)."""
     settings = _settings()
 
     async def go() -> int:
@@ -282,10 +411,13 @@ def tail(
 
         from schemas.triggers import TriggerEvent
 
-        from .demo import COLOURS, describe
+        from . import liveview
         from .topics import Topics
 
-        consumer = AIOKafkaConsumer(Topics(settings).actions, bootstrap_servers=settings.kafka_bootstrap,
+        actions = Topics(settings).actions
+        await _require_topic(settings, actions)
+        console = liveview.console()
+        consumer = AIOKafkaConsumer(actions, bootstrap_servers=settings.kafka_bootstrap,
                                     group_id=None, auto_offset_reset="earliest" if from_beginning else "latest")  # fmt: skip
         await consumer.start()
         shown, last = 0, time.monotonic()
@@ -296,9 +428,7 @@ def tail(
                     if as_json:
                         typer.echo(record.value.decode())
                     else:
-                        event = TriggerEvent.model_validate_json(record.value)
-                        colour = COLOURS[event.type] if sys.stdout.isatty() else ""
-                        typer.echo(f"{colour}{describe(event)}{chr(27) + '[0m' if colour else ''}")
+                        console.print(liveview.line(TriggerEvent.model_validate_json(record.value)))
                     shown, last = shown + 1, time.monotonic()
         finally:
             await consumer.stop()
@@ -310,6 +440,19 @@ def tail(
         pass
 
 
+async def _require_topic(settings: Settings, topic: str) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        if topic not in await admin.list_topics():
+            _fail(f"topic {topic} does not exist. Hint: 'cdp-triggers topics create' (or start a worker), "
+                  "and check CDP_TOPIC_PREFIX.")  # fmt: skip
+    finally:
+        await admin.close()
+
+
 subs_app = typer.Typer(no_args_is_help=True, help="Threshold subscriptions (on the compacted subscriptions topic).")
 app.add_typer(subs_app, name="subscriptions")
 
@@ -319,10 +462,14 @@ def _run(coro_fn) -> None:  # type: ignore[no-untyped-def]
 
     from aiokafka.errors import KafkaConnectionError
 
+    from .producer import MissingTopicsError
+
     try:
         asyncio.run(coro_fn())
     except (KafkaConnectionError, ConnectionError) as exc:
         _fail(f"Kafka is not reachable ({exc}). Hint: 'cdp-triggers broker start' or set CDP_KAFKA_BOOTSTRAP.")
+    except MissingTopicsError as exc:
+        _fail(f"{exc}. Hint: 'cdp-triggers topics create' (or start a worker), and check CDP_TOPIC_PREFIX.")
 
 
 @subs_app.command("apply")

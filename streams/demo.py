@@ -1,196 +1,175 @@
-"""``cdp-triggers demo``: a worker, a scripted CDP and a live view of triggers.
+"""``cdp-triggers demo``: the whole pipeline on one machine, live.
 
-Every cycle the script refreshes two data sources (one fails for good), moves
-a segment and a measure across their thresholds and back, and runs a full
-refresh with unification; every third cycle also starts a run that never
-finishes, so 'stalled' fires too. All seven trigger types appear within about
-half a minute.
+It starts a worker and a dispatcher (as child processes), applies
+``examples/subscriptions.yaml``, plays the simulated CDP (``simulator``) and
+prints every trigger as it fires. The dispatcher delivers per
+``examples/demo-routes.yaml`` to a small HTTP inbox that the demo itself
+serves on 127.0.0.1, standing in for Teams and a webhook; each Teams card that
+arrives is printed under its trigger.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from collections import Counter
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
+import orjson
+from aiohttp import web
 from aiokafka import AIOKafkaConsumer
 
-from schemas.events import (
-    DataSourceChange,
-    MeasureChange,
-    RefreshFailure,
-    RefreshRunStarted,
-    SegmentChange,
-    TaskProgress,
-    TaskRef,
-)
 from schemas.triggers import TriggerEvent, TriggerType
 
-from .producer import ChangeEvent, EventProducer, read_subscription_file
+from . import liveview
+from .producer import EventProducer, play, read_subscription_file
 from .settings import Settings
+from .simulator import SimConfig, Simulation
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-SEGMENT, MEASURE = "high-value-customers", "monthly-revenue"
-RUN_TASKS = [
-    ("data_source", "crm"), ("data_source", "web-analytics"),
-    ("unification", "map"), ("unification", "match"), ("unification", "merge"),
-    ("segment", SEGMENT), ("measure", MEASURE),
-]  # fmt: skip
+# The six triggers of the brief; 'stalled' is shown when it happens, not waited for.
+SIX = set(TriggerType) - {TriggerType.REFRESH_RUN_STALLED}
 
 
-def cycle(n: int, now: datetime) -> list[ChangeEvent]:
-    """The change events of demo cycle ``n``, timed from ``now``."""
-    t = lambda s: now + timedelta(seconds=s)  # noqa: E731
-    eid = lambda name: f"demo-{n}-{name}"  # noqa: E731
-    run = f"run-{n}"
-    events: list[ChangeEvent] = [
-        DataSourceChange(event_id=eid("crm-start"), event_time=t(0), data_source_id="crm",
-                         data_source_name="CRM (Dynamics)", refresh_run_id=run, status="started"),
-        DataSourceChange(event_id=eid("crm-retry"), event_time=t(0.2), data_source_id="crm",
-                         data_source_name="CRM (Dynamics)", refresh_run_id=run, status="failed",
-                         failure=RefreshFailure(code="Throttled", message="429 from source", will_retry=True)),
-        DataSourceChange(event_id=eid("crm-done"), event_time=t(0.6), data_source_id="crm",
-                         data_source_name="CRM (Dynamics)", refresh_run_id=run, status="succeeded",
-                         row_count=120_000 + n),
-        DataSourceChange(event_id=eid("web-start"), event_time=t(0.1), data_source_id="web-analytics",
-                         data_source_name="Web analytics", refresh_run_id=run, status="started"),
-        DataSourceChange(event_id=eid("web-fail"), event_time=t(0.7), data_source_id="web-analytics",
-                         data_source_name="Web analytics", refresh_run_id=run, status="failed",
-                         failure=RefreshFailure(code="AuthExpired", message="credentials expired",
-                                                will_retry=False)),
-        SegmentChange(event_id=eid("seg-low"), event_time=t(1.0), segment_id=SEGMENT,
-                      segment_name="High-value customers", member_count=900, run_id=run),
-        SegmentChange(event_id=eid("seg-high"), event_time=t(1.5), segment_id=SEGMENT,
-                      segment_name="High-value customers", member_count=1100 + n, run_id=run),
-        MeasureChange(event_id=eid("rev-low"), event_time=t(1.0), measure_id=MEASURE,
-                      measure_name="Monthly revenue", value=45_000.0, run_id=run),
-        MeasureChange(event_id=eid("rev-high"), event_time=t(1.6), measure_id=MEASURE,
-                      measure_name="Monthly revenue", value=52_500.5 + n, run_id=run),
-        RefreshRunStarted(event_id=eid("run"), event_time=t(0), kind="run_started", run_id=run,
-                          trigger="scheduled", tasks=[TaskRef(kind=k, name=m) for k, m in RUN_TASKS]),
-    ]  # fmt: skip
-    for i, (kind, name) in enumerate(RUN_TASKS):
-        status = "failed" if name == "web-analytics" else "succeeded"
-        task = TaskRef(kind=kind, name=name)
-        events.append(TaskProgress(event_id=eid(f"{name}-s"), event_time=t(0.1 + i * 0.1), kind="task_progress",
-                                   run_id=run, task=task, status="started"))  # fmt: skip
-        events.append(TaskProgress(event_id=eid(f"{name}-e"), event_time=t(0.5 + i * 0.2), kind="task_progress",
-                                   run_id=run, task=task, status=status))  # fmt: skip
-    if n % 3 == 0:
-        events.append(RefreshRunStarted(event_id=eid("stuck"), event_time=t(0), kind="run_started",
-                                        run_id=f"{run}-manual", trigger="manual",
-                                        tasks=[TaskRef(kind="segment", name=SEGMENT)]))  # fmt: skip
-    return events
+class Inbox:
+    """An HTTP server on loopback counting what the dispatcher delivers."""
+
+    def __init__(self, show: Callable[[str], None]) -> None:
+        self.received: Counter[str] = Counter()
+        self._show = show
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    async def _receive(self, request: web.Request) -> web.Response:
+        body = orjson.loads(await request.read())
+        self.received[request.path] += 1
+        if request.path == "/teams":
+            title = body["attachments"][0]["content"]["body"][0]["text"]
+            self._show(f"   ↳ Teams card: {title}")
+        return web.Response(status=202)
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/{path}", self._receive)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
 
 
-COLOURS = {
-    TriggerType.DATA_SOURCE_REFRESH_FAILED: "\033[31m",
-    TriggerType.DATA_SOURCE_REFRESH_SUCCEEDED: "\033[32m",
-    TriggerType.SEGMENT_THRESHOLD_CROSSED: "\033[35m",
-    TriggerType.MEASURE_THRESHOLD_CROSSED: "\033[35m",
-    TriggerType.FULL_REFRESH_COMPLETED: "\033[36m",
-    TriggerType.UNIFICATION_REFRESH_COMPLETED: "\033[36m",
-    TriggerType.REFRESH_RUN_STALLED: "\033[33m",
-}
-
-
-def describe(event: TriggerEvent) -> str:
-    """One readable line for a trigger event."""
-    d = event.data
-    details = {
-        TriggerType.DATA_SOURCE_REFRESH_FAILED: lambda: f"{d['error_code']}: {d['error_message']}",
-        TriggerType.DATA_SOURCE_REFRESH_SUCCEEDED: lambda: f"{d.get('row_count')} rows",
-        TriggerType.SEGMENT_THRESHOLD_CROSSED: lambda: f"{d['previous_value']:g} → {d['value']:g} "
-        f"(threshold {d['threshold']:g}, {d['subscription_id']})",
-        TriggerType.FULL_REFRESH_COMPLETED: lambda: ("all succeeded" if d["succeeded"] else
-                                                     f"failed: {', '.join(d['failed_tasks'])}"),  # fmt: skip
-        TriggerType.UNIFICATION_REFRESH_COMPLETED: lambda: " ".join(f"{s['name']}={s['status']}"
-                                                                    for s in d["steps"]),  # fmt: skip
-        TriggerType.REFRESH_RUN_STALLED: lambda: f"pending: {', '.join(d['pending_tasks'])}",
-    }
-    details[TriggerType.MEASURE_THRESHOLD_CROSSED] = details[TriggerType.SEGMENT_THRESHOLD_CROSSED]
-    age = (datetime.now(timezone.utc) - event.time).total_seconds()
-    return f"{event.type.short:<30} {event.subject:<40} {details[event.type]()}  (age {age:.1f}s)"
-
-
-async def run_demo(settings: Settings, duration: float, say: Callable[[str], None], interval: float = 5.0,
-                   until_all: bool = False, log_dir: Path = Path(".demo")) -> set[TriggerType]:  # fmt: skip
+async def run_demo(settings: Settings, duration: float, say: Callable[[str], None], *, until_all: bool = False,
+                   seed: int = 7, speed: float = 60.0, log_dir: Path = Path(".demo")) -> set[TriggerType]:  # fmt: skip
+    console = liveview.console()
     log_dir.mkdir(exist_ok=True)
-    log_path = log_dir / "worker.log"
-    env = {**os.environ, "CDP_STALL_AFTER_SECONDS": "15", "CDP_STALL_CHECK_INTERVAL_SECONDS": "2"}
-    say(f"starting the worker (log: {log_path})")
-    with open(log_path, "ab") as log:
-        worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log,
-                                  stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    inbox = Inbox(lambda text: console.print(text, style="dim"))
+    await inbox.start()
+    env = {
+        **os.environ,
+        "CDP_STALL_AFTER_SECONDS": "20", "CDP_STALL_CHECK_INTERVAL_SECONDS": "2",
+        "CDP_ROUTES_FILE": str(EXAMPLES / "demo-routes.yaml"),
+        "DEMO_TEAMS_URL": f"http://127.0.0.1:{inbox.port}/teams",
+        "DEMO_WEBHOOK_URL": f"http://127.0.0.1:{inbox.port}/webhook",
+        "DEMO_WEBHOOK_SECRET": "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
+    }  # fmt: skip
+    children: list[subprocess.Popen] = []
     seen: set[TriggerType] = set()
     try:
-        await _wait_for_line(log_path, worker, "joined consumer group", say)
+        dispatcher_port = settings.metrics_port + 1 if settings.metrics_port else 0
+        for name, port in (("worker", settings.metrics_port), ("dispatcher", dispatcher_port)):
+            log_path = log_dir / f"{name}.log"
+            say(f"starting the {name} (log: {log_path})")
+            offset = log_path.stat().st_size if log_path.exists() else 0
+            children.append(child := _spawn(name, {**env, "CDP_METRICS_PORT": str(port)}, log_path))
+            await _wait_for_line(log_path, offset, child, "joined consumer group", name, say)
         async with EventProducer(settings) as producer:
             for sub in read_subscription_file(EXAMPLES / "subscriptions.yaml"):
                 await producer.put_subscription(sub)
-            say("subscriptions applied from examples/subscriptions.yaml; live trigger view (Ctrl-C stops):")
-            consumer = AIOKafkaConsumer(producer.topics.actions, bootstrap_servers=settings.kafka_bootstrap,
-                                        group_id=None, auto_offset_reset="latest")  # fmt: skip
-            await consumer.start()
+            say("subscriptions applied from examples/subscriptions.yaml")
+            sim = Simulation(SimConfig(seed=seed, speed=speed), datetime.now(timezone.utc))
+            entities = sim.config.entities()
+            say(f"simulated CDP (seed {seed}, {speed:g}x): "
+                + "; ".join(f"{k}: {', '.join(v)}" for k, v in entities.items()))
+            say("live trigger view (Ctrl-C stops):")
+            simulation = asyncio.create_task(play(producer, sim.events(), duration=duration or None))
             try:
-                await _drive(producer, consumer, worker, seen, duration, interval, until_all)
+                await _watch(settings, producer.topics.actions, children, seen, console, duration, until_all)
             finally:
-                await consumer.stop()
+                simulation.cancel()
+                await asyncio.gather(simulation, return_exceptions=True)
     finally:
-        _stop(worker)
-        say("worker stopped")
+        for child in reversed(children):
+            _stop(child)
+        await inbox.stop()
+        if children:
+            say("worker and dispatcher stopped")
+    deliveries = ", ".join(f"{path.strip('/')} {n}" for path, n in sorted(inbox.received.items())) or "none"
+    say(f"deliveries received by the demo inbox: {deliveries}")
     return seen
 
 
-async def _drive(producer: EventProducer, consumer: AIOKafkaConsumer, worker: subprocess.Popen,
-                 seen: set[TriggerType], duration: float, interval: float, until_all: bool) -> None:  # fmt: skip
-    deadline = time.monotonic() + duration if duration else float("inf")
-    n, next_cycle = 0, 0.0
-    while time.monotonic() < deadline:
-        if worker.poll() is not None:
-            raise RuntimeError(f"the worker exited with code {worker.returncode}; see .demo/worker.log")
-        if time.monotonic() >= next_cycle:
-            # Timed so the whole cycle lies just in the past, as real events would.
-            for event in cycle(n, datetime.now(timezone.utc) - timedelta(seconds=2)):
-                await producer.publish(event)
-            n, next_cycle = n + 1, time.monotonic() + interval
-        batches = await consumer.getmany(timeout_ms=500)
-        for records in batches.values():
-            for record in records:
-                event = TriggerEvent.model_validate_json(record.value)
-                seen.add(event.type)
-                print(f"{COLOURS[event.type]}{describe(event)}\033[0m", flush=True)
-        if until_all and seen == set(TriggerType):
-            return
+async def _watch(settings: Settings, actions: str, children: list[subprocess.Popen], seen: set[TriggerType],
+                 console: Any, duration: float, until_all: bool) -> None:  # fmt: skip
+    consumer = AIOKafkaConsumer(actions, bootstrap_servers=settings.kafka_bootstrap, group_id=None,
+                                auto_offset_reset="latest")  # fmt: skip
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + duration if duration else float("inf")
+        while time.monotonic() < deadline:
+            for child in children:
+                if child.poll() is not None:
+                    raise RuntimeError(f"{child.args[-1]} exited with code {child.returncode}; see .demo/")
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for record in records:
+                    event = TriggerEvent.model_validate_json(record.value)
+                    seen.add(event.type)
+                    console.print(liveview.line(event))
+            if until_all and SIX <= seen:
+                await asyncio.sleep(2)  # let the last deliveries arrive
+                return
+    finally:
+        await consumer.stop()
 
 
-async def _wait_for_line(path: Path, worker: subprocess.Popen, needle: str, say: Callable[[str], None]) -> None:
-    start = path.stat().st_size
+def _spawn(command: str, env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    with open(log_path, "ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "streams.cli", command], env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+
+
+async def _wait_for_line(path: Path, start: int, child: subprocess.Popen, needle: str, name: str,
+                         say: Callable[[str], None]) -> None:  # fmt: skip
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        if worker.poll() is not None:
-            raise RuntimeError(f"the worker exited with code {worker.returncode}; see {path}")
+        if child.poll() is not None:
+            raise RuntimeError(f"the {name} exited with code {child.returncode}; see {path}")
         with open(path, "rb") as f:
             f.seek(start)
             for line in f.read().decode(errors="replace").splitlines():
                 if needle in line:
-                    say("worker: " + line.split("] ", 3)[-1][:160])
+                    say(f"{name}: " + line.split("] ", 3)[-1][:160])
                     return
         await asyncio.sleep(0.2)
-    raise RuntimeError(f"the worker did not join its consumer group within 120 s; see {path}")
+    raise RuntimeError(f"the {name} did not join its consumer group within 120 s; see {path}")
 
 
-def _stop(worker: subprocess.Popen) -> None:
-    if worker.poll() is None:
-        os.killpg(worker.pid, signal.SIGTERM)
+def _stop(child: subprocess.Popen) -> None:
+    if child.poll() is None:
+        os.killpg(child.pid, signal.SIGTERM)
         try:
-            worker.wait(30)
+            child.wait(30)
         except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()

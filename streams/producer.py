@@ -1,15 +1,21 @@
-"""A small typed producer: validates change events with our models and sends
-each to its topic, keyed by its entity id (Java-compatible murmur2 partitioning,
-so one entity's events stay on one partition whatever client wrote earlier ones).
+"""A small typed producer: change events are pydantic models (validated when
+built), and each goes to its topic keyed by its entity id (Java-compatible
+murmur2 partitioning, so one entity's events stay on one partition whatever
+client wrote earlier ones).
 
-    async with EventProducer(load_settings()) as producer:
+    async with EventProducer(load_settings()) as producer:     # asyncio
         await producer.publish(SegmentChange(...))
+
+    with SyncEventProducer(load_settings()) as producer:        # plain scripts
+        producer.publish(SegmentChange(...))
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
-from typing import Union
+from typing import Callable, Iterable, Protocol, Union
 
 import yaml
 from aiokafka import AIOKafkaProducer
@@ -23,6 +29,10 @@ from .settings import Settings
 from .topics import Topics
 
 ChangeEvent = Union[DataSourceChange, SegmentChange, MeasureChange, RefreshRunStarted, TaskProgress]
+
+
+class MissingTopicsError(Exception):
+    """The topics a producer writes to do not exist (yet)."""
 
 
 class SubscriptionFileError(Exception):
@@ -52,10 +62,23 @@ def read_subscription_file(path: Path) -> list[ThresholdSubscription]:
 class EventProducer:
     def __init__(self, settings: Settings) -> None:
         self.topics = Topics(settings)
-        self._producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5)
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5, enable_idempotence=True
+        )
 
     async def __aenter__(self) -> EventProducer:
-        await self._producer.start()
+        try:
+            await self._producer.start()
+        except Exception:
+            await self._producer.stop()  # else aiokafka warns about an unclosed producer
+            raise
+        # Checked once here: a send to a missing topic would otherwise block for the request timeout.
+        metadata = await self._producer.client.fetch_all_metadata()
+        t = self.topics
+        missing = sorted({t.datasources, t.segments, t.measures, t.runs, t.subscriptions} - metadata.topics())
+        if missing:
+            await self._producer.stop()
+            raise MissingTopicsError(f"topic{'s' if len(missing) > 1 else ''} {', '.join(missing)} do not exist")
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -78,6 +101,14 @@ class EventProducer:
         topic, key = self.route(event)
         await self._producer.send_and_wait(topic, encode(event), key=key.encode())
 
+    async def send(self, event: ChangeEvent) -> None:
+        """Queue without waiting for the acknowledgement (call ``flush``): for streams of events."""
+        topic, key = self.route(event)
+        await self._producer.send(topic, encode(event), key=key.encode())
+
+    async def flush(self) -> None:
+        await self._producer.flush()
+
     async def put_subscription(self, sub: ThresholdSubscription) -> None:
         await self._producer.send_and_wait(
             self.topics.subscriptions, encode(sub), key=sub.subscription_id.encode()
@@ -85,3 +116,70 @@ class EventProducer:
 
     async def remove_subscription(self, subscription_id: str) -> None:
         await self._producer.send_and_wait(self.topics.subscriptions, None, key=subscription_id.encode())
+
+
+class SyncEventProducer:
+    """The same API without asyncio, for ETL scripts: each call blocks until
+    the broker acknowledged. Not for use inside a running event loop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._async = self._loop.run_until_complete(_construct(settings))
+
+    def __enter__(self) -> SyncEventProducer:
+        self._loop.run_until_complete(self._async.__aenter__())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._loop.run_until_complete(self._async.__aexit__())
+        finally:
+            self._loop.close()
+
+    def publish(self, event: ChangeEvent) -> None:
+        self._loop.run_until_complete(self._async.publish(event))
+
+    def put_subscription(self, sub: ThresholdSubscription) -> None:
+        self._loop.run_until_complete(self._async.put_subscription(sub))
+
+    def remove_subscription(self, subscription_id: str) -> None:
+        self._loop.run_until_complete(self._async.remove_subscription(subscription_id))
+
+
+async def _construct(settings: Settings) -> EventProducer:
+    return EventProducer(settings)  # aiokafka binds to the loop running at construction
+
+
+class TimedEvent(Protocol):
+    at: float
+    event: ChangeEvent
+
+
+async def play(
+    producer: EventProducer,
+    events: Iterable[TimedEvent],
+    *,
+    duration: float | None = None,
+    max_events: int | None = None,
+    max_rate: float | None = None,
+    pace: bool = True,
+    on_event: Callable[[ChangeEvent], None] | None = None,
+) -> int:
+    """Publish a timed stream: each event at its ``at`` (seconds from now) when
+    ``pace``, never faster than ``max_rate`` per second, until ``duration``
+    seconds of stream or ``max_events``. Returns how many were published."""
+    start = time.monotonic()
+    sent = 0
+    for timed in events:
+        if (max_events is not None and sent >= max_events) or (duration is not None and timed.at > duration):
+            break
+        due = max(start + timed.at if pace else 0.0, start + sent / max_rate if max_rate else 0.0)
+        if due > time.monotonic():
+            await producer.flush()
+            await asyncio.sleep(due - time.monotonic())
+        await producer.send(timed.event)
+        sent += 1
+        if on_event is not None:
+            on_event(timed.event)
+    await producer.flush()
+    return sent

@@ -1,4 +1,4 @@
-"""The subscriptions commands, driven as a person would, against the broker."""
+"""The CLI driven as a person would, against the broker."""
 
 from __future__ import annotations
 
@@ -61,7 +61,61 @@ def test_tail_shows_triggers_as_lines_and_as_json(kafka, worker):
     human = cli(worker.settings, "tail", "--from-beginning", "--limit", "2")
     lines = human.stdout.splitlines()
     assert len(lines) == 2 and "\x1b[" not in human.stdout  # no colour codes when not a terminal
-    assert any(line.startswith("datasource.refresh.failed") and "E_AUTH: credentials expired" in line
-               for line in lines)  # fmt: skip
+    assert any(" datasource.refresh.failed " in line and "E_AUTH: credentials expired" in line
+               and "data-source/web" in line and "(age " in line for line in lines)  # fmt: skip
     quiet = cli(worker.settings, "tail", "--idle", "1")
     assert quiet.returncode == 0 and quiet.stdout == ""
+
+
+
+def test_publish_from_flags_and_from_json_lines(kafka, settings):
+    import json
+
+    from streams.topics import Topics
+
+    from .. import builders as b
+
+    t = Topics(settings)
+    flags = cli(settings, "publish", "segment", "--set", "segment_id=vip", "--set", "segment_name=VIP",
+                "--set", "member_count=1200", "--set", "event_id=e-flags")  # fmt: skip
+    assert flags.returncode == 0 and "published 1 segment event" in flags.stdout, flags.stderr
+    lines = "\n".join(json.dumps(b.datasource("crm", status, i)) for i, status in enumerate(["started", "succeeded"]))
+    piped = subprocess.run([sys.executable, "-m", "streams.cli", "publish", "datasource", "-"], input=lines,
+                           env=env_for(settings), cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert piped.returncode == 0 and "published 2 datasource events" in piped.stdout, piped.stderr
+
+    [segment] = kafka.read_json(t.segments, until=1, timeout=20)
+    assert (segment["event_id"], segment["member_count"], segment["segment_name"]) == ("e-flags", 1200, "VIP")
+    assert segment["event_time"]  # defaulted to now
+    assert [d["status"] for d in kafka.read_json(t.datasources, until=2, timeout=20)] == ["started", "succeeded"]
+
+    bad = cli(settings, "publish", "segment", '{"segment_id": "vip", "segment_name": "V", "member_count": 1.5}')
+    assert bad.returncode == 2 and "member_count" in bad.stderr and "Traceback" not in bad.stderr
+    unknown = cli(settings, "publish", "segmnt", "{}")
+    assert unknown.returncode == 2 and "unknown kind 'segmnt'" in unknown.stderr
+
+
+def test_simulate_publishes_a_bounded_stream_and_dry_run_is_deterministic(kafka, settings):
+    from streams.topics import Topics
+
+    t = Topics(settings)
+    out = cli(settings, "simulate", "--events", "60", "--unpaced", "--seed", "11")
+    assert out.returncode == 0 and "published 60 events" in out.stdout, out.stderr
+    total = sum(len(kafka.read(topic, idle=1.5, timeout=20)) for topic in (t.datasources, t.segments, t.measures, t.runs))
+    assert total == 60
+
+    args = ("simulate", "--dry-run", "--events", "40", "--seed", "11", "--origin", "2026-11-24T08:00:00+00:00")
+    first, second = cli(settings, *args), cli(settings, *args)
+    assert first.returncode == 0 and first.stdout == second.stdout and len(first.stdout.splitlines()) == 40
+
+
+def test_missing_topics_and_unreachable_broker_are_one_sentence_with_a_hint(settings):
+    other = settings.model_copy(update={"topic_prefix": "never-created."})
+    out = cli(other, "publish", "segment", "--set", "segment_id=v", "--set", "segment_name=V", "--set", "member_count=1")
+    assert out.returncode == 1 and "do not exist. Hint: 'cdp-triggers topics create'" in out.stderr
+    assert "Traceback" not in out.stderr
+    out = cli(other, "tail", "--idle", "1")
+    assert out.returncode == 1 and "topic never-created.actions does not exist" in out.stderr
+    down = settings.model_copy(update={"kafka_bootstrap": "127.0.0.1:1"})
+    out = cli(down, "subscriptions", "list")
+    assert out.returncode == 1 and "Kafka is not reachable" in out.stderr and "Traceback" not in out.stderr
