@@ -172,3 +172,18 @@ def wait_for_metric(worker, line: str, timeout: float = 20.0) -> None:
             return
         time.sleep(0.2)
     raise AssertionError(f"metric line {line!r} not seen")
+
+
+def test_compressed_batches_from_any_producer_are_read(kafka, worker):
+    """Java and librdkafka producers often compress; the worker (aiokafka) needs
+    the codec libraries to read lz4, snappy and zstd batches at all."""
+    from confluent_kafka import Producer
+
+    t = worker.topics
+    for codec in ("gzip", "lz4", "snappy", "zstd"):
+        producer = Producer({"bootstrap.servers": kafka.bootstrap, "compression.type": codec,
+                             "partitioner": "murmur2_random"})  # fmt: skip
+        producer.produce(t.datasources, json.dumps(b.datasource(codec, "failed", 1)).encode(), codec.encode())
+        assert producer.flush(30) == 0
+    events = triggers(kafka, worker, 4)
+    assert sorted(e.subject for e in events) == [f"data-source/{c}" for c in ("gzip", "lz4", "snappy", "zstd")]

@@ -1,0 +1,39 @@
+"""The framework's own floor: a bare Faust agent over the same input topics
+that decodes each message and writes one table entry, nothing else, with the
+worker's settings (at-least-once, memory store, acks=all). What the worker
+does beyond this is ours; what this costs above the plain aiokafka loop is
+Faust's.
+
+    python -m benchmarks.faust_floor BOOTSTRAP PREFIX APP_ID PARTITIONS
+"""
+
+from __future__ import annotations
+
+import sys
+
+import faust
+import orjson
+
+from streams import faust_fixes
+
+bootstrap, prefix, app_id, partitions = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+faust_fixes.apply()
+app = faust.App(app_id, broker=f"kafka://{bootstrap}", store="memory://", processing_guarantee="at_least_once",
+                broker_commit_interval=0.5, consumer_auto_offset_reset="earliest", topic_partitions=partitions,
+                topic_disable_leader=True, producer_acks=-1, producer_linger_ms=0, web_enabled=False)  # fmt: skip
+inputs = app.topic(*(f"{prefix}{t}" for t in ("datasource-changes", "segment-changes", "measure-changes", "refresh-runs")),
+                   key_serializer="raw", value_serializer="raw", partitions=partitions)  # fmt: skip
+table = app.Table("floor", default=None, partitions=partitions,
+                  schema=faust.Schema(key_serializer="json", value_serializer="json"))  # fmt: skip
+
+
+@app.agent(inputs)
+async def floor(stream):  # type: ignore[no-untyped-def]
+    async for key, value in stream.items():
+        doc = orjson.loads(value)
+        table[key.decode()] = doc["event_id"]
+
+
+if __name__ == "__main__":
+    sys.argv = [sys.argv[0], "worker", "--loglevel", "warn"]
+    app.main()

@@ -1,0 +1,504 @@
+"""Throughput, latency, memory and recovery of the worker on the real local
+broker, each side by side with the plain-aiokafka baseline in the same run.
+
+    ./dev bench            # the full run (1,000,000 events; about 25 minutes here)
+    ./dev bench --quick    # a smoke check, under two minutes
+
+Prints a table and writes the figures to benchmarks/results/<mode>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import math
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import orjson
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from streams.settings import Settings, load_settings
+from streams.topics import Topics, ensure_topics
+from tests.kafka_helpers import WorkerProcess, free_port
+
+from . import baseline
+
+ROOT = Path(__file__).resolve().parent.parent
+T0 = datetime(2026, 11, 24, tzinfo=timezone.utc)
+
+
+@dataclass
+class Plan:
+    events: int
+    entities: int
+    subscriptions: int
+    latency_seconds: float
+    memory_entities: int
+    memory_subscriptions: int
+    partitions: int = 4
+    rate_fraction: float = 0.2
+    workers: tuple[int, ...] = (1, 2)
+
+
+PLANS = {
+    "full": Plan(1_000_000, 100_000, 200_000, 30, 1_000_000, 1_000_000),
+    "quick": Plan(40_000, 10_000, 20_000, 8, 0, 0, workers=(1,)),
+}
+
+
+@dataclass
+class Results:
+    mode: str
+    plan: dict
+    machine: dict = field(default_factory=dict)
+    throughput: dict = field(default_factory=dict)
+    latency: dict = field(default_factory=dict)
+    memory: dict = field(default_factory=dict)
+    recovery: dict = field(default_factory=dict)
+
+
+# -- data ------------------------------------------------------------------
+
+
+def _iso(us: int) -> str:
+    return (T0 + timedelta(microseconds=us)).isoformat()
+
+
+def generate(plan: Plan, seed: int = 1):
+    """(topic suffix, key, document) for the preload: 90% segment and measure
+    updates over ``entities`` (half each, values in a slow wave so each
+    subscription crosses about once), 5% data-source refreshes, 5% refresh-run
+    progress."""
+    rng = random.Random(seed)
+    half = plan.entities // 2
+    steps = max(plan.events * 0.9 / max(plan.entities, 1), 1)
+    count = [0] * plan.entities
+    runs = 0
+    for i in range(plan.events):
+        r = rng.random()
+        if r < 0.9:
+            e = rng.randrange(plan.entities)
+            k, count[e] = count[e], count[e] + 1
+            wave = 1000 * (1 + 0.2 * math.sin(math.pi * k / steps - math.pi / 2 + (e % 7) / 7))
+            if e < half:
+                yield "segment-changes", f"seg-{e}", {"event_id": f"b{i}", "event_time": _iso(i), "segment_id": f"seg-{e}",
+                                                      "segment_name": "S", "member_count": int(wave)}  # fmt: skip
+            else:
+                yield "measure-changes", f"mea-{e}", {"event_id": f"b{i}", "event_time": _iso(i), "measure_id": f"mea-{e}",
+                                                      "measure_name": "M", "value": round(wave, 2)}  # fmt: skip
+        elif r < 0.95:
+            ds = f"ds-{rng.randrange(1000)}"
+            status = rng.choice(["started", "succeeded", "failed"])
+            doc = {"event_id": f"b{i}", "event_time": _iso(i), "data_source_id": ds, "data_source_name": "D",
+                   "refresh_run_id": f"r{i // 3}", "status": status}  # fmt: skip
+            if status == "failed":
+                doc["failure"] = {"code": "E", "message": "m", "will_retry": rng.random() < 0.5}
+            yield "datasource-changes", ds, doc
+        else:
+            run = f"run-{runs // 13}"
+            step = runs % 13
+            runs += 1
+            tasks = [{"kind": "data_source", "name": "a"}, {"kind": "unification", "name": "map"},
+                     {"kind": "unification", "name": "match"}, {"kind": "unification", "name": "merge"},
+                     {"kind": "segment", "name": "s"}, {"kind": "measure", "name": "m"}]  # fmt: skip
+            if step == 0:
+                doc = {"event_id": f"b{i}", "event_time": _iso(i), "kind": "run_started", "run_id": run,
+                       "trigger": "scheduled", "tasks": tasks}  # fmt: skip
+            else:
+                doc = {"event_id": f"b{i}", "event_time": _iso(i), "kind": "task_progress", "run_id": run,
+                       "task": tasks[(step - 1) // 2], "status": "started" if step % 2 else "succeeded"}  # fmt: skip
+            yield "refresh-runs", run, doc
+
+
+def subscriptions(entities: int, count: int):
+    half = entities // 2
+    for j in range(count):
+        e = j % entities
+        kind, entity = ("segment", f"seg-{e}") if e < half else ("measure", f"mea-{e}")
+        threshold = 1000 + 100 * (j // entities % 3)
+        yield f"sub-{j}", {"subscription_id": f"sub-{j}", "entity_kind": kind, "entity_id": entity,
+                           "threshold": threshold, "recovery_threshold": threshold - 100, "owner": "o@example.com"}  # fmt: skip
+
+
+def produce(bootstrap: str, records, report: str) -> int:
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 50, "batch.num.messages": 10000,
+                         "queue.buffering.max.messages": 1_000_000, "partitioner": "murmur2_random",
+                         "compression.type": "lz4", "acks": "all"})  # fmt: skip
+    n = 0
+    began = time.perf_counter()
+    for topic, key, doc in records:
+        while True:
+            try:
+                producer.produce(topic, orjson.dumps(doc), key.encode())
+                break
+            except BufferError:
+                producer.poll(0.05)
+        n += 1
+        if n % 10000 == 0:
+            producer.poll(0)
+    assert producer.flush(120) == 0
+    print(f"  preloaded {n:,} {report} in {time.perf_counter() - began:.1f} s", flush=True)
+    return n
+
+
+# -- measuring ---------------------------------------------------------------
+
+
+def end_offsets(bootstrap: str, topics: list[str]) -> dict[tuple[str, int], int]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex}"})
+    try:
+        out = {}
+        for topic in topics:
+            for p in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
+                out[(topic, p)] = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+        return out
+    finally:
+        consumer.close()
+
+
+def group_lag(bootstrap: str, group: str, ends: dict[tuple[str, int], int]) -> int:
+    from confluent_kafka import ConsumerGroupTopicPartitions
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    request = ConsumerGroupTopicPartitions(group, [TopicPartition(t, p) for t, p in ends])
+    result = admin.list_consumer_group_offsets([request])[group].result()
+    committed = {(tp.topic, tp.partition): max(tp.offset, 0) for tp in result.topic_partitions}
+    return sum(end - committed.get(tp, 0) for tp, end in ends.items())
+
+
+def wait_zero_lag(bootstrap: str, group: str, ends: dict, timeout: float, workers: list[WorkerProcess]) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for w in workers:
+            if not w.running:
+                raise RuntimeError(f"worker died:\n{w.log()[-3000:]}")
+        if group_lag(bootstrap, group, ends) == 0:
+            return time.monotonic()
+        time.sleep(0.25)
+    raise RuntimeError(f"lag not zero after {timeout} s")
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def fresh_settings(bootstrap: str, tmp: Path, partitions: int, tag: str) -> Settings:
+    return Settings(kafka_bootstrap=bootstrap, app_id=f"bench-{tag}", topic_prefix=f"bench-{tag}.",
+                    partitions=partitions, data_dir=tmp / tag, metrics_port=free_port(),
+                    commit_interval_seconds=0.5, session_timeout_seconds=10)  # fmt: skip
+
+
+def start_workers(settings: Settings, n: int, tmp: Path) -> list[WorkerProcess]:
+    workers = []
+    for i in range(n):
+        s = settings.model_copy(update={"instance_id": f"{settings.app_id}-w{i}", "metrics_port": free_port()})
+        workers.append(WorkerProcess(s, tmp / f"{settings.app_id}-w{i}.log"))
+    threads = [threading.Thread(target=w.start, kwargs={"timeout": 600}) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return workers
+
+
+def run_workers(settings: Settings, n: int, tmp: Path, inputs: list[str], events: int) -> tuple[dict, list]:
+    ends = end_offsets(settings.kafka_bootstrap, inputs)
+    began = time.monotonic()
+    workers = start_workers(settings, n, tmp)
+    ready = time.monotonic()
+    done = wait_zero_lag(settings.kafka_bootstrap, settings.app_id, ends, 3600, workers)
+    triggers = sum(end_offsets(settings.kafka_bootstrap, [Topics(settings).actions]).values())
+    return {"workers": n, "events": events, "seconds": round(done - began, 2),
+            "startup_seconds": round(ready - began, 2), "events_per_second": round(events / (done - began)),
+            "triggers": triggers}, workers  # fmt: skip
+
+
+# -- latency -----------------------------------------------------------------
+
+
+LATENCY_ENTITIES = [f"lat-{i}" for i in range(50)]
+
+
+def latency_subscriptions():
+    for e in LATENCY_ENTITIES:
+        yield e, {"subscription_id": e, "entity_kind": "segment", "entity_id": e, "threshold": 100, "owner": "o@x.io"}
+
+
+def latency_run(bootstrap: str, prefix: str, out_topic: str, rate: float, seconds: float, time_field,
+                round_: int) -> dict:  # fmt: skip
+    """Send alternating low/high values for 50 entities with one subscription
+    each at ``rate`` events/s; every high value crosses. The event time is the
+    send time, so a trigger's time says when its cause was sent."""
+    entities = LATENCY_ENTITIES
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0, "partitioner": "murmur2_random"})
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"lat-{uuid.uuid4().hex}",
+                         "auto.offset.reset": "latest", "fetch.wait.max.ms": 5})  # fmt: skip
+    consumer.subscribe([out_topic])
+    while not consumer.assignment():
+        consumer.poll(0.1)
+    wanted = set(entities)
+    samples: list[float] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            msg = consumer.poll(0.05)
+            if msg is None or msg.error():
+                continue
+            doc = orjson.loads(msg.value())
+            entity, at = time_field(doc)
+            if entity in wanted:
+                samples.append(time.time() - datetime.fromisoformat(at).timestamp())
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    sent, began = 0, time.monotonic()
+    while time.monotonic() - began < seconds:
+        due = began + sent / rate
+        if due > time.monotonic():
+            time.sleep(due - time.monotonic())
+        e = entities[sent % len(entities)]
+        high = (sent // len(entities)) % 2 == 1
+        doc = {"event_id": f"{e}-{round_}-{sent}", "event_time": datetime.now(timezone.utc).isoformat(), "segment_id": e,
+               "segment_name": "L", "member_count": 150 if high else 50}  # fmt: skip
+        producer.produce(f"{prefix}segment-changes", orjson.dumps(doc), e.encode())
+        producer.poll(0)
+        sent += 1
+    producer.flush(30)
+    time.sleep(3)
+    stop.set()
+    reader.join()
+    consumer.close()
+    samples.sort()
+    if not samples:
+        return {"rate": rate, "sent": sent, "triggers": 0}
+    q = lambda p: round(samples[min(len(samples) - 1, int(p * len(samples)))] * 1000, 1)  # noqa: E731
+    return {"rate": round(rate), "sent": sent, "triggers": len(samples), "p50_ms": q(0.5), "p95_ms": q(0.95),
+            "p99_ms": q(0.99), "max_ms": round(samples[-1] * 1000, 1), "mean_ms": round(statistics.mean(samples) * 1000, 1)}  # fmt: skip
+
+
+# -- the run -------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke check under two minutes")
+    parser.add_argument("--events", type=int)
+    parser.add_argument("--entities", type=int)
+    parser.add_argument("--subscriptions", type=int)
+    parser.add_argument("--skip-memory", action="store_true", help="skip the 1M-entity memory phase")
+    args = parser.parse_args()
+    mode = "quick" if args.quick else "full"
+    plan = PLANS[mode]
+    for name in ("events", "entities", "subscriptions"):
+        if getattr(args, name):
+            setattr(plan, name, getattr(args, name))
+    if args.skip_memory:
+        plan.memory_entities = plan.memory_subscriptions = 0
+    bootstrap = load_settings().kafka_bootstrap
+    results = Results(mode, asdict(plan), machine={"cpus": os.cpu_count(), "python": sys.version.split()[0]})
+    tmp = Path(tempfile.mkdtemp(prefix="cdp-bench-"))
+    began = time.monotonic()
+    tag = uuid.uuid4().hex[:8]
+    settings = fresh_settings(bootstrap, tmp, plan.partitions, tag)
+    topics = Topics(settings)
+    asyncio.run(ensure_topics(settings))
+    inputs = [topics.datasources, topics.segments, topics.measures, topics.runs]
+
+    print(f"benchmark ({mode}): {plan.events:,} events, {plan.entities:,} entities, {plan.subscriptions:,} subscriptions")
+    subs = itertools.chain(subscriptions(plan.entities, plan.subscriptions), latency_subscriptions())
+    produce(bootstrap, ((topics.subscriptions, k, v) for k, v in subs), "subscriptions")
+    produce(bootstrap, ((settings.topic_prefix + t, k, v) for t, k, v in generate(plan)), "change events")
+
+    print("  baseline (plain aiokafka loop) ...", flush=True)
+    out_topic = f"{settings.topic_prefix}baseline-out"
+    from confluent_kafka.admin import NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(out_topic, plan.partitions, 1)])[out_topic].result()
+    n, seconds, crossings = asyncio.run(baseline.run(bootstrap, settings.topic_prefix, out_topic, follow=False))
+    base = {"events": n, "seconds": round(seconds, 2), "events_per_second": round(n / seconds), "crossings": crossings}
+    results.throughput["baseline"] = base
+    print(f"    {base}", flush=True)
+
+    print("  faust floor (bare agent: decode + one table write) ...", flush=True)
+    results.throughput["faust_floor"] = faust_floor(settings, tmp, inputs, plan.events)
+    results.throughput["faust_floor"]["ratio_to_baseline"] = round(
+        results.throughput["faust_floor"]["events_per_second"] / base["events_per_second"], 3)
+    print(f"    {results.throughput['faust_floor']}", flush=True)
+
+    first_workers = None
+    for count in plan.workers:
+        group_settings = settings.model_copy(update={"app_id": f"bench-{tag}-{count}w"})
+        print(f"  worker x{count} ...", flush=True)
+        figures, workers = run_workers(group_settings, count, tmp, inputs, plan.events)
+        figures["ratio_to_baseline"] = round(figures["events_per_second"] / base["events_per_second"], 3)
+        figures["rss_mib"] = [round(rss_mib(w.proc.pid)) for w in workers]
+        results.throughput[f"{count}_worker"] = figures
+        print(f"    {figures}", flush=True)
+        if count == 1:
+            first_workers = (group_settings, workers)
+        else:
+            for w in workers:
+                w.stop()
+
+    group_settings, workers = first_workers
+    rate = results.throughput["1_worker"]["events_per_second"] * plan.rate_fraction
+    print(f"  latency at {rate:,.0f} events/s (worker) ...", flush=True)
+    results.latency["worker"] = latency_run(bootstrap, settings.topic_prefix, topics.actions, rate,
+                                            plan.latency_seconds, lambda d: (d["data"].get("entity_id"), d["time"]), 1)  # fmt: skip
+    print(f"    {results.latency['worker']}", flush=True)
+    follower = subprocess.Popen([sys.executable, "-m", "benchmarks.baseline", "follow", bootstrap,
+                                 settings.topic_prefix, out_topic], cwd=ROOT, stdout=subprocess.DEVNULL)  # fmt: skip
+    try:
+        time.sleep(3 + plan.events / max(base["events_per_second"], 1))  # let it catch up with the preload
+        print(f"  latency at {rate:,.0f} events/s (baseline) ...", flush=True)
+        results.latency["baseline"] = latency_run(bootstrap, settings.topic_prefix, out_topic, rate, plan.latency_seconds,
+                                                  lambda d: (d["entity"].split("/", 1)[1], d["time"]), 2)  # fmt: skip
+    finally:
+        follower.terminate()
+        follower.wait(30)
+    print(f"    {results.latency['baseline']}", flush=True)
+    if results.latency["worker"].get("p99_ms") and results.latency["baseline"].get("p99_ms"):
+        results.latency["p99_ratio"] = round(results.latency["worker"]["p99_ms"] / results.latency["baseline"]["p99_ms"], 2)
+
+    print("  recovery: restart the worker, rebuild tables from the changelog ...", flush=True)
+    results.recovery = recovery(group_settings, workers[0], tmp)
+    print(f"    {results.recovery}", flush=True)
+    workers[0].stop()
+
+    if plan.memory_entities:
+        print(f"  memory: {plan.memory_entities:,} entities, {plan.memory_subscriptions:,} subscriptions ...", flush=True)
+        results.memory = memory_phase(bootstrap, tmp, plan)
+        print(f"    {results.memory}", flush=True)
+    else:
+        results.memory = {"rss_mib_after_throughput_run": results.throughput["1_worker"]["rss_mib"][0],
+                          "entities": plan.entities, "subscriptions": plan.subscriptions}  # fmt: skip
+
+    results.machine["seconds"] = round(time.monotonic() - began)
+    out = ROOT / "benchmarks" / "results" / f"{mode}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(asdict(results), indent=2) + "\n")
+    print_table(results)
+    print(f"\nwritten to {out.relative_to(ROOT)}; {results.machine['seconds']} s in all")
+
+
+def faust_floor(settings: Settings, tmp: Path, inputs: list[str], events: int) -> dict:
+    app_id = f"{settings.app_id}-floor"
+    ends = end_offsets(settings.kafka_bootstrap, inputs)
+    began = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.faust_floor", settings.kafka_bootstrap,
+                             settings.topic_prefix, app_id, str(settings.partitions)], cwd=tmp,
+                            stdout=open(tmp / "floor.log", "wb"), stderr=subprocess.STDOUT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    try:
+        deadline = time.monotonic() + 3600
+        while group_lag(settings.kafka_bootstrap, app_id, ends) and time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError((tmp / "floor.log").read_text()[-3000:])
+            time.sleep(0.25)
+        done = time.monotonic()
+    finally:
+        proc.terminate()
+        proc.wait(60)
+    return {"events": events, "seconds": round(done - began, 2), "events_per_second": round(events / (done - began))}
+
+
+def recovery(settings: Settings, worker: WorkerProcess, tmp: Path) -> dict:
+    worker.stop()
+    changelogs = [t for t in AdminClient({"bootstrap.servers": settings.kafka_bootstrap}).list_topics(timeout=10).topics
+                  if t.startswith(settings.app_id + "-") and t.endswith("-changelog")]  # fmt: skip
+    ends = end_offsets(settings.kafka_bootstrap, changelogs)
+    began = time.monotonic()
+    worker.start(timeout=600)
+    ready = time.monotonic() - began
+    # Plain read of the same changelog topics, start to end.
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"r-{uuid.uuid4().hex}",
+                         "enable.auto.commit": False})  # fmt: skip
+    consumer.assign([TopicPartition(t, p, 0) for t, p in ends])
+    remaining = {tp for tp, end in ends.items() if end > 0}
+    read = 0
+    t0 = time.monotonic()
+    while remaining:
+        for msg in consumer.consume(10000, 0.5):
+            if msg.error():
+                continue
+            read += 1
+            if msg.offset() + 1 >= ends[(msg.topic(), msg.partition())]:
+                remaining.discard((msg.topic(), msg.partition()))
+    plain = time.monotonic() - t0
+    consumer.close()
+    return {"changelog_records": sum(ends.values()), "restart_to_ready_seconds": round(ready, 2),
+            "plain_changelog_read_seconds": round(plain, 2), "ratio": round(ready / plain, 2) if plain else None}  # fmt: skip
+
+
+def memory_phase(bootstrap: str, tmp: Path, plan: Plan) -> dict:
+    tag = uuid.uuid4().hex[:8]
+    s = fresh_settings(bootstrap, tmp, plan.partitions, f"mem-{tag}")
+    t = Topics(s)
+    asyncio.run(ensure_topics(s))
+    produce(bootstrap, ((t.subscriptions, k, v) for k, v in subscriptions(plan.memory_entities, plan.memory_subscriptions)),
+            "subscriptions")  # fmt: skip
+    half = plan.memory_entities // 2
+
+    def one_each():
+        for e in range(plan.memory_entities):
+            if e < half:
+                yield t.segments, f"seg-{e}", {"event_id": f"m{e}", "event_time": _iso(e), "segment_id": f"seg-{e}",
+                                               "segment_name": "S", "member_count": 900}  # fmt: skip
+            else:
+                yield t.measures, f"mea-{e}", {"event_id": f"m{e}", "event_time": _iso(e), "measure_id": f"mea-{e}",
+                                               "measure_name": "M", "value": 900.0}  # fmt: skip
+
+    produce(bootstrap, one_each(), "entity updates")
+    figures, workers = run_workers(s, 1, tmp, [t.segments, t.measures], plan.memory_entities)
+    rss = rss_mib(workers[0].proc.pid)
+    workers[0].stop()
+    return {"entities": plan.memory_entities, "subscriptions": plan.memory_subscriptions, "rss_mib": round(rss),
+            "seconds_to_zero_lag": figures["seconds"], "startup_seconds": figures["startup_seconds"]}  # fmt: skip
+
+
+def print_table(r: Results) -> None:
+    rows = [("throughput", "baseline (plain aiokafka)", f"{r.throughput['baseline']['events_per_second']:,} ev/s", "")]
+    for key, figures in r.throughput.items():
+        if key not in ("baseline",):
+            rows.append(("throughput", key.replace("_", " "), f"{figures['events_per_second']:,} ev/s",
+                         f"ratio {figures['ratio_to_baseline']} (target >= 0.6)"))  # fmt: skip
+    for who in ("worker", "baseline"):
+        lat = r.latency.get(who, {})
+        if lat.get("p99_ms") is not None:
+            rows.append(("latency", f"{who} at {lat['rate']:,} ev/s",
+                         f"p50 {lat['p50_ms']} / p95 {lat['p95_ms']} / p99 {lat['p99_ms']} / max {lat['max_ms']} ms",
+                         f"p99 ratio {r.latency.get('p99_ratio')} (target <= 3)" if who == "worker" else ""))  # fmt: skip
+    rec = r.recovery
+    rows.append(("recovery", f"{rec['changelog_records']:,} changelog records",
+                 f"restart {rec['restart_to_ready_seconds']} s vs plain read {rec['plain_changelog_read_seconds']} s",
+                 f"ratio {rec['ratio']}"))  # fmt: skip
+    m = r.memory
+    rows.append(("memory", f"{m.get('entities', 0):,} entities, {m.get('subscriptions', 0):,} subs",
+                 f"{m.get('rss_mib', m.get('rss_mib_after_throughput_run'))} MiB RSS", ""))  # fmt: skip
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    print()
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)))
+
+
+if __name__ == "__main__":
+    main()
