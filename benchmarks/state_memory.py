@@ -64,7 +64,7 @@ def main(n: int) -> None:
     measure("threshold entity with 2 subscriptions (table value)", n, entity)
     measure("data source (table value)", n, source)
     measure("in-flight refresh run, 6 tasks, 3 done (table value)", max(n // 10, 1), run)
-    measure("subscription in the registry (model + index + rule)", n, subscription)
+    measure("subscription in the registry (record bytes + rule)", n, subscription)
 
 
 if __name__ == "__main__":

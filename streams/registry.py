@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from typing import Iterable
 
 from aiokafka import AIOKafkaConsumer
@@ -27,25 +28,27 @@ log = logging.getLogger(__name__)
 
 class SubscriptionRegistry:
     def __init__(self, metrics: Metrics | None = None, max_bytes: int = 65536) -> None:
-        self._by_id: dict[str, ThresholdSubscription] = {}
-        self._ids_by_entity: dict[str, set[str]] = {}
-        self._rules: dict[str, tuple[Rule, ...]] = {}  # derived from the two above, for the hot path
+        # Compact, for a million subscriptions per worker: the validated record's bytes (parsed again
+        # only when a crossing fires or someone lists them) and, per entity, the rules detection needs.
+        self._raw: dict[str, bytes] = {}
+        self._rules: dict[str, tuple[Rule, ...]] = {}
         self._decoder: Decoder[ThresholdSubscription] = Decoder(ThresholdSubscription, max_bytes)
         self._metrics = metrics
         self.ready = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
 
     def __len__(self) -> int:
-        return len(self._by_id)
+        return len(self._raw)
 
     def get(self, subscription_id: str) -> ThresholdSubscription | None:
-        return self._by_id.get(subscription_id)
+        raw = self._raw.get(subscription_id)
+        return None if raw is None else ThresholdSubscription.model_validate_json(raw)
 
     def rules_for(self, entity_key: str) -> tuple[Rule, ...]:
         return self._rules.get(entity_key, ())
 
     def all(self) -> Iterable[ThresholdSubscription]:
-        return self._by_id.values()
+        return (ThresholdSubscription.model_validate_json(raw) for raw in self._raw.values())
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
         """Apply one record of the compacted topic: an upsert, or a tombstone."""
@@ -64,29 +67,24 @@ class SubscriptionRegistry:
                 self._invalid(f"key {subscription_id!r} differs from subscription_id {sub.subscription_id!r}")
                 return
             self._remove(subscription_id)
-            self._by_id[subscription_id] = sub
-            self._ids_by_entity.setdefault(sub.entity_key, set()).add(subscription_id)
-            self._reindex(sub.entity_key)
+            key = sys.intern(subscription_id)  # one string shared by the dict and the rule
+            self._raw[key] = value
+            rule = Rule(key, sub.threshold, sub.rearm_below)
+            others = self._rules.get(sub.entity_key, ())
+            self._rules[sub.entity_key] = tuple(sorted((*others, rule), key=lambda r: r.subscription_id))
         if self._metrics:
-            self._metrics.subscriptions.set(len(self._by_id))
+            self._metrics.subscriptions.set(len(self._raw))
 
     def _remove(self, subscription_id: str) -> None:
-        old = self._by_id.pop(subscription_id, None)
-        if old is None:
+        raw = self._raw.pop(subscription_id, None)
+        if raw is None:
             return
-        ids = self._ids_by_entity[old.entity_key]
-        ids.discard(subscription_id)
-        if not ids:
-            del self._ids_by_entity[old.entity_key]
-        self._reindex(old.entity_key)
-
-    def _reindex(self, entity_key: str) -> None:
-        ids = self._ids_by_entity.get(entity_key)
-        if not ids:
+        entity_key = ThresholdSubscription.model_validate_json(raw).entity_key
+        rules = tuple(r for r in self._rules.get(entity_key, ()) if r.subscription_id != subscription_id)
+        if rules:
+            self._rules[entity_key] = rules
+        else:
             self._rules.pop(entity_key, None)
-            return
-        subs = (self._by_id[sid] for sid in sorted(ids))
-        self._rules[entity_key] = tuple(Rule(s.subscription_id, s.threshold, s.rearm_below) for s in subs)
 
     def _invalid(self, message: str) -> None:
         log.error("ignoring invalid subscription record: %s", message)
@@ -138,5 +136,5 @@ class SubscriptionRegistry:
                 self.apply(record.key, record.value)
 
     def _mark_ready(self) -> None:
-        log.info("subscriptions loaded: %d active", len(self._by_id))
+        log.info("subscriptions loaded: %d active", len(self._raw))
         self.ready.set()
