@@ -220,11 +220,12 @@ def start_workers(settings: Settings, n: int, tmp: Path) -> list[WorkerProcess]:
 
 def run_workers(settings: Settings, n: int, tmp: Path, inputs: list[str], events: int) -> tuple[dict, list]:
     ends = end_offsets(settings.kafka_bootstrap, inputs)
+    before = sum(end_offsets(settings.kafka_bootstrap, [Topics(settings).actions]).values())
     began = time.monotonic()
     workers = start_workers(settings, n, tmp)
     ready = time.monotonic()
     done = wait_zero_lag(settings.kafka_bootstrap, settings.app_id, ends, 3600, workers)
-    triggers = sum(end_offsets(settings.kafka_bootstrap, [Topics(settings).actions]).values())
+    triggers = sum(end_offsets(settings.kafka_bootstrap, [Topics(settings).actions]).values()) - before
     return {"workers": n, "events": events, "seconds": round(done - began, 2),
             "startup_seconds": round(ready - began, 2), "events_per_second": round(events / (done - began)),
             "triggers": triggers}, workers  # fmt: skip
