@@ -244,15 +244,10 @@ def demo(
 ) -> None:
     """Run a worker, a dispatcher and a simulated CDP, and show the triggers as they fire."""
     import asyncio
-    import signal
 
     from .demo import run_demo
     from .topics import ensure_topics
 
-    def _terminate(*_: object) -> None:
-        raise KeyboardInterrupt  # SIGTERM stops the demo like Ctrl-C: worker and dispatcher too
-
-    signal.signal(signal.SIGTERM, _terminate)
     settings = _settings()
     try:
         asyncio.run(ensure_topics(settings))
@@ -260,7 +255,7 @@ def demo(
         _fail(f"{exc}. Hint: start the dev broker with 'cdp-triggers broker start'.")
     try:
         seen = asyncio.run(run_demo(settings, duration, _say, until_all=until_all, seed=seed, speed=speed))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C during start-up, before the demo handles it itself
         _say("stopped")
         return
     except RuntimeError as exc:

@@ -86,6 +86,10 @@ async def run_demo(settings: Settings, duration: float, say: Callable[[str], Non
     }  # fmt: skip
     children: list[subprocess.Popen] = []
     seen: set[TriggerType] = set()
+    # Ctrl-C and SIGTERM set ``stop``; whatever phase we are in ends, and the finally blocks stop everything.
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     try:
         dispatcher_port = settings.metrics_port + 1 if settings.metrics_port else 0
         for name, port in (("worker", settings.metrics_port), ("dispatcher", dispatcher_port)):
@@ -93,7 +97,9 @@ async def run_demo(settings: Settings, duration: float, say: Callable[[str], Non
             say(f"starting the {name} (log: {log_path})")
             offset = log_path.stat().st_size if log_path.exists() else 0
             children.append(child := _spawn(name, {**env, "CDP_METRICS_PORT": str(port)}, log_path))
-            await _wait_for_line(log_path, offset, child, "joined consumer group", name, say)
+            await _wait_for_line(log_path, offset, child, "joined consumer group", name, say, stop)
+            if stop.is_set():
+                return seen
         async with EventProducer(settings) as producer:
             for sub in read_subscription_file(EXAMPLES / "subscriptions.yaml"):
                 await producer.put_subscription(sub)
@@ -105,13 +111,12 @@ async def run_demo(settings: Settings, duration: float, say: Callable[[str], Non
             say("live trigger view (Ctrl-C stops):")
             simulation = asyncio.create_task(play(producer, sim.events(), duration=duration or None))
             try:
-                await _watch(settings, producer.topics.actions, children, seen, console, duration, until_all)
+                await _watch(settings, producer.topics.actions, children, seen, console, duration, until_all, stop)
             finally:
                 simulation.cancel()
                 await asyncio.gather(simulation, return_exceptions=True)
     finally:
-        for child in reversed(children):
-            _stop(child)
+        _stop(children)
         await inbox.stop()
         if children:
             say("worker and dispatcher stopped")
@@ -121,13 +126,13 @@ async def run_demo(settings: Settings, duration: float, say: Callable[[str], Non
 
 
 async def _watch(settings: Settings, actions: str, children: list[subprocess.Popen], seen: set[TriggerType],
-                 console: Any, duration: float, until_all: bool) -> None:  # fmt: skip
+                 console: Any, duration: float, until_all: bool, stop: asyncio.Event) -> None:  # fmt: skip
     consumer = AIOKafkaConsumer(actions, bootstrap_servers=settings.kafka_bootstrap, group_id=None,
                                 auto_offset_reset="latest")  # fmt: skip
     await consumer.start()
     try:
         deadline = time.monotonic() + duration if duration else float("inf")
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not stop.is_set():
             for child in children:
                 if child.poll() is not None:
                     raise RuntimeError(f"{child.args[-1]} exited with code {child.returncode}; see .demo/")
@@ -150,9 +155,9 @@ def _spawn(command: str, env: dict[str, str], log_path: Path) -> subprocess.Pope
 
 
 async def _wait_for_line(path: Path, start: int, child: subprocess.Popen, needle: str, name: str,
-                         say: Callable[[str], None]) -> None:  # fmt: skip
+                         say: Callable[[str], None], stop: asyncio.Event) -> None:  # fmt: skip
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not stop.is_set():
         if child.poll() is not None:
             raise RuntimeError(f"the {name} exited with code {child.returncode}; see {path}")
         with open(path, "rb") as f:
@@ -162,14 +167,20 @@ async def _wait_for_line(path: Path, start: int, child: subprocess.Popen, needle
                     say(f"{name}: " + line.split("] ", 3)[-1][:160])
                     return
         await asyncio.sleep(0.2)
+    if stop.is_set():
+        return
     raise RuntimeError(f"the {name} did not join its consumer group within 120 s; see {path}")
 
 
-def _stop(child: subprocess.Popen) -> None:
-    if child.poll() is None:
+def _stop(children: list[subprocess.Popen]) -> None:
+    """SIGTERM to all at once, then wait; SIGKILL what is still up after 30 s."""
+    running = [c for c in children if c.poll() is None]
+    for child in running:
         os.killpg(child.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    for child in running:
         try:
-            child.wait(30)
+            child.wait(max(deadline - time.monotonic(), 0.1))
         except subprocess.TimeoutExpired:
             os.killpg(child.pid, signal.SIGKILL)
             child.wait()
