@@ -479,7 +479,7 @@ def memory_phase(bootstrap: str, tmp: Path, plan: Plan) -> dict:
 def print_table(r: Results) -> None:
     rows = [("throughput", "baseline (plain aiokafka)", f"{r.throughput['baseline']['events_per_second']:,} ev/s", "")]
     for key, figures in r.throughput.items():
-        if key not in ("baseline",):
+        if key != "baseline":
             rows.append(("throughput", key.replace("_", " "), f"{figures['events_per_second']:,} ev/s",
                          f"ratio {figures['ratio_to_baseline']} (target >= 0.6)"))  # fmt: skip
     for who in ("worker", "baseline"):

@@ -103,7 +103,7 @@ def broker_reset(yes: bool = typer.Option(False, "--yes", help="Do not ask")) ->
     typer.echo("broker data deleted")
 
 
-def _start_faust(settings: Settings, build, ensure_agents_topics: bool = True):  # type: ignore[no-untyped-def]
+def _start_faust(settings: Settings, build):  # type: ignore[no-untyped-def]
     """Create missing topics, build the pipeline, serve metrics: what both the
     worker and the dispatcher do before Faust takes over."""
     import asyncio
@@ -159,12 +159,16 @@ def worker(
 
 
 def _routes(settings: Settings):  # type: ignore[no-untyped-def]
-    from .delivery.config import RoutesError, load
-
     if settings.routes_file is None:
         _fail("CDP_ROUTES_FILE is not set. Hint: point it at a routes YAML (see examples/routes.yaml).", EXIT_CONFIG)
+    return _load_routes(settings.routes_file)
+
+
+def _load_routes(path: Path):  # type: ignore[no-untyped-def]
+    from .delivery.config import RoutesError, load
+
     try:
-        return load(settings.routes_file)
+        return load(path)
     except RoutesError as exc:
         _fail(str(exc), EXIT_CONFIG)
 
@@ -195,12 +199,7 @@ def routes_check(
     """Validate a routes file and read its secrets (never printed)."""
     import json
 
-    from .delivery.config import RoutesError, load
-
-    try:
-        routes = load(path)
-    except RoutesError as exc:
-        _fail(str(exc), EXIT_CONFIG)
+    routes = _load_routes(path)
     if show:
         typer.echo(json.dumps(routes.dump(), indent=2))
     kinds = ", ".join(f"{name} ({r.spec.kind})" for name, r in routes.receivers.items())
@@ -436,14 +435,15 @@ def tail(
 
 
 async def _require_topic(settings: Settings, topic: str) -> None:
+    """MissingTopicsError (reported by ``_run``) when ``topic`` does not exist."""
     from aiokafka.admin import AIOKafkaAdminClient
+
+    from .topics import require_topics
 
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
-        if topic not in await admin.list_topics():
-            _fail(f"topic {topic} does not exist. Hint: 'cdp-triggers topics create' (or start a worker), "
-                  "and check CDP_TOPIC_PREFIX.")  # fmt: skip
+        await require_topics(admin.list_topics, [topic])
     finally:
         await admin.close()
 
@@ -457,7 +457,7 @@ def _run(coro_fn) -> None:  # type: ignore[no-untyped-def]
 
     from aiokafka.errors import KafkaConnectionError
 
-    from .producer import MissingTopicsError
+    from .topics import MissingTopicsError
 
     try:
         asyncio.run(coro_fn())
@@ -510,8 +510,7 @@ def subs_add(
         sub = ThresholdSubscription(subscription_id=subscription_id, entity_kind=kind, entity_id=entity,
                                     threshold=threshold, recovery_threshold=recovery, owner=owner, labels=labels)  # type: ignore[arg-type]  # fmt: skip
     except ValueError as exc:
-        errors = exc.errors() if isinstance(exc, ValidationError) else [{"loc": ["label"], "msg": str(exc)}]
-        _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors), EXIT_CONFIG)
+        _fail(_one_line(exc) if isinstance(exc, ValidationError) else f"label: {exc}", EXIT_CONFIG)
 
     async def go() -> None:
         async with EventProducer(settings) as producer:

@@ -91,8 +91,7 @@ async def run_demo(settings: Settings, duration: float, say: Callable[[str], Non
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     try:
-        dispatcher_port = settings.metrics_port + 1 if settings.metrics_port else 0
-        for name, port in (("worker", settings.metrics_port), ("dispatcher", dispatcher_port)):
+        for name, port in (("worker", settings.metrics_port), ("dispatcher", settings.dispatcher_metrics_port)):
             log_path = log_dir / f"{name}.log"
             say(f"starting the {name} (log: {log_path})")
             offset = log_path.stat().st_size if log_path.exists() else 0

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Callable, Iterable, Protocol, Union
+from typing import Iterable, Protocol, Union
 
 import yaml
 from aiokafka import AIOKafkaProducer
@@ -26,13 +26,9 @@ from schemas.subscriptions import SubscriptionFile, ThresholdSubscription
 
 from .codec import encode
 from .settings import Settings
-from .topics import Topics
+from .topics import MissingTopicsError, Topics, require_topics
 
 ChangeEvent = Union[DataSourceChange, SegmentChange, MeasureChange, RefreshRunStarted, TaskProgress]
-
-
-class MissingTopicsError(Exception):
-    """The topics a producer writes to do not exist (yet)."""
 
 
 class SubscriptionFileError(Exception):
@@ -72,13 +68,16 @@ class EventProducer:
         except Exception:
             await self._producer.stop()  # else aiokafka warns about an unclosed producer
             raise
-        # Checked once here: a send to a missing topic would otherwise block for the request timeout.
-        metadata = await self._producer.client.fetch_all_metadata()
         t = self.topics
-        missing = sorted({t.datasources, t.segments, t.measures, t.runs, t.subscriptions} - metadata.topics())
-        if missing:
+
+        async def existing() -> set[str]:
+            return (await self._producer.client.fetch_all_metadata()).topics()
+
+        try:
+            await require_topics(existing, [t.datasources, t.segments, t.measures, t.runs, t.subscriptions])
+        except MissingTopicsError:
             await self._producer.stop()
-            raise MissingTopicsError(f"topic{'s' if len(missing) > 1 else ''} {', '.join(missing)} do not exist")
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -163,7 +162,6 @@ async def play(
     max_events: int | None = None,
     max_rate: float | None = None,
     pace: bool = True,
-    on_event: Callable[[ChangeEvent], None] | None = None,
 ) -> int:
     """Publish a timed stream: each event at its ``at`` (seconds from now) when
     ``pace``, never faster than ``max_rate`` per second, until ``duration``
@@ -179,7 +177,5 @@ async def play(
             await asyncio.sleep(due - time.monotonic())
         await producer.send(timed.event)
         sent += 1
-        if on_event is not None:
-            on_event(timed.event)
     await producer.flush()
     return sent

@@ -91,6 +91,11 @@ class Settings(BaseSettings):
         """The dispatcher's own consumer group: it scales and fails apart from detection."""
         return f"{self.app_id}-dispatcher"
 
+    @property
+    def dispatcher_metrics_port(self) -> int:
+        """A dispatcher started next to a worker (demo, --with-dispatcher) serves metrics one port up."""
+        return self.metrics_port + 1 if self.metrics_port else 0
+
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
 

@@ -21,7 +21,7 @@ log = logging.getLogger("cdp_triggers")
 
 def supervise_dispatcher(app: faust.App, settings: Settings, say: Callable[[str], None]) -> None:
     env = dict(os.environ)
-    env["CDP_METRICS_PORT"] = str(settings.metrics_port + 1) if settings.metrics_port else "0"
+    env["CDP_METRICS_PORT"] = str(settings.dispatcher_metrics_port)
     if settings.instance_id:
         env["CDP_INSTANCE_ID"] = f"{settings.instance_id}-dispatcher"
     child = subprocess.Popen([sys.executable, "-m", "streams.cli", "dispatcher"], env=env)

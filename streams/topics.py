@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
+from typing import Awaitable, Callable, Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
@@ -12,6 +14,30 @@ from .settings import Settings
 
 DAY_MS = 24 * 3600 * 1000
 DISPATCHER_AGENT = "deliveries"
+
+
+class MissingTopicsError(Exception):
+    """Topics a command needs do not exist (yet)."""
+
+    def __init__(self, missing: list[str]) -> None:
+        names = ", ".join(missing)
+        super().__init__(f"topic {names} does not exist" if len(missing) == 1 else f"topics {names} do not exist")
+
+
+async def require_topics(
+    existing: Callable[[], Awaitable[Iterable[str]]], wanted: Iterable[str], patience: float = 5.0
+) -> None:
+    """Return once every wanted topic exists; MissingTopicsError after ``patience``
+    seconds. A topic created a moment ago can be missing from the first metadata
+    answer, so one look is not enough; aiokafka itself would block for 40 s."""
+    deadline = time.monotonic() + patience
+    while True:
+        missing = sorted(set(wanted) - set(await existing()))
+        if not missing:
+            return
+        if time.monotonic() >= deadline:
+            raise MissingTopicsError(missing)
+        await asyncio.sleep(0.25)
 
 
 @dataclass(frozen=True)
@@ -86,6 +112,8 @@ async def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str
                 await admin.create_topics(new)
             except TopicAlreadyExistsError:
                 pass  # another worker created them first
+            # Created is not yet usable: return once the metadata that clients read lists them.
+            await require_topics(admin.list_topics, [s.name for s in missing], patience=timeout_s)
         return [s.name for s in missing]
     finally:
         await admin.close()
