@@ -5,6 +5,7 @@ WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./
 COPY streams ./streams
 COPY schemas ./schemas
+COPY devtools ./devtools
 RUN uv sync --frozen --no-dev
 ENV PATH="/app/.venv/bin:$PATH" \
     CDP_METRICS_HOST=0.0.0.0 \

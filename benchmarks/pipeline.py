@@ -31,9 +31,10 @@ import orjson
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from devtools.processes import WorkerProcess, free_port
+from streams.runtime.kafka import ensure_topics
 from streams.settings import Settings, load_settings
-from streams.topics import Topics, ensure_topics
-from tests.kafka_helpers import WorkerProcess, free_port
+from streams.topics import Topics
 
 from . import baseline
 

@@ -1,5 +1,5 @@
 """Memory per tracked item in the worker's tables and registry, as stored
-(the table values are the JSON-ready dicts the agents write).
+(the table values are the JSON-ready ``{"p", "s"}`` values ``runtime.state`` writes).
 
     uv run python -m benchmarks.state_memory [N]
 """
@@ -13,10 +13,9 @@ import tracemalloc
 from pydantic import TypeAdapter
 
 from schemas.events import DataSourceChange, RefreshRunChange
-from streams.core import datasources, runs, thresholds
-from streams.core.thresholds import Rule
-from streams.registry import SubscriptionRegistry
-from tests import builders as b
+from streams.detection import datasources, runs, thresholds
+from streams.detection.thresholds import Rule
+from streams.worker.registry import SubscriptionRegistry
 
 
 def measure(label: str, n: int, make) -> float:  # type: ignore[no-untyped-def]
@@ -32,33 +31,47 @@ def measure(label: str, n: int, make) -> float:  # type: ignore[no-untyped-def]
     return per
 
 
+T = "2026-11-24T08:00:00+00:00"
+
+
+def _event(event_id: str, **fields: object) -> dict:
+    return {"event_id": event_id, "event_time": T, **fields}
+
+
 def main(n: int) -> None:
     rules = [Rule("a", 100, 90), Rule("b", 200, 200)]
 
     def entity(i: int) -> tuple[str, dict]:
         state = None
         for k, v in enumerate((50, 150)):
-            state = thresholds.observe(state, f"e{i}-{k}", 1_700_000_000_000_000 + k, None, v, rules).state
-        return f"segment/seg-{i}", state.to_dict()
+            state = thresholds.evaluate(state, f"e{i}-{k}", 1_700_000_000_000_000 + k, None, v, rules).state
+        return f"segment/seg-{i}", {"p": 0, "s": state.to_dict()}
 
     def source(i: int) -> tuple[str, dict]:
-        obs = datasources.observe(None, DataSourceChange.model_validate(b.datasource(f"ds{i}", "started", 0)))
-        return f"ds{i}", obs.state.to_dict()
+        doc = _event(f"d{i}", data_source_id=f"ds{i}", data_source_name=f"Source {i}", refresh_run_id="r1",
+                     status="started")  # fmt: skip
+        obs = datasources.observe(None, DataSourceChange.model_validate(doc))
+        return f"ds{i}", {"p": 0, "s": obs.state.to_dict()}
 
     adapter = TypeAdapter(RefreshRunChange)
     tasks = [("data_source", "crm"), ("unification", "map"), ("unification", "match"), ("unification", "merge"),
              ("segment", "vip"), ("measure", "ltv")]  # fmt: skip
 
     def run(i: int) -> tuple[str, dict]:
-        state = runs.observe(None, adapter.validate_python(b.run_started(f"r{i}", tasks, 0))).state
+        started = _event(f"s{i}", kind="run_started", run_id=f"r{i}", trigger="scheduled",
+                         tasks=[{"kind": k, "name": name} for k, name in tasks])  # fmt: skip
+        state = runs.observe(None, adapter.validate_python(started)).state
         for k, (kind, name) in enumerate(tasks[:3]):
-            state = runs.observe(state, adapter.validate_python(b.task(f"r{i}", kind, name, "succeeded", k))).state
+            done = _event(f"t{i}-{k}", kind="task_progress", run_id=f"r{i}", task={"kind": kind, "name": name},
+                          status="succeeded")  # fmt: skip
+            state = runs.observe(state, adapter.validate_python(done)).state
         return f"r{i}", {"p": 0, "s": state.to_dict()}
 
     registry = SubscriptionRegistry()
 
     def subscription(i: int) -> None:
-        doc = b.subscription(f"sub-{i}", "segment", f"seg-{i // 2}", 100 + i % 7, owner="owner@example.com")
+        doc = {"subscription_id": f"sub-{i}", "entity_kind": "segment", "entity_id": f"seg-{i // 2}",
+               "threshold": 100 + i % 7, "owner": "owner@example.com", "labels": {}}  # fmt: skip
         registry.apply(doc["subscription_id"].encode(), json.dumps(doc).encode())
 
     measure("threshold entity with 2 subscriptions (table value)", n, entity)

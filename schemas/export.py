@@ -17,7 +17,7 @@ from .deadletter import DeadLetter, DeliveryDeadLetter
 from .events import DataSourceChange, MeasureChange, RefreshRunChange, SegmentChange
 from .routes import RoutesFile
 from .subscriptions import SubscriptionFile, ThresholdSubscription
-from .triggers import PAYLOADS, SCHEMA_URN, TriggerEvent, payload_schema_name
+from .triggers import KINDS, SCHEMA_URN, TriggerEvent, payload_schema_name
 
 JSON_DIR = Path(__file__).parent / "json"
 
@@ -36,7 +36,7 @@ _OUTPUTS: dict[str, Any] = {
     "trigger-event": TriggerEvent,
     "dead-letter": DeadLetter,
     "delivery-dead-letter": DeliveryDeadLetter,
-    **{payload_schema_name(model): model for model in set(PAYLOADS.values())},
+    **{payload_schema_name(model): model for model in {k.payload for k in KINDS.values()}},
 }
 
 

@@ -100,6 +100,9 @@ class EmailTarget(_Model):
         return self
 
 
+TARGETS = ("teams", "email", "webhook")  # the receiver kinds: one field of Receiver each
+
+
 class Receiver(_Model):
     name: Name
     teams: TeamsTarget | None = None
@@ -109,14 +112,18 @@ class Receiver(_Model):
 
     @model_validator(mode="after")
     def _exactly_one_target(self) -> Receiver:
-        given = [k for k in ("teams", "email", "webhook") if getattr(self, k) is not None]
+        given = [k for k in TARGETS if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(f"receiver {self.name!r}: give exactly one of teams, email, webhook (got {given or 'none'})")
         return self
 
     @property
     def kind(self) -> Literal["teams", "email", "webhook"]:
-        return "teams" if self.teams else "email" if self.email else "webhook"
+        return next(k for k in TARGETS if getattr(self, k) is not None)  # type: ignore[return-value]
+
+    @property
+    def target(self) -> BaseModel:
+        return getattr(self, self.kind)  # type: ignore[no-any-return]
 
 
 class Match(_Model):

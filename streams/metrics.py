@@ -26,7 +26,7 @@ class Metrics:
         )
         self.gap_rereads = Counter(
             f"{PREFIX}_input_rereads_total",
-            "Input messages Faust skipped that the worker re-read and applied (see streams/continuity.py)",
+            "Input messages Faust skipped that the worker re-read and applied (see streams/runtime/continuity.py)",
             ["topic"],
             registry=r,
         )

@@ -11,7 +11,6 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _STATE_HOME = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state"))
-_CACHE_HOME = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
 
 
 class ConfigError(Exception):
@@ -61,14 +60,6 @@ class Settings(BaseSettings):
     metrics_host: str = Field("127.0.0.1", description="Address the /metrics endpoint binds to")
     metrics_port: int = Field(9464, ge=0, le=65535, description="Port of /metrics; 0 disables it")
 
-    # The development broker (``cdp-triggers broker ...``)
-    broker_kafka_version: str = Field("4.1.2", description="Apache Kafka version the dev broker runs")
-    broker_port: int = Field(9092, ge=1, le=65535, description="Dev broker listener port (controller: port+1)")
-    broker_home: Path = Field(_STATE_HOME / "cdp-triggers" / "broker", description="Dev broker data, log and pid")
-    broker_cache: Path = Field(_CACHE_HOME / "cdp-triggers" / "kafka", description="Where the broker jars are cached")
-    broker_heap: str = Field("512m", pattern=r"^\d+[mMgG]$", description="Dev broker JVM heap (-Xmx)")
-    broker_start_timeout_seconds: float = Field(90.0, gt=0, description="How long 'broker start' waits")
-
     @field_validator("kafka_bootstrap")
     @classmethod
     def _hosts_have_ports(cls, value: str) -> str:
@@ -76,14 +67,6 @@ class Settings(BaseSettings):
             host, _, port = server.strip().rpartition(":")
             if not host or not port.isdigit():
                 raise ValueError(f"expected host:port, got {server.strip()!r}")
-        return value
-
-    @field_validator("broker_kafka_version")
-    @classmethod
-    def _version_shape(cls, value: str) -> str:
-        parts = value.split(".")
-        if len(parts) != 3 or not all(p.isdigit() for p in parts):
-            raise ValueError(f"expected a release like 4.1.2, got {value!r}")
         return value
 
     @property
@@ -108,8 +91,13 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(_env_file=config_file, **overrides)  # type: ignore[call-arg]
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            field = ".".join(str(p) for p in err["loc"])
-            lines.append(f"CDP_{field.upper()}: {err['msg']} (got {err.get('input')!r})")
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+        raise ConfigError(describe_errors(exc, "CDP_")) from None
+
+
+def describe_errors(exc: ValidationError, prefix: str) -> str:
+    """pydantic's errors as lines naming the environment variables."""
+    lines = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"])
+        lines.append(f"{prefix}{field.upper()}: {err['msg']} (got {err.get('input')!r})")
+    return "invalid configuration:\n  " + "\n  ".join(lines)

@@ -1,43 +1,13 @@
-"""The topics of the pipeline, and creating them (idempotent)."""
+"""The topics of the pipeline: names, partitions, retention (created by ``runtime.kafka.ensure_topics``)."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Iterable
-
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 from .settings import Settings
 
 DAY_MS = 24 * 3600 * 1000
 DISPATCHER_AGENT = "deliveries"
-
-
-class MissingTopicsError(Exception):
-    """Topics a command needs do not exist (yet)."""
-
-    def __init__(self, missing: list[str]) -> None:
-        names = ", ".join(missing)
-        super().__init__(f"topic {names} does not exist" if len(missing) == 1 else f"topics {names} do not exist")
-
-
-async def require_topics(
-    existing: Callable[[], Awaitable[Iterable[str]]], wanted: Iterable[str], patience: float = 5.0
-) -> None:
-    """Return once every wanted topic exists; MissingTopicsError after ``patience``
-    seconds. A topic created a moment ago can be missing from the first metadata
-    answer, so one look is not enough; aiokafka itself would block for 40 s."""
-    deadline = time.monotonic() + patience
-    while True:
-        missing = sorted(set(wanted) - set(await existing()))
-        if not missing:
-            return
-        if time.monotonic() >= deadline:
-            raise MissingTopicsError(missing)
-        await asyncio.sleep(0.25)
 
 
 @dataclass(frozen=True)
@@ -92,28 +62,3 @@ class Topics:
             *(TopicSpec(self.control(a), n, {"retention.ms": str(DAY_MS)}, f"internal: {a} agent ticks and nudges")
               for a in self.AGENTS),
         ]  # fmt: skip
-
-
-async def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
-    """Create missing topics; return the names created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=int(timeout_s * 1000))
-    try:
-        await asyncio.wait_for(admin.start(), timeout_s)
-    except (asyncio.TimeoutError, KafkaConnectionError) as exc:
-        raise ConnectionError(f"Kafka is not reachable at {settings.kafka_bootstrap} ({exc!r})") from None
-    try:
-        existing = set(await admin.list_topics())
-        missing = [s for s in Topics(settings).specs() if s.name not in existing]
-        if missing:
-            new = [
-                NewTopic(s.name, s.partitions, settings.replication_factor, topic_configs=s.config) for s in missing
-            ]
-            try:
-                await admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass  # another worker created them first
-            # Created is not yet usable: return once the metadata that clients read lists them.
-            await require_topics(admin.list_topics, [s.name for s in missing], patience=timeout_s)
-        return [s.name for s in missing]
-    finally:
-        await admin.close()

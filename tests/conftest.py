@@ -9,16 +9,15 @@ from typing import Iterator
 
 import pytest
 
-from streams.broker import BrokerError, DevBroker
-from streams.settings import load_settings
-from streams.topics import ensure_topics
-
-from .kafka_helpers import Kafka, WorkerProcess, test_settings
+from devtools.broker import BrokerError, DevBroker
+from devtools.settings import load_broker_settings
+from streams.runtime.kafka import ensure_topics
+from tests.support.kafka import Kafka, WorkerProcess, test_settings
 
 
 @pytest.fixture(scope="session")
 def broker() -> Iterator[DevBroker]:
-    dev = DevBroker(load_settings())
+    dev = DevBroker(load_broker_settings())
     already_running = dev.status().answering
     try:
         dev.start()

@@ -5,32 +5,20 @@ messages, reprs or dumps."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from schemas.routes import Receiver, RoutesFile, SecretRef
 
-from .signing import parse_secret
+from .receivers import KINDS, ResolvedReceiver
 
 
 class RoutesError(Exception):
     pass
-
-
-@dataclass(frozen=True)
-class ResolvedReceiver:
-    spec: Receiver
-    secrets: dict[str, SecretStr] = field(default_factory=dict)  # "url", "signing_secret", "password"
-
-    def secret(self, name: str) -> str:
-        return self.secrets[name].get_secret_value()
-
-    def secret_values(self) -> list[str]:
-        return [s.get_secret_value() for s in self.secrets.values() if s.get_secret_value()]
 
 
 @dataclass(frozen=True)
@@ -45,7 +33,7 @@ class Routes:
         for entry in out["receivers"]:
             resolved = self.receivers[entry["name"]]
             target = entry[resolved.spec.kind]
-            for path in _secret_paths(resolved.spec.kind):
+            for path, _ in secret_refs(resolved.spec.target):
                 holder = target
                 for part in path[:-1]:
                     holder = holder[part]
@@ -55,12 +43,16 @@ class Routes:
         return out
 
 
-def _secret_paths(kind: str) -> list[tuple[str, ...]]:
-    return {
-        "teams": [("url",)],
-        "webhook": [("url",), ("signing_secret",)],
-        "email": [("smtp", "password")],
-    }[kind]
+def secret_refs(model: BaseModel, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], SecretRef]]:
+    """Every ``SecretRef`` set in a receiver's target, with its field path."""
+    found = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, SecretRef):
+            found.append(((*path, name), value))
+        elif isinstance(value, BaseModel):
+            found.extend(secret_refs(value, (*path, name)))
+    return found
 
 
 def _read_secret(ref: SecretRef, where: str) -> SecretStr:
@@ -80,24 +72,19 @@ def _read_secret(ref: SecretRef, where: str) -> SecretStr:
 
 
 def resolve(spec: Receiver, index: int) -> ResolvedReceiver:
+    kind = KINDS.get(spec.kind)
     base = f"receivers.{index}.{spec.kind}"
+    if kind is None:
+        raise RoutesError(f"{base}: no sender for receiver kind {spec.kind!r}")
     secrets: dict[str, SecretStr] = {}
-    if spec.teams is not None:
-        secrets["url"] = _read_secret(spec.teams.url, f"{base}.url")
-    elif spec.webhook is not None:
-        secrets["url"] = _read_secret(spec.webhook.url, f"{base}.url")
-        if spec.webhook.signing_secret is not None:
-            key = _read_secret(spec.webhook.signing_secret, f"{base}.signing_secret")
-            try:
-                parse_secret(key.get_secret_value())
-            except ValueError as exc:
-                raise RoutesError(f"{base}.signing_secret ({spec.webhook.signing_secret.describe()}): {exc}") from None
-            secrets["signing_secret"] = key
-    elif spec.email is not None and spec.email.smtp.password is not None:
-        secrets["password"] = _read_secret(spec.email.smtp.password, f"{base}.smtp.password")
-    for name in ("url",):
-        if name in secrets and not secrets[name].get_secret_value().startswith(("http://", "https://")):
-            raise RoutesError(f"{base}.url: the URL must start with http:// or https://")
+    for path, ref in secret_refs(spec.target):
+        where = f"{base}.{'.'.join(path)}"
+        value = _read_secret(ref, where)
+        try:
+            kind.check_secret(path[-1], value.get_secret_value())
+        except ValueError as exc:
+            raise RoutesError(f"{where}: {exc} ({ref.describe()})") from None
+        secrets[path[-1]] = value
     return ResolvedReceiver(spec, secrets)
 
 

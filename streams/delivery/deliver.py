@@ -9,8 +9,8 @@ from typing import Any, Awaitable, Callable
 
 from schemas.deadletter import DeliveryFailure
 
+from .receivers import Sender
 from .retry import Attempt, Outcome, wait_before
-from .senders import Sender
 
 
 @dataclass(frozen=True, slots=True)

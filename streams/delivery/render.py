@@ -5,95 +5,19 @@ HTTP binding."""
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import replace
 from email.message import EmailMessage
 from typing import Any
 
 import orjson
 
-from schemas.triggers import TriggerType
-
-T = TriggerType
-
-
-@dataclass(frozen=True)
-class Summary:
-    title: str
-    tone: str  # good | warning | attention: the card's colour
-    facts: list[tuple[str, str]]
-
-
-def _num(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return f"{int(value):,}"
-    return f"{value:,}" if isinstance(value, (int, float)) else str(value)
-
-
-def _secs(value: Any) -> str:
-    if value is None:
-        return "unknown"
-    value = float(value)
-    return f"{value:.1f} s" if value < 120 else f"{value / 60:.1f} min"
+from schemas.triggers import KINDS, Summary, TriggerType
 
 
 def summarise(event: dict[str, Any]) -> Summary:
-    kind, d = TriggerType(event["type"]), event["data"]
-    when = ("Time", event["time"])
-    if kind is T.DATA_SOURCE_REFRESH_FAILED:
-        return Summary(f"Data source refresh failed: {d['data_source_name']}", "attention", [
-            ("Data source", f"{d['data_source_name']} ({d['data_source_id']})"),
-            ("Error", f"{d['error_code']}: {d['error_message']}"),
-            ("Refresh run", d["refresh_run_id"]),
-            ("Duration", _secs(d.get("duration_seconds"))),
-            ("Retried failures before", str(d.get("retried_failures", 0))),
-            when,
-        ])  # fmt: skip
-    if kind is T.DATA_SOURCE_REFRESH_SUCCEEDED:
-        rows = d.get("row_count")
-        return Summary(f"Data source refreshed: {d['data_source_name']}", "good", [
-            ("Data source", f"{d['data_source_name']} ({d['data_source_id']})"),
-            ("Rows", _num(rows) if rows is not None else "unknown"),
-            ("Refresh run", d["refresh_run_id"]),
-            ("Duration", _secs(d.get("duration_seconds"))),
-            when,
-        ])  # fmt: skip
-    if kind in (T.SEGMENT_THRESHOLD_CROSSED, T.MEASURE_THRESHOLD_CROSSED):
-        noun = "Segment" if d["entity_kind"] == "segment" else "Measure"
-        labels = ", ".join(f"{k}={v}" for k, v in sorted(d.get("labels", {}).items())) or "none"
-        return Summary(f"{noun} threshold crossed: {d['entity_name']} at {_num(d['value'])} (threshold {_num(d['threshold'])})", "warning", [
-            (noun, f"{d['entity_name']} ({d['entity_id']})"),
-            ("Value", f"{_num(d['previous_value'])} → {_num(d['value'])}"),
-            ("Threshold", f"{_num(d['threshold'])} (re-arms below {_num(d['recovery_threshold'])})"),
-            ("Subscription", d["subscription_id"]),
-            ("Owner", d["owner"]),
-            ("Labels", labels),
-            when,
-        ])  # fmt: skip
-    if kind is T.FULL_REFRESH_COMPLETED:
-        ok = d["succeeded"]
-        failed = ", ".join(d["failed_tasks"]) or "none"
-        return Summary(f"Full refresh {'completed' if ok else 'completed with failures'}", "good" if ok else "attention", [
-            ("Run", f"{d['run_id']} ({d['trigger']})"),
-            ("Duration", _secs(d["duration_seconds"])),
-            ("Tasks", f"{len(d['tasks'])} ({len(d['failed_tasks'])} failed, {len(d['skipped_tasks'])} skipped)"),
-            ("Failed tasks", failed),
-            when,
-        ])  # fmt: skip
-    if kind is T.UNIFICATION_REFRESH_COMPLETED:
-        ok = d["succeeded"]
-        steps = ", ".join(f"{s['name']} {s['status']}" for s in d["steps"])
-        return Summary(f"Unification refresh {'completed' if ok else 'failed'}", "good" if ok else "attention", [
-            ("Run", d["run_id"]),
-            ("Steps", steps),
-            when,
-        ])  # fmt: skip
-    return Summary("Refresh run stalled", "attention", [
-        ("Run", f"{d['run_id']} ({d.get('trigger') or 'unknown trigger'})"),
-        ("Running for", _secs(d["stalled_after_seconds"])),
-        ("Pending tasks", ", ".join(d["pending_tasks"]) or "none"),
-        ("Started", d["started_at"]),
-        when,
-    ])  # fmt: skip
+    """The trigger type's own summary, with the event's time as the last fact."""
+    s = KINDS[TriggerType(event["type"])].describe(event["data"])
+    return replace(s, facts=[*s.facts, ("Time", event["time"])])
 
 
 def teams_message(event: dict[str, Any]) -> dict[str, Any]:

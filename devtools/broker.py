@@ -1,0 +1,389 @@
+"""A single-node Apache Kafka (KRaft) for development, tests and the demo.
+
+No Docker and no release tarball: Maven resolves ``org.apache.kafka:kafka_2.13``
+and a logging backend from Maven Central into a cache outside the repository,
+and the broker runs from those jars on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .settings import BrokerSettings
+
+# Pinned: without it Maven resolves an old default plugin version.
+DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
+
+# The kafka_2.13 pom lists no logging backend; each line needs its own.
+_LOGGING_DEPS = {
+    3: [("org.slf4j", "slf4j-reload4j", "1.7.36"), ("ch.qos.reload4j", "reload4j", "1.2.25")],
+    4: [
+        ("org.apache.logging.log4j", "log4j-slf4j-impl", "2.24.3"),
+        ("org.apache.logging.log4j", "log4j-api", "2.24.3"),
+        ("org.apache.logging.log4j", "log4j-core", "2.24.3"),
+    ],
+}
+
+_LOG4J2 = """\
+status = warn
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.kafka.name = kafka
+logger.kafka.level = INFO
+logger.state.name = state.change.logger
+logger.state.level = WARN
+"""
+
+_LOG4J1 = """\
+log4j.rootLogger=INFO, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.state.change.logger=WARN
+"""
+
+READY_LINE = "Kafka Server started"
+
+
+class BrokerError(Exception):
+    """The dev broker could not be fetched, started or stopped."""
+
+
+@dataclass(frozen=True)
+class BrokerStatus:
+    running: bool
+    pid: int | None
+    answering: bool
+    version: str
+    bootstrap: str
+
+    def describe(self) -> str:
+        if not self.running:
+            return f"stopped (Kafka {self.version}, would listen on {self.bootstrap})"
+        state = "ready" if self.answering else "starting or not answering"
+        return f"running, pid {self.pid}, {state}, Kafka {self.version} on {self.bootstrap}"
+
+
+def api_versions_ok(host: str, port: int, timeout: float = 2.0) -> bool:
+    """True when a Kafka ApiVersions v0 request gets a well-formed, error-free answer."""
+    client_id = b"cdp-triggers-probe"
+    correlation_id = 7
+    header = struct.pack(">hhih", 18, 0, correlation_id, len(client_id)) + client_id
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            sock.sendall(struct.pack(">i", len(header)) + header)
+            size = struct.unpack(">i", _read_exact(sock, 4))[0]
+            body = _read_exact(sock, size)
+    except (OSError, struct.error):
+        return False
+    got_correlation, error_code = struct.unpack(">ih", body[:6])
+    return got_correlation == correlation_id and error_code == 0
+
+
+def _read_exact(sock: socket.socket, n: int) -> bytes:
+    chunks = bytearray()
+    while len(chunks) < n:
+        chunk = sock.recv(n - len(chunks))
+        if not chunk:
+            raise OSError("connection closed")
+        chunks += chunk
+    return bytes(chunks)
+
+
+class DevBroker:
+    def __init__(self, settings: BrokerSettings, say: Callable[[str], None] = lambda _: None) -> None:
+        self.version = settings.kafka_version
+        self.major = int(self.version.split(".")[0])
+        if self.major not in _LOGGING_DEPS:
+            raise BrokerError(f"CDP_BROKER_KAFKA_VERSION: only 3.x and 4.x are supported, got {self.version}")
+        self.port = settings.port
+        self.heap = settings.heap
+        self.start_timeout = settings.start_timeout_seconds
+        self.lib_dir = settings.cache / self.version / "lib"
+        self.home = settings.home / str(self.port)
+        self.say = say
+
+    # -- paths -------------------------------------------------------------
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "broker.log"
+
+    @property
+    def _pid_file(self) -> Path:
+        return self.home / "broker.pid"
+
+    @property
+    def _data_dir(self) -> Path:
+        return self.home / f"data-{self.version}"
+
+    # -- fetching ----------------------------------------------------------
+    def fetch(self) -> Path:
+        """Resolve the broker jars with Maven once; later calls reuse the cache."""
+        stamp = self.lib_dir / ".complete"
+        if stamp.exists():
+            return self.lib_dir
+        if shutil.which("mvn") is None:
+            raise BrokerError("Maven (mvn) is not on PATH; install it (apt-get install maven)")
+        self.say(f"fetching Apache Kafka {self.version} jars from Maven Central (first run only)")
+        work = self.lib_dir.parent
+        work.mkdir(parents=True, exist_ok=True)
+        (work / "pom.xml").write_text(self._pom())
+        tmp_lib = work / "lib.partial"
+        shutil.rmtree(tmp_lib, ignore_errors=True)
+        cmd = [
+            "mvn", "-B", "-q", "-f", str(work / "pom.xml"),
+            f"{DEPENDENCY_PLUGIN}:copy-dependencies",
+            f"-DoutputDirectory={tmp_lib}", "-DincludeScope=runtime",
+        ]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = (proc.stdout + proc.stderr).strip().splitlines()[-20:]
+            raise BrokerError(f"Maven could not resolve Kafka {self.version}:\n" + "\n".join(tail))
+        shutil.rmtree(self.lib_dir, ignore_errors=True)
+        tmp_lib.rename(self.lib_dir)
+        stamp.write_text(self.version)
+        return self.lib_dir
+
+    def _pom(self) -> str:
+        deps = [("org.apache.kafka", "kafka_2.13", self.version), *_LOGGING_DEPS[self.major]]
+        xml = "".join(
+            f"<dependency><groupId>{g}</groupId><artifactId>{a}</artifactId><version>{v}</version></dependency>"
+            for g, a, v in deps
+        )
+        return (
+            '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>'
+            "<groupId>local.cdp-triggers</groupId><artifactId>dev-broker</artifactId>"
+            f"<version>{self.version}</version><packaging>pom</packaging>"
+            f"<dependencies>{xml}</dependencies></project>\n"
+        )
+
+    # -- configuration -----------------------------------------------------
+    def _server_properties(self) -> str:
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@127.0.0.1:{self.port + 1}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.port + 1}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": str(self._data_dir),
+            # One node: every internal topic has a single replica.
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "8",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "default.replication.factor": "1",
+            "num.partitions": "4",
+            # Small machine: few threads, and no 128 MiB cleaner buffer at start.
+            "num.network.threads": "2",
+            "num.io.threads": "4",
+            "background.threads": "4",
+            "log.cleaner.threads": "1",
+            "log.cleaner.dedupe.buffer.size": str(8 * 1024 * 1024),
+            # Tests create and join many groups; waiting 3 s for peers wastes time.
+            "group.initial.rebalance.delay.ms": "0",
+            "auto.create.topics.enable": "false",
+            "log.retention.hours": "168",
+            "log.segment.bytes": str(64 * 1024 * 1024),
+        }
+        return "".join(f"{k}={v}\n" for k, v in props.items())
+
+    def _java(self) -> str:
+        java_home = os.environ.get("JAVA_HOME")
+        java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
+        if not java or not Path(java).exists():
+            raise BrokerError("Java is not installed (need Java 17+ on PATH or JAVA_HOME)")
+        return java
+
+    def _java_cmd(self, main: str, *args: str) -> list[str]:
+        log_opt = (
+            f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}"
+            if self.major >= 4
+            else f"-Dlog4j.configuration=file:{self.home / 'log4j.properties'}"
+        )
+        return [
+            self._java(), f"-Xmx{self.heap}", f"-Xms{min(256, _mib(self.heap))}m",
+            "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:ParallelGCThreads=2",
+            "-XX:CICompilerCount=2", "-Djava.awt.headless=true", log_opt,
+            "-cp", str(self.lib_dir / "*"), main, *args,
+        ]  # fmt: skip
+
+    # -- lifecycle ---------------------------------------------------------
+    def pid(self) -> int | None:
+        try:
+            pid = int(self._pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            return pid
+        # A recycled pid would not be our JVM.
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return pid
+        return pid if b"kafka.Kafka" in cmdline else None
+
+    def status(self) -> BrokerStatus:
+        pid = self.pid()
+        answering = pid is not None and api_versions_ok("127.0.0.1", self.port)
+        return BrokerStatus(pid is not None, pid, answering, self.version, self.bootstrap)
+
+    def start(self) -> BrokerStatus:
+        """Start the broker, or do nothing if it already runs; returns once it answers."""
+        current = self.status()
+        if current.running:
+            if not current.answering:
+                self._wait_ready(current.pid)  # type: ignore[arg-type]
+            return self.status()
+        if api_versions_ok("127.0.0.1", self.port):
+            raise BrokerError(f"port {self.port} already has a Kafka broker that this tool did not start")
+        self.fetch()
+        self.home.mkdir(parents=True, exist_ok=True)
+        config = self.home / "server.properties"
+        config.write_text(self._server_properties())
+        (self.home / "log4j2.properties").write_text(_LOG4J2)
+        (self.home / "log4j.properties").write_text(_LOG4J1)
+        if not (self._data_dir / "meta.properties").exists():
+            self._format(config)
+        self.say(f"starting Kafka {self.version} on {self.bootstrap}")
+        log = open(self.log_file, "ab")
+        proc = subprocess.Popen(
+            self._java_cmd("kafka.Kafka", str(config)),
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,  # survives the shell that started it, like a daemon
+        )  # fmt: skip
+        log.close()
+        self._pid_file.write_text(str(proc.pid))
+        self._log_offset_at_start = self.log_file.stat().st_size
+        try:
+            self._wait_ready(proc.pid, proc)
+        except BrokerError:
+            self._terminate(proc.pid)
+            raise
+        return self.status()
+
+    def _format(self, config: Path) -> None:
+        cluster_id = self._run_tool("kafka.tools.StorageTool", "random-uuid").strip().splitlines()[-1]
+        uuid.UUID(bytes=_b64url(cluster_id))  # a malformed id would fail later, obscurely
+        self._run_tool("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config))
+
+    def _run_tool(self, main: str, *args: str) -> str:
+        proc = subprocess.run(self._java_cmd(main, *args), capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise BrokerError(f"{main} {' '.join(args)} failed:\n{proc.stdout}{proc.stderr}")
+        return proc.stdout
+
+    def _wait_ready(self, pid: int, proc: subprocess.Popen | None = None) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            exited = proc.poll() is not None if proc else self.pid() is None
+            if exited:
+                raise BrokerError(f"the broker exited during start-up; log tail:\n{self.log_tail(30)}")
+            if self._ready_logged() and api_versions_ok("127.0.0.1", self.port):
+                return
+            time.sleep(0.2)
+        raise BrokerError(
+            f"the broker did not answer on {self.bootstrap} within {self.start_timeout:.0f} s; "
+            f"log tail:\n{self.log_tail(30)}"
+        )
+
+    def _ready_logged(self) -> bool:
+        offset = getattr(self, "_log_offset_at_start", 0)
+        try:
+            with open(self.log_file, "rb") as f:
+                f.seek(offset)
+                return READY_LINE.encode() in f.read()
+        except OSError:
+            return False
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop the broker; True if one was running."""
+        pid = self.pid()
+        if pid is None:
+            self._pid_file.unlink(missing_ok=True)
+            return False
+        self._terminate(pid, timeout)
+        self._pid_file.unlink(missing_ok=True)
+        return True
+
+    def _terminate(self, pid: int, timeout: float = 30.0) -> None:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not _alive(pid):
+                return
+            time.sleep(0.1)
+        os.kill(pid, signal.SIGKILL)
+        while _alive(pid):
+            time.sleep(0.05)
+
+    def reset(self) -> None:
+        """Stop and delete all broker data (topics, offsets)."""
+        self.stop()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    def log_tail(self, lines: int = 50) -> str:
+        try:
+            text = self.log_file.read_text(errors="replace")
+        except OSError:
+            return "(no broker log yet)"
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        # Reap it if it is our child, so it does not linger as a zombie.
+        waited, _ = os.waitpid(pid, os.WNOHANG)
+        if waited == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _mib(heap: str) -> int:
+    number, unit = int(heap[:-1]), heap[-1].lower()
+    return number * 1024 if unit == "g" else number
+
+
+def _b64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

@@ -1,0 +1,88 @@
+"""The worker and dispatcher as real processes, for tests and benchmarks:
+started with the environment a ``Settings`` describes, ready when Faust says
+so, stopped (or SIGKILLed) by process group."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from streams.settings import Settings
+from streams.topics import Topics
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def env_for(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CDP_")}
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            env[f"CDP_{name.upper()}"] = str(value)
+    return env
+
+
+class WorkerProcess:
+    """``cdp-triggers worker`` as a real process, with its log captured."""
+
+    def __init__(self, settings: Settings, log_path: Path, command: str = "worker",
+                 env: dict[str, str] | None = None) -> None:  # fmt: skip
+        self.settings = settings
+        self.command = command
+        self.extra_env = env or {}
+        self.topics = Topics(settings)
+        self.log_path = log_path
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60.0) -> WorkerProcess:
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", *self.command.split()],
+            env={**env_for(self.settings), **self.extra_env}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.command} exited with {self.proc.returncode}:\n{self.log()[-4000:]}")
+            with open(self.log_path, "rb") as f:
+                f.seek(offset)
+                if b"Worker]: Ready" in f.read():
+                    return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"{self.command} not ready in {timeout} s:\n{self.log()[-4000:]}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no flush, no commit."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            return self.proc.wait(10)
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None

@@ -1,0 +1,34 @@
+"""``cdp-triggers``: the one command-line entry point. Each module here is a
+thin set of typer commands over the packages below it; no logic of its own."""
+
+from __future__ import annotations
+
+import typer
+
+from . import events, processes
+from .contracts import routes_app, schemas_app
+from .subscriptions import subs_app
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Self-hosted CDP trigger engine on Kafka.")
+app.command()(processes.worker)
+app.command()(processes.dispatcher)
+app.command()(events.publish)
+app.command()(events.tail)
+app.add_typer(processes.topics_app, name="topics")
+app.add_typer(subs_app, name="subscriptions")
+app.add_typer(routes_app, name="routes")
+app.add_typer(schemas_app, name="schemas")
+
+try:  # the development tools, when installed (they are part of this repository)
+    from . import dev
+except ModuleNotFoundError as exc:
+    if exc.name != "devtools" and not (exc.name or "").startswith("devtools."):
+        raise
+else:
+    app.add_typer(dev.broker_app, name="broker")
+    app.command()(dev.demo)
+    app.command()(dev.simulate)
+
+
+def main() -> None:
+    app()

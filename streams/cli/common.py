@@ -1,0 +1,63 @@
+"""What every command shares: settings, one-sentence errors, exit codes."""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable, NoReturn
+
+import typer
+
+from ..settings import ConfigError, Settings, load_settings
+
+# Exit codes: 1 = the operation failed, 2 = bad configuration or usage, 3 = the broker is down (broker status).
+EXIT_FAILED, EXIT_CONFIG = 1, 2
+
+
+def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(code)
+
+
+def say(message: str) -> None:
+    typer.secho(f"» {message}", err=True, fg=typer.colors.CYAN)
+
+
+def settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        fail(str(exc), EXIT_CONFIG)
+
+
+def one_line(exc: Exception) -> str:
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors())
+    return str(exc)
+
+
+def run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
+    """Run a coroutine, turning Kafka being down or topics missing into one sentence with a hint."""
+    import asyncio
+
+    from aiokafka.errors import KafkaConnectionError
+
+    from ..runtime.kafka import MissingTopicsError
+
+    try:
+        return asyncio.run(coro_fn())  # type: ignore[arg-type]
+    except (KafkaConnectionError, ConnectionError) as exc:
+        fail(f"Kafka is not reachable ({exc}). Hint: 'cdp-triggers broker start' or set CDP_KAFKA_BOOTSTRAP.")
+    except MissingTopicsError as exc:
+        fail(f"{exc}. Hint: 'cdp-triggers topics create' (or start a worker), and check CDP_TOPIC_PREFIX.")
+
+
+def ensure_topics(settings: Settings) -> list[str]:
+    import asyncio
+
+    from ..runtime.kafka import ensure_topics as create
+
+    try:
+        return asyncio.run(create(settings))
+    except ConnectionError as exc:
+        fail(f"{exc}. Hint: start the dev broker with 'cdp-triggers broker start'.")

@@ -1,0 +1,208 @@
+"""A small typed producer: change events are pydantic models (validated when
+built), and each goes to its topic keyed by its entity id (Java-compatible
+murmur2 partitioning, so one entity's events stay on one partition whatever
+client wrote earlier ones).
+
+    async with EventProducer(load_settings()) as producer:     # asyncio
+        await producer.publish(SegmentChange(...))
+
+    with SyncEventProducer(load_settings()) as producer:        # plain scripts
+        producer.publish(SegmentChange(...))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Protocol, Union, get_args
+
+import yaml
+from pydantic import TypeAdapter, ValidationError
+
+from schemas.events import (
+    DataSourceChange,
+    MeasureChange,
+    RefreshRunChange,
+    RefreshRunStarted,
+    SegmentChange,
+    TaskProgress,
+)
+from schemas.subscriptions import SubscriptionFile, ThresholdSubscription
+
+from ..runtime.codec import encode
+from ..runtime.kafka import KafkaConnection, MissingTopicsError, require_topics
+from ..settings import Settings
+from ..topics import Topics
+
+ChangeEvent = Union[DataSourceChange, SegmentChange, MeasureChange, RefreshRunStarted, TaskProgress]
+
+
+@dataclass(frozen=True)
+class ChangeKind:
+    """One kind of change event: its name on the command line, its model, and
+    the topic and key it is published with."""
+
+    name: str
+    model: Any  # a model, or a union of models
+    topic: Callable[[Topics], str]
+    key: Callable[[Any], str]
+
+    @property
+    def classes(self) -> tuple[type, ...]:
+        return get_args(get_args(self.model)[0]) if get_args(self.model) else (self.model,)
+
+    def adapter(self) -> TypeAdapter[Any]:
+        return TypeAdapter(self.model)
+
+
+CHANGE_KINDS: dict[str, ChangeKind] = {k.name: k for k in (
+    ChangeKind("datasource", DataSourceChange, lambda t: t.datasources, lambda e: e.data_source_id),
+    ChangeKind("segment", SegmentChange, lambda t: t.segments, lambda e: e.segment_id),
+    ChangeKind("measure", MeasureChange, lambda t: t.measures, lambda e: e.measure_id),
+    ChangeKind("run", RefreshRunChange, lambda t: t.runs, lambda e: e.run_id),
+)}  # fmt: skip
+
+
+class SubscriptionFileError(Exception):
+    """A subscriptions YAML file that cannot be used, with the reason."""
+
+
+def read_subscription_file(path: Path) -> list[ThresholdSubscription]:
+    try:
+        document = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise SubscriptionFileError(f"cannot read {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise SubscriptionFileError(f"{path} is not valid YAML: {exc}") from None
+    try:
+        subs = SubscriptionFile.model_validate(document).subscriptions
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise SubscriptionFileError(f"{path}: {where}: {first['msg']}") from None
+    ids = [s.subscription_id for s in subs]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise SubscriptionFileError(f"{path}: duplicate subscription_id: {', '.join(duplicates)}")
+    return subs
+
+
+class EventProducer:
+    def __init__(self, settings: Settings) -> None:
+        self.topics = Topics(settings)
+        self._producer = KafkaConnection(settings).producer(acks="all", linger_ms=5, enable_idempotence=True)
+
+    async def __aenter__(self) -> EventProducer:
+        try:
+            await self._producer.start()
+        except Exception:
+            await self._producer.stop()  # else aiokafka warns about an unclosed producer
+            raise
+        t = self.topics
+
+        async def existing() -> set[str]:
+            return (await self._producer.client.fetch_all_metadata()).topics()
+
+        try:
+            await require_topics(existing, [t.datasources, t.segments, t.measures, t.runs, t.subscriptions])
+        except MissingTopicsError:
+            await self._producer.stop()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._producer.stop()
+
+    def route(self, event: ChangeEvent) -> tuple[str, str]:
+        """(topic, key) for a change event."""
+        for kind in CHANGE_KINDS.values():
+            if isinstance(event, kind.classes):
+                return kind.topic(self.topics), kind.key(event)
+        raise TypeError(f"not a change event: {type(event).__name__}")
+
+    async def publish(self, event: ChangeEvent) -> None:
+        """Send and wait for the broker's acknowledgement."""
+        topic, key = self.route(event)
+        await self._producer.send_and_wait(topic, encode(event), key=key.encode())
+
+    async def send(self, event: ChangeEvent) -> None:
+        """Queue without waiting for the acknowledgement (call ``flush``): for streams of events."""
+        topic, key = self.route(event)
+        await self._producer.send(topic, encode(event), key=key.encode())
+
+    async def flush(self) -> None:
+        await self._producer.flush()
+
+    async def put_subscription(self, sub: ThresholdSubscription) -> None:
+        await self._producer.send_and_wait(
+            self.topics.subscriptions, encode(sub), key=sub.subscription_id.encode()
+        )
+
+    async def remove_subscription(self, subscription_id: str) -> None:
+        await self._producer.send_and_wait(self.topics.subscriptions, None, key=subscription_id.encode())
+
+
+class SyncEventProducer:
+    """The same API without asyncio, for ETL scripts: each call blocks until
+    the broker acknowledged. Not for use inside a running event loop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._async = self._loop.run_until_complete(_construct(settings))
+
+    def __enter__(self) -> SyncEventProducer:
+        self._loop.run_until_complete(self._async.__aenter__())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._loop.run_until_complete(self._async.__aexit__())
+        finally:
+            self._loop.close()
+
+    def publish(self, event: ChangeEvent) -> None:
+        self._loop.run_until_complete(self._async.publish(event))
+
+    def put_subscription(self, sub: ThresholdSubscription) -> None:
+        self._loop.run_until_complete(self._async.put_subscription(sub))
+
+    def remove_subscription(self, subscription_id: str) -> None:
+        self._loop.run_until_complete(self._async.remove_subscription(subscription_id))
+
+
+async def _construct(settings: Settings) -> EventProducer:
+    return EventProducer(settings)  # aiokafka binds to the loop running at construction
+
+
+class TimedEvent(Protocol):
+    at: float
+    event: ChangeEvent
+
+
+async def play(
+    producer: EventProducer,
+    events: Iterable[TimedEvent],
+    *,
+    duration: float | None = None,
+    max_events: int | None = None,
+    max_rate: float | None = None,
+    pace: bool = True,
+) -> int:
+    """Publish a timed stream: each event at its ``at`` (seconds from now) when
+    ``pace``, never faster than ``max_rate`` per second, until ``duration``
+    seconds of stream or ``max_events``. Returns how many were published."""
+    start = time.monotonic()
+    sent = 0
+    for timed in events:
+        if (max_events is not None and sent >= max_events) or (duration is not None and timed.at > duration):
+            break
+        due = max(start + timed.at if pace else 0.0, start + sent / max_rate if max_rate else 0.0)
+        if due > time.monotonic():
+            await producer.flush()
+            await asyncio.sleep(due - time.monotonic())
+        await producer.send(timed.event)
+        sent += 1
+    await producer.flush()
+    return sent

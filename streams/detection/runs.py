@@ -1,0 +1,225 @@
+"""Refresh runs: full completion, unification completion, stalled runs, eviction.
+
+Tasks of a run progress concurrently, so event-time order is kept per task,
+not per run: a task's event older than the last applied for that task is stale.
+Each of the three triggers fires at most once per run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Mapping
+
+from pydantic import BaseModel
+
+from schemas.events import UNIFICATION_STEPS, RefreshRunStarted, TaskProgress, TaskStatus
+from schemas.triggers import (
+    FullRefreshCompleted,
+    RefreshRunStalled,
+    TaskOutcome,
+    TriggerType,
+    UnificationRefreshCompleted,
+)
+
+from .ids import trigger_id
+from .ordering import Clock, Verdict, admit, from_micros, to_micros
+from .trigger import Observation, Trigger
+
+FINAL = frozenset({TaskStatus.SUCCEEDED.value, TaskStatus.FAILED.value, TaskStatus.SKIPPED.value})
+UNIFICATION_KEYS = tuple(f"unification:{step}" for step in UNIFICATION_STEPS)
+_RUN_KEY = "run"  # the clock slot of the run_started event
+
+FULL, UNIFICATION, STALLED = "full", "unification", "stalled"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskState:
+    clock: Clock
+    status: str
+    started_us: int | None = None
+    finished_us: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunState:
+    run_id: str
+    trigger: str | None = None
+    started_us: int | None = None
+    declared: tuple[str, ...] | None = None
+    tasks: Mapping[str, TaskState] = field(default_factory=dict)
+    fired: frozenset[str] = frozenset()
+    last_event_us: int = 0
+
+    @property
+    def finished(self) -> bool:
+        return FULL in self.fired
+
+    def pending(self) -> list[str]:
+        return [k for k in self.declared or () if k not in self.tasks or self.tasks[k].status not in FINAL]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "trigger": self.trigger,
+            "started_us": self.started_us,
+            "declared": list(self.declared) if self.declared is not None else None,
+            "tasks": {
+                k: [t.clock.to_dict(), t.status, t.started_us, t.finished_us] for k, t in self.tasks.items()
+            },
+            "fired": sorted(self.fired),
+            "last_event_us": self.last_event_us,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> RunState:
+        return cls(
+            run_id=raw["run_id"],
+            trigger=raw["trigger"],
+            started_us=raw["started_us"],
+            declared=tuple(raw["declared"]) if raw["declared"] is not None else None,
+            tasks={k: TaskState(Clock.from_dict(c), s, st, fin) for k, (c, s, st, fin) in raw["tasks"].items()},
+            fired=frozenset(raw["fired"]),
+            last_event_us=raw["last_event_us"],
+        )
+
+
+def key(event: RefreshRunStarted | TaskProgress) -> str:
+    return event.run_id
+
+
+def observe(state: RunState | None, event: RefreshRunStarted | TaskProgress) -> Observation[RunState]:
+    state = state or RunState(event.run_id)
+    time_us = to_micros(event.event_time)
+    slot = _RUN_KEY if isinstance(event, RefreshRunStarted) else event.task.key
+    previous = state.tasks.get(slot)
+    verdict, clock = admit(previous.clock if previous else None, event.event_id, time_us, event.sequence)
+    if verdict is not Verdict.APPLY:
+        return Observation(verdict, state)
+    assert clock is not None
+
+    tasks = dict(state.tasks)
+    if isinstance(event, RefreshRunStarted):
+        tasks[_RUN_KEY] = TaskState(clock, "declared")
+        if state.declared is None:  # a repeated start does not re-declare
+            state = replace(state, trigger=event.trigger, started_us=time_us, declared=tuple(t.key for t in event.tasks))
+    else:
+        status = event.status.value
+        started = previous.started_us if previous else None
+        if status == TaskStatus.STARTED.value:
+            tasks[slot] = TaskState(clock, status, time_us, None)
+        else:
+            tasks[slot] = TaskState(clock, status, started, time_us)
+    state = replace(state, tasks=tasks, last_event_us=max(state.last_event_us, time_us))
+    return _completions(state, verdict)
+
+
+def _completions(state: RunState, verdict: Verdict) -> Observation[RunState]:
+    triggers = []
+    fired = set(state.fired)
+    steps = [state.tasks.get(k) for k in UNIFICATION_KEYS]
+    if UNIFICATION not in fired and all(s is not None and s.status in FINAL for s in steps):
+        outcomes = [_outcome(k, s) for k, s in zip(UNIFICATION_KEYS, steps)]  # type: ignore[arg-type]
+        completed = max(o.finished_at for o in outcomes)
+        triggers.append(
+            _run_trigger(
+                TriggerType.UNIFICATION_REFRESH_COMPLETED,
+                state.run_id,
+                completed,
+                UnificationRefreshCompleted(
+                    run_id=state.run_id,
+                    succeeded=all(o.status == "succeeded" for o in outcomes),
+                    completed_at=completed,
+                    steps=outcomes,
+                ),
+            )
+        )
+        fired.add(UNIFICATION)
+    if FULL not in fired and state.declared is not None and not state.pending():
+        outcomes = [_outcome(k, state.tasks[k]) for k in state.declared]
+        completed = max(o.finished_at for o in outcomes)
+        started = from_micros(state.started_us)  # type: ignore[arg-type]
+        triggers.append(
+            _run_trigger(
+                TriggerType.FULL_REFRESH_COMPLETED,
+                state.run_id,
+                completed,
+                FullRefreshCompleted(
+                    run_id=state.run_id,
+                    trigger=state.trigger,  # type: ignore[arg-type]
+                    succeeded=all(o.status == "succeeded" for o in outcomes),
+                    started_at=started,
+                    completed_at=completed,
+                    duration_seconds=(completed - started).total_seconds(),
+                    tasks=outcomes,
+                    failed_tasks=[f"{o.kind}:{o.name}" for o in outcomes if o.status == "failed"],
+                    skipped_tasks=[f"{o.kind}:{o.name}" for o in outcomes if o.status == "skipped"],
+                ),
+            )
+        )
+        fired.add(FULL)
+    return Observation(verdict, replace(state, fired=frozenset(fired)), tuple(triggers))
+
+
+def _run_trigger(kind: TriggerType, run_id: str, time: datetime, data: BaseModel) -> Trigger:
+    # Each run-level trigger fires once per run, so type and run id identify it.
+    return Trigger(type=kind, id=trigger_id(kind.value, run_id), subject=f"refresh-run/{run_id}", time=time, data=data)
+
+
+def _outcome(key: str, task: TaskState) -> TaskOutcome:
+    kind, name = key.split(":", 1)
+    assert task.finished_us is not None
+    return TaskOutcome(
+        kind=kind,
+        name=name,
+        status=task.status,  # type: ignore[arg-type]
+        started_at=from_micros(task.started_us) if task.started_us is not None else None,
+        finished_at=from_micros(task.finished_us),
+        duration_seconds=(task.finished_us - task.started_us) / 1e6 if task.started_us is not None else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TickResult:
+    state: RunState | None  # None: evict the run from the table
+    triggers: tuple[Trigger, ...] = ()
+
+
+def tick(state: RunState, now_us: int, stall_after_us: int, retention_us: int) -> TickResult:
+    """Time passes for a run: fire 'stalled' once, evict runs that are done with.
+
+    A run leaves the table once it has been quiet for the retention period and
+    is finished, has stalled, or never declared its tasks (so cannot finish).
+    """
+    if (
+        not state.finished
+        and STALLED not in state.fired
+        and state.declared is not None
+        and state.started_us is not None
+        and now_us - state.started_us >= stall_after_us
+    ):
+        detected = from_micros(now_us)
+        trigger = _run_trigger(
+            TriggerType.REFRESH_RUN_STALLED,
+            state.run_id,
+            detected,
+            RefreshRunStalled(
+                run_id=state.run_id,
+                trigger=state.trigger,  # type: ignore[arg-type]
+                started_at=from_micros(state.started_us),
+                stalled_after_seconds=stall_after_us / 1e6,
+                detected_at=detected,
+                pending_tasks=state.pending(),
+            ),
+        )
+        return TickResult(replace(state, fired=state.fired | {STALLED}), (trigger,))
+    done_with = state.finished or STALLED in state.fired or state.declared is None
+    if done_with and now_us - state.last_event_us >= retention_us:
+        return TickResult(None)
+    return TickResult(state)
+
+
+def needs_tick(state: RunState, now_us: int, stall_after_us: int, retention_us: int) -> bool:
+    """Cheap pre-check so the timer only sends ticks that can change something."""
+    result = tick(state, now_us, stall_after_us, retention_us)
+    return result.state is not state or bool(result.triggers)

@@ -1,0 +1,194 @@
+"""Upward threshold crossings with re-arming, for segments and measures.
+
+Per subscription the state is one flag, ``armed``:
+- a subscription first met (or whose threshold changed) takes the entity's
+  current value as baseline: armed when it is below the threshold; with no
+  value yet it waits for the first one, which is only a baseline;
+- armed and a value at or above the threshold: fire, disarm;
+- disarmed and a value below the recovery threshold: re-arm.
+Armed therefore implies the previous value was below the threshold, so a fire
+is exactly "previous below, new at or above, not fired since re-arming".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable, Mapping, Protocol
+
+from schemas.events import MeasureChange, SegmentChange
+from schemas.subscriptions import ThresholdSubscription
+from schemas.triggers import ThresholdCrossed, TriggerType
+
+from .ids import trigger_id
+from .ordering import Clock, Verdict, admit, to_micros
+from .trigger import Observation, Trigger
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """What detection needs of a subscription."""
+
+    subscription_id: str
+    threshold: float
+    rearm_below: float
+
+    @property
+    def fingerprint(self) -> str:
+        # Editing a subscription's thresholds re-baselines it.
+        return f"{self.threshold!r}/{self.rearm_below!r}"
+
+
+@dataclass(frozen=True, slots=True)
+class Arming:
+    fingerprint: str
+    armed: bool | None  # None: no value seen yet, the next one is the baseline
+
+
+@dataclass(frozen=True, slots=True)
+class EntityState:
+    clock: Clock | None = None
+    value: float | None = None
+    arming: Mapping[str, Arming] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "clock": self.clock.to_dict() if self.clock else None,
+            "value": self.value,
+            "arming": {sid: [a.fingerprint, a.armed] for sid, a in self.arming.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> EntityState:
+        return cls(
+            Clock.from_dict(raw["clock"]) if raw["clock"] else None,
+            raw["value"],
+            {sid: Arming(fp, armed) for sid, (fp, armed) in raw["arming"].items()},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Crossing:
+    subscription_id: str
+    previous: float
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    verdict: Verdict
+    state: EntityState
+    crossings: tuple[Crossing, ...] = ()
+
+
+class Subscriptions(Protocol):
+    """The subscriptions detection reads: rules per entity, records by id."""
+
+    def rules_for(self, entity_key: str) -> tuple[Rule, ...]: ...
+
+    def get(self, subscription_id: str) -> ThresholdSubscription | None: ...
+
+
+def key(event: SegmentChange | MeasureChange) -> str:
+    """State key of the entity: ``segment/<id>`` or ``measure/<id>`` (one table holds both kinds)."""
+    return f"segment/{event.segment_id}" if isinstance(event, SegmentChange) else f"measure/{event.measure_id}"
+
+
+def observe(
+    state: EntityState | None, event: SegmentChange | MeasureChange, subscriptions: Subscriptions
+) -> Observation[EntityState]:
+    """One value of one entity against that entity's subscriptions, with the
+    trigger of each crossing (a subscription removed meanwhile fires nothing)."""
+    if isinstance(event, SegmentChange):
+        name, value = event.segment_name, float(event.member_count)
+    else:
+        name, value = event.measure_name, event.value
+    entity = key(event)
+    found = evaluate(state, event.event_id, to_micros(event.event_time), event.sequence, value,
+                     subscriptions.rules_for(entity))  # fmt: skip
+    triggers = []
+    for crossing in found.crossings:
+        subscription = subscriptions.get(crossing.subscription_id)
+        if subscription is not None:
+            triggers.append(crossing_trigger(crossing, subscription, name, event.event_id, event.event_time,
+                                             event.run_id))  # fmt: skip
+    return Observation(found.verdict, found.state, tuple(triggers))
+
+
+def evaluate(
+    state: EntityState | None,
+    event_id: str,
+    time_us: int,
+    sequence: int | None,
+    value: float,
+    rules: Iterable[Rule],
+) -> Evaluation:
+    """Apply one value of one entity against that entity's subscriptions.
+
+    Subscriptions absent from ``rules`` are dropped from the state, so removed
+    subscriptions leave it at the entity's next event.
+    """
+    if not math.isfinite(value):
+        raise ValueError(f"value must be finite, got {value!r}")  # the schema rejects these first
+    state = state or EntityState()
+    verdict, clock = admit(state.clock, event_id, time_us, sequence)
+    if verdict is not Verdict.APPLY:
+        return Evaluation(verdict, state)
+
+    previous = state.value
+    arming: dict[str, Arming] = {}
+    crossings = []
+    for rule in rules:
+        known = state.arming.get(rule.subscription_id)
+        if known is None or known.fingerprint != rule.fingerprint:
+            armed = None if previous is None else previous < rule.threshold
+        else:
+            armed = known.armed
+        if armed is None:
+            armed = value < rule.threshold
+        elif armed and value >= rule.threshold:
+            crossings.append(Crossing(rule.subscription_id, previous, value))  # type: ignore[arg-type]
+            armed = False
+        elif not armed and value < rule.rearm_below:
+            armed = True
+        arming[rule.subscription_id] = Arming(rule.fingerprint, armed)
+    return Evaluation(verdict, EntityState(clock, value, arming), tuple(crossings))
+
+
+def crossing_trigger(
+    crossing: Crossing,
+    subscription: ThresholdSubscription,
+    entity_name: str,
+    event_id: str,
+    event_time: datetime,
+    run_id: str | None,
+) -> Trigger:
+    """The trigger event for one crossing; its id is fixed by subscription,
+    thresholds, entity and causing event, so a replay repeats the same id."""
+    kind = (
+        TriggerType.SEGMENT_THRESHOLD_CROSSED
+        if subscription.entity_kind == "segment"
+        else TriggerType.MEASURE_THRESHOLD_CROSSED
+    )
+    rule = Rule(subscription.subscription_id, subscription.threshold, subscription.rearm_below)
+    return Trigger(
+        type=kind,
+        id=trigger_id(kind.value, subscription.subscription_id, rule.fingerprint, subscription.entity_key, event_id),
+        subject=subscription.entity_key,
+        time=event_time,
+        data=ThresholdCrossed(
+            subscription_id=subscription.subscription_id,
+            entity_kind=subscription.entity_kind,
+            entity_id=subscription.entity_id,
+            entity_name=entity_name,
+            threshold=subscription.threshold,
+            recovery_threshold=subscription.rearm_below,
+            previous_value=crossing.previous,
+            value=crossing.value,
+            crossed_at=event_time,
+            run_id=run_id,
+            owner=subscription.owner,
+            labels=subscription.labels,
+        ),
+    )

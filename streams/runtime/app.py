@@ -1,0 +1,78 @@
+"""The Faust application factory: one configuration for the worker and the
+dispatcher, each with its own app id (consumer group, internal topics)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+
+from ..metrics import Metrics
+from ..settings import Settings
+from ..topics import Topics
+from . import faust_fixes
+from .continuity import GapReader
+from .kafka import KafkaConnection
+from .pipeline import Pipeline, Publisher
+
+log = logging.getLogger("cdp_triggers")
+
+
+def faust_app(settings: Settings, connection: KafkaConnection) -> faust.App:
+    faust_fixes.apply()
+    datadir = settings.data_dir / settings.app_id  # worker and dispatcher may share CDP_DATA_DIR
+    datadir.mkdir(parents=True, exist_ok=True)
+    return faust.App(
+        settings.app_id,
+        broker=connection.faust_broker(),
+        store="memory://",
+        datadir=str(datadir),
+        processing_guarantee="at_least_once",
+        broker_commit_interval=settings.commit_interval_seconds,
+        consumer_auto_offset_reset="earliest",
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        topic_disable_leader=True,
+        broker_session_timeout=settings.session_timeout_seconds,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
+        consumer_group_instance_id=settings.instance_id,
+        producer_acks=-1,
+        producer_linger_ms=0,  # triggers are awaited one by one: a linger would add to each (see benchmarks)
+        web_enabled=False,
+        loghandlers=[],
+    )
+
+
+def pipeline(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
+    """A Faust app with what every agent shares, and the timers and log lines
+    every process has (state sizes, the 'joined consumer group' line)."""
+    connection = KafkaConnection(settings)
+    app = faust_app(settings, connection)
+    metrics = metrics or Metrics()
+    topics = Topics(settings)
+    p = Pipeline(
+        app=app, settings=settings, topics=topics, metrics=metrics,
+        publisher=Publisher(app, settings, topics, metrics), gaps=GapReader(connection),
+    )  # fmt: skip
+
+    @app.timer(interval=settings.continuity_check_interval_seconds)
+    async def report_state_size() -> None:
+        for name, table in p.state_tables.items():
+            metrics.state_entries.labels(name).set(len(table))
+
+    @app.on_before_shutdown.connect
+    async def _close_gap_reader(sender: Any, **kwargs: Any) -> None:
+        await p.gaps.close()
+
+    @app.on_rebalance_complete.connect
+    async def _joined(sender: Any, **kwargs: Any) -> None:
+        by_topic: dict[str, list[int]] = {}
+        for tp in app.consumer.assignment():
+            if not tp.topic.endswith("-changelog"):
+                by_topic.setdefault(tp.topic, []).append(tp.partition)
+        described = ", ".join(f"{t}{sorted(ps)}" for t, ps in sorted(by_topic.items()))
+        count = sum(len(ps) for ps in by_topic.values())
+        log.info("joined consumer group %s; assigned %d partitions: %s", settings.app_id, count, described)
+
+    return p

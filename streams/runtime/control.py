@@ -1,0 +1,65 @@
+"""The control-topic protocol, once.
+
+Faust refuses table writes outside stream iteration, and a write goes to the
+changelog partition of the message being processed. So anything a timer wants
+done to state is sent as a command to the agent's own control topic, on the
+partition that owns the state, and the agent applies it like an input event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar, Union
+
+import orjson
+
+
+@dataclass(frozen=True, slots=True)
+class Nudge:
+    """Re-read messages Faust skipped at the end of ``topic`` (see ``continuity``)."""
+
+    kind: ClassVar[str] = "nudge"
+    topic: str
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Bring time to one refresh run: stall it or evict it as of ``now_us``."""
+
+    kind: ClassVar[str] = "tick"
+    run_id: str
+    now_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """Drop delivery records of this partition stored before ``before`` (epoch seconds)."""
+
+    kind: ClassVar[str] = "sweep"
+    partition: int
+    before: float
+
+
+Command = Union[Nudge, Tick, Sweep]
+_BY_KIND: dict[str, type[Any]] = {c.kind: c for c in (Nudge, Tick, Sweep)}
+
+
+def encode(command: Command) -> bytes:
+    return orjson.dumps({"kind": command.kind, **asdict(command)})
+
+
+def decode(raw: bytes) -> Command:
+    document = orjson.loads(raw)
+    cls = _BY_KIND[document["kind"]]
+    return cls(**{f.name: document[f.name] for f in fields(cls)})  # type: ignore[no-any-return]
+
+
+class ControlChannel:
+    """Sends commands to one agent's control topic."""
+
+    def __init__(self, app: Any, topic: str) -> None:
+        self.name = topic
+        self._topic = app.topic(topic, key_serializer="raw", value_serializer="raw")
+
+    async def send(self, command: Command, partition: int, key: str | None = None) -> None:
+        await self._topic.send(key=key.encode() if key else None, value=encode(command), partition=partition)

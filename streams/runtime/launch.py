@@ -1,0 +1,47 @@
+"""Starting a Faust process (worker or dispatcher): topics, the pipeline, the
+steps before Faust, metrics, then Faust's own worker loop."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Callable
+
+from ..settings import Settings
+from .kafka import ensure_topics
+from .pipeline import Pipeline
+
+
+class LaunchError(Exception):
+    """A process could not start; the message says why and what to check."""
+
+
+def run(settings: Settings, build: Callable[[], Pipeline], say: Callable[[str], None],
+        prepare: Callable[[Pipeline], None] | None = None) -> None:  # fmt: skip
+    """Build and run until stopped. ``prepare`` runs once everything is up,
+    just before Faust takes over (the worker starts its dispatcher there)."""
+    from faust.worker import Worker
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        created = loop.run_until_complete(ensure_topics(settings))
+    except ConnectionError as exc:
+        raise LaunchError(f"{exc}. Hint: start the dev broker with 'cdp-triggers broker start' or set "
+                          "CDP_KAFKA_BOOTSTRAP.") from None  # fmt: skip
+    if created:
+        say(f"created topics: {', '.join(created)}")
+    pipeline = build()
+    for step in pipeline.before_start:
+        loop.run_until_complete(step())
+    if settings.metrics_port:
+        try:
+            pipeline.metrics.serve(settings.metrics_host, settings.metrics_port)
+        except OSError as exc:
+            raise LaunchError(
+                f"CDP_METRICS_PORT: cannot listen on {settings.metrics_host}:{settings.metrics_port} ({exc.strerror})."
+                " Hint: another worker may use it; give each worker its own port, or 0 to disable."
+            ) from None
+        say(f"metrics on http://{settings.metrics_host}:{settings.metrics_port}/metrics")
+    if prepare is not None:
+        prepare(pipeline)
+    Worker(pipeline.app, loglevel=settings.log_level, loop=loop).execute_from_commandline()

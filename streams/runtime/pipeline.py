@@ -1,0 +1,242 @@
+"""What every agent shares: the Publisher (outputs, acknowledged) and the
+Pipeline with the agent skeletons. Agents in ``worker`` and ``delivery`` only
+say what to decode, which state to read and which pure function to call."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Generic, TypeVar
+
+import faust
+
+from schemas.deadletter import DeliveryDeadLetter
+from schemas.triggers import TriggerEvent, dataschema_for
+
+from ..detection.ordering import Verdict
+from ..detection.trigger import Observation, Trigger
+from ..metrics import Metrics
+from ..settings import Settings
+from ..topics import Topics
+from . import control
+from .codec import Decoder, Rejected, dead_letter, encode
+from .continuity import GapReader, Incoming, OffsetLedger
+from .control import ControlChannel, Nudge
+from .state import StateTable, plain
+
+log = logging.getLogger("cdp_triggers")
+
+RAW = {"key_serializer": "raw", "value_serializer": "raw"}
+# Changelogs are compacted, but Kafka only compacts closed segments (1 GiB by default): without smaller,
+# time-bounded segments a restarted worker replays every write ever made (benchmarks: 167 s for 1M events).
+CHANGELOG_CONFIG = {"segment.bytes": str(32 << 20), "segment.ms": str(3600_000), "min.cleanable.dirty.ratio": "0.2"}
+
+S = TypeVar("S")
+Handle = Callable[[Incoming], Awaitable[None]]
+OnControl = Callable[[control.Command, int], Awaitable[None]]
+
+
+class Publisher:
+    """Sends to the actions and dead-letter topics and waits for the broker's
+    acknowledgement, so the table write that follows never gets ahead of the
+    output (see the README, 'Delivery guarantees')."""
+
+    def __init__(self, app: faust.App, settings: Settings, topics: Topics, metrics: Metrics) -> None:
+        self._actions = app.topic(topics.actions, **RAW)
+        self._dead_letter = app.topic(topics.dead_letter, **RAW)
+        self._delivery_dead_letter = app.topic(topics.delivery_dead_letter, **RAW)
+        self._source = f"/cdp-triggers/{settings.app_id}"
+        self._worker = settings.app_id
+        self._metrics = metrics
+
+    def envelope(self, trigger: Trigger) -> TriggerEvent:
+        return TriggerEvent(
+            id=trigger.id,
+            source=self._source,
+            type=trigger.type,
+            subject=trigger.subject,
+            time=trigger.time,
+            dataschema=dataschema_for(trigger.type),
+            data=trigger.data.model_dump(mode="json"),
+        )
+
+    async def trigger(self, trigger: Trigger) -> None:
+        event = self.envelope(trigger)
+        headers = {"content-type": b"application/cloudevents+json", "ce-type": trigger.type.value.encode()}
+        await self._send(self._actions, trigger.subject.encode(), encode(event), headers)
+        self._metrics.triggers.labels(trigger.type.short).inc()
+        lag = time.time() - trigger.time.timestamp()
+        self._metrics.detection_latency.labels(trigger.type.short).observe(max(lag, 0.0))
+        log.debug("trigger %s %s id=%s", trigger.type.short, trigger.subject, trigger.id)  # info cost 7% of CPU
+
+    async def dead_letter(self, msg: Incoming, rejected: Rejected) -> None:
+        record = dead_letter(
+            rejected,
+            topic=msg.topic,
+            partition=msg.partition,
+            offset=msg.offset,
+            timestamp_ms=msg.timestamp_ms,
+            key=msg.key,
+            value=msg.value,
+            worker=self._worker,
+        )
+        headers = {"reason": rejected.reason.value.encode(), "source-topic": msg.topic.encode()}
+        await self._send(self._dead_letter, msg.key, encode(record), headers)
+        self._metrics.events_invalid.labels(msg.topic, rejected.reason.value).inc()
+        self._metrics.dead_lettered.labels(msg.topic).inc()
+        log.warning(
+            "dead-lettered %s[%d]@%d: %s: %s", msg.topic, msg.partition, msg.offset, rejected.reason.value,
+            rejected.error[:300],
+        )  # fmt: skip
+
+    async def delivery_dead_letter(self, record: DeliveryDeadLetter) -> None:
+        headers = {"reason": record.reason.value.encode(), "receiver": record.receiver.encode()}
+        await self._send(self._delivery_dead_letter, record.trigger_id.encode(), encode(record), headers)
+
+    async def _send(self, topic: Any, key: bytes | None, value: bytes, headers: dict[str, bytes]) -> None:
+        try:
+            pending = await topic.send(key=key, value=value, headers=headers)
+            await pending
+        except Exception:
+            self._metrics.send_errors.labels(topic.get_topic_name()).inc()
+            raise  # the agent crashes; the event is not committed and is retried after restart
+
+
+@dataclass(frozen=True)
+class Detector(Generic[S]):
+    """One detection agent, declared: its inputs, its state and its pure rule."""
+
+    name: str  # the agent: its control topic, offsets table and processing-time label
+    table: str  # its state table (and changelog topic): renaming it loses the state
+    inputs: dict[str, Any]  # topic -> input model (or union of models)
+    key: Callable[[Any], str]  # the entity an event belongs to: its state key
+    observe: Callable[[S | None, Any], Observation[S]]
+    to_json: Callable[[S], Any]
+    from_json: Callable[[Any], S]
+    applied: Callable[[Any], None] = lambda event: None  # counting what does not fire
+    on_control: Callable[[StateTable[S]], OnControl] | None = None  # commands beyond nudges (ticks)
+
+
+@dataclass
+class Pipeline:
+    """Everything the agents share."""
+
+    app: faust.App
+    settings: Settings
+    topics: Topics
+    metrics: Metrics
+    publisher: Publisher
+    gaps: GapReader
+    state_tables: dict[str, Any] = field(default_factory=dict)  # name -> Faust table, for the size metric
+    # Run to completion before Faust starts (the worker loads its subscriptions here).
+    before_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    def input_topic(self, *names: str) -> Any:
+        return self.app.topic(*names, partitions=self.settings.partitions, **RAW)
+
+    def control(self, agent: str) -> ControlChannel:
+        return ControlChannel(self.app, self.topics.control(agent))
+
+    def detector(self, spec: Detector[S]) -> StateTable[S]:
+        """Register a detection agent: decode or dead-letter, observe, publish
+        the triggers (acknowledged), then store the state."""
+        decoders = {topic: Decoder(model, self.settings.max_event_bytes) for topic, model in spec.inputs.items()}
+        table = self.state(spec.table, spec.to_json, spec.from_json)
+
+        async def handle(msg: Incoming) -> None:
+            event = await self.decode(decoders[msg.topic], msg)
+            if event is None:
+                return
+            key = spec.key(event)
+            obs = spec.observe(table.get(key), event)
+            if not self.applies(msg, obs.verdict):
+                return
+            spec.applied(event)
+            for trigger in obs.triggers:
+                await self.publisher.trigger(trigger)
+            table.put(key, obs.state, msg.partition)
+
+        on_control = spec.on_control(table) if spec.on_control else None
+        self.input_agent(spec.name, list(spec.inputs), handle, on_control)
+        return table
+
+    def input_agent(self, name: str, topics: list[str], handle: Handle, on_control: OnControl | None = None) -> Any:
+        """An agent applying ``handle`` to every message of ``topics`` in offset
+        order, re-reading any that Faust skipped (see ``continuity``).
+
+        It also reads its own control topic (same partition count): ``Nudge``
+        commands, sent by a timer when an input partition stopped short of its
+        end, and any other command for ``on_control`` (with the partition it
+        came on, whose state it may change)."""
+        ledger = OffsetLedger(
+            self.state(f"{name}-offsets", plain, plain, reported=False), self.gaps,
+            on_gap=lambda topic, n: self.metrics.gap_rereads.labels(topic).inc(n),
+        )  # fmt: skip
+        channel = self.control(name)
+        source = self.input_topic(*topics, channel.name)
+
+        async def process(stream: Any) -> None:
+            async for event in stream.events():
+                message = event.message
+                if message.topic == channel.name:
+                    command = control.decode(event.value)
+                    if isinstance(command, Nudge):
+                        for skipped in await ledger.missing_at_end(command.topic, message.partition):
+                            await self._apply(name, handle, ledger, skipped)
+                    elif on_control is not None:
+                        await on_control(command, message.partition)
+                    continue
+                incoming = Incoming.from_faust(message)
+                for skipped in await ledger.missing_before(incoming):
+                    await self._apply(name, handle, ledger, skipped)
+                await self._apply(name, handle, ledger, incoming)
+
+        seen: dict[tuple[str, int], int | None] = {}
+
+        @self.app.timer(interval=self.settings.continuity_check_interval_seconds, name=f"{name}-continuity")
+        async def check_continuity() -> None:
+            assigned = [(tp.topic, tp.partition) for tp in self.app.consumer.assignment() if tp.topic in topics]
+            stuck, lag = await ledger.check(assigned, seen)
+            for topic in topics:
+                self.metrics.lag.labels(topic).set(lag.get(topic, 0))
+            for topic, partition in stuck:
+                await channel.send(Nudge(topic), partition)
+
+        return self.app.agent(source, name=name)(process)
+
+    async def decode(self, decoder: Decoder[Any], msg: Incoming) -> Any | None:
+        """The validated event, or None once it has been dead-lettered."""
+        event = decoder.decode(msg.value)
+        if isinstance(event, Rejected):
+            await self.publisher.dead_letter(msg, event)
+            return None
+        return event
+
+    def applies(self, msg: Incoming, verdict: Verdict) -> bool:
+        """False, and counted, for a stale or duplicate event."""
+        if verdict is Verdict.APPLY:
+            return True
+        self.metrics.events_ignored.labels(msg.topic, verdict.value).inc()
+        return False
+
+    async def _apply(self, agent: str, handle: Handle, ledger: OffsetLedger, incoming: Incoming) -> None:
+        started = time.perf_counter()
+        self.metrics.events_consumed.labels(incoming.topic).inc()
+        await handle(incoming)
+        ledger.applied(incoming)
+        self.metrics.processing.labels(agent).observe(time.perf_counter() - started)
+
+    def state(self, name: str, to_json: Callable[[S], Any], from_json: Callable[[Any], S], *,
+              reported: bool = True) -> StateTable[S]:  # fmt: skip
+        """A typed table; ``reported`` tables count in ``cdp_triggers_state_entries``."""
+        return StateTable(self.table(name, reported=reported), to_json, from_json)
+
+    def table(self, name: str, *, reported: bool = True) -> Any:
+        """The Faust table behind a ``StateTable``: JSON keys and values, compacted changelog."""
+        schema = faust.Schema(key_serializer="json", value_serializer="json")
+        table = self.app.Table(name, default=None, partitions=self.settings.partitions, schema=schema,
+                               extra_topic_configs=CHANGELOG_CONFIG)  # fmt: skip
+        if reported:
+            self.state_tables[name] = table
+        return table

@@ -1,0 +1,47 @@
+"""``worker --with-dispatcher``: one command and one container for both, with
+the dispatcher in a child process so a slow receiver never stalls detection
+and each keeps its own consumer group. If either stops, both stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+from typing import Any, Callable
+
+import faust
+
+from ..settings import Settings
+
+log = logging.getLogger("cdp_triggers")
+
+
+def supervise_dispatcher(app: faust.App, settings: Settings, say: Callable[[str], None]) -> None:
+    env = dict(os.environ)
+    env["CDP_METRICS_PORT"] = str(settings.dispatcher_metrics_port)
+    if settings.instance_id:
+        env["CDP_INSTANCE_ID"] = f"{settings.instance_id}-dispatcher"
+    child = subprocess.Popen([sys.executable, "-m", "streams.cli", "dispatcher"], env=env)
+    say(f"dispatcher started (pid {child.pid})")
+    stopping = False
+
+    @app.task
+    async def watch_dispatcher() -> None:
+        code = await asyncio.get_running_loop().run_in_executor(None, child.wait)
+        if code is not None and not stopping:
+            log.error("dispatcher exited with code %s; stopping the worker", code)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    @app.on_before_shutdown.connect
+    async def _stop_dispatcher(sender: Any, **kwargs: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        if child.poll() is None:
+            child.terminate()
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, child.wait, 30)
+            except subprocess.TimeoutExpired:
+                child.kill()

@@ -1,0 +1,164 @@
+"""The dashboards against real data: a worker on the real broker handles events
+of every trigger type, a real Prometheus scrapes it, and every panel query of
+both dashboards (Grafana variables replaced) must return data."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from tests.support import builders as b
+from tests.support.dispatcher import dispatcher_settings, routes_file
+from tests.support.kafka import free_port
+from tests.support.receivers import HttpReceiver
+
+ROOT = Path(__file__).resolve().parents[2]
+VARIABLES = {"$job": ".+", "$instance": ".+", "$__rate_interval": "30s", "$__range": "5m"}
+
+
+def now_iso(offset: float = 0.0) -> str:
+    return (datetime.now(timezone.utc) + timedelta(seconds=offset)).isoformat()
+
+
+def live(doc: dict, offset: float) -> dict:
+    return {**doc, "event_time": now_iso(offset)}
+
+
+def drive_every_trigger_type(kafka, topics) -> None:
+    kafka.produce_all(topics.subscriptions, [
+        ("seg", b.subscription("seg", "segment", "vip", 100)),
+        ("mea", b.subscription("mea", "measure", "ltv", 5.5)),
+    ])  # fmt: skip
+    time.sleep(1.5)  # the registry follows the subscriptions topic
+    kafka.produce_all(topics.segments, [("vip", live(b.segment("vip", n, 0), i * 0.01 - 1)) for i, n in
+                                        enumerate([10, 150])])  # fmt: skip
+    kafka.produce_all(topics.measures, [("ltv", live(b.measure("ltv", v, 0), i * 0.01 - 1)) for i, v in
+                                        enumerate([1.0, 9.0])])  # fmt: skip
+    kafka.produce_all(topics.datasources, [
+        ("crm", live(b.datasource("crm", "started", 0), -1)),
+        ("crm", live(b.datasource("crm", "failed", 0, will_retry=True), -0.9)),
+        ("crm", live(b.datasource("crm", "succeeded", 0), -0.8)),
+        ("web", live(b.datasource("web", "failed", 0), -0.7)),
+        ("web", live(b.datasource("web", "failed", 0), -5)),   # stale
+    ])  # fmt: skip
+    tasks = [("unification", "map"), ("unification", "match"), ("unification", "merge")]
+    run = [live(b.run_started("r1", tasks, 0), -1)] + [live(b.task("r1", k, n, "succeeded", 0), -0.5)
+                                                       for k, n in tasks]  # fmt: skip
+    run.append(live(b.run_started("stuck", [("segment", "vip")], 0), -1))
+    kafka.produce_all(topics.runs, [(d["run_id"], d) for d in run])
+    kafka.produce(topics.segments, "vip", b"{broken")
+    kafka.flush()
+
+
+def query(port: int, expr: str) -> list:
+    url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    body = json.loads(urllib.request.urlopen(url, timeout=10).read())
+    assert body["status"] == "success", body
+    return body["data"]["result"]
+
+
+@pytest.fixture
+def prometheus(tmp_path):
+    binary = shutil.which("prometheus")
+    assert binary, "prometheus is installed by './dev test' (Debian package prometheus)"
+    port = free_port()
+    procs = []
+
+    def start(*metrics_ports: int) -> int:
+        config = tmp_path / "prometheus.yml"
+        config.write_text(
+            "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+            f"rule_files: ['{ROOT / 'prometheus/rules/cdp-triggers.rules.yml'}']\n"
+            "scrape_configs:\n"
+            "  - job_name: cdp-triggers-test\n"
+            f"    static_configs: [{{targets: {[f'127.0.0.1:{p}' for p in metrics_ports]}}}]\n"
+        )
+        log = open(tmp_path / "prometheus.log", "wb")
+        procs.append(subprocess.Popen(
+            [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+             f"--web.listen-address=127.0.0.1:{port}"], stdout=log, stderr=subprocess.STDOUT,
+        ))  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=2)
+                return port
+            except OSError:
+                time.sleep(0.3)
+        raise AssertionError((tmp_path / "prometheus.log").read_text()[-3000:])
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+        proc.wait(30)
+
+
+def test_every_dashboard_query_returns_data(kafka, settings, worker_factory, prometheus, tmp_path):
+    settings = settings.model_copy(update={"stall_after_seconds": 2.0, "stall_check_interval_seconds": 0.3,
+                                           "continuity_check_interval_seconds": 0.5})  # fmt: skip
+    worker = worker_factory(settings).start()
+    http = HttpReceiver(lambda path, n: ("status", 400 if path == "/broken" else 202)).__enter__()
+    _, env = routes_file(tmp_path, http, None)
+    dispatcher = worker_factory(dispatcher_settings(settings), "dispatcher", "dispatcher", env).start()
+    try:
+        check_dashboards(kafka, worker, dispatcher, prometheus(settings.metrics_port, dispatcher.settings.metrics_port))
+    finally:
+        http.__exit__()
+
+
+def check_dashboards(kafka, worker, dispatcher, port):
+    # A first scrape before any event, so increases are measured from zero.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(query(port, "cdp_triggers_triggers_total")) < 7:
+        time.sleep(0.3)
+    drive_every_trigger_type(kafka, worker.topics)
+    assert len(kafka.read(worker.topics.actions, until=7, timeout=60)) >= 7, worker.log()[-3000:]
+
+    # Wait until Prometheus has scraped all seven trigger types, then a few more samples.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        delivered = query(port, 'sum(cdp_triggers_deliveries_total{outcome="delivered"}) >= 7')
+        if len(query(port, "cdp_triggers_triggers_total > 0")) >= 7 and delivered:
+            break
+        time.sleep(1)
+    time.sleep(5)
+
+    empty = []
+    checked = 0
+    for path in sorted((ROOT / "grafana/dashboards").glob("*.json")):
+        for panel in json.loads(path.read_text())["panels"]:
+            for target in panel["targets"]:
+                expr = target["expr"]
+                for var, value in VARIABLES.items():
+                    expr = expr.replace(var, value)
+                checked += 1
+                if not query(port, expr):
+                    empty.append(f"{path.stem} / {panel['title']}: {expr}")
+    assert checked >= 20
+    assert not empty, "panel queries without data:\n" + "\n".join(empty)
+
+    # The data is the real thing, not only zero-initialised series.
+    per_type = {r["metric"]["type"]: float(r["value"][1])
+                for r in query(port, "sum by (type) (increase(cdp_triggers_triggers_total[5m]))")}  # fmt: skip
+    assert len(per_type) == 7 and all(v > 0 for v in per_type.values()), per_type
+    p99 = query(port, 'histogram_quantile(0.99, sum by (le) (rate(cdp_triggers_detection_latency_seconds_bucket[5m])))')
+    assert 0 < float(p99[0]["value"][1]) < 60, p99
+    invalid = query(port, 'sum(cdp_triggers_input_invalid_total{reason="not_json"})')
+    stale = query(port, 'sum(cdp_triggers_input_ignored_total{reason="stale"})')
+    assert float(invalid[0]["value"][1]) == 1 and float(stale[0]["value"][1]) == 1
+
+    delivered = query(port, 'sum(cdp_triggers_deliveries_total{outcome="delivered"})')
+    rejected = query(port, 'sum(cdp_triggers_delivery_dead_lettered_total{reason="rejected"})')
+    assert float(delivered[0]["value"][1]) >= 7 and float(rejected[0]["value"][1]) >= 1, dispatcher.log()[-2000:]
+
+    rules = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/rules", timeout=10).read())
+    loaded = [r["name"] for g in rules["data"]["groups"] for r in g["rules"]]
+    assert len(loaded) == 7, loaded

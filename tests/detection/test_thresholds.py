@@ -1,0 +1,203 @@
+import math
+
+import pytest
+
+from schemas.subscriptions import ThresholdSubscription
+from schemas.triggers import TriggerType
+from streams.detection.ordering import Verdict
+from streams.detection.thresholds import EntityState, Rule, crossing_trigger, evaluate
+
+
+class Feed:
+    """Drives one entity through evaluate() like observe() does."""
+
+    def __init__(self, *rules: Rule) -> None:
+        self.rules = list(rules)
+        self.state: EntityState | None = None
+        self.t = 0
+
+    def __call__(self, value: float, *, t: int | None = None, event_id: str | None = None):
+        self.t = self.t + 1 if t is None else t
+        obs = evaluate(self.state, event_id or f"e{self.t}-{value}", self.t, None, value, self.rules)
+        if obs.verdict is Verdict.APPLY:
+            self.state = obs.state
+        return obs
+
+    def fired(self, *values: float) -> list[tuple[float, float]]:
+        out = []
+        for v in values:
+            out += [(c.previous, c.value) for c in self(v).crossings]
+        return out
+
+
+def rule(threshold: float, rearm: float | None = None, sid: str = "s1") -> Rule:
+    return Rule(sid, threshold, threshold if rearm is None else rearm)
+
+
+def test_fires_when_previous_below_and_new_at_or_above():
+    feed = Feed(rule(100))
+    assert feed.fired(50, 99, 100) == [(99, 100)]
+
+
+def test_first_value_is_only_a_baseline():
+    feed = Feed(rule(100))
+    assert feed.fired(150) == []
+    assert feed.fired(160) == []
+
+
+def test_equal_to_threshold_counts_as_reaching_it_and_staying_equal_does_not_refire():
+    feed = Feed(rule(100))
+    assert feed.fired(0, 100, 100, 100) == [(0, 100)]
+
+
+def test_downward_crossing_does_not_fire():
+    feed = Feed(rule(100))
+    assert feed.fired(150, 50) == []
+
+
+def test_default_recovery_rearms_below_threshold():
+    feed = Feed(rule(100))
+    assert feed.fired(0, 100, 99, 100) == [(0, 100), (99, 100)]
+
+
+def test_recovery_threshold_suppresses_wobble():
+    feed = Feed(rule(100, rearm=90))
+    # hovering around 100 fires once; only a fall below 90 re-arms
+    assert feed.fired(80, 101, 99, 101, 95, 100, 89, 100) == [(80, 101), (89, 100)]
+
+
+def test_value_at_recovery_threshold_does_not_rearm():
+    feed = Feed(rule(100, rearm=90))
+    assert feed.fired(80, 100, 90, 100) == [(80, 100)]
+
+
+def test_new_subscription_takes_current_value_as_baseline():
+    feed = Feed()
+    feed(150)
+    feed.rules = [rule(100)]
+    assert feed.fired(160) == []  # already above when subscribed
+    assert feed.fired(50, 120) == [(50, 120)]
+
+
+def test_new_subscription_below_is_armed_from_current_value():
+    feed = Feed()
+    feed(50)
+    feed.rules = [rule(100)]
+    assert feed.fired(100) == [(50, 100)]
+
+
+def test_changed_threshold_rebaselines():
+    feed = Feed(rule(100))
+    feed(50)
+    feed.rules = [rule(40)]
+    # 50 is already above the new threshold: baseline, no fire
+    assert feed.fired(60) == []
+
+
+def test_removed_subscription_leaves_state():
+    feed = Feed(rule(100, sid="a"), rule(200, sid="b"))
+    feed(10)
+    assert set(feed.state.arming) == {"a", "b"}
+    feed.rules = [rule(100, sid="a")]
+    feed(20)
+    assert set(feed.state.arming) == {"a"}
+
+
+def test_each_subscription_is_independent():
+    feed = Feed(rule(100, sid="low"), rule(200, sid="high"))
+    obs = feed(50)
+    obs = feed(250)
+    assert sorted(c.subscription_id for c in obs.crossings) == ["high", "low"]
+
+
+def test_stale_value_never_crosses_and_does_not_change_state():
+    feed = Feed(rule(100))
+    feed(50, t=10)
+    before = feed.state
+    obs = feed(500, t=5)
+    assert obs.verdict is Verdict.STALE and obs.crossings == ()
+    assert feed.state is before
+    assert [(c.previous, c.value) for c in feed(100, t=11).crossings] == [(50, 100)]
+
+
+def test_duplicate_event_id_is_ignored():
+    feed = Feed(rule(100))
+    feed(50, event_id="x")
+    obs = feed(150, event_id="x")
+    assert obs.verdict is Verdict.DUPLICATE and obs.crossings == ()
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_non_finite_values_are_refused(bad):
+    with pytest.raises(ValueError, match="finite"):
+        evaluate(None, "e", 1, None, bad, [rule(1)])
+
+
+def test_negative_measure_values_cross_negative_thresholds():
+    feed = Feed(rule(-10))
+    assert feed.fired(-50, -10) == [(-50, -10)]
+
+
+def test_state_round_trips_through_dict():
+    feed = Feed(rule(100), rule(5, sid="s2"))
+    feed(50)
+    feed(150)
+    assert EntityState.from_dict(feed.state.to_dict()) == feed.state
+
+
+def test_crossing_trigger_id_is_deterministic_and_cause_specific():
+    from datetime import datetime, timezone
+
+    sub = ThresholdSubscription(subscription_id="s1", entity_kind="segment", entity_id="vip", threshold=100,
+                                owner="o@example.com")  # fmt: skip
+    feed = Feed(rule(100))
+    crossing = feed(0) and feed(100).crossings[0]
+    when = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    a = crossing_trigger(crossing, sub, "VIP", "evt-1", when, None)
+    b = crossing_trigger(crossing, sub, "VIP", "evt-1", when, None)
+    c = crossing_trigger(crossing, sub, "VIP", "evt-2", when, None)
+    assert a.id == b.id != c.id
+    assert a.type is TriggerType.SEGMENT_THRESHOLD_CROSSED
+    assert a.subject == "segment/vip"
+    assert a.data.previous_value == 0 and a.data.value == 100 and a.data.recovery_threshold == 100
+
+
+class Subs:
+    """A read-only subscription set, as the registry offers it."""
+
+    def __init__(self, *subs: ThresholdSubscription) -> None:
+        self.by_id = {s.subscription_id: s for s in subs}
+
+    def rules_for(self, entity_key: str) -> tuple[Rule, ...]:
+        return tuple(Rule(s.subscription_id, s.threshold, s.rearm_below) for s in self.by_id.values()
+                     if s.entity_key == entity_key)  # fmt: skip
+
+    def get(self, subscription_id: str) -> ThresholdSubscription | None:
+        return self.by_id.get(subscription_id)
+
+
+def test_observe_turns_each_crossing_into_its_trigger():
+    from schemas.events import MeasureChange, SegmentChange
+    from streams.detection.thresholds import key, observe
+    from tests.support import builders as b
+
+    vip = ThresholdSubscription(subscription_id="vip-100", entity_kind="segment", entity_id="vip", threshold=100,
+                                owner="o@example.com")  # fmt: skip
+    subs = Subs(vip)
+    first = SegmentChange.model_validate(b.segment("vip", 90, 1))
+    second = SegmentChange.model_validate(b.segment("vip", 120, 2))
+    assert key(first) == "segment/vip"
+    assert key(MeasureChange.model_validate(b.measure("ltv", 5.0, 1))) == "measure/ltv"
+    obs = observe(None, first, subs)
+    assert obs.triggers == ()
+    obs = observe(obs.state, second, subs)
+    (fired,) = obs.triggers
+    assert fired == crossing_trigger(obs_crossing(90, 120), vip, "Segment vip", second.event_id, second.event_time, None)
+    # A subscription removed between evaluation and lookup fires nothing.
+    assert observe(EntityState(value=90.0), second, Subs()).triggers == ()
+
+
+def obs_crossing(previous: float, value: float):
+    from streams.detection.thresholds import Crossing
+
+    return Crossing("vip-100", previous, value)

@@ -1,0 +1,24 @@
+import pytest
+
+from devtools.settings import BrokerSettings, load_broker_settings
+from streams.settings import ConfigError
+
+
+def test_broker_settings_read_their_own_variables(monkeypatch):
+    monkeypatch.setenv("CDP_BROKER_PORT", "19092")
+    assert load_broker_settings().port == 19092
+
+
+def test_a_bad_broker_setting_names_the_variable(monkeypatch):
+    monkeypatch.setenv("CDP_BROKER_KAFKA_VERSION", "four")
+    with pytest.raises(ConfigError, match="CDP_BROKER_KAFKA_VERSION"):
+        load_broker_settings()
+
+
+def test_readme_documents_every_broker_setting():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Development", 1)[1]
+    for name in BrokerSettings.model_fields:
+        assert f"| `CDP_BROKER_{name.upper()}` |" in section

@@ -1,0 +1,170 @@
+"""Real receivers on loopback for delivery tests: an aiohttp server playing
+Teams and webhook endpoints, and an aiosmtpd SMTP server. Each runs in a
+thread of its own, so tests drive them from sync or async code alike."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, Callable
+
+from aiohttp import web
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+
+from tests.support.kafka import free_port
+
+
+@dataclass
+class Request:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float  # time.monotonic()
+
+
+# What the server does with request number n (1-based) to a path:
+# ("status", code, {headers}) | ("slow", seconds) | ("close",)
+Script = Callable[[str, int], tuple]
+
+
+class HttpReceiver:
+    def __init__(self, script: Script | None = None) -> None:
+        self.script: Script = script or (lambda path, n: ("status", 202, {}))
+        self.requests: list[Request] = []
+        self.port = free_port()
+        self._lock = threading.Lock()
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def on(self, path: str) -> list[Request]:
+        with self._lock:
+            return [r for r in self.requests if r.path == path]
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        with self._lock:
+            self.requests.append(Request(request.path, dict(request.headers), body, time.monotonic()))
+            n = sum(1 for r in self.requests if r.path == request.path)
+        action = self.script(request.path, n)
+        if action[0] == "slow":
+            await asyncio.sleep(action[1])
+            return web.Response(status=202)
+        if action[0] == "close":
+            assert request.transport is not None
+            request.transport.close()
+            await asyncio.sleep(0.5)
+            return web.Response(status=202)
+        return web.Response(status=action[1], headers=action[2] if len(action) > 2 else {}, text="answer")
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        self._loop.run_until_complete(self._runner.setup())
+        self._loop.run_until_complete(web.TCPSite(self._runner, "127.0.0.1", self.port).start())
+        self._ready.set()
+        self._loop.run_forever()
+        self._loop.run_until_complete(self._runner.cleanup())
+        self._loop.close()
+
+    def __enter__(self) -> HttpReceiver:
+        self._thread.start()
+        assert self._ready.wait(10), "HTTP receiver did not start"
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+
+@dataclass
+class Mail:
+    sender: str
+    recipients: list[str]
+    message: EmailMessage
+    login: str | None
+
+
+@dataclass
+class _SmtpHandler:
+    mails: list[Mail] = field(default_factory=list)
+    # Reply for DATA of message n (1-based), or None to accept.
+    data_reply: Callable[[int], str | None] = lambda n: None
+    refuse: set[str] = field(default_factory=set)
+    data_calls: int = 0
+    tls: bool = False
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.data_calls += 1
+        reply = self.data_reply(self.data_calls)
+        if reply:
+            return reply
+        login = session.auth_data.login.decode() if session.auth_data else None
+        assert session.ssl is not None or not self.tls, "mail arrived without TLS on a STARTTLS server"
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        self.mails.append(Mail(envelope.mail_from, list(envelope.rcpt_tos), message, login))  # type: ignore[arg-type]
+        return "250 OK"
+
+
+def self_signed_cert(directory: Path) -> tuple[Path, Path]:
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+class SmtpReceiver:
+    """aiosmtpd on loopback. ``tls_dir`` enables STARTTLS with a self-signed
+    certificate; ``users`` enables AUTH (login -> password)."""
+
+    def __init__(self, *, tls_dir: Path | None = None, users: dict[str, str] | None = None) -> None:
+        import ssl
+
+        self.handler = _SmtpHandler(tls=tls_dir is not None)
+        self.port = free_port()
+        kwargs: dict[str, Any] = {}
+        if tls_dir is not None:
+            cert, key = self_signed_cert(tls_dir)
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(cert, key)
+            kwargs.update(tls_context=context, require_starttls=True)
+        if users is not None:
+
+            def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+                ok = users.get(auth_data.login.decode()) == auth_data.password.decode()
+                return AuthResult(success=ok, handled=False, auth_data=auth_data)
+
+            kwargs.update(authenticator=authenticate, auth_required=True, auth_require_tls=tls_dir is not None)
+        self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **kwargs)
+
+    @property
+    def mails(self) -> list[Mail]:
+        return self.handler.mails
+
+    def __enter__(self) -> SmtpReceiver:
+        self._controller.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._controller.stop()

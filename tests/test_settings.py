@@ -1,0 +1,49 @@
+import pytest
+
+from streams.settings import ConfigError, load_settings
+
+
+def test_defaults(monkeypatch):
+    for var in ("CDP_KAFKA_BOOTSTRAP", "CDP_PARTITIONS", "CDP_CONFIG_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    s = load_settings()
+    assert s.kafka_bootstrap == "127.0.0.1:9092" and s.partitions == 4
+    assert s.topic("actions") == "cdp.actions"
+
+
+def test_bad_value_names_the_variable(monkeypatch):
+    monkeypatch.setenv("CDP_PARTITIONS", "many")
+    with pytest.raises(ConfigError, match="CDP_PARTITIONS"):
+        load_settings()
+
+
+def test_bad_bootstrap_names_the_variable(monkeypatch):
+    monkeypatch.setenv("CDP_KAFKA_BOOTSTRAP", "localhost")
+    with pytest.raises(ConfigError, match="CDP_KAFKA_BOOTSTRAP: .*host:port"):
+        load_settings()
+
+
+def test_config_file_is_read_and_environment_wins(monkeypatch, tmp_path):
+    path = tmp_path / "cdp.env"
+    path.write_text("CDP_PARTITIONS=8\nCDP_APP_ID=from-file\n")
+    monkeypatch.setenv("CDP_CONFIG_FILE", str(path))
+    monkeypatch.setenv("CDP_APP_ID", "from-env")
+    s = load_settings()
+    assert (s.partitions, s.app_id) == (8, "from-env")
+
+
+def test_missing_config_file_is_an_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("CDP_CONFIG_FILE", str(tmp_path / "nope.env"))
+    with pytest.raises(ConfigError, match="CDP_CONFIG_FILE"):
+        load_settings()
+
+
+def test_readme_documents_every_setting():
+    from pathlib import Path
+
+    from streams.settings import Settings
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    for name in Settings.model_fields:
+        assert f"| `CDP_{name.upper()}` |" in table, f"CDP_{name.upper()} is not in the README's table"
