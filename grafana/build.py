@@ -105,8 +105,8 @@ def pipeline_health() -> dict:
                "dead-letter topic.", "ops",
                [(_rate("cdp_triggers_input_invalid_total", "reason"), "invalid: {{reason}}"),
                 (_rate("cdp_triggers_dead_lettered_total"), "dead-lettered")], 12, 0),
-        _panel(3, "Stale and duplicate events", "Valid events not applied: older than the entity's last event "
-               "(stale) or a repeated event id (duplicate).", "ops",
+        _panel(3, "Stale and duplicate events", "Events not applied: older than the entity's last event "
+               "(stale), a repeated event id (duplicate), or an offset a re-read already applied (reread).", "ops",
                [(_rate("cdp_triggers_input_ignored_total", "reason"), "{{reason}}")], 0, 8),
         _panel(4, "Detection latency", "From the causing event's event time to its trigger acknowledged by "
                "Kafka: p50, p95, p99.", "s",

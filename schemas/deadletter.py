@@ -19,6 +19,8 @@ class DeadLetterReason(StrEnum):
 class DeadLetter(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    id: str = Field(description="<topic>/<partition>/<offset> of the rejected message, also the record's key: "
+                    "a replay writes the same id, so consumers can drop repeats")
     reason: DeadLetterReason
     error: str = Field(description="Human-readable detail: the parser's or validator's message")
     topic: str
@@ -44,6 +46,7 @@ class DeliveryDeadLetter(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    id: str = Field(description="<trigger id>|<receiver>, also the record's key: a replay writes the same id")
     reason: DeliveryFailure
     receiver: str = Field(description="Receiver name from the routes file")
     receiver_type: str = Field(description="teams, email or webhook")
@@ -53,3 +56,12 @@ class DeliveryDeadLetter(BaseModel):
     event: dict = Field(description="The trigger event (CloudEvents JSON) as read from the actions topic")
     dead_lettered_at: datetime
     dispatcher: str = Field(description="Faust app id of the dispatcher")
+
+
+def dead_letter_id(topic: str, partition: int, offset: int) -> str:
+    return f"{topic}/{partition}/{offset}"
+
+
+def delivery_id(trigger_id: str, receiver: str) -> str:
+    """One delivery: a trigger event to one receiver (its record and its dead letter share it)."""
+    return f"{trigger_id}|{receiver}"

@@ -113,7 +113,7 @@ class RefreshRunStalled(_Payload):
     trigger: Literal["scheduled", "manual"] | None
     started_at: datetime
     stalled_after_seconds: float
-    detected_at: datetime
+    detected_at: datetime = Field(description="When the run became stalled: started_at + stalled_after_seconds")
     pending_tasks: list[str] = Field(description="kind:name of each task without a final state")
 
 
@@ -135,7 +135,7 @@ class TriggerEvent(BaseModel):
     source: str = Field(description="URI reference of the emitting engine, e.g. /cdp-triggers/<app id>")
     type: TriggerType
     subject: str = Field(description="The entity: segment/<id>, measure/<id>, data-source/<id>, refresh-run/<id>")
-    time: datetime = Field(description="Event time of the cause (detection time for stalled runs)")
+    time: datetime = Field(description="Event time of the cause (for stalled runs: start + the limit)")
     datacontenttype: Literal["application/json"] = "application/json"
     dataschema: str
     data: dict[str, Any]

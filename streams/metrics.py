@@ -20,7 +20,8 @@ class Metrics:
         )
         self.events_ignored = Counter(
             f"{PREFIX}_input_ignored_total",
-            "Valid input events not applied: stale (older than the last applied) or duplicate (event id seen)",
+            "Input events not applied: stale (older than the last applied), duplicate (event id seen), "
+            "reread (its offset was already applied by a re-read of messages Faust skipped)",
             ["topic", "reason"],
             registry=r,
         )
@@ -121,7 +122,7 @@ class Metrics:
             self.lag.labels(topic)
             for reason in DeadLetterReason:
                 self.events_invalid.labels(topic, reason.value)
-            for ignored in ("stale", "duplicate"):
+            for ignored in ("stale", "duplicate", "reread"):
                 self.events_ignored.labels(topic, ignored)
         for topic in output_topics:
             self.send_errors.labels(topic)

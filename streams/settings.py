@@ -35,7 +35,9 @@ class Settings(BaseSettings):
         None, description="Static group membership id (stable per worker): a restart rejoins without a rebalance"
     )
     continuity_check_interval_seconds: float = Field(
-        10.0, gt=0, description="How often input partitions are checked for messages Faust skipped at their end"
+        5.0, gt=0,
+        description="How often input partitions are checked for messages Faust skipped at their end (two checks "
+        "without progress re-read them)",
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Worker log level")
 
@@ -43,6 +45,11 @@ class Settings(BaseSettings):
     max_event_bytes: int = Field(65536, ge=256, description="Larger input messages are dead-lettered")
     stall_after_seconds: float = Field(3600.0, gt=0, description="A refresh run unfinished this long fires 'stalled'")
     stall_check_interval_seconds: float = Field(30.0, gt=0, description="How often in-flight runs are checked")
+    idle_partition_seconds: float = Field(
+        30.0, gt=0,
+        description="A runs partition caught up and without input this long follows the wall clock; until then "
+        "stalls and evictions follow its latest event time",
+    )
     run_retention_seconds: float = Field(
         86400.0, gt=0, description="Quiet time after which a finished, stalled or undeclared run leaves the table"
     )

@@ -24,7 +24,7 @@ from typing import Any, Iterable
 import aiohttp
 import orjson
 
-from schemas.deadletter import DeliveryDeadLetter, DeliveryFailure
+from schemas.deadletter import DeliveryDeadLetter, DeliveryFailure, delivery_id
 from schemas.triggers import TriggerEvent, TriggerType
 
 from ..runtime.codec import Decoder
@@ -42,8 +42,7 @@ log = logging.getLogger("cdp_triggers.dispatcher")
 SWEEP_INTERVAL_SECONDS = 600.0
 
 
-def record_key(trigger_id: str, receiver: str) -> str:
-    return f"{trigger_id}|{receiver}"
+record_key = delivery_id  # the delivery record of a trigger event and receiver
 
 
 def expired_records(entries: Iterable[tuple[str, Entry[float]]], partition: int, before: float) -> list[str]:
@@ -119,7 +118,7 @@ def register(p: Pipeline, routes: Routes) -> None:
         kind = routes.receivers[name].spec.kind
         error = result.last.detail if result.last else f"older than {p.settings.delivery_max_age_seconds:g} s"
         record = DeliveryDeadLetter(
-            reason=result.failure, receiver=name, receiver_type=kind, attempts=result.attempts, error=error,
+            id=delivery_id(event["id"], name), reason=result.failure, receiver=name, receiver_type=kind, attempts=result.attempts, error=error,
             trigger_id=event["id"], event=event, dead_lettered_at=datetime.now(timezone.utc),
             dispatcher=p.settings.app_id,
         )  # fmt: skip

@@ -179,6 +179,23 @@ def _outcome(key: str, task: TaskState) -> TaskOutcome:
     )
 
 
+def partition_clock(now_us: int, watermark_us: int | None, caught_up: bool, quiet_us: int,
+                    idle_after_us: int) -> int | None:  # fmt: skip
+    """The time a partition's runs are judged at (stalled, evicted).
+
+    Event time: the latest event time applied on the partition, so a worker
+    catching up on old input judges each run as of the input around it, and
+    what fires does not depend on how far behind it is. Only once the
+    partition is caught up and has had no input for ``idle_after`` does time
+    follow the wall clock (never going back), the way stream processors treat
+    idle sources: a run that really hangs on a live system still fires on
+    time. None: behind, and no event applied yet to tell the time.
+    """
+    if caught_up and quiet_us >= idle_after_us:
+        return max(now_us, watermark_us or 0)
+    return watermark_us
+
+
 @dataclass(frozen=True, slots=True)
 class TickResult:
     state: RunState | None  # None: evict the run from the table
@@ -188,17 +205,15 @@ class TickResult:
 def tick(state: RunState, now_us: int, stall_after_us: int, retention_us: int) -> TickResult:
     """Time passes for a run: fire 'stalled' once, evict runs that are done with.
 
+    The stalled trigger's time is the run's deadline (start + limit), not when
+    it was noticed, so a replay repeats it byte for byte.
+
     A run leaves the table once it has been quiet for the retention period and
     is finished, has stalled, or never declared its tasks (so cannot finish).
     """
-    if (
-        not state.finished
-        and STALLED not in state.fired
-        and state.declared is not None
-        and state.started_us is not None
-        and now_us - state.started_us >= stall_after_us
-    ):
-        detected = from_micros(now_us)
+    deadline = stall_deadline(state, stall_after_us)
+    if deadline is not None and now_us >= deadline:
+        detected = from_micros(deadline)  # the moment it became stalled: the same whenever it is noticed
         trigger = _run_trigger(
             TriggerType.REFRESH_RUN_STALLED,
             state.run_id,
@@ -217,6 +232,13 @@ def tick(state: RunState, now_us: int, stall_after_us: int, retention_us: int) -
     if done_with and now_us - state.last_event_us >= retention_us:
         return TickResult(None)
     return TickResult(state)
+
+
+def stall_deadline(state: RunState, stall_after_us: int) -> int | None:
+    """When the run stalls unless it finishes first; None once it cannot."""
+    if state.finished or STALLED in state.fired or state.declared is None or state.started_us is None:
+        return None
+    return state.started_us + stall_after_us
 
 
 def needs_tick(state: RunState, now_us: int, stall_after_us: int, retention_us: int) -> bool:

@@ -12,7 +12,7 @@ from ..metrics import Metrics
 from ..settings import Settings
 from ..topics import Topics
 from . import faust_fixes
-from .continuity import GapReader
+from .continuity import GapReader, OffsetLedger
 from .kafka import KafkaConnection
 from .pipeline import Pipeline, Publisher
 
@@ -51,9 +51,12 @@ def pipeline(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
     app = faust_app(settings, connection)
     metrics = metrics or Metrics()
     topics = Topics(settings)
+    ledger = OffsetLedger(GapReader(connection), settings.app_id,
+                          on_gap=lambda topic, n: metrics.gap_rereads.labels(topic).inc(n))  # fmt: skip
+    faust_fixes.commit_from(app, ledger)
     p = Pipeline(
         app=app, settings=settings, topics=topics, metrics=metrics,
-        publisher=Publisher(app, settings, topics, metrics), gaps=GapReader(connection),
+        publisher=Publisher(app, settings, topics, metrics), ledger=ledger,
     )  # fmt: skip
 
     @app.timer(interval=settings.continuity_check_interval_seconds)
@@ -62,8 +65,12 @@ def pipeline(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
             metrics.state_entries.labels(name).set(len(table))
 
     @app.on_before_shutdown.connect
-    async def _close_gap_reader(sender: Any, **kwargs: Any) -> None:
-        await p.gaps.close()
+    async def _close_ledger(sender: Any, **kwargs: Any) -> None:
+        await ledger.close()
+
+    @app.on_partitions_revoked.connect
+    async def _forget_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        ledger.forget((tp.topic, tp.partition) for tp in revoked)
 
     @app.on_rebalance_complete.connect
     async def _joined(sender: Any, **kwargs: Any) -> None:

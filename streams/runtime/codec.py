@@ -10,7 +10,7 @@ from typing import Generic, TypeVar
 import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from schemas.deadletter import DeadLetter, DeadLetterReason
+from schemas.deadletter import DeadLetter, DeadLetterReason, dead_letter_id
 
 T = TypeVar("T")
 
@@ -67,6 +67,7 @@ def dead_letter(
     worker: str,
 ) -> DeadLetter:
     return DeadLetter(
+        id=dead_letter_id(topic, partition, offset),
         reason=rejected.reason,
         error=rejected.error,
         topic=topic,

@@ -1,15 +1,16 @@
 """Every input offset is applied, even when Faust skips one.
 
-Faust 0.15.3 can drop messages it fetched before seeking to the committed
-offsets at start-up (and on rebalance), then commit past them: our SIGKILL test
-lost triggers that way. So each agent keeps a ledger of the last offset it
-applied per input partition, in a table (recovered like any state). When the
-next message is further on than ledger + 1, the hole is read again with a
-plain aiokafka consumer and applied first, inside the same stream step, so
-the offset commit that follows covers work really done.
+Faust 0.15.3 can drop messages it fetched (records of partitions paused for
+recovery, or fetched before a seek), and its own commit position then either
+stops at the hole or, through its gap filling, moves past it: our SIGKILL test
+lost triggers that way, and with several workers the group's lag never came
+back to 0. So the worker keeps one ledger of what it applied per partition,
+and Faust commits from it. When the next message is further on than the
+ledger, the hole is read again with a plain aiokafka consumer and applied
+first, inside the same stream step.
 
 Re-reading is safe: the core ignores duplicates and stale events by event id
-and event time, and a ledger entry lost in a crash only widens a re-read.
+and event time.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Iterable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from .kafka import KafkaConnection
-from .state import StateTable
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +47,26 @@ class Incoming:
 
 
 class GapReader:
-    """Reads offset ranges of input partitions, outside any consumer group."""
+    """Reads offset ranges of input partitions outside any consumer group, and
+    the group's committed offsets."""
 
     def __init__(self, connection: KafkaConnection) -> None:
         self._connection = connection
         self._consumer: AIOKafkaConsumer | None = None
+        self._admin: AIOKafkaAdminClient | None = None
         self._lock = asyncio.Lock()
+
+    async def committed(self, group: str, tps: list[tuple[str, int]]) -> dict[tuple[str, int], int | None]:
+        async with self._lock:
+            if self._admin is None:
+                admin = self._connection.admin()
+                await admin.start()
+                self._admin = admin
+            found = await self._admin.list_consumer_group_offsets(group, partitions=[TopicPartition(*tp) for tp in tps])
+        out: dict[tuple[str, int], int | None] = {tp: None for tp in tps}
+        for tp, meta in found.items():
+            out[(tp.topic, tp.partition)] = meta.offset if meta.offset >= 0 else None
+        return out
 
     async def _ready(self) -> AIOKafkaConsumer:
         if self._consumer is None:
@@ -95,26 +110,61 @@ class GapReader:
         if self._consumer is not None:
             await self._consumer.stop()
             self._consumer = None
+        if self._admin is not None:
+            await self._admin.close()
+            self._admin = None
 
 
 class OffsetLedger:
-    """The last applied offset per input partition of one agent.
+    """What this worker has applied, per partition of the topics its agents
+    read: the one truth of progress.
 
-    Kept in memory for every message and written to its table (the changelog)
-    only every ``persist_every`` offsets: one record per input message halved
-    the worker's throughput. A persisted value that lags only widens the
-    re-read after a restart, and re-read messages are duplicates the agents
-    ignore; it can never hide a message that was not applied."""
+    Faust commits what ``next_offset`` says (``faust_fixes.commit_from``), so
+    the group's committed offset is the ledger's durable form: a partition's
+    entry starts at the committed offset when it is first used after an
+    assignment, and is dropped when the partition is revoked. Input topics are
+    re-read where Faust skipped messages; control topics are not (their
+    commands are sent again by the timers that sent them), their offsets only
+    move the commit on."""
 
-    def __init__(self, table: StateTable[int], reader: GapReader, on_gap: Any = None, persist_every: int = 100) -> None:
-        self._table = table
+    def __init__(self, reader: GapReader, group: str, on_gap: Callable[[str, int], None] | None = None) -> None:
         self._reader = reader
+        self._group = group
         self._on_gap = on_gap
-        self._persist_every = persist_every
-        self._applied: dict[str, int] = {}  # only offsets this worker applied, so never ahead of the truth
+        self._next: dict[tuple[str, int], int] = {}  # the next offset to apply
+        self._inputs: set[str] = set()
+        self._controls: set[str] = set()
 
-    def _key(self, topic: str, partition: int) -> str:
-        return f"{topic}:{partition}"
+    def track(self, inputs: Iterable[str], control: str) -> None:
+        self._inputs.update(inputs)
+        self._controls.add(control)
+
+    def owns(self, topic: str) -> bool:
+        return topic in self._inputs or topic in self._controls
+
+    def next_offset(self, topic: str, partition: int) -> int | None:
+        """The offset to commit: everything before it was applied; None if unknown yet."""
+        return self._next.get((topic, partition))
+
+    def partitions(self) -> list[tuple[str, int]]:
+        return list(self._next)
+
+    def forget(self, tps: Iterable[tuple[str, int]]) -> None:
+        """Revoked: another worker may move them on; the committed offset will tell."""
+        for tp in tps:
+            self._next.pop(tp, None)
+
+    async def start(self, topic: str, partition: int) -> int:
+        found = self._next.get((topic, partition))
+        if found is None:
+            committed = (await self._reader.committed(self._group, [(topic, partition)])).get((topic, partition))
+            found = committed if committed is not None else await self._reader.first_offset(topic, partition)
+            found = self._next.setdefault((topic, partition), found)  # an await later, another step may have set it
+        return found
+
+    async def is_applied(self, incoming: Incoming) -> bool:
+        """True for a message already applied (by a re-read, or before a rebalance moved it back)."""
+        return incoming.offset < await self.start(incoming.topic, incoming.partition)
 
     async def missing_before(self, incoming: Incoming) -> list[Incoming]:
         """The messages of this partition that were skipped before ``incoming``."""
@@ -127,8 +177,7 @@ class OffsetLedger:
         return await self._missing(topic, partition, end)
 
     async def _missing(self, topic: str, partition: int, before: int) -> list[Incoming]:
-        last = self.last(topic, partition)
-        start = last + 1 if last is not None else await self._reader.first_offset(topic, partition)
+        start = await self.start(topic, partition)
         if before <= start:
             return []
         records = await self._reader.read(topic, partition, start, before)
@@ -138,38 +187,30 @@ class OffsetLedger:
             self._on_gap(topic, len(records))
         return records
 
+    async def lag(self, tps: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """Messages after what was applied, per partition."""
+        ends = await self._reader.end_offsets(tps) if tps else {}
+        return {tp: max(ends[tp] - await self.start(*tp), 0) for tp in tps}
+
     async def check(
-        self, tps: list[tuple[str, int]], previous: dict[tuple[str, int], int | None]
-    ) -> tuple[list[tuple[str, int]], dict[str, int]]:
+        self, tps: list[tuple[str, int]], previous: dict[tuple[str, int], int]
+    ) -> tuple[list[tuple[str, int]], dict[tuple[str, int], int]]:
         """Partitions behind their end offset that made no progress since the
         previous check (``previous`` is updated in place), and the records
-        behind the end per topic (the consumer lag)."""
-        if not tps:
-            return [], {}
-        ends = await self._reader.end_offsets(tps)
-        stuck, lag = [], {}
+        behind the end of each (the consumer lag)."""
+        lag = await self.lag(tps)
+        stuck = []
         for tp in tps:
-            last = self.last(*tp)
-            behind = ends[tp] - (last + 1 if last is not None else 0)
-            lag[tp[0]] = lag.get(tp[0], 0) + max(behind, 0)
-            if behind > 0 and tp in previous and previous[tp] == last:
+            position = await self.start(*tp)
+            if lag[tp] > 0 and previous.get(tp) == position:
                 stuck.append(tp)
-            previous[tp] = last
+            previous[tp] = position
         return stuck, lag
 
     def applied(self, incoming: Incoming) -> None:
-        key = self._key(incoming.topic, incoming.partition)
-        persisted = self._table.get(key)
-        if persisted is not None and incoming.offset <= persisted:
-            return
-        if incoming.offset > self._applied.get(key, -1):
-            self._applied[key] = incoming.offset
-        if persisted is None or incoming.offset - persisted >= self._persist_every:
-            self._table.put(key, incoming.offset, incoming.partition)
+        key = (incoming.topic, incoming.partition)
+        if incoming.offset >= self._next.get(key, -1):
+            self._next[key] = incoming.offset + 1
 
-    def last(self, topic: str, partition: int) -> int | None:
-        key = self._key(topic, partition)
-        persisted, applied = self._table.get(key), self._applied.get(key)
-        if persisted is None or applied is None:
-            return applied if persisted is None else persisted
-        return max(persisted, applied)
+    async def close(self) -> None:
+        await self._reader.close()

@@ -6,16 +6,44 @@ progress (``flush_atmost``) and returns with messages still queued. The offset
 commit then overtakes the changelog, and a worker killed right after loses
 state for events it will not reprocess; our SIGKILL test saw triggers lost
 this way. The fix drains the buffer completely before returning.
+
+Consumer commits (``commit_from``): faust computes the offset to commit from
+the messages its streams acknowledged. Messages it dropped itself (fetched for
+a partition paused during recovery, or before a seek) are never acknowledged,
+so the commit either stops below them for good (its check "min(acked) -
+committed > 1") or, on a first commit or through its gap filling, jumps past
+them. With several workers the group's lag then stayed above 0 for minutes
+(faust issues 216, 312, 318). The fix makes faust commit, for the partitions
+our agents read, what the worker's offset ledger says was applied; faust's
+own computation stays for any other partition.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any, Iterator, Optional, Protocol
 
 import faust
+from faust.transport.consumer import Consumer
 from faust.transport.producer import ProducerBuffer
+from faust.types import TP
 
 FAUST_VERSION = "0.15.3"
+
+
+class CommitSource(Protocol):
+    """What has been applied, per partition (the offset ledger)."""
+
+    def owns(self, topic: str) -> bool: ...
+
+    def next_offset(self, topic: str, partition: int) -> int | None: ...
+
+    def partitions(self) -> list[tuple[str, int]]: ...
+
+
+_SOURCE_ATTRIBUTE = "_cdp_commit_source"
+_original_new_offset = Consumer._new_offset
+_original_pending = Consumer._filter_tps_with_pending_acks
 
 
 async def _drain_completely(self: ProducerBuffer) -> None:
@@ -29,11 +57,54 @@ async def _drain_completely(self: ProducerBuffer) -> None:
             continue  # slow, not done: keep waiting rather than let the commit overtake
 
 
+def _source(consumer: Consumer) -> CommitSource | None:
+    return getattr(consumer.app, _SOURCE_ATTRIBUTE, None)
+
+
+def _new_offset(self: Consumer, tp: TP) -> Optional[int]:
+    source = _source(self)
+    if source is None or not source.owns(tp.topic):
+        return _original_new_offset(self, tp)
+    offset = source.next_offset(tp.topic, tp.partition)
+    if offset is not None:
+        # faust's own bookkeeping below the commit is done with; unpruned it grows without bound
+        acked = self._acked[tp]
+        if acked:
+            done = [o for o in acked if o < offset]
+            acked[:] = [o for o in acked if o >= offset]
+            self._acked_index[tp].difference_update(done)
+        gaps = self._gap.get(tp)
+        if gaps:
+            gaps.chop(0, offset)
+    return offset
+
+
+def _pending(self: Consumer, topics: Any = None) -> Iterator[TP]:
+    # Partitions whose every message was re-read have no faust acks, yet their offsets must move.
+    seen = set(_original_pending(self, topics))
+    source = _source(self)
+    if source is not None:
+        for topic, partition in source.partitions():
+            tp = TP(topic, partition)
+            if topics is None or tp in topics or topic in topics:
+                seen.add(tp)
+    return iter(seen)
+
+
+def commit_from(app: faust.App, source: CommitSource) -> None:
+    """Commit ``source``'s offsets for the partitions it owns (needs ``apply()``)."""
+    setattr(app, _SOURCE_ATTRIBUTE, source)
+
+
 def apply() -> None:
     if faust.__version__ != FAUST_VERSION:
         raise RuntimeError(
             f"streams.runtime.faust_fixes was written for faust-streaming {FAUST_VERSION}, found {faust.__version__}: "
-            "re-check the fix against the new release (and its SIGKILL test) before upgrading"
+            "re-check the fixes against the new release (and the SIGKILL and chaos tests) before upgrading"
         )
     ProducerBuffer.flush = _drain_completely  # type: ignore[method-assign]
+    Consumer._new_offset = _new_offset  # type: ignore[method-assign]
+    Consumer._filter_tps_with_pending_acks = _pending  # type: ignore[method-assign]
 
+
+__all__ = ["CommitSource", "apply", "commit_from"]

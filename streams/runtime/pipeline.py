@@ -21,9 +21,9 @@ from ..settings import Settings
 from ..topics import Topics
 from . import control
 from .codec import Decoder, Rejected, dead_letter, encode
-from .continuity import GapReader, Incoming, OffsetLedger
+from .continuity import Incoming, OffsetLedger
 from .control import ControlChannel, Nudge
-from .state import StateTable, plain
+from .state import StateTable
 
 log = logging.getLogger("cdp_triggers")
 
@@ -82,7 +82,7 @@ class Publisher:
             worker=self._worker,
         )
         headers = {"reason": rejected.reason.value.encode(), "source-topic": msg.topic.encode()}
-        await self._send(self._dead_letter, msg.key, encode(record), headers)
+        await self._send(self._dead_letter, record.id.encode(), encode(record), headers)
         self._metrics.events_invalid.labels(msg.topic, rejected.reason.value).inc()
         self._metrics.dead_lettered.labels(msg.topic).inc()
         log.warning(
@@ -92,7 +92,7 @@ class Publisher:
 
     async def delivery_dead_letter(self, record: DeliveryDeadLetter) -> None:
         headers = {"reason": record.reason.value.encode(), "receiver": record.receiver.encode()}
-        await self._send(self._delivery_dead_letter, record.trigger_id.encode(), encode(record), headers)
+        await self._send(self._delivery_dead_letter, record.id.encode(), encode(record), headers)
 
     async def _send(self, topic: Any, key: bytes | None, value: bytes, headers: dict[str, bytes]) -> None:
         try:
@@ -114,7 +114,9 @@ class Detector(Generic[S]):
     observe: Callable[[S | None, Any], Observation[S]]
     to_json: Callable[[S], Any]
     from_json: Callable[[Any], S]
-    applied: Callable[[Any], None] = lambda event: None  # counting what does not fire
+    # (event, partition), before its entity's rule: time the event brings to its partition (due stalls)
+    before: Callable[[Any, int], Awaitable[None]] | None = None
+    applied: Callable[[Any, int], None] = lambda event, partition: None  # (event, partition) once applied
     on_control: Callable[[StateTable[S]], OnControl] | None = None  # commands beyond nudges (ticks)
 
 
@@ -127,7 +129,7 @@ class Pipeline:
     topics: Topics
     metrics: Metrics
     publisher: Publisher
-    gaps: GapReader
+    ledger: OffsetLedger  # what this worker applied; Faust commits from it
     state_tables: dict[str, Any] = field(default_factory=dict)  # name -> Faust table, for the size metric
     # Run to completion before Faust starts (the worker loads its subscriptions here).
     before_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -148,11 +150,13 @@ class Pipeline:
             event = await self.decode(decoders[msg.topic], msg)
             if event is None:
                 return
+            if spec.before is not None:
+                await spec.before(event, msg.partition)
             key = spec.key(event)
             obs = spec.observe(table.get(key), event)
             if not self.applies(msg, obs.verdict):
                 return
-            spec.applied(event)
+            spec.applied(event, msg.partition)
             for trigger in obs.triggers:
                 await self.publisher.trigger(trigger)
             table.put(key, obs.state, msg.partition)
@@ -163,43 +167,45 @@ class Pipeline:
 
     def input_agent(self, name: str, topics: list[str], handle: Handle, on_control: OnControl | None = None) -> Any:
         """An agent applying ``handle`` to every message of ``topics`` in offset
-        order, re-reading any that Faust skipped (see ``continuity``).
+        order, exactly once per worker lifetime, re-reading any that Faust
+        skipped (see ``continuity``).
 
         It also reads its own control topic (same partition count): ``Nudge``
         commands, sent by a timer when an input partition stopped short of its
         end, and any other command for ``on_control`` (with the partition it
         came on, whose state it may change)."""
-        ledger = OffsetLedger(
-            self.state(f"{name}-offsets", plain, plain, reported=False), self.gaps,
-            on_gap=lambda topic, n: self.metrics.gap_rereads.labels(topic).inc(n),
-        )  # fmt: skip
+        ledger = self.ledger
         channel = self.control(name)
+        ledger.track(topics, channel.name)
         source = self.input_topic(*topics, channel.name)
 
         async def process(stream: Any) -> None:
             async for event in stream.events():
-                message = event.message
-                if message.topic == channel.name:
+                incoming = Incoming.from_faust(event.message)
+                if incoming.topic == channel.name:
                     command = control.decode(event.value)
                     if isinstance(command, Nudge):
-                        for skipped in await ledger.missing_at_end(command.topic, message.partition):
-                            await self._apply(name, handle, ledger, skipped)
+                        for skipped in await ledger.missing_at_end(command.topic, incoming.partition):
+                            await self._apply(name, handle, skipped)
                     elif on_control is not None:
-                        await on_control(command, message.partition)
+                        await on_control(command, incoming.partition)
+                    ledger.applied(incoming)
                     continue
-                incoming = Incoming.from_faust(message)
+                if await ledger.is_applied(incoming):
+                    self.metrics.events_ignored.labels(incoming.topic, "reread").inc()
+                    continue
                 for skipped in await ledger.missing_before(incoming):
-                    await self._apply(name, handle, ledger, skipped)
-                await self._apply(name, handle, ledger, incoming)
+                    await self._apply(name, handle, skipped)
+                await self._apply(name, handle, incoming)
 
-        seen: dict[tuple[str, int], int | None] = {}
+        seen: dict[tuple[str, int], int] = {}
 
         @self.app.timer(interval=self.settings.continuity_check_interval_seconds, name=f"{name}-continuity")
         async def check_continuity() -> None:
             assigned = [(tp.topic, tp.partition) for tp in self.app.consumer.assignment() if tp.topic in topics]
             stuck, lag = await ledger.check(assigned, seen)
             for topic in topics:
-                self.metrics.lag.labels(topic).set(lag.get(topic, 0))
+                self.metrics.lag.labels(topic).set(sum(n for (t, _), n in lag.items() if t == topic))
             for topic, partition in stuck:
                 await channel.send(Nudge(topic), partition)
 
@@ -220,23 +226,21 @@ class Pipeline:
         self.metrics.events_ignored.labels(msg.topic, verdict.value).inc()
         return False
 
-    async def _apply(self, agent: str, handle: Handle, ledger: OffsetLedger, incoming: Incoming) -> None:
+    async def _apply(self, agent: str, handle: Handle, incoming: Incoming) -> None:
         started = time.perf_counter()
         self.metrics.events_consumed.labels(incoming.topic).inc()
         await handle(incoming)
-        ledger.applied(incoming)
+        self.ledger.applied(incoming)
         self.metrics.processing.labels(agent).observe(time.perf_counter() - started)
 
-    def state(self, name: str, to_json: Callable[[S], Any], from_json: Callable[[Any], S], *,
-              reported: bool = True) -> StateTable[S]:  # fmt: skip
-        """A typed table; ``reported`` tables count in ``cdp_triggers_state_entries``."""
-        return StateTable(self.table(name, reported=reported), to_json, from_json)
+    def state(self, name: str, to_json: Callable[[S], Any], from_json: Callable[[Any], S]) -> StateTable[S]:
+        return StateTable(self.table(name), to_json, from_json)
 
-    def table(self, name: str, *, reported: bool = True) -> Any:
-        """The Faust table behind a ``StateTable``: JSON keys and values, compacted changelog."""
+    def table(self, name: str) -> Any:
+        """The Faust table behind a ``StateTable``: JSON keys and values, compacted changelog;
+        its size is reported in ``cdp_triggers_state_entries``."""
         schema = faust.Schema(key_serializer="json", value_serializer="json")
         table = self.app.Table(name, default=None, partitions=self.settings.partitions, schema=schema,
                                extra_topic_configs=CHANGELOG_CONFIG)  # fmt: skip
-        if reported:
-            self.state_tables[name] = table
+        self.state_tables[name] = table
         return table

@@ -10,7 +10,7 @@ from ..runtime.pipeline import Detector, Pipeline
 
 
 def register(p: Pipeline) -> None:
-    def applied(event: DataSourceChange) -> None:
+    def applied(event: DataSourceChange, partition: int) -> None:
         if datasources.retrying_failure(event):
             p.metrics.retrying_failures.inc()
 

@@ -103,7 +103,7 @@ def prometheus(tmp_path):
 
 def test_every_dashboard_query_returns_data(kafka, settings, worker_factory, prometheus, tmp_path):
     settings = settings.model_copy(update={"stall_after_seconds": 2.0, "stall_check_interval_seconds": 0.3,
-                                           "continuity_check_interval_seconds": 0.5})  # fmt: skip
+                                           "continuity_check_interval_seconds": 0.5, "idle_partition_seconds": 0.5})  # fmt: skip
     worker = worker_factory(settings).start()
     http = HttpReceiver(lambda path, n: ("status", 400 if path == "/broken" else 202)).__enter__()
     _, env = routes_file(tmp_path, http, None)

@@ -130,3 +130,16 @@ def test_undeclared_run_is_evicted_after_retention():
 def test_state_round_trips_through_dict():
     state, _, _ = feed(*whole_run()[:6])
     assert RunState.from_dict(state.to_dict()) == state
+
+
+def test_partition_time_is_event_time_until_caught_up_and_idle():
+    from streams.detection.runs import partition_clock
+
+    now, mark, idle = 10_000_000_000, 4_000_000_000, 30_000_000
+    assert partition_clock(now, mark, caught_up=False, quiet_us=10**9, idle_after_us=idle) == mark
+    assert partition_clock(now, mark, caught_up=True, quiet_us=idle - 1, idle_after_us=idle) == mark
+    assert partition_clock(now, mark, caught_up=True, quiet_us=idle, idle_after_us=idle) == now
+    assert partition_clock(now, None, caught_up=False, quiet_us=0, idle_after_us=idle) is None  # no time yet
+    assert partition_clock(now, None, caught_up=True, quiet_us=idle, idle_after_us=idle) == now
+    # Producers whose clocks run ahead: time never goes back.
+    assert partition_clock(now, now + 5, caught_up=True, quiet_us=idle, idle_after_us=idle) == now + 5

@@ -1,36 +1,99 @@
+"""The offset ledger's logic, over an in-memory log standing in for Kafka."""
+
+import asyncio
+
 from streams.runtime.continuity import Incoming, OffsetLedger
-from streams.runtime.state import StateTable, plain
 
 
-def msg(offset: int, partition: int = 0) -> Incoming:
-    return Incoming("t", partition, offset, 0, b"k", b"v")
+class Reader:
+    """Offsets 0..end of each partition, and the group's committed offsets."""
+
+    def __init__(self, end: int, committed: dict[tuple[str, int], int]) -> None:
+        self.end = end
+        self.committed_offsets = committed
+        self.lookups = 0
+
+    async def committed(self, group, tps):
+        self.lookups += 1
+        return {tp: self.committed_offsets.get(tp) for tp in tps}
+
+    async def first_offset(self, topic, partition):
+        return 0
+
+    async def end_offsets(self, tps):
+        return {tp: self.end for tp in tps}
+
+    async def read(self, topic, partition, start, end):
+        return [msg(o, partition, topic) for o in range(start, end)]
 
 
-def test_persists_every_n_offsets_but_remembers_every_one():
-    table: dict = {}
-    ledger = OffsetLedger(StateTable(table, plain, plain), reader=None, persist_every=10)  # type: ignore[arg-type]
-    for offset in range(25):
-        ledger.applied(msg(offset))
-    assert table == {"t:0": {"p": 0, "s": 20}}  # 0 (first), 10, 20 were written
-    assert ledger.last("t", 0) == 24  # what this worker applied
+def reader(end: int, **committed: int) -> Reader:
+    return Reader(end, {("t", int(p[1:])): o for p, o in committed.items()})
 
 
-def test_a_restarted_worker_knows_only_the_persisted_offset():
-    table = {"t:0": {"p": 0, "s": 20}}
-    assert OffsetLedger(StateTable(table, plain, plain), reader=None).last("t", 0) == 20  # type: ignore[arg-type]
+def msg(offset: int, partition: int = 0, topic: str = "t") -> Incoming:
+    return Incoming(topic, partition, offset, 0, b"k", b"v")
 
 
-def test_a_ledger_written_by_version_0_1_is_read():
-    table = {"t:0": 20}  # the bare offset
-    assert OffsetLedger(StateTable(table, plain, plain), reader=None).last("t", 0) == 20  # type: ignore[arg-type]
+def run(coro):
+    return asyncio.run(coro)
 
 
-def test_a_table_ahead_of_memory_wins_after_another_worker_moved_on():
-    table = StateTable({}, plain, plain)
-    ledger = OffsetLedger(table, reader=None, persist_every=10)  # type: ignore[arg-type]
-    for offset in range(5):
-        ledger.applied(msg(offset))
-    table.put("t:0", 300, 0)  # the partition was elsewhere meanwhile
-    assert ledger.last("t", 0) == 300
-    ledger.applied(msg(150))  # a re-read below the persisted value changes nothing
-    assert ledger.last("t", 0) == 300 and table.get("t:0") == 300
+def ledger_over(r: Reader) -> OffsetLedger:
+    ledger = OffsetLedger(r, "group")  # type: ignore[arg-type]
+    ledger.track(["t"], "t-control")
+    return ledger
+
+
+def test_a_partition_starts_at_the_groups_committed_offset_or_the_log_start():
+    r = reader(100, p0=40)
+    ledger = ledger_over(r)
+    assert run(ledger.start("t", 0)) == 40 and run(ledger.start("t", 1)) == 0
+    assert run(ledger.start("t", 0)) == 40 and r.lookups == 2  # asked once per partition
+
+
+def test_a_hole_before_a_message_is_re_read_and_the_commit_follows_what_was_applied():
+    ledger = ledger_over(reader(100, p0=40))
+    assert ledger.next_offset("t", 0) is None  # nothing known: nothing to commit
+    skipped = run(ledger.missing_before(msg(45)))
+    assert [m.offset for m in skipped] == [40, 41, 42, 43, 44]
+    for m in [*skipped, msg(45)]:
+        ledger.applied(m)
+    assert ledger.next_offset("t", 0) == 46
+    assert run(ledger.missing_before(msg(46))) == []
+
+
+def test_an_offset_below_the_ledger_was_applied_already():
+    ledger = ledger_over(reader(100, p0=40))
+    assert run(ledger.is_applied(msg(39))) and not run(ledger.is_applied(msg(40)))
+    ledger.applied(msg(40))
+    assert run(ledger.is_applied(msg(40)))
+
+
+def test_a_revoked_partition_is_asked_again_when_it_comes_back():
+    r = reader(100, p0=40)
+    ledger = ledger_over(r)
+    ledger.applied(msg(40))
+    r.committed_offsets[("t", 0)] = 70  # another worker moved it on meanwhile
+    ledger.forget([("t", 0)])
+    assert ledger.next_offset("t", 0) is None and run(ledger.start("t", 0)) == 70
+
+
+def test_control_messages_move_the_commit_without_re_reads():
+    ledger = ledger_over(reader(100))
+    assert ledger.owns("t-control") and ledger.owns("t") and not ledger.owns("other")
+    ledger.applied(msg(7, topic="t-control"))
+    assert ledger.next_offset("t-control", 0) == 8 and ("t-control", 0) in ledger.partitions()
+
+
+def test_a_partition_behind_its_end_without_progress_is_stuck_and_its_lag_counted():
+    ledger = ledger_over(reader(100, p0=90, p1=100))
+    previous: dict = {}
+    stuck, lag = run(ledger.check([("t", 0), ("t", 1)], previous))
+    assert stuck == [] and lag == {("t", 0): 10, ("t", 1): 0}  # first look: no judgement yet
+    stuck, lag = run(ledger.check([("t", 0), ("t", 1)], previous))
+    assert stuck == [("t", 0)]
+    for o in range(90, 100):
+        ledger.applied(msg(o))
+    stuck, lag = run(ledger.check([("t", 0), ("t", 1)], previous))
+    assert stuck == [] and lag == {("t", 0): 0, ("t", 1): 0}

@@ -7,10 +7,7 @@ def test_state_tables_keep_their_names_because_their_changelogs_are_the_state(tm
     from streams.worker.app import create_app
 
     pipeline = create_app(settings_for("127.0.0.1:9", tmp_path, app_id="names"))
-    assert set(pipeline.app.tables) == {
-        "datasources", "threshold-entities", "refresh-runs",
-        "datasources-offsets", "thresholds-offsets", "runs-offsets",
-    }  # fmt: skip
+    assert set(pipeline.app.tables) == {"datasources", "threshold-entities", "refresh-runs"}
     assert sorted(pipeline.state_tables) == ["datasources", "refresh-runs", "threshold-entities"]
     agents = {agent.name.rsplit(".", 1)[-1] for agent in pipeline.app.agents.values()}
     assert agents >= {"datasources", "thresholds", "runs"}
@@ -24,5 +21,5 @@ def test_the_dispatcher_keeps_its_delivery_records_table(tmp_path, monkeypatch):
     routes = parse({"receivers": [{"name": "t", "teams": {"url": {"env": "T_URL"}}}], "route": {"receiver": "t"}},
                    "inline")  # fmt: skip
     pipeline = create_dispatcher(settings_for("127.0.0.1:9", tmp_path, app_id="names"), routes)
-    assert set(pipeline.app.tables) == {"deliveries", "deliveries-offsets"}
+    assert set(pipeline.app.tables) == {"deliveries"}
     assert pipeline.app.conf.id == "names-dispatcher"

@@ -75,7 +75,8 @@ def test_full_and_unification_refresh_completed(kafka, worker):
 def test_stalled_run_fires_once(kafka, settings, worker_factory):
     from datetime import datetime, timezone
 
-    settings = settings.model_copy(update={"stall_after_seconds": 2.0, "stall_check_interval_seconds": 0.3})
+    settings = settings.model_copy(update={"stall_after_seconds": 2.0, "stall_check_interval_seconds": 0.3,
+                                           "idle_partition_seconds": 0.5})  # fmt: skip
     worker = worker_factory(settings).start()
     now = datetime.now(timezone.utc).isoformat()
     start = {**b.run_started("slow", [("segment", "vip"), ("measure", "ltv")], 0), "event_time": now}
@@ -112,8 +113,12 @@ def test_malformed_input_is_dead_lettered_and_good_events_around_it_flow(kafka, 
     kafka.flush()
     (event,) = triggers(kafka, worker, 1)
     assert event.payload().value == 150
-    dead = kafka.read_json(t.dead_letter, until=3, timeout=30)
+    records = kafka.read(t.dead_letter, until=3, timeout=30)
+    dead = [json.loads(m.value()) for m in records]
     assert sorted(d["reason"] for d in dead) == ["not_json", "oversized", "schema"]
+    # Deterministic ids, also the records' keys: a replay repeats a dead letter only under its id.
+    assert [m.key().decode() for m in records] == [d["id"] for d in dead]
+    assert all(d["id"] == f"{d['topic']}/{d['partition']}/{d['offset']}" for d in dead)
     schema = next(d for d in dead if d["reason"] == "schema")
     assert "member_count" in schema["error"] and schema["topic"] == t.segments and schema["offset"] == 2
     import base64
