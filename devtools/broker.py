@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from . import tls
 from .settings import BrokerSettings
 
 # Pinned: without it Maven resolves an old default plugin version.
@@ -58,6 +60,8 @@ log4j.logger.state.change.logger=WARN
 """
 
 READY_LINE = "Kafka Server started"
+# Principals of the secured broker: one per role of streams.acls, and admin (a super user).
+USERS = ("worker", "dispatcher", "producer", "viewer")
 
 
 class BrokerError(Exception):
@@ -117,6 +121,7 @@ class DevBroker:
         self.start_timeout = settings.start_timeout_seconds
         self.lib_dir = settings.cache / self.version / "lib"
         self.home = settings.home / str(self.port)
+        self.secure = settings.secure
         self.say = say
 
     # -- paths -------------------------------------------------------------
@@ -134,7 +139,49 @@ class DevBroker:
 
     @property
     def _data_dir(self) -> Path:
-        return self.home / f"data-{self.version}"
+        # A secured broker has its own data: its SCRAM users are written when the storage is formatted.
+        return self.home / f"data-{self.version}{'-secure' if self.secure else ''}"
+
+    # -- the secured listeners ---------------------------------------------
+    @property
+    def sasl_ssl_port(self) -> int:
+        return self.port + 2
+
+    @property
+    def ssl_port(self) -> int:
+        return self.port + 3
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.home / "secure"
+
+    def _password(self, user: str) -> str:
+        path = self.secrets_dir / f"{user}.password"
+        if not path.exists():
+            self.secrets_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(24))
+            path.chmod(0o600)
+        return path.read_text()
+
+    def _tls_material(self) -> None:
+        tls.make_ca(self.secrets_dir)
+        tls.keystore(self.secrets_dir, "broker")
+        for user in USERS:
+            tls.issue(self.secrets_dir, user, server=False)
+            self._password(user)
+
+    def client_settings(self, user: str, how: str = "scram") -> dict[str, str]:
+        """The CDP_KAFKA_* settings for ``user``: ``scram`` or ``plain`` (SASL_SSL) or ``mtls`` (SSL).
+        Passwords are given as files, so printing these shows no secret."""
+        ca = str(self.secrets_dir / "ca.pem")
+        if how == "mtls":
+            return {"CDP_KAFKA_BOOTSTRAP": f"127.0.0.1:{self.ssl_port}", "CDP_KAFKA_SECURITY_PROTOCOL": "SSL",
+                    "CDP_KAFKA_SSL_CA_FILE": ca, "CDP_KAFKA_SSL_CERT_FILE": str(self.secrets_dir / f"{user}.pem"),
+                    "CDP_KAFKA_SSL_KEY_FILE": str(self.secrets_dir / f"{user}.key")}  # fmt: skip
+        return {"CDP_KAFKA_BOOTSTRAP": f"127.0.0.1:{self.sasl_ssl_port}", "CDP_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+                "CDP_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512" if how == "scram" else "PLAIN",
+                "CDP_KAFKA_SASL_USERNAME": user, "CDP_KAFKA_SASL_PASSWORD_FILE": str(self.secrets_dir / f"{user}.password"),
+                "CDP_KAFKA_SSL_CA_FILE": ca}  # fmt: skip
 
     # -- fetching ----------------------------------------------------------
     def fetch(self) -> Path:
@@ -178,6 +225,32 @@ class DevBroker:
         )
 
     # -- configuration -----------------------------------------------------
+    def _security_properties(self) -> dict[str, str]:
+        d, p = self.secrets_dir, self.port
+        plain_users = " ".join(f'user_{u}="{self._password(u)}"' for u in ("admin", *USERS))
+        scram = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        return {
+            "listeners": f"PLAINTEXT://127.0.0.1:{p},CONTROLLER://127.0.0.1:{p + 1},"
+                         f"SASL_SSL://127.0.0.1:{p + 2},SSL://127.0.0.1:{p + 3}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{p},SASL_SSL://127.0.0.1:{p + 2},SSL://127.0.0.1:{p + 3}",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL",
+            "sasl.enabled.mechanisms": "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
+            "listener.name.sasl_ssl.plain.sasl.jaas.config":
+                f'org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};',
+            "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config": scram,
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": scram,
+            "listener.name.ssl.ssl.client.auth": "required",
+            "ssl.keystore.type": "PEM",
+            "ssl.keystore.location": str(d / "broker.keystore.pem"),
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": str(d / "ca.pem"),
+            # A client certificate's principal is User:<its CN>.
+            "ssl.principal.mapping.rules": "RULE:^CN=([^,]+).*$/$1/,DEFAULT",
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            # The plaintext listener and the controller stay open (ANONYMOUS): the dev tools' own door.
+            "super.users": "User:ANONYMOUS;User:admin",
+        }  # fmt: skip
+
     def _server_properties(self) -> str:
         props = {
             "process.roles": "broker,controller",
@@ -210,6 +283,8 @@ class DevBroker:
             "log.retention.hours": "168",
             "log.segment.bytes": str(64 * 1024 * 1024),
         }
+        if self.secure:
+            props.update(self._security_properties())
         return "".join(f"{k}={v}\n" for k, v in props.items())
 
     def _java(self) -> str:
@@ -267,6 +342,8 @@ class DevBroker:
             raise BrokerError(f"port {self.port} already has a Kafka broker that this tool did not start")
         self.fetch()
         self.home.mkdir(parents=True, exist_ok=True)
+        if self.secure:
+            self._tls_material()
         config = self.home / "server.properties"
         config.write_text(self._server_properties())
         (self.home / "log4j2.properties").write_text(_LOG4J2)
@@ -293,12 +370,18 @@ class DevBroker:
     def _format(self, config: Path) -> None:
         cluster_id = self._run_tool("kafka.tools.StorageTool", "random-uuid").strip().splitlines()[-1]
         uuid.UUID(bytes=_b64url(cluster_id))  # a malformed id would fail later, obscurely
-        self._run_tool("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config))
+        scram = []
+        if self.secure:
+            for user in ("admin", *USERS):
+                for mechanism in ("SCRAM-SHA-256", "SCRAM-SHA-512"):
+                    scram += ["--add-scram", f"{mechanism}=[name={user},password={self._password(user)}]"]
+        self._run_tool("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config), *scram)
 
     def _run_tool(self, main: str, *args: str) -> str:
         proc = subprocess.run(self._java_cmd(main, *args), capture_output=True, text=True)
         if proc.returncode != 0:
-            raise BrokerError(f"{main} {' '.join(args)} failed:\n{proc.stdout}{proc.stderr}")
+            # The arguments can hold the SCRAM passwords: name the tool and its command only.
+            raise BrokerError(f"{main} {args[0] if args else ''} failed:\n{proc.stdout}{proc.stderr}")
         return proc.stdout
 
     def _wait_ready(self, pid: int, proc: subprocess.Popen | None = None) -> None:

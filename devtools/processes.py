@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from streams.settings import Settings
 from streams.topics import Topics
 
@@ -24,9 +26,30 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_port_block(n: int) -> int:
+    """A port p such that p .. p+n-1 are all free (a dev broker uses p+1 for its controller, p+2, p+3 secured)."""
+    for _ in range(100):
+        first = free_port()
+        sockets = []
+        try:
+            for port in range(first, first + n):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError(f"no {n} consecutive free ports")
+
+
 def env_for(settings: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CDP_")}
     for name, value in settings.model_dump().items():
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
         if value is not None:
             env[f"CDP_{name.upper()}"] = str(value)
     return env

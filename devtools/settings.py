@@ -24,6 +24,9 @@ class BrokerSettings(BaseSettings):
     cache: Path = Field(_CACHE_HOME / "cdp-triggers" / "kafka", description="Where the broker jars are cached")
     heap: str = Field("512m", pattern=r"^\d+[mMgG]$", description="Dev broker JVM heap (-Xmx)")
     start_timeout_seconds: float = Field(90.0, gt=0, description="How long 'broker start' waits")
+    secure: bool = Field(
+        False, description="Also listen with SASL_SSL (port+2: SCRAM and PLAIN) and mutual TLS (port+3), with ACLs"
+    )
 
     @field_validator("kafka_version")
     @classmethod

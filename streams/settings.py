@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _STATE_HOME = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state"))
@@ -22,6 +22,25 @@ class Settings(BaseSettings):
 
     # Kafka and the Faust application
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="How every client connects: PLAINTEXT, SSL (TLS, mutual with a client certificate), "
+        "SASL_PLAINTEXT or SASL_SSL"
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "PLAIN", description="SASL mechanism (SASL_* protocols)"
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL user name")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password (or CDP_KAFKA_SASL_PASSWORD_FILE)")
+    kafka_sasl_password_file: Path | None = Field(None, description="File holding the SASL password")
+    kafka_ssl_ca_file: Path | None = Field(
+        None, description="PEM file of the CA(s) to trust for the brokers' certificates; default: the system's"
+    )
+    kafka_ssl_cert_file: Path | None = Field(None, description="PEM client certificate (chain), for mutual TLS")
+    kafka_ssl_key_file: Path | None = Field(None, description="PEM private key of the client certificate")
+    kafka_ssl_key_password: SecretStr | None = Field(None, description="Password of an encrypted client key")
+    kafka_ssl_check_hostname: bool = Field(
+        True, description="Verify that the broker's certificate names the host connected to"
+    )
     app_id: str = Field("cdp-triggers", description="Faust app id: consumer group and prefix of internal topics")
     topic_prefix: str = Field("cdp.", description="Prefix of every topic the pipeline reads or writes")
     partitions: int = Field(4, ge=1, le=1024, description="Partitions of the input topics (and so of the tables)")
@@ -76,6 +95,35 @@ class Settings(BaseSettings):
                 raise ValueError(f"expected host:port, got {server.strip()!r}")
         return value
 
+    @model_validator(mode="after")
+    def _connection_is_complete(self) -> Settings:
+        tls = self.kafka_security_protocol in ("SSL", "SASL_SSL")
+        sasl = self.kafka_security_protocol.startswith("SASL_")
+        protocol = f"CDP_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol}"
+        if sasl and not self.kafka_sasl_username:
+            raise ValueError(f"CDP_KAFKA_SASL_USERNAME is required with {protocol}")
+        if sasl and (self.kafka_sasl_password is None) == (self.kafka_sasl_password_file is None):
+            raise ValueError(f"give one of CDP_KAFKA_SASL_PASSWORD or CDP_KAFKA_SASL_PASSWORD_FILE with {protocol}")
+        if (self.kafka_ssl_cert_file is None) != (self.kafka_ssl_key_file is None):
+            raise ValueError("give both CDP_KAFKA_SSL_CERT_FILE and CDP_KAFKA_SSL_KEY_FILE, or neither")
+        given = [n for n in ("ca_file", "cert_file", "key_file") if getattr(self, f"kafka_ssl_{n}") is not None]
+        if given and not tls:
+            names = ", ".join(f"CDP_KAFKA_SSL_{n.upper()}" for n in given)
+            raise ValueError(f"{names} given, but {protocol} does not use TLS (SSL or SASL_SSL)")
+        for name in ("ssl_ca_file", "ssl_cert_file", "ssl_key_file", "sasl_password_file"):
+            path = getattr(self, f"kafka_{name}")
+            if path is not None and not Path(path).is_file():
+                raise ValueError(f"CDP_KAFKA_{name.upper()}: no such file: {path}")
+        return self
+
+    def kafka_password(self) -> str | None:
+        """The SASL password, from the setting or its file (never logged)."""
+        if self.kafka_sasl_password is not None:
+            return self.kafka_sasl_password.get_secret_value()
+        if self.kafka_sasl_password_file is not None:
+            return Path(self.kafka_sasl_password_file).read_text().strip()
+        return None
+
     @property
     def dispatcher_app_id(self) -> str:
         """The dispatcher's own consumer group: it scales and fails apart from detection."""
@@ -102,9 +150,14 @@ def load_settings(**overrides: object) -> Settings:
 
 
 def describe_errors(exc: ValidationError, prefix: str) -> str:
-    """pydantic's errors as lines naming the environment variables."""
+    """pydantic's errors as lines naming the environment variables; never a secret's value."""
     lines = []
     for err in exc.errors():
         field = ".".join(str(p) for p in err["loc"])
-        lines.append(f"{prefix}{field.upper()}: {err['msg']} (got {err.get('input')!r})")
+        if not field:  # a check across settings: its message names them
+            lines.append(str(err["msg"]).removeprefix("Value error, "))
+        elif "password" in field:
+            lines.append(f"{prefix}{field.upper()}: {err['msg']}")
+        else:
+            lines.append(f"{prefix}{field.upper()}: {err['msg']} (got {err.get('input')!r})")
     return "invalid configuration:\n  " + "\n  ".join(lines)

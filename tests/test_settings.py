@@ -47,3 +47,31 @@ def test_readme_documents_every_setting():
     table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
     for name in Settings.model_fields:
         assert f"| `CDP_{name.upper()}` |" in table, f"CDP_{name.upper()} is not in the README's table"
+
+
+@pytest.mark.parametrize("env, named", [
+    ({"CDP_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}, "CDP_KAFKA_SASL_USERNAME"),
+    ({"CDP_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "CDP_KAFKA_SASL_USERNAME": "u"}, "CDP_KAFKA_SASL_PASSWORD"),
+    ({"CDP_KAFKA_SECURITY_PROTOCOL": "SSL", "CDP_KAFKA_SSL_CERT_FILE": "/etc/hosts"}, "CDP_KAFKA_SSL_KEY_FILE"),
+    ({"CDP_KAFKA_SSL_CA_FILE": "/etc/hosts"}, "CDP_KAFKA_SSL_CA_FILE"),
+    ({"CDP_KAFKA_SECURITY_PROTOCOL": "SSL", "CDP_KAFKA_SSL_CA_FILE": "/nope.pem"}, "CDP_KAFKA_SSL_CA_FILE"),
+    ({"CDP_KAFKA_SECURITY_PROTOCOL": "TLS"}, "CDP_KAFKA_SECURITY_PROTOCOL"),
+])  # fmt: skip
+def test_an_incomplete_kafka_connection_names_the_setting(monkeypatch, env, named):
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigError, match=named):
+        load_settings()
+
+
+def test_a_password_is_never_shown_in_errors_or_reprs(monkeypatch):
+    monkeypatch.setenv("CDP_KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    monkeypatch.setenv("CDP_KAFKA_SASL_USERNAME", "u")
+    monkeypatch.setenv("CDP_KAFKA_SASL_PASSWORD", "hunter2-secret")
+    settings = load_settings()
+    assert settings.kafka_password() == "hunter2-secret"
+    assert "hunter2-secret" not in repr(settings) and "hunter2-secret" not in str(settings.model_dump())
+    monkeypatch.setenv("CDP_PARTITIONS", "zero")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert "hunter2-secret" not in str(err.value)

@@ -12,6 +12,7 @@ from .subscriptions import subs_app
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Self-hosted CDP trigger engine on Kafka.")
 app.command()(processes.worker)
 app.command()(processes.dispatcher)
+app.command()(processes.acls)
 app.command()(events.publish)
 app.command()(events.tail)
 app.add_typer(processes.topics_app, name="topics")

@@ -8,7 +8,8 @@ import typer
 
 from ..settings import ConfigError, Settings, load_settings
 
-# Exit codes: 1 = the operation failed, 2 = bad configuration or usage, 3 = the broker is down (broker status).
+# Exit codes: 1 = the operation failed (Kafka unreachable too), 2 = bad configuration or usage (security
+# settings Kafka refused too), 3 = the dev broker is down (broker status).
 EXIT_FAILED, EXIT_CONFIG = 1, 2
 
 
@@ -42,12 +43,16 @@ def run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
 
     from aiokafka.errors import KafkaConnectionError
 
-    from ..runtime.kafka import MissingTopicsError
+    from ..runtime.kafka import KafkaConnection, MissingTopicsError, diagnose
 
     try:
         return asyncio.run(coro_fn())  # type: ignore[arg-type]
-    except (KafkaConnectionError, ConnectionError) as exc:
-        fail(f"Kafka is not reachable ({exc}). Hint: 'cdp-triggers broker start' or set CDP_KAFKA_BOOTSTRAP.")
+    except (KafkaConnectionError, ConnectionError):
+        # aiokafka only says it could not bootstrap; find out why, in one sentence
+        problem = asyncio.run(diagnose(KafkaConnection(settings())))
+        if problem.configuration:
+            fail(f"{problem}.", EXIT_CONFIG)
+        fail(f"{problem}. Hint: 'cdp-triggers broker start' for the dev broker.")
     except MissingTopicsError as exc:
         fail(f"{exc}. Hint: 'cdp-triggers topics create' (or start a worker), and check CDP_TOPIC_PREFIX.")
 

@@ -8,7 +8,7 @@ import time
 
 import typer
 
-from devtools.broker import BrokerError, DevBroker
+from devtools.broker import USERS, BrokerError, DevBroker
 from devtools.settings import load_broker_settings
 
 from ..settings import ConfigError
@@ -17,23 +17,32 @@ from .common import EXIT_CONFIG, ensure_topics, fail, one_line, run, say, settin
 broker_app = typer.Typer(no_args_is_help=True, help="The local development Kafka broker (KRaft, from Maven Central).")
 
 
-def _broker() -> DevBroker:
+def _broker(**overrides: object) -> DevBroker:
     try:
-        return DevBroker(load_broker_settings(), say=say)
+        return DevBroker(load_broker_settings(**overrides), say=say)
     except (BrokerError, ConfigError) as exc:
         fail(str(exc), EXIT_CONFIG)
 
 
 @broker_app.command("start")
-def broker_start() -> None:
+def broker_start(
+    secure: bool = typer.Option(False, "--secure", help="Also SASL_SSL (SCRAM, PLAIN) on port+2 and mutual TLS on "
+                                "port+3, with an authorizer; prints the client settings"),  # fmt: skip
+) -> None:
     """Fetch (first time) and start the broker; returns when it answers. Idempotent."""
-    broker = _broker()
+    broker = _broker(**({"secure": True} if secure else {}))
     began = time.monotonic()
     try:
         status = broker.start()
     except BrokerError as exc:
         fail(str(exc))
     typer.echo(f"broker {status.describe()} ({time.monotonic() - began:.1f} s)")
+    if broker.secure:
+        typer.echo(f"principals: {', '.join(USERS)} (and admin, a super user); passwords and certificates in "
+                   f"{broker.secrets_dir}; grant each role its ACLs ('cdp-triggers acls ROLE --principal User:NAME')")  # fmt: skip
+        for how in ("scram", "plain", "mtls"):
+            settings_line = " ".join(f"{k}={v}" for k, v in broker.client_settings("worker", how).items())
+            typer.echo(f"worker over {how}: {settings_line}")
 
 
 @broker_app.command("stop")

@@ -12,13 +12,23 @@ from .common import EXIT_CONFIG, ensure_topics, fail, say, settings
 topics_app = typer.Typer(no_args_is_help=True, help="The pipeline's Kafka topics.")
 
 
-def _launch(s: Settings, build, prepare=None) -> None:  # type: ignore[no-untyped-def]
+def _launch(s: Settings, role: str, build, prepare=None) -> None:  # type: ignore[no-untyped-def]
+    from ..acls import topics_of
+    from ..runtime.kafka import ConnectionProblem
     from ..runtime.launch import LaunchError, run
+    from ..settings import ConfigError
 
+    group = s.app_id if role == "worker" else s.dispatcher_app_id
     try:
-        run(s, build, say, prepare)
+        run(s, group, topics_of(role, s), build, say, prepare)  # type: ignore[arg-type]
     except LaunchError as exc:
         fail(str(exc))
+    except ConnectionProblem as exc:
+        if exc.configuration:
+            fail(f"{exc}.", EXIT_CONFIG)
+        fail(f"{exc}. Hint: start the dev broker with 'cdp-triggers broker start'.")
+    except ConfigError as exc:
+        fail(str(exc), EXIT_CONFIG)
 
 
 def worker(
@@ -37,7 +47,7 @@ def worker(
 
         routes(s)  # fail here, before anything starts, on a bad routes file
         prepare = lambda pipeline: supervise_dispatcher(pipeline.app, s, say)  # noqa: E731
-    _launch(s, lambda: create_app(s), prepare)
+    _launch(s, "worker", lambda: create_app(s), prepare)
 
 
 def dispatcher() -> None:
@@ -47,7 +57,7 @@ def dispatcher() -> None:
     s = settings()
     loaded = routes(s)
     say(f"routes from {loaded.source}: {len(loaded.receivers)} receivers ({', '.join(loaded.receivers)})")
-    _launch(s, lambda: create_dispatcher(s, loaded))
+    _launch(s, "dispatcher", lambda: create_dispatcher(s, loaded))
 
 
 def routes(s: Settings):  # type: ignore[no-untyped-def]
@@ -79,3 +89,18 @@ def topics_list() -> None:
 
     for spec in Topics(settings()).specs():
         typer.echo(f"{spec.name:<40} {spec.partitions:>3}  {spec.purpose}")
+
+
+def acls(
+    role: str = typer.Argument(..., help="worker, dispatcher, producer (publish, subscriptions) or viewer (tail)"),
+    principal: str = typer.Option(..., "--principal", help="The Kafka principal, e.g. User:cdp-worker"),
+) -> None:
+    """Print the kafka-acls.sh commands that grant ROLE exactly what it needs (least privilege)."""
+    from ..acls import ROLES, kafka_acls_commands
+    from ..acls import acls as declared
+
+    if role not in ROLES:
+        fail(f"unknown role {role!r}; use one of: {', '.join(ROLES)}", EXIT_CONFIG)
+    s = settings()
+    for acl, command in zip(declared(role, s), kafka_acls_commands(role, principal, s)):  # type: ignore[arg-type]
+        typer.echo(f"# {acl.why}\n{command}")

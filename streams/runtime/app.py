@@ -19,6 +19,16 @@ from .pipeline import Pipeline, Publisher
 log = logging.getLogger("cdp_triggers")
 
 
+def _credentials(connection: KafkaConnection) -> Any:
+    """The connection as Faust's credentials (it hands them to aiokafka for the consumer and producer)."""
+    if connection.sasl is not None:
+        return faust.SASLCredentials(username=connection.sasl.username, password=connection.sasl.password,
+                                     ssl_context=connection.ssl_context, mechanism=connection.sasl.mechanism)  # fmt: skip
+    if connection.ssl_context is not None:
+        return faust.SSLCredentials(connection.ssl_context)
+    return None
+
+
 def faust_app(settings: Settings, connection: KafkaConnection) -> faust.App:
     faust_fixes.apply()
     datadir = settings.data_dir / settings.app_id  # worker and dispatcher may share CDP_DATA_DIR
@@ -26,6 +36,7 @@ def faust_app(settings: Settings, connection: KafkaConnection) -> faust.App:
     return faust.App(
         settings.app_id,
         broker=connection.faust_broker(),
+        broker_credentials=_credentials(connection),
         store="memory://",
         datadir=str(datadir),
         processing_guarantee="at_least_once",

@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from .kafka import KafkaConnection
+from .kafka import KafkaConnection, group_offsets
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class GapReader:
                 admin = self._connection.admin()
                 await admin.start()
                 self._admin = admin
-            found = await self._admin.list_consumer_group_offsets(group, partitions=[TopicPartition(*tp) for tp in tps])
+            found = await group_offsets(self._admin, group, [TopicPartition(*tp) for tp in tps])
         out: dict[tuple[str, int], int | None] = {tp: None for tp in tps}
         for tp, meta in found.items():
             out[(tp.topic, tp.partition)] = meta.offset if meta.offset >= 0 else None

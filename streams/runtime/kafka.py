@@ -8,14 +8,24 @@ from the same ``Settings``, so a connection option is added once for all.
 from __future__ import annotations
 
 import asyncio
+import logging
+import ssl
+import struct
 import time
+from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    GroupAuthorizationFailedError,
+    KafkaConnectionError,
+    KafkaError,
+    TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
+)
 
-from ..settings import Settings
+from ..settings import ConfigError, Settings
 from ..topics import Topics
 
 
@@ -27,15 +37,42 @@ class MissingTopicsError(Exception):
         super().__init__(f"topic {names} does not exist" if len(missing) == 1 else f"topics {names} do not exist")
 
 
+@dataclass(frozen=True)
+class Sasl:
+    mechanism: str
+    username: str
+    password: str = field(repr=False)
+
+
 class KafkaConnection:
     """Builds clients; each is created on call, inside the loop that will run it
-    (aiokafka binds a client to the loop running at construction)."""
+    (aiokafka binds a client to the loop running at construction). The TLS
+    context and SASL credentials are made once, from the settings."""
 
     def __init__(self, settings: Settings) -> None:
         self.bootstrap = settings.kafka_bootstrap
+        self.protocol = settings.kafka_security_protocol
+        self.ssl_context = _tls(settings) if self.protocol in ("SSL", "SASL_SSL") else None
+        self.client_certificate = settings.kafka_ssl_cert_file is not None
+        password = settings.kafka_password()
+        self.sasl = (
+            Sasl(settings.kafka_sasl_mechanism, settings.kafka_sasl_username or "", password or "")
+            if self.protocol.startswith("SASL_") else None
+        )  # fmt: skip
 
     def _common(self) -> dict[str, Any]:
-        return {"bootstrap_servers": self.bootstrap}
+        args: dict[str, Any] = {"bootstrap_servers": self.bootstrap, "security_protocol": self.protocol}
+        if self.ssl_context is not None:
+            args["ssl_context"] = self.ssl_context
+        if self.sasl is not None:
+            args.update(sasl_mechanism=self.sasl.mechanism, sasl_plain_username=self.sasl.username,
+                        sasl_plain_password=self.sasl.password)  # fmt: skip
+        return args
+
+    def describe(self) -> str:
+        """Where and how, for messages: never a secret."""
+        who = f" as {self.sasl.username} ({self.sasl.mechanism})" if self.sasl else ""
+        return f"{self.bootstrap} over {self.protocol}{who}"
 
     def consumer(self, *topics: str, **options: Any) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(*topics, **self._common(), **options)
@@ -48,6 +85,26 @@ class KafkaConnection:
 
     def faust_broker(self) -> list[str]:
         return [f"kafka://{server.strip()}" for server in self.bootstrap.split(",")]
+
+
+def _tls(settings: Settings) -> ssl.SSLContext:
+    """Verifies the brokers (the given CA, or the system's) and their host names
+    unless told otherwise; presents a client certificate when one is given."""
+    try:
+        context = ssl.create_default_context(cafile=str(settings.kafka_ssl_ca_file) if settings.kafka_ssl_ca_file else None)
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigError(f"CDP_KAFKA_SSL_CA_FILE: not a PEM file of CA certificates ({exc})") from None
+    context.check_hostname = settings.kafka_ssl_check_hostname
+    if settings.kafka_ssl_cert_file is not None:
+        password = settings.kafka_ssl_key_password.get_secret_value() if settings.kafka_ssl_key_password else None
+        try:
+            context.load_cert_chain(str(settings.kafka_ssl_cert_file), str(settings.kafka_ssl_key_file), password)
+        except (ssl.SSLError, OSError) as exc:
+            raise ConfigError(
+                "CDP_KAFKA_SSL_CERT_FILE / CDP_KAFKA_SSL_KEY_FILE: cannot load the client certificate and key "
+                f"(a key that does not match, or a wrong CDP_KAFKA_SSL_KEY_PASSWORD): {type(exc).__name__}"
+            ) from None
+    return context
 
 
 async def require_topics(
@@ -76,8 +133,8 @@ async def require_topic(settings: Settings, topic: str) -> None:
         await admin.close()
 
 
-async def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
-    """Create missing topics; return the names created."""
+async def ensure_topics(settings: Settings, timeout_s: float = 30.0, only: set[str] | None = None) -> list[str]:
+    """Create missing topics (of ``only``, when given: the ones a process uses and may see); return those created."""
     connection = KafkaConnection(settings)
     admin = connection.admin(request_timeout_ms=int(timeout_s * 1000))
     try:
@@ -86,7 +143,7 @@ async def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str
         raise ConnectionError(f"Kafka is not reachable at {connection.bootstrap} ({exc!r})") from None
     try:
         existing = set(await admin.list_topics())
-        missing = [s for s in Topics(settings).specs() if s.name not in existing]
+        missing = [s for s in Topics(settings).specs() if s.name not in existing and (only is None or s.name in only)]
         if missing:
             new = [
                 NewTopic(s.name, s.partitions, settings.replication_factor, topic_configs=s.config) for s in missing
@@ -95,8 +152,146 @@ async def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str
                 await admin.create_topics(new)
             except TopicAlreadyExistsError:
                 pass  # another worker created them first
+            except TopicAuthorizationFailedError:
+                names = ", ".join(s.name for s in missing)
+                raise ConfigError(
+                    f"topics {names} do not exist (or this principal may not see them), and it may not create them: "
+                    "create them with 'cdp-triggers topics create' as an admin, and check the ACLs "
+                    "('cdp-triggers acls ROLE')"
+                ) from None
             # Created is not yet usable: return once the metadata that clients read lists them.
             await require_topics(admin.list_topics, [s.name for s in missing], patience=timeout_s)
         return [s.name for s in missing]
     finally:
+        await admin.close()
+
+
+async def group_offsets(admin: AIOKafkaAdminClient, group: str, partitions: list[TopicPartition] | None,
+                        patience: float = 10.0) -> dict[TopicPartition, Any]:  # fmt: skip
+    """The group's committed offsets, waiting out a coordinator still being elected
+    (a new cluster creates its offsets topic on the first such request)."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return await admin.list_consumer_group_offsets(group, partitions=partitions)
+        except KafkaError as exc:
+            if not exc.retriable or time.monotonic() >= deadline:
+                raise
+            await asyncio.sleep(0.25)
+
+
+class ConnectionProblem(Exception):
+    """Kafka could not be used, in one sentence naming the cause and the setting
+    to check. ``configuration`` is False only when the broker is unreachable."""
+
+    def __init__(self, message: str, configuration: bool = True) -> None:
+        super().__init__(message)
+        self.configuration = configuration
+
+
+_API_VERSIONS = struct.pack(">ihhih", 24, 18, 0, 1, 4) + b"cdpx"  # size, ApiVersions v0, correlation id 1
+
+
+async def diagnose(connection: KafkaConnection, timeout: float = 5.0) -> ConnectionProblem:
+    """Why clients could not bootstrap (aiokafka only says that they could not):
+    the first server is probed step by step, as a client would talk to it."""
+    host, _, port = connection.bootstrap.split(",")[0].strip().rpartition(":")
+    where = f"{host}:{port}"
+    tls = connection.ssl_context is not None
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, int(port), ssl=connection.ssl_context,
+                                    server_hostname=host if tls else None), timeout)  # fmt: skip
+    except ssl.SSLCertVerificationError as exc:
+        if "mismatch" in (exc.verify_message or ""):
+            return ConnectionProblem(f"the certificate of {where} does not name {host!r}: check CDP_KAFKA_BOOTSTRAP "
+                                     "(use a name the certificate has) or CDP_KAFKA_SSL_CHECK_HOSTNAME")  # fmt: skip
+        return ConnectionProblem(f"the certificate of {where} is not trusted ({exc.verify_message}): "
+                                 "check CDP_KAFKA_SSL_CA_FILE")  # fmt: skip
+    except ssl.SSLError as exc:
+        return ConnectionProblem(f"{where} does not speak TLS ({exc.reason}): check CDP_KAFKA_SECURITY_PROTOCOL "
+                                 "and the port of CDP_KAFKA_BOOTSTRAP")  # fmt: skip
+    except (ConnectionResetError, ConnectionAbortedError) as exc:
+        if tls:  # a plaintext listener hangs up on a TLS hello
+            return ConnectionProblem(f"{where} does not speak TLS ({type(exc).__name__}): check "
+                                     "CDP_KAFKA_SECURITY_PROTOCOL and the port of CDP_KAFKA_BOOTSTRAP")  # fmt: skip
+        return ConnectionProblem(f"Kafka is not reachable at {where} ({type(exc).__name__}): check "
+                                 "CDP_KAFKA_BOOTSTRAP", configuration=False)  # fmt: skip
+    except (OSError, asyncio.TimeoutError) as exc:
+        return ConnectionProblem(f"Kafka is not reachable at {where} ({type(exc).__name__}): check "
+                                 "CDP_KAFKA_BOOTSTRAP", configuration=False)  # fmt: skip
+    try:
+        writer.write(_API_VERSIONS)
+        await writer.drain()
+        head = await asyncio.wait_for(reader.read(4), timeout)
+    except ssl.SSLError as exc:  # an alert after the handshake: the server refused the client's certificate
+        if not connection.client_certificate:
+            return ConnectionProblem(f"{where} requires a client certificate ({exc.reason}): set "
+                                     "CDP_KAFKA_SSL_CERT_FILE and CDP_KAFKA_SSL_KEY_FILE")  # fmt: skip
+        return ConnectionProblem(f"{where} rejected the client certificate ({exc.reason}): check that the CA it "
+                                 "trusts signed CDP_KAFKA_SSL_CERT_FILE")  # fmt: skip
+    except (OSError, asyncio.TimeoutError):
+        head = b""
+    finally:
+        writer.close()
+    if not tls and (not head or head[:1] == b"\x15"):  # closed, or a TLS alert
+        return ConnectionProblem(f"{where} expects TLS: set CDP_KAFKA_SECURITY_PROTOCOL to SSL or SASL_SSL "
+                                 "(and CDP_KAFKA_SSL_CA_FILE)")  # fmt: skip
+    if tls and not head:  # TLS 1.3: a refused client certificate shows only as the server hanging up
+        if not connection.client_certificate:
+            return ConnectionProblem(f"{where} closed the TLS connection: it requires a client certificate; set "
+                                     "CDP_KAFKA_SSL_CERT_FILE and CDP_KAFKA_SSL_KEY_FILE")  # fmt: skip
+        return ConnectionProblem(f"{where} rejected the client certificate: check that the CA it trusts signed "
+                                 "CDP_KAFKA_SSL_CERT_FILE")  # fmt: skip
+    if connection.sasl is not None:
+        return ConnectionProblem(
+            f"{where} refused to authenticate {connection.sasl.username!r} with {connection.sasl.mechanism}: "
+            "check CDP_KAFKA_SASL_USERNAME, CDP_KAFKA_SASL_PASSWORD (or _FILE) and CDP_KAFKA_SASL_MECHANISM"
+        )
+    return ConnectionProblem(f"{where} refused the connection over {connection.protocol}: check "
+                             "CDP_KAFKA_SECURITY_PROTOCOL")  # fmt: skip
+
+
+def _refused_login(connection: KafkaConnection, where: str) -> ConnectionProblem:
+    assert connection.sasl is not None
+    return ConnectionProblem(
+        f"{where} refused to authenticate {connection.sasl.username!r} with {connection.sasl.mechanism}: "
+        "check CDP_KAFKA_SASL_USERNAME, CDP_KAFKA_SASL_PASSWORD (or _FILE) and CDP_KAFKA_SASL_MECHANISM"
+    )
+
+
+class _Captured(logging.Handler):
+    """aiokafka's own account of a failed connection, kept instead of printed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+async def check(settings: Settings, group: str | None = None, timeout: float = 10.0) -> None:
+    """Connect as every client will, within seconds; ConnectionProblem says why not.
+    With ``group``, also that the principal may use that consumer group."""
+    connection = KafkaConnection(settings)
+    admin = connection.admin(request_timeout_ms=int(timeout * 1000))
+    aiokafka_log, captured = logging.getLogger("aiokafka"), _Captured()
+    aiokafka_log.addHandler(captured)
+    propagate, aiokafka_log.propagate = aiokafka_log.propagate, False
+    try:
+        await asyncio.wait_for(admin.start(), timeout)
+        await admin.list_topics()
+        if group is not None:
+            await group_offsets(admin, group, None, patience=timeout)
+    except (KafkaConnectionError, asyncio.TimeoutError):
+        if connection.sasl is not None and any("SaslAuthenticationFailed" in m for m in captured.messages):
+            raise _refused_login(connection, connection.bootstrap.split(",")[0]) from None
+        raise await diagnose(connection) from None
+    except GroupAuthorizationFailedError:
+        raise ConnectionProblem(f"{connection.describe()} may not use consumer group {group!r} (a missing ACL): "
+                                "see 'cdp-triggers acls --help'") from None  # fmt: skip
+    finally:
+        aiokafka_log.removeHandler(captured)
+        aiokafka_log.propagate = propagate
         await admin.close()

@@ -7,7 +7,7 @@ import asyncio
 from typing import Callable
 
 from ..settings import Settings
-from .kafka import ensure_topics
+from .kafka import check, ensure_topics
 from .pipeline import Pipeline
 
 
@@ -15,7 +15,7 @@ class LaunchError(Exception):
     """A process could not start; the message says why and what to check."""
 
 
-def run(settings: Settings, build: Callable[[], Pipeline], say: Callable[[str], None],
+def run(settings: Settings, group: str, topics: set[str], build: Callable[[], Pipeline], say: Callable[[str], None],
         prepare: Callable[[Pipeline], None] | None = None) -> None:  # fmt: skip
     """Build and run until stopped. ``prepare`` runs once everything is up,
     just before Faust takes over (the worker starts its dispatcher there)."""
@@ -23,8 +23,9 @@ def run(settings: Settings, build: Callable[[], Pipeline], say: Callable[[str], 
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    loop.run_until_complete(check(settings, group))  # ConnectionProblem: one sentence, the setting to check
     try:
-        created = loop.run_until_complete(ensure_topics(settings))
+        created = loop.run_until_complete(ensure_topics(settings, only=topics))
     except ConnectionError as exc:
         raise LaunchError(f"{exc}. Hint: start the dev broker with 'cdp-triggers broker start' or set "
                           "CDP_KAFKA_BOOTSTRAP.") from None  # fmt: skip

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from devtools.broker import DevBroker
-from devtools.processes import WorkerProcess, free_port
+from devtools.processes import WorkerProcess, free_port, free_port_block
 from devtools.settings import load_broker_settings
 from streams.runtime.kafka import ensure_topics
 from tests.support import scenario
@@ -35,7 +35,7 @@ from tests.support.metrics import wait_for_metric
 @pytest.fixture
 def own_broker(broker, tmp_path: Path):
     """A broker of this test's own, so restarting it touches no other test."""
-    dev = DevBroker(load_broker_settings(port=free_port(), home=tmp_path / "broker"))
+    dev = DevBroker(load_broker_settings(port=free_port_block(2), home=tmp_path / "broker"))
     dev.start()
     yield dev
     dev.stop()

@@ -1,0 +1,78 @@
+"""The least privilege each principal needs, declared once: the dev broker's
+tests grant exactly these, and ``cdp-triggers acls ROLE`` prints them as
+``kafka-acls.sh`` commands for any cluster."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from .settings import Settings
+from .topics import Topics
+
+Role = Literal["worker", "dispatcher", "producer", "viewer"]
+ROLES: tuple[Role, ...] = ("worker", "dispatcher", "producer", "viewer")
+# Faust's state tables, whose changelogs are <app id>-<table>-changelog.
+WORKER_TABLES = ("datasources", "threshold-entities", "refresh-runs")
+DISPATCHER_TABLES = ("deliveries",)
+
+
+@dataclass(frozen=True)
+class Acl:
+    resource: Literal["topic", "group"]
+    names: tuple[str, ...]
+    operations: tuple[str, ...]  # Kafka's operation names: Read, Write, Describe, Create
+    why: str
+
+
+def acls(role: Role, settings: Settings) -> list[Acl]:
+    """Everything ``role`` does, and nothing more: literal names only."""
+    t = Topics(settings)
+    inputs = (t.datasources, t.segments, t.measures, t.runs)
+    if role == "worker":
+        internal = (*(f"{settings.app_id}-{table}-changelog" for table in WORKER_TABLES),
+                    *(t.control(agent) for agent in Topics.AGENTS))  # fmt: skip
+        return [
+            Acl("topic", (*inputs, t.subscriptions), ("Read", "Describe"), "change events and subscriptions in"),
+            Acl("topic", (t.actions, t.dead_letter), ("Write", "Describe"), "trigger events and dead letters out"),
+            Acl("topic", internal, ("Read", "Write", "Describe", "Create"), "state changelogs and control topics"),
+            Acl("group", (settings.app_id,), ("Read", "Describe"), "its consumer group and its committed offsets"),
+        ]
+    if role == "dispatcher":
+        app = settings.dispatcher_app_id
+        internal = (*(f"{app}-{table}-changelog" for table in DISPATCHER_TABLES), t.dispatcher_control)
+        return [
+            Acl("topic", (t.actions,), ("Read", "Describe"), "trigger events in"),
+            Acl("topic", (t.delivery_dead_letter,), ("Write", "Describe"), "deliveries given up"),
+            Acl("topic", internal, ("Read", "Write", "Describe", "Create"), "delivery records and control topic"),
+            Acl("group", (app,), ("Read", "Describe"), "its consumer group and its committed offsets"),
+        ]
+    if role == "producer":
+        return [
+            Acl("topic", (*inputs, t.subscriptions), ("Write", "Describe"), "change events and subscriptions"),
+            Acl("topic", (t.subscriptions,), ("Read",), "'subscriptions list' and 'remove' read them"),
+        ]
+    return [Acl("topic", (t.actions,), ("Read", "Describe"), "'tail' follows the trigger events")]
+
+
+def kafka_acls_commands(role: Role, principal: str, settings: Settings) -> list[str]:
+    return [
+        f"kafka-acls.sh --bootstrap-server {settings.kafka_bootstrap} --command-config admin.properties --add "
+        f"--allow-principal {principal} " + " ".join(f"--operation {op}" for op in acl.operations) + " "
+        + " ".join(f"--{acl.resource} {name}" for name in acl.names)
+        for acl in acls(role, settings)
+    ]
+
+
+def topics_of(role: Role, settings: Settings) -> set[str]:
+    """The topics a role's process makes sure exist at start (the ones it may see)."""
+    t = Topics(settings)
+    if role == "worker":
+        return {t.datasources, t.segments, t.measures, t.runs, t.subscriptions, t.actions, t.dead_letter,
+                *(t.control(agent) for agent in Topics.AGENTS)}  # fmt: skip
+    if role == "dispatcher":
+        return {t.actions, t.delivery_dead_letter, t.dispatcher_control}
+    return {spec.name for spec in t.specs()}
+
+
+__all__ = ["Acl", "ROLES", "Role", "acls", "kafka_acls_commands", "topics_of"]

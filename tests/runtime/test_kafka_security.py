@@ -1,0 +1,179 @@
+"""Every client over a secured broker: SASL_SSL with SCRAM-SHA-512 and with
+PLAIN, and mutual TLS, each principal holding only the ACLs of its role
+(``streams.acls``); the failures a user meets, each one sentence naming the
+setting; and no secret in anything printed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from confluent_kafka.admin import (
+    AclBinding,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    ResourcePatternType,
+    ResourceType,
+)
+
+from devtools.broker import USERS, DevBroker
+from devtools.processes import ROOT, WorkerProcess, env_for, free_port, free_port_block
+from devtools.settings import load_broker_settings
+from streams.acls import acls
+from streams.runtime.kafka import check, ensure_topics
+from streams.settings import Settings
+from tests.support import builders as b
+from tests.support.kafka import Kafka
+from tests.support.kafka import test_settings as settings_for
+from tests.support.receivers import HttpReceiver
+
+HOW = ("scram", "plain", "mtls")
+
+
+@pytest.fixture(scope="module")
+def secured(broker, tmp_path_factory):
+    """A broker with SASL_SSL and mTLS listeners and an authorizer, its topics
+    created and each role's ACLs granted through the plaintext (admin) door."""
+    home = tmp_path_factory.mktemp("secured")
+    dev = DevBroker(load_broker_settings(port=free_port_block(4), home=home, secure=True))
+    dev.start()
+    base = settings_for(dev.bootstrap, home, partitions=2)
+    asyncio.run(ensure_topics(base))
+    bindings = []
+    for role in ("worker", "dispatcher", "producer", "viewer"):
+        for acl in acls(role, base):  # type: ignore[arg-type]
+            for name in acl.names:
+                for op in acl.operations:
+                    bindings.append(AclBinding(
+                        ResourceType.TOPIC if acl.resource == "topic" else ResourceType.GROUP, name,
+                        ResourcePatternType.LITERAL, f"User:{role}", "*", AclOperation[op.upper()],
+                        AclPermissionType.ALLOW,
+                    ))  # fmt: skip
+    admin = AdminClient({"bootstrap.servers": dev.bootstrap})
+    for future in admin.create_acls(bindings).values():
+        future.result(30)
+    yield dev, base
+    dev.stop()
+
+
+def as_user(dev: DevBroker, base: Settings, user: str, how: str, **extra: object) -> Settings:
+    secured = {k.removeprefix("CDP_").lower(): v for k, v in dev.client_settings(user, how).items()}
+    return base.model_copy(update={**secured, "metrics_port": free_port(), "instance_id": f"{user}-{how}", **extra})
+
+
+def cli(settings: Settings, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "streams.cli", *args], env=env_for(settings), cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, input=stdin)  # fmt: skip
+
+
+def secrets_of(dev: DevBroker) -> list[str]:
+    return [(dev.secrets_dir / f"{u}.password").read_text() for u in ("admin", *USERS)] + [
+        (dev.secrets_dir / f"{u}.key").read_text().splitlines()[1] for u in USERS
+    ]
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_the_trigger_round_trip_through_every_client_as_least_privileged_principals(secured, how, tmp_path):
+    dev, base = secured
+    base = base.model_copy(update={"data_dir": tmp_path})
+    worker = WorkerProcess(as_user(dev, base, "worker", how), tmp_path / "worker.log").start()
+    outputs = []
+    http = HttpReceiver(lambda path, n: ("status", 202)).__enter__()
+    routes = tmp_path / "routes.yaml"
+    routes.write_text(json.dumps({"receivers": [{"name": "hook", "webhook": {"url": {"env": "HOOK_URL"}}}],
+                                  "route": {"receiver": "hook"}}))  # fmt: skip
+    dispatcher = WorkerProcess(as_user(dev, base, "dispatcher", how, routes_file=routes), tmp_path / "dispatcher.log",
+                               "dispatcher", {"HOOK_URL": http.url("/hook")}).start()  # fmt: skip
+    try:
+        producer = as_user(dev, base, "producer", how)
+        sub = b.subscription(f"vip-{how}", "segment", f"vip-{how}", 100)
+        subs_file = tmp_path / "subs.yaml"
+        subs_file.write_text(json.dumps({"subscriptions": [sub]}))
+        outputs.append(applied := cli(producer, "subscriptions", "apply", str(subs_file)))
+        assert applied.returncode == 0, applied.stderr
+        outputs.append(listed := cli(producer, "subscriptions", "list", "--json"))
+        assert sub["subscription_id"] in listed.stdout, listed.stderr
+        time.sleep(1.0)  # the worker follows the subscriptions topic
+        lines = "\n".join(json.dumps(b.segment(f"vip-{how}", n, i)) for i, n in enumerate((90, 120)))
+        outputs.append(published := cli(producer, "publish", "segment", "-", stdin=lines))
+        assert published.returncode == 0, published.stderr
+        outputs.append(tailed := cli(as_user(dev, base, "viewer", how), "tail", "--json", "--from-beginning",
+                                     "--idle", "10"))  # fmt: skip
+        (event,) = [e for e in map(json.loads, tailed.stdout.splitlines()) if e["subject"] == f"segment/vip-{how}"]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not http.requests:
+            time.sleep(0.2)
+        assert event["id"] in [r.headers["webhook-id"] for r in http.requests], dispatcher.log()[-3000:]
+    finally:
+        worker.stop()
+        dispatcher.stop()
+        http.__exit__()
+    printed = worker.log() + dispatcher.log() + "".join(o.stdout + o.stderr for o in outputs)
+    assert not [s for s in secrets_of(dev) if s in printed], "a secret was printed"
+
+
+def test_the_producer_library_over_sasl_ssl(secured):
+    from schemas.events import SegmentChange
+    from streams.client.producer import EventProducer
+
+    dev, base = secured
+    settings = as_user(dev, base, "producer", "scram")
+
+    async def go() -> None:
+        async with EventProducer(settings) as producer:
+            await producer.publish(SegmentChange.model_validate(b.segment("lib", 5, 0)))
+
+    asyncio.run(go())
+    got = Kafka(dev.bootstrap).read_json(settings.topic("segment-changes"), idle=2.0, timeout=20)
+    assert any(doc["segment_id"] == "lib" for doc in got)
+
+
+def failing(dev: DevBroker, base: Settings, tmp_path: Path) -> dict[str, tuple[Settings, str]]:
+    other_ca = tmp_path / "other-ca"
+    from devtools import tls
+
+    tls.make_ca(other_ca)
+    return {
+        "wrong password": (as_user(dev, base, "worker", "scram", kafka_sasl_password_file=None,
+                                   kafka_sasl_password="not-the-password"), "CDP_KAFKA_SASL_PASSWORD"),  # fmt: skip
+        "untrusted certificate": (as_user(dev, base, "worker", "scram", kafka_ssl_ca_file=other_ca / "ca.pem"),
+                                  "CDP_KAFKA_SSL_CA_FILE"),  # fmt: skip
+        "plaintext client on the TLS port": (base.model_copy(update={
+            "kafka_bootstrap": f"127.0.0.1:{dev.ssl_port}", "metrics_port": free_port()}), "CDP_KAFKA_SECURITY_PROTOCOL"),
+        "no client certificate": (as_user(dev, base, "worker", "mtls", kafka_ssl_cert_file=None,
+                                          kafka_ssl_key_file=None), "CDP_KAFKA_SSL_CERT_FILE"),  # fmt: skip
+        "missing ACL": (as_user(dev, base, "viewer", "scram"), "ACL"),
+    }
+
+
+@pytest.mark.parametrize("case", ["wrong password", "untrusted certificate", "plaintext client on the TLS port",
+                                  "no client certificate", "missing ACL"])  # fmt: skip
+def test_a_refused_connection_is_one_sentence_naming_the_setting(secured, tmp_path, case):
+    dev, base = secured
+    settings, setting = failing(dev, base, tmp_path)[case]
+    began = time.monotonic()
+    out = cli(settings, "worker")
+    took = time.monotonic() - began
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert setting in out.stderr and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert not [s for s in secrets_of(dev) if s in out.stdout + out.stderr] and "not-the-password" not in out.stderr
+    print(f"\n{case}: {took:.1f} s: {out.stderr.strip()}")
+
+
+def test_connect_time_over_each_listener(secured):
+    dev, base = secured
+    times = {}
+    for name, settings in [("plaintext", base), *((how, as_user(dev, base, "worker", how)) for how in HOW)]:
+        began = time.monotonic()
+        for _ in range(5):
+            asyncio.run(check(settings))
+        times[name] = (time.monotonic() - began) / 5
+    print("\nconnect: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in times.items()))
+    assert set(times) == {"plaintext", *HOW}
