@@ -117,7 +117,7 @@ class Detector(Generic[S]):
     # (event, partition), before its entity's rule: time the event brings to its partition (due stalls)
     before: Callable[[Any, int], Awaitable[None]] | None = None
     applied: Callable[[Any, int], None] = lambda event, partition: None  # (event, partition) once applied
-    on_control: Callable[[StateTable[S]], OnControl] | None = None  # commands beyond nudges (ticks)
+    on_control: OnControl | None = None  # commands beyond nudges (ticks)
 
 
 @dataclass
@@ -161,8 +161,7 @@ class Pipeline:
                 await self.publisher.trigger(trigger)
             table.put(key, obs.state, msg.partition)
 
-        on_control = spec.on_control(table) if spec.on_control else None
-        self.input_agent(spec.name, list(spec.inputs), handle, on_control)
+        self.input_agent(spec.name, list(spec.inputs), handle, spec.on_control)
         return table
 
     def input_agent(self, name: str, topics: list[str], handle: Handle, on_control: OnControl | None = None) -> Any:

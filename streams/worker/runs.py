@@ -24,7 +24,7 @@ from ..detection import runs
 from ..detection.ordering import to_micros
 from ..detection.runs import RunState
 from ..runtime.control import Command, Tick
-from ..runtime.pipeline import Detector, OnControl, Pipeline
+from ..runtime.pipeline import Detector, Pipeline
 from ..runtime.state import StateTable
 
 
@@ -77,17 +77,14 @@ def register(p: Pipeline) -> None:
         if isinstance(event, RefreshRunStarted):
             heapq.heappush(heap, (to_micros(event.event_time) + stall_us, event.run_id))
 
-    def ticks(_: StateTable[RunState]) -> OnControl:
-        async def on_tick(tick: Command, partition: int) -> None:
-            assert isinstance(tick, Tick)
-            await apply_time(tick.run_id, tick.now_us)
-
-        return on_tick
+    async def on_tick(tick: Command, partition: int) -> None:
+        assert isinstance(tick, Tick)
+        await apply_time(tick.run_id, tick.now_us)
 
     table = p.detector(Detector(
         name="runs", table="refresh-runs", inputs={p.topics.runs: RefreshRunChange}, key=runs.key,
         observe=runs.observe, to_json=RunState.to_dict, from_json=RunState.from_dict, before=before,
-        on_control=ticks,
+        on_control=on_tick,
     ))  # fmt: skip
     channel = p.control("runs")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -49,6 +50,25 @@ class Scenario:
                               (topics.runs, self.runs)):  # fmt: skip
             merged += [(i / len(events), topic, key, doc) for i, (key, doc) in enumerate(events)]
         return [(topic, key, doc) for _, topic, key, doc in sorted(merged, key=lambda item: item[0])]
+
+
+def play(kafka: Any, inputs: list[tuple[str, str, Any]], batch: int = 100, pause: float = 0.1) -> tuple[Any, Any]:
+    """Produce ``inputs`` from a thread, ``batch`` at a time with a ``pause`` between:
+    the thread, and an event set once all are acknowledged."""
+    done = threading.Event()
+
+    def produce() -> None:
+        for n, (topic, key, doc) in enumerate(inputs):
+            kafka.produce(topic, key, doc)
+            if n % batch == 0:
+                kafka.flush()
+                time.sleep(pause)
+        kafka.flush()
+        done.set()
+
+    thread = threading.Thread(target=produce)
+    thread.start()
+    return thread, done
 
 
 def build(seed: int = 7, segments: int = 40, values: int = 150, sources: int = 20, run_count: int = 20,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import threading
 import time
 from pathlib import Path
 
@@ -72,19 +71,7 @@ def test_workers_through_kills_a_rolling_restart_and_a_broker_restart(own_broker
             w.start()
         for w in workers:
             wait_for_metric(w, f"cdp_triggers_subscriptions_active {len(history.subs)}.0", timeout=60)
-        done = threading.Event()
-
-        def produce() -> None:
-            for n, (topic, key, doc) in enumerate(inputs):
-                kafka.produce(topic, key, doc)
-                if n % 200 == 0:
-                    kafka.flush()
-                    time.sleep(0.25)
-            kafka.flush()
-            done.set()
-
-        producer = threading.Thread(target=produce)
-        producer.start()
+        producer, done = scenario.play(kafka, inputs, batch=200, pause=0.25)
         rng = random.Random(13)
         kills = rolling = broker_restarts = crashes = 0
         plan = ["kill"] * kills_wanted + ["rolling", "broker"]

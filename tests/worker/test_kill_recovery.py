@@ -5,7 +5,6 @@ topic with the set the detection core predicts for the input."""
 from __future__ import annotations
 
 import random
-import threading
 import time
 
 from tests.support import scenario
@@ -23,19 +22,7 @@ def test_sigkill_mid_stream_loses_no_trigger(kafka, settings, worker_factory):
     t = worker.topics
     kafka.produce_all(t.subscriptions, [(s["subscription_id"], s) for s in history.subs])
     wait_for_metric(worker, f"cdp_triggers_subscriptions_active {len(history.subs)}.0")
-    done = threading.Event()
-
-    def produce() -> None:
-        for n, (topic, key, doc) in enumerate(history.inputs(t)):
-            kafka.produce(topic, key, doc)
-            if n % 100 == 0:
-                kafka.flush()
-                time.sleep(0.1)
-        kafka.flush()
-        done.set()
-
-    producer = threading.Thread(target=produce)
-    producer.start()
+    producer, done = scenario.play(kafka, history.inputs(t))
     kills = 0
     rng = random.Random(11)
     while not done.is_set() or kills < 3:
