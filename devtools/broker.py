@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from streams.acls import ROLES
+
 from . import tls
 from .settings import BrokerSettings
 
@@ -61,7 +63,7 @@ log4j.logger.state.change.logger=WARN
 
 READY_LINE = "Kafka Server started"
 # Principals of the secured broker: one per role of streams.acls, and admin (a super user).
-USERS = ("worker", "dispatcher", "producer", "viewer")
+USERS = ROLES  # one principal per role of streams.acls
 
 
 class BrokerError(Exception):

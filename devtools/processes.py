@@ -50,6 +50,8 @@ def env_for(settings: Settings) -> dict[str, str]:
     for name, value in settings.model_dump().items():
         if isinstance(value, SecretStr):
             value = value.get_secret_value()
+        elif isinstance(value, list):  # comma-separated, as the settings read them
+            value = ",".join(str(v) for v in value)
         if value is not None:
             env[f"CDP_{name.upper()}"] = str(value)
     return env
@@ -58,9 +60,12 @@ def env_for(settings: Settings) -> dict[str, str]:
 class WorkerProcess:
     """``cdp-triggers worker`` as a real process, with its log captured."""
 
+    READY = {"api": b"Application startup complete"}  # else Faust's worker line
+
     def __init__(self, settings: Settings, log_path: Path, command: str = "worker",
                  env: dict[str, str] | None = None) -> None:  # fmt: skip
         self.settings = settings
+        self.ready = self.READY.get(command, b"Worker]: Ready")
         self.command = command
         self.extra_env = env or {}
         self.topics = Topics(settings)
@@ -81,7 +86,7 @@ class WorkerProcess:
                 raise RuntimeError(f"{self.command} exited with {self.proc.returncode}:\n{self.log()[-4000:]}")
             with open(self.log_path, "rb") as f:
                 f.seek(offset)
-                if b"Worker]: Ready" in f.read():
+                if self.ready in f.read():
                     return self
             time.sleep(0.1)
         self.stop()

@@ -48,8 +48,8 @@ class DeliveryDeadLetter(BaseModel):
 
     id: str = Field(description="<trigger id>|<receiver>, also the record's key: a replay writes the same id")
     reason: DeliveryFailure
-    receiver: str = Field(description="Receiver name from the routes file")
-    receiver_type: str = Field(description="teams, email or webhook")
+    receiver: str = Field(description="Receiver name from the routes file, or hook:<id> for an API hook")
+    receiver_type: str = Field(description="teams, email, webhook, or hook")
     attempts: int
     error: str = Field(description="The last attempt's error, secrets removed")
     trigger_id: str

@@ -15,8 +15,9 @@ from .events import Id, _Model
 Label = Annotated[str, Field(min_length=1, max_length=128)]
 
 
-class ThresholdSubscription(_Model):
-    subscription_id: Id
+class SubscriptionSpec(_Model):
+    """A subscription without its id: the body of ``PUT /v1/subscriptions/{id}``."""
+
     entity_kind: Literal["segment", "measure"]
     entity_id: Id
     threshold: float = Field(description="Fires when the value rises from below to at or above this")
@@ -27,7 +28,7 @@ class ThresholdSubscription(_Model):
     labels: dict[Label, Annotated[str, Field(max_length=512)]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _recovery_not_above(self) -> ThresholdSubscription:
+    def _recovery_not_above(self) -> SubscriptionSpec:
         if self.recovery_threshold is not None and self.recovery_threshold > self.threshold:
             raise ValueError(
                 f"recovery_threshold ({self.recovery_threshold}) must not be above threshold ({self.threshold})"
@@ -41,6 +42,13 @@ class ThresholdSubscription(_Model):
     @property
     def rearm_below(self) -> float:
         return self.threshold if self.recovery_threshold is None else self.recovery_threshold
+
+
+class ThresholdSubscription(SubscriptionSpec):
+    subscription_id: Id
+
+    def spec(self) -> SubscriptionSpec:
+        return SubscriptionSpec.model_validate(self.model_dump(exclude={"subscription_id"}))
 
 
 class SubscriptionFile(_Model):

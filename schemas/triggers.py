@@ -285,3 +285,16 @@ _KINDS = (
 KINDS: dict[TriggerType, TriggerKind] = {kind.type: kind for kind in _KINDS}
 if set(KINDS) != set(TriggerType):  # a new type without its declaration must not load
     raise RuntimeError(f"trigger types without a TriggerKind: {sorted(set(TriggerType) - set(KINDS))}")
+
+
+def sample_event(trigger_type: TriggerType, event_id: str, source: str, time: datetime) -> TriggerEvent:
+    """A trigger event carrying the type's example payload (API samples and hook tests)."""
+    data = KINDS[trigger_type].example
+    if "entity_kind" in data:
+        subject = f"{data['entity_kind']}/{data['entity_id']}"
+    elif "data_source_id" in data:
+        subject = f"data-source/{data['data_source_id']}"
+    else:
+        subject = f"refresh-run/{data['run_id']}"
+    return TriggerEvent(id=event_id, source=source, type=trigger_type, subject=subject, time=time,
+                        dataschema=dataschema_for(trigger_type), data=data)  # fmt: skip

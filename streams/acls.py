@@ -10,8 +10,8 @@ from typing import Literal
 from .settings import Settings
 from .topics import Topics
 
-Role = Literal["worker", "dispatcher", "producer", "viewer"]
-ROLES: tuple[Role, ...] = ("worker", "dispatcher", "producer", "viewer")
+Role = Literal["worker", "dispatcher", "producer", "api", "viewer"]
+ROLES: tuple[Role, ...] = ("worker", "dispatcher", "producer", "api", "viewer")
 # Faust's state tables, whose changelogs are <app id>-<table>-changelog.
 WORKER_TABLES = ("datasources", "threshold-entities", "refresh-runs")
 DISPATCHER_TABLES = ("deliveries",)
@@ -43,6 +43,7 @@ def acls(role: Role, settings: Settings) -> list[Acl]:
         internal = (*(f"{app}-{table}-changelog" for table in DISPATCHER_TABLES), t.dispatcher_control)
         return [
             Acl("topic", (t.actions,), ("Read", "Describe"), "trigger events in"),
+            Acl("topic", (t.hooks,), ("Read", "Describe"), "the API's webhook registrations"),
             Acl("topic", (t.delivery_dead_letter,), ("Write", "Describe"), "deliveries given up"),
             Acl("topic", internal, ("Read", "Write", "Describe", "Create"), "delivery records and control topic"),
             Acl("group", (app,), ("Read", "Describe"), "its consumer group and its committed offsets"),
@@ -51,6 +52,11 @@ def acls(role: Role, settings: Settings) -> list[Acl]:
         return [
             Acl("topic", (*inputs, t.subscriptions), ("Write", "Describe"), "change events and subscriptions"),
             Acl("topic", (t.subscriptions,), ("Read",), "'subscriptions list' and 'remove' read them"),
+        ]
+    if role == "api":
+        return [
+            Acl("topic", (t.subscriptions, t.hooks), ("Read", "Write", "Describe"), "subscriptions and hooks"),
+            Acl("topic", (t.api_keys,), ("Read", "Describe"), "API keys (hashes), written by operators' CLI"),
         ]
     return [Acl("topic", (t.actions,), ("Read", "Describe"), "'tail' follows the trigger events")]
 
@@ -71,7 +77,9 @@ def topics_of(role: Role, settings: Settings) -> set[str]:
         return {t.datasources, t.segments, t.measures, t.runs, t.subscriptions, t.actions, t.dead_letter,
                 *(t.control(agent) for agent in Topics.AGENTS)}  # fmt: skip
     if role == "dispatcher":
-        return {t.actions, t.delivery_dead_letter, t.dispatcher_control}
+        return {t.actions, t.hooks, t.delivery_dead_letter, t.dispatcher_control}
+    if role == "api":
+        return {t.subscriptions, t.hooks, t.api_keys}
     return {spec.name for spec in t.specs()}
 
 

@@ -104,6 +104,19 @@ class Metrics:
             ["receiver_type", "reason"],
             registry=r,
         )
+        self.hooks = Gauge(f"{PREFIX}_hooks", "Webhook registrations held (dispatcher: followed; API: known)", registry=r)
+        self.hooks_invalid = Counter(
+            f"{PREFIX}_hooks_invalid_total", "Hook records on the hooks topic that failed validation", registry=r
+        )
+        # The triggers API. Operations are the OpenAPI operation ids: a fixed set.
+        self.api_requests = Counter(
+            f"{PREFIX}_api_requests_total", "API requests by operation and status code", ["operation", "code"],
+            registry=r,
+        )
+        self.api_latency = Histogram(
+            f"{PREFIX}_api_request_duration_seconds", "API request handling time", ["operation"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=r,
+        )
         self.unrouted = Counter(
             f"{PREFIX}_triggers_unrouted_total", "Trigger events that matched no route with a receiver", ["type"],
             registry=r,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, IPvAnyNetwork, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _STATE_HOME = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state"))
 
@@ -82,6 +82,27 @@ class Settings(BaseSettings):
         7 * 86400.0, gt=0, description="How long a delivered event's id is kept to skip its replays"
     )
 
+    # The triggers API (cdp-triggers api) and its webhook registrations
+    api_host: str = Field("127.0.0.1", description="Address the triggers API binds to")
+    api_port: int = Field(8088, ge=1, le=65535, description="Port of the triggers API")
+    api_public_url: str | None = Field(
+        None, description="The API's URL as clients reach it (behind a proxy), for Location headers; "
+        "default: the URL of each request"
+    )
+    api_rate_limit_per_minute: int = Field(600, ge=1, description="Requests per minute per API key (bursts up to it)")
+    hook_signing_key: SecretStr | None = Field(
+        None, description="Key from which each hook's signing secret is derived (API and dispatcher; at least 32 "
+        "characters; or CDP_HOOK_SIGNING_KEY_FILE). Changing it changes every hook's secret"
+    )
+    hook_signing_key_file: Path | None = Field(None, description="File holding the hook signing key")
+    hook_allowed_networks: Annotated[list[IPvAnyNetwork], NoDecode] = Field(
+        default_factory=list, description="Comma-separated CIDRs that hook callbacks may reach although private "
+        "or loopback (e.g. an internal automation host); default none"
+    )
+    hook_ca_file: Path | None = Field(
+        None, description="PEM file of extra CAs to trust for hook callbacks (on top of the system's)"
+    )
+
     # Observability
     metrics_host: str = Field("127.0.0.1", description="Address the /metrics endpoint binds to")
     metrics_port: int = Field(9464, ge=0, le=65535, description="Port of /metrics; 0 disables it")
@@ -94,6 +115,11 @@ class Settings(BaseSettings):
             if not host or not port.isdigit():
                 raise ValueError(f"expected host:port, got {server.strip()!r}")
         return value
+
+    @field_validator("hook_allowed_networks", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return [n.strip() for n in value.split(",") if n.strip()] if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _connection_is_complete(self) -> Settings:
@@ -110,11 +136,27 @@ class Settings(BaseSettings):
         if given and not tls:
             names = ", ".join(f"CDP_KAFKA_SSL_{n.upper()}" for n in given)
             raise ValueError(f"{names} given, but {protocol} does not use TLS (SSL or SASL_SSL)")
-        for name in ("ssl_ca_file", "ssl_cert_file", "ssl_key_file", "sasl_password_file"):
-            path = getattr(self, f"kafka_{name}")
+        files = ("kafka_ssl_ca_file", "kafka_ssl_cert_file", "kafka_ssl_key_file", "kafka_sasl_password_file",
+                 "hook_signing_key_file", "hook_ca_file")  # fmt: skip
+        for name in files:
+            path = getattr(self, name)
             if path is not None and not Path(path).is_file():
-                raise ValueError(f"CDP_KAFKA_{name.upper()}: no such file: {path}")
+                raise ValueError(f"CDP_{name.upper()}: no such file: {path}")
+        if self.hook_signing_key is not None and self.hook_signing_key_file is not None:
+            raise ValueError("give one of CDP_HOOK_SIGNING_KEY or CDP_HOOK_SIGNING_KEY_FILE, not both")
         return self
+
+    def hook_key(self) -> bytes | None:
+        """The hook signing key (never logged); None when not configured. ValueError when too short."""
+        if self.hook_signing_key is not None:
+            key = self.hook_signing_key.get_secret_value().strip()
+        elif self.hook_signing_key_file is not None:
+            key = Path(self.hook_signing_key_file).read_text().strip()
+        else:
+            return None
+        if len(key) < 32:
+            raise ValueError(f"CDP_HOOK_SIGNING_KEY: too short ({len(key)} characters; use at least 32 random ones)")
+        return key.encode()
 
     def kafka_password(self) -> str | None:
         """The SASL password, from the setting or its file (never logged)."""
@@ -156,7 +198,7 @@ def describe_errors(exc: ValidationError, prefix: str) -> str:
         field = ".".join(str(p) for p in err["loc"])
         if not field:  # a check across settings: its message names them
             lines.append(str(err["msg"]).removeprefix("Value error, "))
-        elif "password" in field:
+        elif "password" in field or "key" in field:
             lines.append(f"{prefix}{field.upper()}: {err['msg']}")
         else:
             lines.append(f"{prefix}{field.upper()}: {err['msg']} (got {err.get('input')!r})")

@@ -27,6 +27,8 @@ class Topics:
         self.measures = settings.topic("measure-changes")
         self.runs = settings.topic("refresh-runs")
         self.subscriptions = settings.topic("subscriptions")
+        self.hooks = settings.topic("hooks")
+        self.api_keys = settings.topic("api-keys")
         self.actions = settings.topic("actions")
         self.dead_letter = settings.topic("dead-letter")
         self.delivery_dead_letter = settings.topic("delivery-dead-letter")
@@ -54,6 +56,10 @@ class Topics:
                 self.subscriptions, n, {"cleanup.policy": "compact"},
                 "threshold subscriptions, compacted (key: subscription id; null value removes)",
             ),
+            TopicSpec(self.hooks, 1, {"cleanup.policy": "compact"},
+                      "webhook registrations of the API, compacted (key: hook id; null value deletes)"),
+            TopicSpec(self.api_keys, 1, {"cleanup.policy": "compact"},
+                      "API keys (hashed), compacted (key: key id; null value revokes)"),
             TopicSpec(self.actions, n, week, "trigger events, CloudEvents JSON (key: subject)"),
             TopicSpec(self.dead_letter, 1, {"retention.ms": str(30 * DAY_MS)}, "rejected input with reason"),
             TopicSpec(self.delivery_dead_letter, 1, {"retention.ms": str(30 * DAY_MS)},

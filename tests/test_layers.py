@@ -1,7 +1,7 @@
 """The folders are the layers: nothing imports upward.
 
 schemas < streams (settings, topics, metrics) < detection < runtime
-< worker | delivery | client < cli; devtools apart, imported in streams only
+< worker | delivery | client < api < cli; devtools apart, imported in streams only
 by cli. Read from the source with ``ast``, so a lazy import inside a function
 counts as much as one at the top."""
 
@@ -22,10 +22,12 @@ ALLOWED: dict[str, set[str]] = {
     "streams.worker": BASE | {"streams.base", "streams.detection", "streams.runtime"},
     "streams.delivery": BASE | {"streams.base", "streams.detection", "streams.runtime"},
     "streams.client": BASE | {"streams.base", "streams.detection", "streams.runtime"},
+    "streams.api": BASE | {"streams.base", "streams.detection", "streams.runtime", "streams.delivery",
+                           "streams.client"},
     "streams.cli": BASE | {"streams.base", "streams.detection", "streams.runtime", "streams.worker",
-                           "streams.delivery", "streams.client", "devtools"},
+                           "streams.delivery", "streams.client", "streams.api", "devtools"},
     "devtools": BASE | {"streams.base", "streams.detection", "streams.runtime", "streams.worker",
-                        "streams.delivery", "streams.client", "streams.cli"},
+                        "streams.delivery", "streams.client", "streams.api", "streams.cli"},
 }  # fmt: skip
 FIRST_PARTY = ("schemas", "streams", "devtools", "tests", "benchmarks")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from . import events, processes
+from . import api, events, processes
 from .contracts import routes_app, schemas_app
 from .subscriptions import subs_app
 
@@ -15,8 +15,10 @@ app.command()(processes.dispatcher)
 app.command()(processes.acls)
 app.command()(events.publish)
 app.command()(events.tail)
+app.command()(api.api)
 app.add_typer(processes.topics_app, name="topics")
 app.add_typer(subs_app, name="subscriptions")
+app.add_typer(api.keys_app, name="api-keys")
 app.add_typer(routes_app, name="routes")
 app.add_typer(schemas_app, name="schemas")
 

@@ -51,18 +51,30 @@ def worker(
 
 
 def dispatcher() -> None:
-    """Run the dispatcher: deliver trigger events to the receivers of CDP_ROUTES_FILE."""
+    """Run the dispatcher: deliver trigger events to the receivers of CDP_ROUTES_FILE and the API's hooks."""
     from ..delivery.app import create_dispatcher
 
     s = settings()
     loaded = routes(s)
     say(f"routes from {loaded.source}: {len(loaded.receivers)} receivers ({', '.join(loaded.receivers)})")
+    say("API hooks: " + ("followed" if s.hook_key() else "off (CDP_HOOK_SIGNING_KEY is not set)"))
     _launch(s, "dispatcher", lambda: create_dispatcher(s, loaded))
 
 
 def routes(s: Settings):  # type: ignore[no-untyped-def]
+    """The dispatcher's routes; checks the hook signing key too, so a bad one fails before anything starts."""
+    from ..delivery.config import Routes
+
+    try:
+        hooks = s.hook_key() is not None
+    except ValueError as exc:
+        fail(str(exc), EXIT_CONFIG)
     if s.routes_file is None:
-        fail("CDP_ROUTES_FILE is not set. Hint: point it at a routes YAML (see examples/routes.yaml).", EXIT_CONFIG)
+        if hooks:
+            return Routes.empty()
+        fail("neither CDP_ROUTES_FILE nor CDP_HOOK_SIGNING_KEY is set, so no trigger could be delivered. Hint: "
+             "point CDP_ROUTES_FILE at a routes YAML (see examples/routes.yaml), or set a signing key to deliver "
+             "to the API's hooks.", EXIT_CONFIG)  # fmt: skip
     return load_routes(s.routes_file)
 
 

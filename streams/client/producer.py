@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, Union, get_args
 
 import yaml
+from aiokafka.structs import RecordMetadata
 from pydantic import TypeAdapter, ValidationError
 
 from schemas.events import (
@@ -90,8 +91,11 @@ def read_subscription_file(path: Path) -> list[ThresholdSubscription]:
 
 
 class EventProducer:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, needs: list[str] | None = None) -> None:
+        """``needs``: the topics that must exist (default: the inputs and subscriptions)."""
         self.topics = Topics(settings)
+        t = self.topics
+        self._needs = needs or [t.datasources, t.segments, t.measures, t.runs, t.subscriptions]
         self._producer = KafkaConnection(settings).producer(acks="all", linger_ms=5, enable_idempotence=True)
 
     async def __aenter__(self) -> EventProducer:
@@ -100,13 +104,12 @@ class EventProducer:
         except Exception:
             await self._producer.stop()  # else aiokafka warns about an unclosed producer
             raise
-        t = self.topics
 
         async def existing() -> set[str]:
             return (await self._producer.client.fetch_all_metadata()).topics()
 
         try:
-            await require_topics(existing, [t.datasources, t.segments, t.measures, t.runs, t.subscriptions])
+            await require_topics(existing, self._needs)
         except MissingTopicsError:
             await self._producer.stop()
             raise
@@ -135,13 +138,15 @@ class EventProducer:
     async def flush(self) -> None:
         await self._producer.flush()
 
-    async def put_subscription(self, sub: ThresholdSubscription) -> None:
-        await self._producer.send_and_wait(
-            self.topics.subscriptions, encode(sub), key=sub.subscription_id.encode()
-        )
+    async def put_record(self, topic: str, key: str, value: bytes | None) -> RecordMetadata:
+        """Upsert (or, with None, delete) one record of a compacted topic, acknowledged."""
+        return await self._producer.send_and_wait(topic, value, key=key.encode())
 
-    async def remove_subscription(self, subscription_id: str) -> None:
-        await self._producer.send_and_wait(self.topics.subscriptions, None, key=subscription_id.encode())
+    async def put_subscription(self, sub: ThresholdSubscription) -> RecordMetadata:
+        return await self.put_record(self.topics.subscriptions, sub.subscription_id, encode(sub))
+
+    async def remove_subscription(self, subscription_id: str) -> RecordMetadata:
+        return await self.put_record(self.topics.subscriptions, subscription_id, None)
 
 
 class SyncEventProducer:

@@ -35,6 +35,8 @@ from ..runtime.state import Entry, StateTable, plain
 from ..topics import DISPATCHER_AGENT
 from .config import Routes
 from .deliver import Delivery, deliver
+from .hooks import KIND as HOOK_KIND
+from .hooks import HookBook
 from .receivers import Sender, make_sender
 from .routing import Facts, receivers_for
 
@@ -56,7 +58,7 @@ def delivery_records(table: Any) -> StateTable[float]:
     return StateTable(table, plain, lambda raw: float(raw["at"] if isinstance(raw, dict) else raw))
 
 
-def register(p: Pipeline, routes: Routes) -> None:
+def register(p: Pipeline, routes: Routes, hooks: HookBook) -> None:
     decoder: Decoder[TriggerEvent] = Decoder(TriggerEvent, p.settings.max_event_bytes)
     delivered = delivery_records(p.table("deliveries"))
     control = p.control(DISPATCHER_AGENT)
@@ -64,7 +66,13 @@ def register(p: Pipeline, routes: Routes) -> None:
     senders: dict[str, Sender] = {}
     sessions: list[aiohttp.ClientSession] = []
 
-    def sender(name: str) -> Sender:
+    def kind(name: str) -> str:
+        return routes.receivers[name].spec.kind if name in routes.receivers else HOOK_KIND
+
+    def sender(name: str) -> Sender | None:
+        """None: a hook deleted since the event was routed."""
+        if name not in routes.receivers:
+            return hooks.sender(name)
         if not sessions:  # created on first use: it must belong to the running loop
             sessions.append(aiohttp.ClientSession(headers={"User-Agent": "cdp-triggers"}))
         if name not in senders:
@@ -76,7 +84,11 @@ def register(p: Pipeline, routes: Routes) -> None:
             return
         assert msg.value is not None
         event = orjson.loads(msg.value)
-        names = receivers_for(routes.file.route, Facts.of(event))
+        facts = Facts.of(event)
+        published = (msg.timestamp_ms or 0) / 1000
+        if hooks.enabled:
+            await hooks.fresh_for(published)
+        names = [*receivers_for(routes.file.route, facts), *hooks.route(facts, published)]
         if not names:
             m.unrouted.labels(TriggerType(event["type"]).short).inc()
             return
@@ -85,48 +97,49 @@ def register(p: Pipeline, routes: Routes) -> None:
             if delivered.get(record_key(event["id"], name)) is None:
                 pending.append(name)
             else:
-                m.deliveries.labels(routes.receivers[name].spec.kind, "duplicate").inc()
-        published = (msg.timestamp_ms or 0) / 1000
+                m.deliveries.labels(kind(name), "duplicate").inc()
         if time.time() - published > p.settings.delivery_max_age_seconds:
             for name in pending:
                 await _give_up(name, event, Delivery(0, None, DeliveryFailure.EXPIRED))  # type: ignore[arg-type]
             return
 
-        async def one(name: str) -> tuple[str, Delivery]:
-            kind = routes.receivers[name].spec.kind
+        async def one(name: str) -> tuple[str, Delivery | None]:
+            to = sender(name)
+            if to is None:
+                return name, None
             result = await deliver(
-                sender(name), event, msg.value or b"",
-                on_attempt=lambda a: m.delivery_attempts.labels(kind, a.result).inc(),
+                to, event, msg.value or b"", on_attempt=lambda a: m.delivery_attempts.labels(kind(name), a.result).inc(),
             )  # fmt: skip
             return name, result
 
         for finished in asyncio.as_completed([one(name) for name in pending]):
             name, result = await finished
-            kind = routes.receivers[name].spec.kind
-            if result.failure is None:
+            if result is None:
+                m.deliveries.labels(HOOK_KIND, "cancelled").inc()
+                log.info("not delivering %s to %s: the hook was deleted", event["id"], name)
+            elif result.failure is None:
                 delivered.put(record_key(event["id"], name), time.time(), msg.partition)
                 # Wait for the record's changelog write: a crash can then repeat only deliveries in flight.
                 await p.app.producer.flush()
-                m.deliveries.labels(kind, "delivered").inc()
-                m.delivery_latency.labels(kind).observe(max(time.time() - published, 0.0))
-                log.info("delivered %s to %s (%s) after %d attempt(s)", event["id"], name, kind, result.attempts)
+                m.deliveries.labels(kind(name), "delivered").inc()
+                m.delivery_latency.labels(kind(name)).observe(max(time.time() - published, 0.0))
+                log.info("delivered %s to %s after %d attempt(s)", event["id"], name, result.attempts)
             else:
                 await _give_up(name, event, result)
 
     async def _give_up(name: str, event: dict[str, Any], result: Delivery) -> None:
         assert result.failure is not None
-        kind = routes.receivers[name].spec.kind
         error = result.last.detail if result.last else f"older than {p.settings.delivery_max_age_seconds:g} s"
         record = DeliveryDeadLetter(
-            id=delivery_id(event["id"], name), reason=result.failure, receiver=name, receiver_type=kind, attempts=result.attempts, error=error,
+            id=delivery_id(event["id"], name), reason=result.failure, receiver=name, receiver_type=kind(name), attempts=result.attempts, error=error,
             trigger_id=event["id"], event=event, dead_lettered_at=datetime.now(timezone.utc),
             dispatcher=p.settings.app_id,
         )  # fmt: skip
         await p.publisher.delivery_dead_letter(record)
-        m.deliveries.labels(kind, "dead_lettered").inc()
-        m.delivery_dead_lettered.labels(kind, result.failure.value).inc()
-        log.warning("gave up delivering %s to %s (%s) after %d attempt(s): %s: %s",
-                    event["id"], name, kind, result.attempts, result.failure.value, error)  # fmt: skip
+        m.deliveries.labels(kind(name), "dead_lettered").inc()
+        m.delivery_dead_lettered.labels(kind(name), result.failure.value).inc()
+        log.warning("gave up delivering %s to %s after %d attempt(s): %s: %s",
+                    event["id"], name, result.attempts, result.failure.value, error)  # fmt: skip
 
     async def on_control(command: Command, partition: int) -> None:
         if isinstance(command, Sweep):
@@ -142,7 +155,15 @@ def register(p: Pipeline, routes: Routes) -> None:
             if tp.topic == p.topics.actions:
                 await control.send(Sweep(tp.partition, before), tp.partition)
 
+    if hooks.enabled:
+        p.before_start.append(hooks.view.load)
+
+        @p.app.task
+        async def follow_hooks() -> None:
+            await hooks.view.follow()
+
     @p.app.on_before_shutdown.connect
     async def _close_session(sender: Any, **kwargs: Any) -> None:
         if sessions:
             await sessions[0].close()
+        await hooks.close()

@@ -10,12 +10,18 @@ from ..settings import Settings
 from ..topics import DISPATCHER_AGENT
 from . import agent
 from .config import Routes
+from .hooks import KIND as HOOK_KIND
+from .hooks import HookBook
 
 
 def create_dispatcher(settings: Settings, routes: Routes, metrics: Metrics | None = None) -> Pipeline:
+    """``routes`` may be ``Routes.empty()``: then only the API's hooks receive
+    triggers (when CDP_HOOK_SIGNING_KEY is set)."""
     pipeline = app.pipeline(settings.model_copy(update={"app_id": settings.dispatcher_app_id}), metrics)
-    agent.register(pipeline, routes)
+    hooks = HookBook(settings, pipeline.metrics)
+    agent.register(pipeline, routes, hooks)
     t = pipeline.topics
     pipeline.metrics.preset([t.actions], [t.delivery_dead_letter], [DISPATCHER_AGENT])
-    pipeline.metrics.preset_delivery(sorted({r.spec.kind for r in routes.receivers.values()}))
+    kinds = {r.spec.kind for r in routes.receivers.values()} | ({HOOK_KIND} if hooks.enabled else set())
+    pipeline.metrics.preset_delivery(sorted(kinds))
     return pipeline

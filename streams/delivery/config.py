@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from schemas.routes import Receiver, RoutesFile, SecretRef
+from schemas.routes import Receiver, Route, RoutesFile, SecretRef
 
 from .receivers import KINDS, ResolvedReceiver
 
@@ -26,6 +26,11 @@ class Routes:
     file: RoutesFile
     receivers: dict[str, ResolvedReceiver]
     source: str
+
+    @classmethod
+    def empty(cls) -> Routes:
+        """No routes file: nothing is routed (the API's hooks may still receive triggers)."""
+        return cls(RoutesFile(receivers=[], route=Route()), {}, "(none)")
 
     def dump(self) -> dict[str, Any]:
         """The configuration as loaded, for display: secrets show where they come from, masked."""

@@ -17,6 +17,7 @@ class Facts:
     subject: str
     owner: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    subscription_id: str | None = None
 
     @classmethod
     def of(cls, event: dict[str, Any]) -> Facts:
@@ -26,6 +27,7 @@ class Facts:
             subject=event["subject"],
             owner=data.get("owner"),
             labels=dict(data.get("labels") or {}),
+            subscription_id=data.get("subscription_id"),
         )
 
 

@@ -15,14 +15,12 @@ import logging
 import sys
 from typing import Iterable
 
-from aiokafka import AIOKafkaConsumer
-
 from schemas.subscriptions import ThresholdSubscription
 
 from ..detection.thresholds import Rule
 from ..metrics import Metrics
 from ..runtime.codec import Decoder, Rejected
-from ..runtime.kafka import KafkaConnection
+from ..runtime.compacted import CompactedView
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,7 +35,7 @@ class SubscriptionRegistry:
         self._decoder: Decoder[ThresholdSubscription] = Decoder(ThresholdSubscription, max_bytes)
         self._metrics = metrics
         self.ready = asyncio.Event()
-        self._consumer: AIOKafkaConsumer | None = None
+        self._view: CompactedView | None = None
 
     def __len__(self) -> int:
         return len(self._raw)
@@ -100,42 +98,17 @@ class SubscriptionRegistry:
         half-loaded registry during Faust's start-up could see its buffered
         events skipped and acked by Faust's recovery (found by the SIGKILL test).
         """
-        # Without a group, aiokafka assigns every partition of the topic to us.
-        self._consumer = KafkaConnection(settings).consumer(
-            topic, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
-        )
-        await self._consumer.start()
-        while not self._consumer.assignment():
-            await asyncio.sleep(0.05)
-        tps = sorted(self._consumer.assignment())
-        ends = await self._consumer.end_offsets(tps)
-        pending = {tp for tp in tps if ends[tp] > 0}
-        while pending:
-            await self._poll()
-            for tp in list(pending):
-                if await self._consumer.position(tp) >= ends[tp]:
-                    pending.discard(tp)
+        self._view = CompactedView(settings, topic, self.apply)
+        await self._view.load()
         self._mark_ready()
 
     async def follow(self) -> None:
-        assert self._consumer is not None, "load() first"
-        try:
-            while True:
-                await self._poll()
-        finally:
-            await self._consumer.stop()
+        assert self._view is not None, "load() first"
+        await self._view.follow()
 
     async def close(self) -> None:
-        if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
-
-    async def _poll(self) -> None:
-        assert self._consumer is not None
-        batches = await self._consumer.getmany(timeout_ms=500, max_records=5000)
-        for records in batches.values():
-            for record in records:
-                self.apply(record.key, record.value)
+        if self._view is not None:
+            await self._view.close()
 
     def _mark_ready(self) -> None:
         log.info("subscriptions loaded: %d active", len(self._raw))

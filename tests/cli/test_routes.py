@@ -26,7 +26,16 @@ def test_routes_check_masks_secrets_and_names_the_bad_field(tmp_path, monkeypatc
     assert "Traceback" not in missing.output
 
 
-def test_dispatcher_without_a_routes_file_is_a_config_error(monkeypatch):
+def test_dispatcher_with_neither_routes_nor_hooks_is_a_config_error(monkeypatch):
     monkeypatch.delenv("CDP_ROUTES_FILE", raising=False)
+    monkeypatch.delenv("CDP_HOOK_SIGNING_KEY", raising=False)
     result = CliRunner().invoke(app, ["dispatcher"])
-    assert result.exit_code == 2 and "CDP_ROUTES_FILE is not set" in result.output
+    assert result.exit_code == 2 and "neither CDP_ROUTES_FILE nor CDP_HOOK_SIGNING_KEY is set" in result.output
+
+
+def test_a_short_hook_signing_key_is_a_config_error_without_the_key(monkeypatch):
+    monkeypatch.setenv("CDP_HOOK_SIGNING_KEY", "s3cret-but-short")
+    for command in (["dispatcher"], ["api"]):
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 2 and "CDP_HOOK_SIGNING_KEY: too short" in result.output, result.output
+        assert "s3cret-but-short" not in result.output

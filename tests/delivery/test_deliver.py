@@ -4,16 +4,14 @@ import asyncio
 import random
 
 from schemas.deadletter import DeliveryFailure
-from schemas.routes import Receiver
-from streams.delivery.config import ResolvedReceiver
+from schemas.routes import RetryPolicy
 from streams.delivery.deliver import deliver
 from streams.delivery.retry import Attempt, Outcome
 
 
 class Scripted:
     def __init__(self, answers, **retry):
-        spec = Receiver.model_validate({"name": "r", "webhook": {"url": {"env": "X"}}, "retry": retry})
-        self.receiver = ResolvedReceiver(spec)
+        self.retry = RetryPolicy.model_validate(retry)
         self.answers = list(answers)
         self.calls = 0
 

@@ -66,5 +66,7 @@ def test_facts_from_a_trigger_event():
     from tests.support.builders import trigger_event
 
     facts = Facts.of(trigger_event("crossed"))
-    assert facts == Facts("segment.threshold.crossed", "segment/vip", "owner@example.com", {"team": "marketing"})
+    assert facts == Facts("segment.threshold.crossed", "segment/vip", "owner@example.com", {"team": "marketing"},
+                          subscription_id=facts.subscription_id)
+    assert facts.subscription_id and facts.subscription_id == trigger_event("crossed")["data"]["subscription_id"]
     assert Facts.of(trigger_event("failed")).owner is None

@@ -25,7 +25,7 @@ from confluent_kafka.admin import (
 from devtools.broker import USERS, DevBroker
 from devtools.processes import ROOT, WorkerProcess, env_for, free_port, free_port_block
 from devtools.settings import load_broker_settings
-from streams.acls import acls
+from streams.acls import ROLES, acls
 from streams.runtime.kafka import check, ensure_topics
 from streams.settings import Settings
 from tests.support import builders as b
@@ -46,7 +46,7 @@ def secured(broker, tmp_path_factory):
     base = settings_for(dev.bootstrap, home, partitions=2)
     asyncio.run(ensure_topics(base))
     bindings = []
-    for role in ("worker", "dispatcher", "producer", "viewer"):
+    for role in ROLES:
         for acl in acls(role, base):  # type: ignore[arg-type]
             for name in acl.names:
                 for op in acl.operations:

@@ -35,8 +35,22 @@ Script = Callable[[str, int], tuple]
 
 
 class HttpReceiver:
-    def __init__(self, script: Script | None = None) -> None:
+    """``tls_dir``: serve https with a certificate for 127.0.0.1 from a CA of
+    its own (``ca_file``), as a callback on the internet would."""
+
+    def __init__(self, script: Script | None = None, *, tls_dir: Path | None = None) -> None:
         self.script: Script = script or (lambda path, n: ("status", 202, {}))
+        self.ca_file: Path | None = None
+        self._ssl = None
+        if tls_dir is not None:
+            import ssl
+
+            from devtools import tls
+
+            self.ca_file = tls.make_ca(tls_dir)
+            cert, key = tls.issue(tls_dir, "callback", server=True)
+            self._ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            self._ssl.load_cert_chain(cert, key)
         self.requests: list[Request] = []
         self.port = free_port()
         self._lock = threading.Lock()
@@ -45,7 +59,7 @@ class HttpReceiver:
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{'https' if self._ssl else 'http'}://127.0.0.1:{self.port}{path}"
 
     def on(self, path: str) -> list[Request]:
         with self._lock:
@@ -73,7 +87,7 @@ class HttpReceiver:
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         self._loop.run_until_complete(self._runner.setup())
-        self._loop.run_until_complete(web.TCPSite(self._runner, "127.0.0.1", self.port).start())
+        self._loop.run_until_complete(web.TCPSite(self._runner, "127.0.0.1", self.port, ssl_context=self._ssl).start())
         self._ready.set()
         self._loop.run_forever()
         self._loop.run_until_complete(self._runner.cleanup())

@@ -9,7 +9,7 @@ from typing import Any, Callable, Protocol
 import aiohttp
 from pydantic import SecretStr
 
-from schemas.routes import Receiver
+from schemas.routes import Receiver, RetryPolicy
 
 from ..retry import Attempt
 
@@ -30,7 +30,7 @@ class ResolvedReceiver:
 
 
 class Sender(Protocol):
-    receiver: ResolvedReceiver
+    retry: RetryPolicy
 
     async def attempt(self, event: dict[str, Any], raw: bytes) -> Attempt: ...
 

@@ -20,6 +20,7 @@ class EmailSender:
     def __init__(self, receiver: ResolvedReceiver) -> None:
         assert receiver.spec.email is not None
         self.receiver = receiver
+        self.retry = receiver.spec.retry
         self._target = receiver.spec.email
         self._password = receiver.secret("password") if "password" in receiver.secrets else None
 

@@ -7,9 +7,11 @@ from typing import Any
 
 import aiohttp
 
+from schemas.routes import RetryPolicy
+
 from .. import retry
 from ..retry import Attempt, Outcome
-from .base import ResolvedReceiver, scrub
+from .base import scrub
 
 
 def check_url(name: str, value: str) -> None:
@@ -18,11 +20,11 @@ def check_url(name: str, value: str) -> None:
 
 
 class HttpSender:
-    def __init__(self, receiver: ResolvedReceiver, session: aiohttp.ClientSession) -> None:
-        self.receiver = receiver
+    def __init__(self, url: str, policy: RetryPolicy, session: aiohttp.ClientSession) -> None:
+        self.retry = policy
         self._session = session
-        self._url = receiver.secret("url")
-        self._timeout = aiohttp.ClientTimeout(total=receiver.spec.retry.timeout_seconds)
+        self._url = url
+        self._timeout = aiohttp.ClientTimeout(total=policy.timeout_seconds)
 
     def request(self, event: dict[str, Any], raw: bytes) -> tuple[dict[str, str], bytes]:
         raise NotImplementedError

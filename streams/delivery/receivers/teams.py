@@ -16,4 +16,4 @@ class TeamsSender(HttpSender):
         return {"Content-Type": "application/json"}, orjson.dumps(render.teams_message(event))
 
 
-KIND = ReceiverKind("teams", TeamsSender, check_url)
+KIND = ReceiverKind("teams", lambda r, session: TeamsSender(r.secret("url"), r.spec.retry, session), check_url)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
+
+from schemas.routes import RetryPolicy
 
 from .. import render
 from .base import ReceiverKind, ResolvedReceiver
@@ -14,11 +16,11 @@ from .signing import parse_secret, signature
 
 
 class WebhookSender(HttpSender):
-    def __init__(self, receiver: ResolvedReceiver, session: aiohttp.ClientSession) -> None:
-        super().__init__(receiver, session)
-        assert receiver.spec.webhook is not None
-        self._mode = receiver.spec.webhook.mode
-        self._key = parse_secret(receiver.secret("signing_secret")) if "signing_secret" in receiver.secrets else None
+    def __init__(self, url: str, policy: RetryPolicy, session: aiohttp.ClientSession, *, key: bytes | None,
+                 mode: Literal["structured", "binary"] = "structured") -> None:  # fmt: skip
+        super().__init__(url, policy, session)
+        self._mode = mode
+        self._key = key
 
     def request(self, event: dict[str, Any], raw: bytes) -> tuple[dict[str, str], bytes]:
         headers, body = render.cloudevent_request(event, raw, self._mode)
@@ -31,10 +33,17 @@ class WebhookSender(HttpSender):
         return headers, body
 
 
+def _sender(receiver: ResolvedReceiver, session: aiohttp.ClientSession) -> WebhookSender:
+    target = receiver.spec.webhook
+    assert target is not None
+    key = parse_secret(receiver.secret("signing_secret")) if "signing_secret" in receiver.secrets else None
+    return WebhookSender(receiver.secret("url"), receiver.spec.retry, session, key=key, mode=target.mode)
+
+
 def _check(name: str, value: str) -> None:
     check_url(name, value)
     if name == "signing_secret":
         parse_secret(value)
 
 
-KIND = ReceiverKind("webhook", WebhookSender, _check)
+KIND = ReceiverKind("webhook", _sender, _check)

@@ -1,0 +1,52 @@
+"""API keys of the triggers API, on the compacted api-keys topic (key: key id;
+a tombstone revokes). Only a SHA-256 of the secret part is stored: keys are
+256 random bits, for which a slow password hash adds nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, Field
+
+from .events import _Model
+
+Scope = Literal["read", "write"]  # write includes read
+PREFIX = "cdpk"
+KeyId = Annotated[str, Field(pattern=r"^[a-z0-9]{12}$")]
+
+
+class ApiKey(_Model):
+    key_id: KeyId
+    name: Annotated[str, Field(min_length=1, max_length=128)] = Field(description="Who or what uses it")
+    scope: Scope
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    created_at: AwareDatetime
+
+    def allows(self, needed: Scope) -> bool:
+        return needed == "read" or self.scope == "write"
+
+    def matches(self, secret: str) -> bool:
+        return hmac.compare_digest(self.sha256, digest(secret))
+
+
+def new_key() -> tuple[str, str, str]:
+    """(key id, secret part, the full key a client sends: cdpk_<id>_<secret>)."""
+    key_id = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    return key_id, secret, f"{PREFIX}_{key_id}_{secret}"
+
+
+def split_key(presented: str) -> tuple[str, str] | None:
+    """(key id, secret) of a presented key; None when it is not shaped like one."""
+    prefix, _, rest = presented.partition("_")
+    key_id, _, secret = rest.partition("_")
+    if prefix != PREFIX or len(key_id) != 12 or not secret:
+        return None
+    return key_id, secret
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()

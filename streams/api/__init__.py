@@ -1,0 +1,1 @@
+"""The triggers API: an HTTP service that automation tools drive themselves."""

@@ -1,0 +1,36 @@
+"""Running the API: Kafka checked and topics made sure of first, then uvicorn
+(loopback by default). Prometheus metrics are served at /metrics of the same
+port, outside /v1 and without a key."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Callable
+
+import uvicorn
+from prometheus_client import make_asgi_app
+
+from ..acls import topics_of
+from ..metrics import Metrics
+from ..runtime.kafka import check, ensure_topics
+from ..settings import Settings
+from .app import create_api
+from .store import ApiStore
+
+
+async def serve(settings: Settings, say: Callable[[str], None]) -> None:
+    await check(settings)  # ConnectionProblem: one sentence, the setting to check
+    created = await ensure_topics(settings, only=topics_of("api", settings))
+    if created:
+        say(f"created topics: {', '.join(created)}")
+    metrics = Metrics()
+    app = create_api(settings, ApiStore(settings, metrics), metrics)
+    app.mount("/metrics", make_asgi_app(registry=metrics.registry))
+    config = uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level=settings.log_level,
+                            proxy_headers=True, server_header=False, access_log=False)  # fmt: skip
+    say(f"API on http://{settings.api_host}:{settings.api_port} (OpenAPI at /openapi.json, metrics at /metrics)")
+    await uvicorn.Server(config).serve()
+
+
+def run(settings: Settings, say: Callable[[str], None]) -> None:
+    asyncio.run(serve(settings, say))

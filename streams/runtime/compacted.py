@@ -1,0 +1,143 @@
+"""A compacted topic held in memory: read to its end, then followed.
+
+Subscriptions (workers), hooks (dispatchers, the API) and API keys (the API)
+are small keyed sets that every process needs whole, so each process reads
+every partition itself (no consumer group) and applies each record to a
+callback: a value upserts, a null value (tombstone) deletes.
+
+``caught_up()`` confirms the view holds everything written before the call;
+``reached()`` waits for one known write (read-your-writes for the API).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Callable, Generic, Iterator, TypeVar
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import BaseModel
+
+from ..settings import Settings
+from .codec import Decoder, Rejected
+from .kafka import KafkaConnection
+
+log = logging.getLogger(__name__)
+Apply = Callable[[bytes | None, bytes | None], None]  # (key, value); value None: tombstone
+
+
+class CompactedView:
+    def __init__(self, settings: Settings, topic: str, apply: Apply) -> None:
+        self.topic = topic
+        self._settings = settings
+        self._apply = apply
+        self._consumer: AIOKafkaConsumer | None = None
+        self._lock = asyncio.Lock()  # one reader at a time: follow() and caught_up() share the consumer
+        self.confirmed_at = 0.0  # wall time up to which everything written is known to be applied
+
+    async def load(self) -> None:
+        """Read every partition to its end."""
+        self._consumer = KafkaConnection(self._settings).consumer(
+            self.topic, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
+        )
+        await self._consumer.start()
+        while not self._consumer.assignment():
+            await asyncio.sleep(0.05)
+        await self.caught_up()
+
+    async def caught_up(self) -> None:
+        """Apply everything written to the topic before this call."""
+        consumer = self._require()
+        started = time.time()
+        tps = sorted(consumer.assignment())
+        ends = await consumer.end_offsets(tps)
+        await self._until(lambda positions: all(positions[tp] >= ends[tp] for tp in tps))
+        self.confirmed_at = started
+
+    async def reached(self, partition: int, offset: int, timeout: float = 10.0) -> bool:
+        """Wait until the record at ``offset`` of ``partition`` is applied."""
+        tp = TopicPartition(self.topic, partition)
+        try:
+            await asyncio.wait_for(self._until(lambda positions: positions[tp] > offset), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    async def follow(self) -> None:
+        try:
+            while True:
+                async with self._lock:
+                    await self._poll()
+                await asyncio.sleep(0)
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        if self._consumer is not None:
+            consumer, self._consumer = self._consumer, None
+            await consumer.stop()
+
+    async def _until(self, done: Callable[[dict[TopicPartition, int]], bool]) -> None:
+        consumer = self._require()
+        while True:
+            async with self._lock:
+                positions = {tp: await consumer.position(tp) for tp in consumer.assignment()}
+                if done(positions):
+                    return
+                await self._poll()
+
+    async def _poll(self) -> None:
+        batches = await self._require().getmany(timeout_ms=200, max_records=5000)
+        for records in batches.values():
+            for record in records:
+                self._apply(record.key, record.value)
+
+    def _require(self) -> AIOKafkaConsumer:
+        assert self._consumer is not None, "load() first"
+        return self._consumer
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Records(Generic[M]):
+    """Validated records by key, for a ``CompactedView``. A record that does not
+    validate, or whose key differs from its own id, is logged and skipped."""
+
+    def __init__(self, model: type[M], id_of: Callable[[M], str], max_bytes: int = 65536,
+                 on_invalid: Callable[[str], None] | None = None) -> None:  # fmt: skip
+        self._decoder: Decoder[M] = Decoder(model, max_bytes)
+        self._id_of = id_of
+        self._by_id: dict[str, M] = {}
+        self._on_invalid = on_invalid
+        self.name = model.__name__
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def __iter__(self) -> Iterator[M]:
+        return iter(list(self._by_id.values()))
+
+    def get(self, key: str) -> M | None:
+        return self._by_id.get(key)
+
+    def apply(self, key: bytes | None, value: bytes | None) -> None:
+        if key is None:
+            return self._invalid("record without a key")
+        record_id = key.decode("utf-8", errors="replace")
+        if value is None:
+            self._by_id.pop(record_id, None)
+            return None
+        decoded = self._decoder.decode(value)
+        if isinstance(decoded, Rejected):
+            return self._invalid(f"{record_id!r}: {decoded.reason.value}: {decoded.error}")
+        if self._id_of(decoded) != record_id:
+            return self._invalid(f"key {record_id!r} differs from the record's id {self._id_of(decoded)!r}")
+        self._by_id[record_id] = decoded
+        return None
+
+    def _invalid(self, message: str) -> None:
+        log.error("ignoring invalid %s record: %s", self.name, message)
+        if self._on_invalid is not None:
+            self._on_invalid(message)

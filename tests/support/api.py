@@ -1,0 +1,48 @@
+"""The triggers API as a real process, with keys made by the real CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from devtools.processes import ROOT, WorkerProcess, env_for
+from streams.settings import Settings
+from tests.support.kafka import free_port
+
+SIGNING_KEY = "test-hook-signing-key-0123456789abcdef0123456789"
+
+
+def api_settings(settings: Settings, **overrides: Any) -> Settings:
+    return settings.model_copy(update={"api_port": free_port(), "hook_signing_key": SIGNING_KEY, **overrides})
+
+
+def create_key(settings: Settings, name: str, scope: str = "write") -> str:
+    done = subprocess.run([sys.executable, "-m", "streams.cli", "api-keys", "create", name, "--scope", scope],
+                          env=env_for(settings), cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@dataclass
+class Api:
+    """A client of the running API; ``key`` is sent unless a call says otherwise."""
+
+    base: str
+    key: str
+    session: requests.Session = field(default_factory=requests.Session)
+
+    def call(self, method: str, path: str, *, key: str | None = None, **kwargs: Any) -> requests.Response:
+        headers = {"X-API-Key": key if key is not None else self.key, **kwargs.pop("headers", {})}
+        url = path if path.startswith("http") else self.base + path
+        return self.session.request(method, url, headers=headers, timeout=30, **kwargs)
+
+
+def start_api(settings: Settings, log: Path, key_scope: str = "write") -> tuple[WorkerProcess, Api]:
+    key = create_key(settings, "tests", key_scope)
+    process = WorkerProcess(settings, log, "api").start()
+    return process, Api(f"http://127.0.0.1:{settings.api_port}", key)
