@@ -13,8 +13,10 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from .apikeys import ApiKey
 from .deadletter import DeadLetter, DeliveryDeadLetter
 from .events import DataSourceChange, MeasureChange, RefreshRunChange, SegmentChange
+from .hooks import Hook, HookRequest
 from .routes import RoutesFile
 from .subscriptions import SubscriptionFile, ThresholdSubscription
 from .triggers import KINDS, SCHEMA_URN, TriggerEvent, payload_schema_name
@@ -31,11 +33,14 @@ _INPUTS: dict[str, Any] = {
     "threshold-subscription": ThresholdSubscription,
     "subscription-file": SubscriptionFile,
     "routes-file": RoutesFile,
+    "hook-request": HookRequest,
 }
 _OUTPUTS: dict[str, Any] = {
     "trigger-event": TriggerEvent,
     "dead-letter": DeadLetter,
     "delivery-dead-letter": DeliveryDeadLetter,
+    "hook": Hook,
+    "api-key": ApiKey,
     **{payload_schema_name(model): model for model in {k.payload for k in KINDS.values()}},
 }
 

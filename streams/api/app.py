@@ -5,13 +5,14 @@ this module (``/openapi.json``; a committed copy is checked by a test)."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from typing import Annotated, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import orjson
 from aiokafka.errors import KafkaError
@@ -37,6 +38,7 @@ from .auth import HEADER, RateLimiter, authenticate
 from .problems import MEDIA_TYPE, FieldError, ProblemError, field_errors, responses
 from .store import ApiStore
 
+log = logging.getLogger("cdp_triggers.api")
 VERSION = "1.0.0"
 BY_NAME = {t.short: t for t in TriggerType}
 ONCE = RetryPolicy(max_attempts=1, timeout_seconds=10)  # hook tests: the caller sees the receiver's answer
@@ -146,6 +148,12 @@ HookIdPath = Annotated[str, Path(pattern=r"^hk_[a-z0-9]{20,40}$")]
 TypeName = Annotated[str, Path(max_length=64, description="e.g. segment.threshold.crossed")]
 
 
+def openapi_document() -> dict[str, Any]:
+    """The API's OpenAPI document, without Kafka (for ``cdp-triggers schemas export``)."""
+    offline = Settings(hook_signing_key="document-only-" + "x" * 32)  # type: ignore[call-arg]
+    return create_api(offline, None).openapi()  # type: ignore[arg-type]  # no request is served
+
+
 def create_api(settings: Settings, store: ApiStore, metrics: Metrics | None = None) -> FastAPI:
     metrics = metrics or Metrics()
     limiter = RateLimiter(settings.api_rate_limit_per_minute)
@@ -200,6 +208,11 @@ def create_api(settings: Settings, store: ApiStore, metrics: Metrics | None = No
         return await _problem(request, ProblemError(503, f"Kafka is unavailable ({type(exc).__name__}); nothing "
                                                          "was changed, retry later", headers={"Retry-After": "5"}))
 
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return await _problem(request, ProblemError(500, "unexpected error; it is logged"))
+
     def location(request: Request, path: str) -> str:
         base = settings.api_public_url.rstrip("/") if settings.api_public_url else str(request.base_url).rstrip("/")
         return base + path
@@ -244,7 +257,7 @@ def create_api(settings: Settings, store: ApiStore, metrics: Metrics | None = No
         await store.put_subscription(sub)
         if not existed:
             response.status_code = 201
-            response.headers["Location"] = location(request, f"/v1/subscriptions/{subscription_id}")
+            response.headers["Location"] = location(request, f"/v1/subscriptions/{quote(subscription_id, safe='')}")
         return sub
 
     @app.delete("/v1/subscriptions/{subscription_id}", name="deleteSubscription", tags=["subscriptions"],

@@ -29,8 +29,15 @@ def routes_check(
 
 @schemas_app.command("export")
 def schemas_export(directory: Path = typer.Argument(Path("schemas/json"))) -> None:
-    """Write the JSON Schema of every event model into DIRECTORY."""
+    """Write the JSON Schema of every event model, and the API's OpenAPI document, into DIRECTORY."""
+    import json
+
     from schemas.export import write
+
+    from ..api.app import openapi_document
 
     for path in write(directory):
         typer.echo(path)
+    path = directory / "openapi.json"
+    path.write_text(json.dumps(openapi_document(), indent=2) + "\n")
+    typer.echo(path)

@@ -1,0 +1,163 @@
+"""The API's answers on a real broker: keys and scopes (401 vs 403, revoked
+keys), the SSRF guard, problem details naming the field, nothing written on a
+bad request, the rate limit, and the OpenAPI document (generated == committed,
+valid OpenAPI 3)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from devtools.processes import ROOT, env_for
+from tests.support.api import Api, api_settings, create_key, start_api
+
+pytestmark = pytest.mark.broker
+PROBLEM = "application/problem+json"
+COMMITTED = ROOT / "schemas" / "json" / "openapi.json"
+
+
+@pytest.fixture(scope="module")
+def running(broker, tmp_path_factory):
+    import asyncio
+
+    from streams.runtime.kafka import ensure_topics
+    from tests.support.kafka import test_settings
+
+    tmp = tmp_path_factory.mktemp("api")
+    s = api_settings(test_settings(broker.bootstrap, tmp), api_rate_limit_per_minute=20)
+    asyncio.run(ensure_topics(s))
+    process, api = start_api(s, tmp / "api.log")
+    yield s, api
+    process.stop()
+
+
+@pytest.fixture
+def fresh(running):
+    """A key of this test's own: the limit of 20 requests a minute is per key."""
+    s, api = running
+    return s, Api(api.base, create_key(s, "test"))
+
+
+def problem(response, status: int, kind: str | None = None) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"] == PROBLEM
+    body = response.json()
+    assert body["status"] == status and body["detail"]
+    if kind:
+        assert body["type"] == f"urn:cdp-triggers:problem:{kind}"
+    return body
+
+
+def test_keys_missing_invalid_too_weak_and_revoked(fresh):
+    s, api = fresh
+    problem(api.call("GET", "/v1/hooks", key=""), 401, "unauthorized")
+    problem(api.call("GET", "/v1/hooks", key="cdpk_000000000000_nope"), 401)
+    problem(api.call("GET", "/v1/hooks", key=api.key + "x"), 401)
+    reader = Api(api.base, create_key(s, "reader", "read"))
+    assert reader.call("GET", "/v1/hooks").status_code == 200
+    body = problem(reader.call("DELETE", "/v1/subscriptions/anything"), 403, "forbidden")
+    assert "scope 'read'" in body["detail"] and "needs 'write'" in body["detail"]
+
+    key_id = reader.key.split("_")[1]
+    revoked = subprocess.run([sys.executable, "-m", "streams.cli", "api-keys", "revoke", key_id], env=env_for(s),
+                             cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert revoked.returncode == 0, revoked.stderr
+    listed = subprocess.run([sys.executable, "-m", "streams.cli", "api-keys", "list"], env=env_for(s), cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert key_id not in listed.stdout and reader.key.split("_")[2] not in listed.stdout
+    import time
+
+    deadline = time.monotonic() + 15
+    while reader.call("GET", "/v1/hooks").status_code != 401:
+        assert time.monotonic() < deadline, "a revoked key still works"
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("url, why", [
+    ("https://127.0.0.1:9/x", "127.0.0.1"),
+    ("https://169.254.169.254/latest/meta-data", "169.254.169.254"),
+    ("https://10.1.2.3/hook", "10.1.2.3"),
+    ("https://localhost/hook", "127.0.0.1"),
+    ("http://example.com/hook", "must use https"),
+])  # fmt: skip
+def test_callbacks_to_private_addresses_or_plain_http_are_refused(fresh, url, why):
+    _, api = fresh
+    before = api.call("GET", "/v1/hooks").json()["items"]
+    body = problem(api.call("POST", "/v1/hooks", json={"url": url, "types": ["datasource.refresh.failed"]}), 422,
+                   "callback-not-allowed")  # fmt: skip
+    assert body["errors"][0]["field"] == "body.url" and why in body["detail"]
+    assert api.call("GET", "/v1/hooks").json()["items"] == before
+
+
+def test_unknown_trigger_types_are_named(fresh):
+    _, api = fresh
+    body = problem(api.call("POST", "/v1/hooks", json={"url": "https://example.com/h", "types": ["segment.grew"]}),
+                   422, "invalid-request")  # fmt: skip
+    assert body["errors"][0]["field"] == "body.types.0" and "segment.threshold.crossed" in body["errors"][0]["message"]
+    body = problem(api.call("POST", "/v1/trigger-types/segment.grew/hooks", json={"url": "https://example.com/h"}),
+                   404, "not-found")  # fmt: skip
+    assert "segment.grew" in body["detail"]
+    problem(api.call("GET", "/v1/trigger-types/segment.grew"), 404)
+
+
+def test_a_bad_subscription_names_the_field_and_writes_nothing(fresh):
+    _, api = fresh
+    body = problem(api.call("PUT", "/v1/subscriptions/bad-1", json={
+        "entity_kind": "segment", "entity_id": "vip", "threshold": 10, "recovery_threshold": 20, "owner": "o"}),
+        422)  # fmt: skip
+    assert "recovery_threshold (20.0) must not be above threshold" in body["detail"]
+    body = problem(api.call("PUT", "/v1/subscriptions/bad-1", json={
+        "entity_kind": "planet", "entity_id": "vip", "threshold": 10, "owner": "o"}), 422)  # fmt: skip
+    assert body["errors"][0]["field"] == "body.entity_kind"
+    problem(api.call("PUT", "/v1/subscriptions/bad-1", data=b"{not json", headers={"Content-Type": "application/json"}),
+            422)  # fmt: skip
+    problem(api.call("GET", "/v1/subscriptions/bad-1"), 404)
+
+
+def test_subscriptions_round_trip_and_page(fresh):
+    _, api = fresh
+    for i in range(3):
+        body = {"entity_kind": "measure", "entity_id": "revenue", "threshold": 100 + i, "owner": "o",
+                "labels": {"team": "finance"}}  # fmt: skip
+        assert api.call("PUT", f"/v1/subscriptions/page-{i}", json=body).status_code == 201
+    replaced = api.call("PUT", "/v1/subscriptions/page-0", json={**body, "threshold": 7})
+    assert replaced.status_code == 200 and replaced.json()["threshold"] == 7
+    first = api.call("GET", "/v1/subscriptions", params={"limit": 2, "after": "page-"}).json()
+    assert [s["subscription_id"] for s in first["items"]] == ["page-0", "page-1"] and first["next_after"] == "page-1"
+    rest = api.call("GET", "/v1/subscriptions", params={"limit": 2, "after": "page-1"}).json()
+    assert [s["subscription_id"] for s in rest["items"]] == ["page-2"] and "next_after" not in rest or not rest["next_after"]
+    assert api.call("DELETE", "/v1/subscriptions/page-2").status_code == 204
+    problem(api.call("DELETE", "/v1/subscriptions/page-2"), 404)
+
+
+def test_trigger_types_have_samples_and_schemas(fresh):
+    _, api = fresh
+    items = api.call("GET", "/v1/trigger-types").json()["items"]
+    assert len(items) == 7 and sum(t["in_product"] for t in items) == 6
+    crossed = next(t for t in items if t["name"] == "segment.threshold.crossed")
+    assert crossed["sample"]["type"] == crossed["type"] and crossed["sample"]["subject"] == "segment/vip"
+    assert set(crossed["sample"]["data"]) <= set(crossed["data_schema"]["properties"])
+
+
+def test_the_rate_limit_answers_429_with_retry_after(fresh):
+    s, api = fresh
+    limited = Api(api.base, create_key(s, "busy", "read"))
+    answers = [limited.call("GET", "/v1/trigger-types") for _ in range(25)]
+    assert [a.status_code for a in answers[:20]] == [200] * 20
+    body = problem(answers[-1], 429, "rate-limited")
+    assert int(answers[-1].headers["Retry-After"]) >= 1 and "20 requests a minute" in body["detail"]
+    assert api.call("GET", "/v1/trigger-types").status_code == 200  # other keys are not limited
+
+
+def test_the_openapi_document_is_committed_and_valid(fresh):
+    from openapi_spec_validator import validate
+
+    _, api = fresh
+    served = api.call("GET", "/openapi.json").json()
+    validate(served)
+    assert served["openapi"].startswith("3.")
+    assert json.loads(COMMITTED.read_text()) == served, (
+        "schemas/json/openapi.json is stale: run 'cdp-triggers schemas export'")
