@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from .common import EXIT_CONFIG, fail, run, say, settings
@@ -26,6 +28,17 @@ def api() -> None:
         run(lambda: serve(s, say))
     except ConnectionProblem as exc:
         fail(f"{exc}.", EXIT_CONFIG if exc.configuration else 1)
+
+
+def connector(
+    directory: Path = typer.Argument(Path("connectors/power-automate")),
+    host: str = typer.Option("cdp-triggers.example.com", "--host", help="Where Power Automate reaches the API"),
+) -> None:
+    """Write the Power Automate custom connector (apiDefinition.swagger.json, apiProperties.json) for HOST."""
+    from ..api.connector import write
+
+    for path in write(directory, host):
+        typer.echo(path)
 
 
 @keys_app.command("create")
