@@ -47,13 +47,16 @@ def test_demo_shows_all_six_trigger_types_within_two_minutes(settings, tmp_path)
     for trigger_type in SIX:
         assert trigger_type.short in out, f"{trigger_type.short} missing:\n{out[-3000:]}"
     assert "↳ Teams card: Data source refresh failed: " in out  # delivered by the dispatcher
+    assert "registered through the API (POST /v1/hooks -> 201" in out
+    assert "↳ API hook: Segment threshold crossed: " in out and "(signature verified)" in out
+    assert "BAD SIGNATURE" not in out
     assert time.monotonic() - began < 150
 
 
 def test_a_subscription_added_from_the_cli_fires_in_the_demo_then_sigint_stops_everything(settings, tmp_path):
     proc = _demo(settings, tmp_path)
     _read_until(proc, "live trigger view", 120)
-    assert len(_children_of(settings.app_id)) == 2, "the demo runs a worker and a dispatcher"
+    assert len(_children_of(settings.app_id)) == 3, "the demo runs a worker, a dispatcher and the API"
     add = subprocess.run(
         [sys.executable, "-m", "streams.cli", "subscriptions", "add", "my-churn-watch", "--kind", "segment",
          "--entity", "churn-risk", "--threshold", "2500", "--owner", "me@example.com"],
@@ -64,7 +67,7 @@ def test_a_subscription_added_from_the_cli_fires_in_the_demo_then_sigint_stops_e
     os.killpg(proc.pid, signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
-    assert "worker and dispatcher stopped" in out
+    assert "worker, dispatcher and API stopped" in out
     time.sleep(0.5)
     assert _children_of(settings.app_id) == []
 
@@ -72,7 +75,7 @@ def test_a_subscription_added_from_the_cli_fires_in_the_demo_then_sigint_stops_e
 def test_demo_stops_its_children_on_sigterm_too(settings, tmp_path):
     proc = _demo(settings, tmp_path)
     _read_until(proc, "live trigger view", 120)
-    assert len(_children_of(settings.app_id)) == 2
+    assert len(_children_of(settings.app_id)) == 3
     proc.terminate()
     proc.communicate(timeout=60)
     time.sleep(0.5)
@@ -80,7 +83,7 @@ def test_demo_stops_its_children_on_sigterm_too(settings, tmp_path):
 
 
 def _children_of(app_id: str) -> list[int]:
-    """Worker and dispatcher processes of this demo (found by their app id)."""
+    """Worker, dispatcher and API processes of this demo (found by their app id)."""
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -90,6 +93,6 @@ def _children_of(app_id: str) -> list[int]:
             cmdline = open(f"/proc/{entry}/cmdline", "rb").read()
         except OSError:
             continue
-        if (b"worker" in cmdline or b"dispatcher" in cmdline) and f"CDP_APP_ID={app_id}".encode() in environ:
+        if any(name in cmdline.split(b"\0") for name in (b"worker", b"dispatcher", b"api")) and f"CDP_APP_ID={app_id}".encode() in environ:
             pids.append(int(entry))
     return pids
