@@ -14,7 +14,7 @@ topics_app = typer.Typer(no_args_is_help=True, help="The pipeline's Kafka topics
 
 def _launch(s: Settings, role: str, build, prepare=None) -> None:  # type: ignore[no-untyped-def]
     from ..acls import topics_of
-    from ..runtime.kafka import ConnectionProblem
+    from ..runtime.kafka import ConnectionProblem, MissingTopicsError
     from ..runtime.launch import LaunchError, run
     from ..settings import ConfigError
 
@@ -29,6 +29,9 @@ def _launch(s: Settings, role: str, build, prepare=None) -> None:  # type: ignor
         fail(f"{exc}. Hint: start the dev broker with 'cdp-triggers broker start'.")
     except ConfigError as exc:
         fail(str(exc), EXIT_CONFIG)
+    except MissingTopicsError as exc:
+        fail(f"{exc}. Hint: on a secured cluster the principal may lack Describe on it; "
+             f"'cdp-triggers acls {role}' prints what the {role} needs.")
 
 
 def worker(

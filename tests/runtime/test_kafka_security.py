@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import orjson
 import pytest
 from confluent_kafka.admin import (
     AclBinding,
@@ -177,3 +178,37 @@ def test_connect_time_over_each_listener(secured):
         times[name] = (time.monotonic() - began) / 5
     print("\nconnect: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in times.items()))
     assert set(times) == {"plaintext", *HOW}
+
+
+def test_the_api_and_its_hooks_as_least_privileged_principals(secured, tmp_path):
+    """The api principal serves subscriptions and hooks, the dispatcher follows the hooks topic: their ACLs suffice."""
+    from tests.support.api import api_settings, start_api
+
+    dev, base = secured
+    base = base.model_copy(update={"data_dir": tmp_path})
+    with HttpReceiver(tls_dir=tmp_path / "tls") as callback:
+        hooks = {"hook_allowed_networks": ["127.0.0.1/32"], "hook_ca_file": callback.ca_file}
+        api_as = api_settings(as_user(dev, base, "api", "scram"), **hooks)
+        api_process, api = start_api(api_as, tmp_path / "api.log", admin=base)
+        worker = WorkerProcess(as_user(dev, base, "worker", "scram"), tmp_path / "worker.log").start()
+        dispatcher = WorkerProcess(api_settings(as_user(dev, base, "dispatcher", "scram"), **hooks),
+                                   tmp_path / "dispatcher.log", "dispatcher").start()  # fmt: skip
+        try:
+            hook = api.call("POST", "/v1/hooks", json={"url": callback.url("/h"), "types": ["segment.threshold.crossed"]})
+            assert hook.status_code == 201, hook.text
+            sub = api.call("PUT", "/v1/subscriptions/api-vip", json={"entity_kind": "segment", "entity_id": "api-vip",
+                                                                     "threshold": 100, "owner": "o"})  # fmt: skip
+            assert sub.status_code == 201, sub.text
+            time.sleep(1.0)  # the worker follows the subscriptions topic
+            lines = "\n".join(json.dumps(b.segment("api-vip", n, i)) for i, n in enumerate((90, 120)))
+            published = cli(as_user(dev, base, "producer", "scram"), "publish", "segment", "-", stdin=lines)
+            assert published.returncode == 0, published.stderr
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not callback.requests:
+                time.sleep(0.2)
+            assert [orjson.loads(r.body)["subject"] for r in callback.requests] == ["segment/api-vip"], dispatcher.log()[-3000:]
+        finally:
+            for process in (api_process, worker, dispatcher):
+                process.stop()
+        printed = api_process.log() + dispatcher.log()
+        assert not [s for s in secrets_of(dev) if s in printed], "a secret was printed"

@@ -42,7 +42,9 @@ class Api:
         return self.session.request(method, url, headers=headers, timeout=30, **kwargs)
 
 
-def start_api(settings: Settings, log: Path, key_scope: str = "write") -> tuple[WorkerProcess, Api]:
-    key = create_key(settings, "tests", key_scope)
+def start_api(settings: Settings, log: Path, key_scope: str = "write",
+              admin: Settings | None = None) -> tuple[WorkerProcess, Api]:  # fmt: skip
+    """``admin``: the settings the key is created with, when the API's principal may not write keys."""
+    key = create_key(admin or settings, "tests", key_scope)
     process = WorkerProcess(settings, log, "api").start()
     return process, Api(f"http://127.0.0.1:{settings.api_port}", key)
