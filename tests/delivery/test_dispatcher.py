@@ -105,6 +105,48 @@ def test_dispatcher_killed_mid_delivery_delivers_each_event_once_but_for_the_in_
 
 
 @pytest.mark.broker
+def test_a_dispatcher_killed_mid_delivery_to_an_api_hook_loses_nothing_and_repeats_only_in_flight(
+    kafka, settings, worker_factory, tmp_path
+):
+    """The same for a hook of the API: it is read from the hooks topic before
+    the restarted dispatcher routes anything, so a replay reaches it too."""
+    from datetime import datetime, timedelta, timezone
+
+    from schemas.hooks import Hook, hook_secret
+    from tests.support.api import SIGNING_KEY, api_settings
+
+    n, kills = 200, 2
+    with HttpReceiver(lambda path, i: ("slow", 0.04), tls_dir=tmp_path / "tls") as https:
+        s = api_settings(dispatcher_settings(settings), hook_allowed_networks=["127.0.0.1/32"],
+                         hook_ca_file=https.ca_file, routes_file=None)  # fmt: skip
+        hook = Hook(id="hk_" + "a" * 24, url=https.url("/hook"), types=["segment.threshold.crossed"], nonce="n" * 32,
+                    created_at=datetime.now(timezone.utc) - timedelta(minutes=1), created_by="test")  # type: ignore[arg-type]  # fmt: skip
+        kafka.produce(s.topic("hooks"), hook.id, hook.model_dump(mode="json"))
+        d = worker_factory(s, "dispatcher", "dispatcher")
+        ids = [f"00000000-0000-5000-8000-{i:012d}" for i in range(n)]
+        for i, trigger_id in enumerate(ids):
+            event = b.trigger_event("crossed", trigger_id=trigger_id)
+            event["subject"] = f"segment/s{i % 17}"
+            kafka.produce(d.topics.actions, event["subject"], event)
+        kafka.flush()
+        d.start()
+        for k in range(kills):
+            target = (k + 1) * n // (kills + 2)
+            wait_for(lambda: len(https.on("/hook")) >= target, 60, f"{target} deliveries", d.log)
+            d.kill()
+            d.start()
+        wait_for(lambda: set(ids) <= {r.headers["webhook-id"] for r in https.on("/hook")}, 90, "all ids", d.log)
+        time.sleep(2)
+        requests = https.on("/hook")
+    counts = Counter(r.headers["webhook-id"] for r in requests)
+    assert set(counts) == set(ids) and max(counts.values()) <= 2
+    assert sum(c > 1 for c in counts.values()) <= kills, counts
+    secret = hook_secret(SIGNING_KEY.encode(), hook.id, hook.nonce)
+    assert {Webhook(secret).verify(r.body, r.headers)["id"] for r in requests} == set(ids)
+    assert 'receiver_type="hook"' in _metrics(d)
+
+
+@pytest.mark.broker
 def test_worker_with_dispatcher_runs_both_and_stops_both(kafka, settings, worker_factory, tmp_path):
     import os
     import re
