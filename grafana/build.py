@@ -157,6 +157,11 @@ def deliveries() -> dict:
                  "{{receiver_type}} {{reason}}")], 0, 16),
         _panel(5, "Unrouted trigger events", "Trigger events that matched no route with a receiver, by type.",
                "short", [(_increase("cdp_triggers_triggers_unrouted_total", "type"), "{{type}}")], 12, 16),
+        _panel(6, "API requests", "Triggers API requests per second by operation and status code (401/403: keys, "
+               "422: invalid input or a refused callback, 429: rate limit).", "reqps",
+               [(_rate("cdp_triggers_api_requests_total", "operation, code"), "{{operation}} {{code}}")], 0, 24),
+        _panel(7, "Hooks", "Webhook registrations of the API held by each dispatcher and API process.", "short",
+               [("max by (instance) (cdp_triggers_hooks{" + SELECTOR + "})", "{{instance}}")], 12, 24),
     ]  # fmt: skip
     return _dashboard("cdp-deliveries", "cdp-triggers: Deliveries", panels)
 

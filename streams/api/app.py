@@ -20,6 +20,7 @@ from fastapi import Depends, FastAPI, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -223,6 +224,11 @@ def create_api(settings: Settings, store: ApiStore, metrics: Metrics | None = No
     async def health() -> Health:
         """Liveness and what the API holds; no key needed."""
         return Health(status="ok", subscriptions=len(store.subscriptions), hooks=len(store.hooks.records))
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        """Prometheus metrics of this API process; no key (bind to loopback or filter at the proxy)."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     # -- subscriptions ------------------------------------------------------
 

@@ -8,7 +8,6 @@ import asyncio
 from typing import Callable
 
 import uvicorn
-from prometheus_client import make_asgi_app
 
 from ..acls import topics_of
 from ..metrics import Metrics
@@ -25,7 +24,6 @@ async def serve(settings: Settings, say: Callable[[str], None]) -> None:
         say(f"created topics: {', '.join(created)}")
     metrics = Metrics()
     app = create_api(settings, ApiStore(settings, metrics), metrics)
-    app.mount("/metrics", make_asgi_app(registry=metrics.registry))
     config = uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level=settings.log_level,
                             proxy_headers=True, server_header=False, access_log=False)  # fmt: skip
     say(f"API on http://{settings.api_host}:{settings.api_port} (OpenAPI at /openapi.json, metrics at /metrics)")

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import builders as b
+from tests.support.api import api_settings, start_api
 from tests.support.dispatcher import dispatcher_settings, routes_file
 from tests.support.kafka import free_port
 from tests.support.receivers import HttpReceiver
@@ -104,13 +105,19 @@ def prometheus(tmp_path):
 def test_every_dashboard_query_returns_data(kafka, settings, worker_factory, prometheus, tmp_path):
     settings = settings.model_copy(update={"stall_after_seconds": 2.0, "stall_check_interval_seconds": 0.3,
                                            "continuity_check_interval_seconds": 0.5, "idle_partition_seconds": 0.5})  # fmt: skip
+    settings = api_settings(settings)  # the dispatcher follows the API's hooks too
     worker = worker_factory(settings).start()
     http = HttpReceiver(lambda path, n: ("status", 400 if path == "/broken" else 202)).__enter__()
     _, env = routes_file(tmp_path, http, None)
     dispatcher = worker_factory(dispatcher_settings(settings), "dispatcher", "dispatcher", env).start()
+    api_process, api = start_api(settings, tmp_path / "api.log")
     try:
-        check_dashboards(kafka, worker, dispatcher, prometheus(settings.metrics_port, dispatcher.settings.metrics_port))
+        for call in (("GET", "/v1/trigger-types", api.key), ("GET", "/v1/hooks", "wrong")):
+            api.call(call[0], call[1], key=call[2])
+        check_dashboards(kafka, worker, dispatcher, prometheus(settings.metrics_port, dispatcher.settings.metrics_port,
+                                                               settings.api_port))  # fmt: skip
     finally:
+        api_process.stop()
         http.__exit__()
 
 
