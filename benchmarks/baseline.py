@@ -37,7 +37,8 @@ async def load_subscriptions(bootstrap: str, topic: str) -> dict[str, list[list[
                     if r.value is None:
                         continue
                     s = orjson.loads(r.value)
-                    rearm = s.get("recovery_threshold") or s["threshold"]
+                    recovery = s.get("recovery_threshold")  # 0 is a threshold, not a missing one
+                    rearm = s["threshold"] if recovery is None else recovery
                     subs.setdefault(f"{s['entity_kind']}/{s['entity_id']}", {})[r.key] = [s["threshold"], rearm, 1]
     finally:
         await consumer.stop()

@@ -39,7 +39,6 @@ from streams.topics import Topics
 from . import baseline
 
 ROOT = Path(__file__).resolve().parent.parent
-T0 = datetime(2026, 11, 24, tzinfo=timezone.utc)
 
 
 @dataclass
@@ -75,16 +74,19 @@ class Results:
 # -- data ------------------------------------------------------------------
 
 
-def _iso(us: int) -> str:
-    return (T0 + timedelta(microseconds=us)).isoformat()
+def event_time(start: datetime, us: int) -> str:
+    return (start + timedelta(microseconds=us)).isoformat()
 
 
-def generate(plan: Plan, seed: int = 1):
-    """(topic suffix, key, document) for the preload: 90% segment and measure
+def generate(plan: Plan, start: datetime, seed: int = 1):
+    """(topic suffix, key, document) for the preload, event times from ``start``
+    (the run's start: the worker's stall and retention clocks then measure the
+    same thing whatever the day): 90% segment and measure
     updates over ``entities`` (half each, values in a slow wave so each
     subscription crosses about once), 5% data-source refreshes, 5% refresh-run
     progress."""
     rng = random.Random(seed)
+    _iso = lambda us: event_time(start, us)  # noqa: E731
     half = plan.entities // 2
     steps = max(plan.events * 0.9 / max(plan.entities, 1), 1)
     count = [0] * plan.entities
@@ -327,7 +329,8 @@ def main() -> None:
     print(f"benchmark ({mode}): {plan.events:,} events, {plan.entities:,} entities, {plan.subscriptions:,} subscriptions")
     subs = itertools.chain(subscriptions(plan.entities, plan.subscriptions), latency_subscriptions())
     produce(bootstrap, ((topics.subscriptions, k, v) for k, v in subs), "subscriptions")
-    produce(bootstrap, ((settings.topic_prefix + t, k, v) for t, k, v in generate(plan)), "change events")
+    produce(bootstrap, ((settings.topic_prefix + t, k, v) for t, k, v in generate(plan, datetime.now(timezone.utc))),
+            "change events")
 
     print("  baseline (plain aiokafka loop) ...", flush=True)
     out_topic = f"{settings.topic_prefix}baseline-out"
@@ -459,15 +462,16 @@ def memory_phase(bootstrap: str, tmp: Path, plan: Plan) -> dict:
     produce(bootstrap, ((t.subscriptions, k, v) for k, v in subscriptions(plan.memory_entities, plan.memory_subscriptions)),
             "subscriptions")  # fmt: skip
     half = plan.memory_entities // 2
+    start = datetime.now(timezone.utc)
 
     def one_each():
         for e in range(plan.memory_entities):
             if e < half:
-                yield t.segments, f"seg-{e}", {"event_id": f"m{e}", "event_time": _iso(e), "segment_id": f"seg-{e}",
-                                               "segment_name": "S", "member_count": 900}  # fmt: skip
+                yield t.segments, f"seg-{e}", {"event_id": f"m{e}", "event_time": event_time(start, e),
+                                               "segment_id": f"seg-{e}", "segment_name": "S", "member_count": 900}  # fmt: skip
             else:
-                yield t.measures, f"mea-{e}", {"event_id": f"m{e}", "event_time": _iso(e), "measure_id": f"mea-{e}",
-                                               "measure_name": "M", "value": 900.0}  # fmt: skip
+                yield t.measures, f"mea-{e}", {"event_id": f"m{e}", "event_time": event_time(start, e),
+                                               "measure_id": f"mea-{e}", "measure_name": "M", "value": 900.0}  # fmt: skip
 
     produce(bootstrap, one_each(), "entity updates")
     figures, workers = run_workers(s, 1, tmp, [t.segments, t.measures], plan.memory_entities)
