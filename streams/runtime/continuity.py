@@ -132,6 +132,9 @@ class OffsetLedger:
         self._group = group
         self._on_gap = on_gap
         self._next: dict[tuple[str, int], int] = {}  # the next offset to apply
+        # the first offset applied but not yet durable (its triggers unacknowledged or its state unwritten):
+        # commits stop there until ``durable_to`` moves them on
+        self._pending: dict[tuple[str, int], int] = {}
         self._inputs: set[str] = set()
         self._controls: set[str] = set()
 
@@ -143,8 +146,9 @@ class OffsetLedger:
         return topic in self._inputs or topic in self._controls
 
     def next_offset(self, topic: str, partition: int) -> int | None:
-        """The offset to commit: everything before it was applied; None if unknown yet."""
-        return self._next.get((topic, partition))
+        """The offset to commit: everything before it was applied and is durable; None if unknown yet."""
+        tp = (topic, partition)
+        return self._pending.get(tp, self._next.get(tp))
 
     def partitions(self) -> list[tuple[str, int]]:
         return list(self._next)
@@ -153,6 +157,7 @@ class OffsetLedger:
         """Revoked: another worker may move them on; the committed offset will tell."""
         for tp in tps:
             self._next.pop(tp, None)
+            self._pending.pop(tp, None)
 
     async def start(self, topic: str, partition: int) -> int:
         found = self._next.get((topic, partition))
@@ -207,10 +212,28 @@ class OffsetLedger:
             previous[tp] = position
         return stuck, lag
 
-    def applied(self, incoming: Incoming) -> None:
+    def applied(self, incoming: Incoming, durable: bool = True) -> None:
+        """``durable=False``: applied in memory only; committed once ``durable_to`` covers it."""
         key = (incoming.topic, incoming.partition)
         if incoming.offset >= self._next.get(key, -1):
+            if not durable and key not in self._pending:
+                self._pending[key] = self._next.get(key, incoming.offset)
             self._next[key] = incoming.offset + 1
+
+    def mark(self) -> dict[tuple[str, int], int]:
+        """Where each partition with pending offsets stands now (for ``durable_to`` after a flush)."""
+        return {tp: self._next[tp] for tp in self._pending if tp in self._next}
+
+    def durable_to(self, mark: dict[tuple[str, int], int]) -> None:
+        """Everything applied before ``mark`` is durable now."""
+        for tp, upto in mark.items():
+            pending = self._pending.get(tp)
+            if pending is None or pending >= upto:
+                continue
+            if self._next.get(tp, upto) <= upto:
+                del self._pending[tp]
+            else:
+                self._pending[tp] = upto  # applied since the mark, in order: pending from there
 
     async def close(self) -> None:
         await self._reader.close()

@@ -4,6 +4,7 @@ say what to decode, which state to read and which pure function to call."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,10 @@ from .state import StateTable
 log = logging.getLogger("cdp_triggers")
 
 RAW = {"key_serializer": "raw", "value_serializer": "raw"}
+# Work is made durable (``Pipeline.flush``) after this many sends and state changes, or when the oldest
+# waited this long (a timer flushes an idle pipeline too): one acknowledgement round trip per batch.
+FLUSH_SIZE = 2000
+FLUSH_SECONDS = 0.05
 # Changelogs are compacted, but Kafka only compacts closed segments (1 GiB by default): without smaller,
 # time-bounded segments a restarted worker replays every write ever made (benchmarks: 167 s for 1M events).
 CHANGELOG_CONFIG = {"segment.bytes": str(32 << 20), "segment.ms": str(3600_000), "min.cleanable.dirty.ratio": "0.2"}
@@ -38,9 +43,11 @@ OnControl = Callable[[control.Command, int], Awaitable[None]]
 
 
 class Publisher:
-    """Sends to the actions and dead-letter topics and waits for the broker's
-    acknowledgement, so the table write that follows never gets ahead of the
-    output (see the README, 'Delivery guarantees')."""
+    """Sends to the actions and dead-letter topics. Triggers and dead letters
+    are not awaited one by one: their acknowledgements are collected and
+    ``settle()`` awaits them together, before the state that came with them is
+    written (``Pipeline.flush``), so state never gets ahead of the output (see
+    the README, 'Delivery guarantees')."""
 
     def __init__(self, app: faust.App, settings: Settings, topics: Topics, metrics: Metrics) -> None:
         self._actions = app.topic(topics.actions, **RAW)
@@ -49,6 +56,15 @@ class Publisher:
         self._source = f"/cdp-triggers/{settings.app_id}"
         self._worker = settings.app_id
         self._metrics = metrics
+        self._unacked: list[Any] = []  # futures of sends whose acknowledgement is awaited by settle()
+
+    @property
+    def unacked(self) -> int:
+        return len(self._unacked)
+
+    def take_unacked(self) -> list[Any]:
+        taken, self._unacked = self._unacked, []
+        return taken
 
     def envelope(self, trigger: Trigger) -> TriggerEvent:
         return TriggerEvent(
@@ -62,12 +78,19 @@ class Publisher:
         )
 
     async def trigger(self, trigger: Trigger) -> None:
+        """Queue a trigger event; its acknowledgement is awaited by the next flush."""
         event = self.envelope(trigger)
         headers = {"content-type": b"application/cloudevents+json", "ce-type": trigger.type.value.encode()}
-        await self._send(self._actions, trigger.subject.encode(), encode(event), headers)
-        self._metrics.triggers.labels(trigger.type.short).inc()
-        lag = time.time() - trigger.time.timestamp()
-        self._metrics.detection_latency.labels(trigger.type.short).observe(max(lag, 0.0))
+        sent = await self._queue(self._actions, trigger.subject.encode(), encode(event), headers)
+        short, caused = trigger.type.short, trigger.time.timestamp()
+
+        def acknowledged(future: Any) -> None:
+            if not future.cancelled() and future.exception() is None:
+                self._metrics.triggers.labels(short).inc()
+                self._metrics.detection_latency.labels(short).observe(max(time.time() - caused, 0.0))
+
+        sent.add_done_callback(acknowledged)
+        self._unacked.append(sent)
         log.debug("trigger %s %s id=%s", trigger.type.short, trigger.subject, trigger.id)  # info cost 7% of CPU
 
     async def dead_letter(self, msg: Incoming, rejected: Rejected) -> None:
@@ -82,7 +105,7 @@ class Publisher:
             worker=self._worker,
         )
         headers = {"reason": rejected.reason.value.encode(), "source-topic": msg.topic.encode()}
-        await self._send(self._dead_letter, record.id.encode(), encode(record), headers)
+        self._unacked.append(await self._queue(self._dead_letter, record.id.encode(), encode(record), headers))
         self._metrics.events_invalid.labels(msg.topic, rejected.reason.value).inc()
         self._metrics.dead_lettered.labels(msg.topic).inc()
         log.warning(
@@ -95,12 +118,24 @@ class Publisher:
         await self._send(self._delivery_dead_letter, record.id.encode(), encode(record), headers)
 
     async def _send(self, topic: Any, key: bytes | None, value: bytes, headers: dict[str, bytes]) -> None:
+        await (await self._queue(topic, key, value, headers))
+
+    async def _queue(self, topic: Any, key: bytes | None, value: bytes, headers: dict[str, bytes]) -> Any:
+        """The send's future, resolved on the broker's acknowledgement; a failure is counted and raised
+        (the agent crashes; nothing after the last flush was committed, so it is retried after restart)."""
+        name = topic.get_topic_name()
         try:
-            pending = await topic.send(key=key, value=value, headers=headers)
-            await pending
+            sent = await topic.send(key=key, value=value, headers=headers)
         except Exception:
-            self._metrics.send_errors.labels(topic.get_topic_name()).inc()
-            raise  # the agent crashes; the event is not committed and is retried after restart
+            self._metrics.send_errors.labels(name).inc()
+            raise
+
+        def failed(future: Any) -> None:
+            if not future.cancelled() and future.exception() is not None:
+                self._metrics.send_errors.labels(name).inc()
+
+        sent.add_done_callback(failed)
+        return sent
 
 
 @dataclass(frozen=True)
@@ -133,6 +168,39 @@ class Pipeline:
     state_tables: dict[str, Any] = field(default_factory=dict)  # name -> Faust table, for the size metric
     # Run to completion before Faust starts (the worker loads its subscriptions here).
     before_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    buffered: list[StateTable[Any]] = field(default_factory=list)  # the tables ``flush`` writes
+    _flush_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _since: float | None = None  # when the oldest unflushed work was done (time.monotonic())
+
+    def pending(self) -> bool:
+        return bool(self.publisher.unacked or any(t.dirty for t in self.buffered) or self.ledger.mark())
+
+    async def flush(self) -> None:
+        """Make what was applied durable, in the order that loses nothing: await
+        the acknowledgements of the triggers and dead letters sent so far, then
+        write the state that came with them, then let commits move past them.
+        A crash before the end leaves those offsets uncommitted: they are
+        applied again, and their triggers repeat under the same ids."""
+        async with self._flush_lock:
+            mark = self.ledger.mark()
+            unacked = self.publisher.take_unacked()
+            for table in self.buffered:
+                table.begin_flush()
+            self._since = None
+            if unacked:
+                await asyncio.gather(*unacked)
+            for table in self.buffered:
+                table.end_flush()
+            self.ledger.durable_to(mark)
+
+    async def maybe_flush(self) -> None:
+        """After each message: flush when enough work waits or the oldest waited long enough."""
+        now = time.monotonic()
+        if self._since is None:
+            self._since = now
+        size = self.publisher.unacked + sum(t.dirty for t in self.buffered)
+        if size >= FLUSH_SIZE or now - self._since >= FLUSH_SECONDS:
+            await self.flush()
 
     def input_topic(self, *names: str) -> Any:
         return self.app.topic(*names, partitions=self.settings.partitions, **RAW)
@@ -144,7 +212,7 @@ class Pipeline:
         """Register a detection agent: decode or dead-letter, observe, publish
         the triggers (acknowledged), then store the state."""
         decoders = {topic: Decoder(model, self.settings.max_event_bytes) for topic, model in spec.inputs.items()}
-        table = self.state(spec.table, spec.to_json, spec.from_json)
+        table = self.state(spec.table, spec.to_json, spec.from_json, buffered=True)
 
         async def handle(msg: Incoming) -> None:
             event = await self.decode(decoders[msg.topic], msg)
@@ -188,7 +256,8 @@ class Pipeline:
                             await self._apply(name, handle, skipped)
                     elif on_control is not None:
                         await on_control(command, incoming.partition)
-                    ledger.applied(incoming)
+                    ledger.applied(incoming, durable=False)
+                    await self.maybe_flush()
                     continue
                 if await ledger.is_applied(incoming):
                     self.metrics.events_ignored.labels(incoming.topic, "reread").inc()
@@ -196,6 +265,7 @@ class Pipeline:
                 for skipped in await ledger.missing_before(incoming):
                     await self._apply(name, handle, skipped)
                 await self._apply(name, handle, incoming)
+                await self.maybe_flush()
 
         seen: dict[tuple[str, int], int] = {}
 
@@ -229,11 +299,16 @@ class Pipeline:
         started = time.perf_counter()
         self.metrics.events_consumed.labels(incoming.topic).inc()
         await handle(incoming)
-        self.ledger.applied(incoming)
+        self.ledger.applied(incoming, durable=False)
         self.metrics.processing.labels(agent).observe(time.perf_counter() - started)
 
-    def state(self, name: str, to_json: Callable[[S], Any], from_json: Callable[[Any], S]) -> StateTable[S]:
-        return StateTable(self.table(name), to_json, from_json)
+    def state(self, name: str, to_json: Callable[[S], Any], from_json: Callable[[Any], S],
+              buffered: bool = False) -> StateTable[S]:  # fmt: skip
+        """``buffered``: written through ``flush`` (detection state); else at once (delivery records)."""
+        table = StateTable(self.table(name), to_json, from_json, buffered)
+        if buffered:
+            self.buffered.append(table)
+        return table
 
     def table(self, name: str) -> Any:
         """The Faust table behind a ``StateTable``: JSON keys and values, compacted changelog;

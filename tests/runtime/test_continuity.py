@@ -97,3 +97,26 @@ def test_a_partition_behind_its_end_without_progress_is_stuck_and_its_lag_counte
         ledger.applied(msg(o))
     stuck, lag = run(ledger.check([("t", 0), ("t", 1)], previous))
     assert stuck == [] and lag == {("t", 0): 0, ("t", 1): 0}
+
+
+def test_commits_stop_at_work_not_yet_durable_and_move_on_with_each_flush():
+    ledger = ledger_over(reader(100, p0=10))
+    run(ledger.start("t", 0))
+    for offset in (10, 11, 12):
+        ledger.applied(msg(offset), durable=False)
+    assert ledger.next_offset("t", 0) == 10  # applied in memory: not committable
+    assert run(ledger.is_applied(msg(12)))  # but a re-delivery is still recognised as applied
+    mark = ledger.mark()
+    ledger.applied(msg(13), durable=False)  # applied while the flush awaited its acknowledgements
+    ledger.durable_to(mark)
+    assert ledger.next_offset("t", 0) == 13
+    ledger.durable_to(ledger.mark())
+    assert ledger.next_offset("t", 0) == 14 and ledger.mark() == {}
+
+
+def test_a_revoked_partition_drops_its_pending_work():
+    ledger = ledger_over(reader(100, p0=0))
+    run(ledger.start("t", 0))
+    ledger.applied(msg(0), durable=False)
+    ledger.forget([("t", 0)])
+    assert ledger.next_offset("t", 0) is None and ledger.mark() == {}
