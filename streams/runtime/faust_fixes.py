@@ -96,6 +96,15 @@ def commit_from(app: faust.App, source: CommitSource) -> None:
     setattr(app, _SOURCE_ATTRIBUTE, source)
 
 
+def kafka_producer(app: faust.App) -> Any:
+    """The aiokafka producer inside Faust's (started with the app): batches sent to it are covered by the
+    producer flush Faust does before each commit."""
+    producer = getattr(app.producer, "_producer", None)
+    if producer is None:
+        raise RuntimeError("Faust's producer is not started")
+    return producer
+
+
 def apply() -> None:
     if faust.__version__ != FAUST_VERSION:
         raise RuntimeError(
@@ -107,4 +116,4 @@ def apply() -> None:
     Consumer._filter_tps_with_pending_acks = _pending  # type: ignore[method-assign]
 
 
-__all__ = ["CommitSource", "apply", "commit_from"]
+__all__ = ["CommitSource", "apply", "commit_from", "kafka_producer"]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Generic, TypeVar
 
 import faust
+import orjson
 
 from schemas.deadletter import DeliveryDeadLetter
 from schemas.triggers import TriggerEvent, dataschema_for
@@ -24,6 +25,7 @@ from . import control
 from .codec import Decoder, Rejected, dead_letter, encode
 from .continuity import Incoming, OffsetLedger
 from .control import ControlChannel, Nudge
+from .faust_fixes import kafka_producer
 from .state import StateTable
 
 log = logging.getLogger("cdp_triggers")
@@ -138,6 +140,21 @@ class Publisher:
         return sent
 
 
+async def write_changelog(producer: Any, topic: str, records: list[tuple[int | None, str, Any]]) -> None:
+    """Changelog records (JSON keys and values, as Faust's tables read them back) as one batch per partition."""
+    by_partition: dict[int, list[tuple[bytes, bytes | None]]] = {}
+    for partition, key, value in records:
+        assert partition is not None, "a buffered state write without its partition"
+        by_partition.setdefault(partition, []).append((orjson.dumps(key), None if value is None else orjson.dumps(value)))
+    for partition, pairs in by_partition.items():
+        batch = producer.create_batch()
+        for key, value in pairs:
+            while batch.append(key=key, value=value, timestamp=None) is None:  # full: send it, start another
+                await producer.send_batch(batch, topic, partition=partition)
+                batch = producer.create_batch()
+        await producer.send_batch(batch, topic, partition=partition)
+
+
 @dataclass(frozen=True)
 class Detector(Generic[S]):
     """One detection agent, declared: its inputs, its state and its pure rule."""
@@ -190,8 +207,8 @@ class Pipeline:
             if unacked:
                 await asyncio.gather(*unacked)
             for table in self.buffered:
-                table.end_flush()
-            self.ledger.durable_to(mark)
+                await write_changelog(kafka_producer(self.app), table.changelog_topic, table.end_flush())
+            self.ledger.durable_to(mark)  # Faust flushes the producer before it commits
 
     async def maybe_flush(self) -> None:
         """After each message: flush when enough work waits or the oldest waited long enough."""

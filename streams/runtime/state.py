@@ -96,18 +96,24 @@ class StateTable(Generic[S]):
         assert not self._flushing, "one flush at a time"
         self._flushing, self._pending = self._pending, {}
 
-    def end_flush(self) -> None:
-        """Write what was set aside to the Faust table and its changelog, on each key's own partition (the
-        write happens outside Faust's stream iteration, where ``table[key] = ...`` would take the partition
-        of whatever message is current)."""
+    def end_flush(self) -> list[tuple[int | None, str, Any]]:
+        """Write what was set aside to the Faust table; return its changelog records, (partition, key,
+        value or None), for the caller to send as one batch per partition. The write happens outside
+        Faust's stream iteration, where ``table[key] = ...`` would take the partition of whatever message
+        is current, and skips Faust's per-record send."""
+        records = []
         for key, (raw, partition) in self._flushing.items():
             if raw is None:
                 self.table.data.pop(key, None)
-                self.table.send_changelog(partition, key, None, value_serializer="raw")
             else:
                 self.table.data[key] = raw
-                self.table.send_changelog(partition, key, raw)
+            records.append((partition, key, raw))
         self._flushing = {}
+        return records
+
+    @property
+    def changelog_topic(self) -> str:
+        return str(self.table.changelog_topic.get_topic_name())
 
 
 def plain(value: Any) -> Any:
