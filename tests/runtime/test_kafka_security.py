@@ -189,11 +189,13 @@ def test_the_api_and_its_hooks_as_least_privileged_principals(secured, tmp_path)
     with HttpReceiver(tls_dir=tmp_path / "tls") as callback:
         hooks = {"hook_allowed_networks": ["127.0.0.1/32"], "hook_ca_file": callback.ca_file}
         api_as = api_settings(as_user(dev, base, "api", "scram"), **hooks)
-        api_process, api = start_api(api_as, tmp_path / "api.log", admin=base)
-        worker = WorkerProcess(as_user(dev, base, "worker", "scram"), tmp_path / "worker.log").start()
+        worker = WorkerProcess(as_user(dev, base, "worker", "scram"), tmp_path / "worker.log")
         dispatcher = WorkerProcess(api_settings(as_user(dev, base, "dispatcher", "scram"), **hooks),
-                                   tmp_path / "dispatcher.log", "dispatcher").start()  # fmt: skip
+                                   tmp_path / "dispatcher.log", "dispatcher")  # fmt: skip
+        api_process, api = start_api(api_as, tmp_path / "api.log", admin=base)
         try:
+            worker.start()
+            dispatcher.start()
             hook = api.call("POST", "/v1/hooks", json={"url": callback.url("/h"), "types": ["segment.threshold.crossed"]})
             assert hook.status_code == 201, hook.text
             sub = api.call("PUT", "/v1/subscriptions/api-vip", json={"entity_kind": "segment", "entity_id": "api-vip",
