@@ -46,6 +46,7 @@ def test_datasource_succeeded(kafka, worker):
 def test_measure_threshold_crossed_with_recovery(kafka, worker):
     t = worker.topics
     kafka.produce_all(t.subscriptions, [("rev", b.subscription("rev", "measure", "revenue", 1000.5, recovery=900))])
+    wait_for_metric(worker, "cdp_triggers_subscriptions_active 1.0")  # known before the events
     values = [800, 1000.5, 950, 1200, 850, 1001]  # fires at 1000.5 and, after re-arming below 900, at 1001
     kafka.produce_all(t.measures, [("revenue", b.measure("revenue", v, i)) for i, v in enumerate(values)])
     events = triggers(kafka, worker, 2)
@@ -89,6 +90,7 @@ def test_stalled_run_fires_once(kafka, settings, worker_factory):
 def test_stale_and_duplicate_events_are_ignored(kafka, worker):
     t = worker.topics
     kafka.produce_all(t.subscriptions, [("s", b.subscription("s", "segment", "seg", 100))])
+    wait_for_metric(worker, "cdp_triggers_subscriptions_active 1.0")  # known before the events
     kafka.produce_all(t.segments, [
         ("seg", b.segment("seg", 10, 10, event_id="a")),
         ("seg", b.segment("seg", 500, 5, event_id="late")),      # older: stale, must not cross
@@ -105,6 +107,7 @@ def test_stale_and_duplicate_events_are_ignored(kafka, worker):
 def test_malformed_input_is_dead_lettered_and_good_events_around_it_flow(kafka, worker):
     t = worker.topics
     kafka.produce_all(t.subscriptions, [("s", b.subscription("s", "segment", "seg", 100))])
+    wait_for_metric(worker, "cdp_triggers_subscriptions_active 1.0")  # known before the events
     kafka.produce(t.segments, "seg", b.segment("seg", 1, 0))
     kafka.produce(t.segments, "seg", b"\x00not json")
     kafka.produce(t.segments, "seg", {**b.segment("seg", -5, 1)})
@@ -154,6 +157,7 @@ def test_kcat_producer(kafka, worker, tmp_path):
     lines = [f"vip|{json.dumps(b.subscription('vip', 'segment', 'vip', 3))}"]
     subprocess.run([kcat, "-b", kafka.bootstrap, "-P", "-t", t.subscriptions, "-K", "|",
                     "-X", "topic.partitioner=murmur2_random"], input="\n".join(lines), text=True, check=True)  # fmt: skip
+    wait_for_metric(worker, "cdp_triggers_subscriptions_active 1.0")  # known before the events
     seg_lines = "\n".join(f"vip|{json.dumps(b.segment('vip', n, i))}" for i, n in enumerate([1, 2, 3]))
     subprocess.run([kcat, "-b", kafka.bootstrap, "-P", "-t", t.segments, "-K", "|",
                     "-X", "topic.partitioner=murmur2_random"], input=seg_lines, text=True, check=True)  # fmt: skip
