@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from devtools.processes import ROOT, env_for
-from tests.support.api import Api, api_settings, create_key, start_api
+from tests.support.api import Api, create_key, own_api
 
 pytestmark = pytest.mark.broker
 PROBLEM = "application/problem+json"
@@ -21,15 +21,7 @@ COMMITTED = ROOT / "schemas" / "json" / "openapi.json"
 
 @pytest.fixture(scope="module")
 def running(broker, tmp_path_factory):
-    import asyncio
-
-    from streams.runtime.kafka import ensure_topics
-    from tests.support.kafka import test_settings
-
-    tmp = tmp_path_factory.mktemp("api")
-    s = api_settings(test_settings(broker.bootstrap, tmp), api_rate_limit_per_minute=20)
-    asyncio.run(ensure_topics(s))
-    process, api = start_api(s, tmp / "api.log")
+    s, process, api = own_api(broker.bootstrap, tmp_path_factory.mktemp("api"), api_rate_limit_per_minute=20)
     yield s, api
     process.stop()
 

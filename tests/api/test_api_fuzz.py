@@ -9,22 +9,14 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 
-from tests.support.api import api_settings, start_api
+from tests.support.api import own_api
 
 pytestmark = pytest.mark.broker
 
 
 @pytest.fixture(scope="module")
 def api(broker, tmp_path_factory):
-    import asyncio
-
-    from streams.runtime.kafka import ensure_topics
-    from tests.support.kafka import test_settings
-
-    tmp = tmp_path_factory.mktemp("fuzz")
-    s = api_settings(test_settings(broker.bootstrap, tmp), api_rate_limit_per_minute=1_000_000)
-    asyncio.run(ensure_topics(s))
-    process, client = start_api(s, tmp / "api.log")
+    _, process, client = own_api(broker.bootstrap, tmp_path_factory.mktemp("fuzz"), api_rate_limit_per_minute=1_000_000)
     yield client
     process.stop()
 

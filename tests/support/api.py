@@ -48,3 +48,16 @@ def start_api(settings: Settings, log: Path, key_scope: str = "write",
     key = create_key(admin or settings, "tests", key_scope)
     process = WorkerProcess(settings, log, "api").start()
     return process, Api(f"http://127.0.0.1:{settings.api_port}", key)
+
+
+def own_api(bootstrap: str, tmp: Path, **overrides: Any) -> tuple[Settings, WorkerProcess, Api]:
+    """An API on topics of its own (created), for a test module's fixture."""
+    import asyncio
+
+    from streams.runtime.kafka import ensure_topics
+    from tests.support.kafka import test_settings
+
+    s = api_settings(test_settings(bootstrap, tmp), **overrides)
+    asyncio.run(ensure_topics(s))
+    process, client = start_api(s, tmp / "api.log")
+    return s, process, client
