@@ -12,9 +12,8 @@ import orjson
 import pytest
 from standardwebhooks import Webhook
 
-from tests.support.api import api_settings, start_api
+from tests.support.api import hooks_pipeline
 from tests.support.builders import segment
-from tests.support.receivers import HttpReceiver
 
 pytestmark = pytest.mark.broker
 
@@ -32,50 +31,42 @@ def wait_for(predicate, timeout: float = 60.0, what: str = "condition"):
 def test_a_hook_registered_through_the_api_gets_signed_triggers_until_deleted(
     settings, kafka, worker_factory, tmp_path
 ):
-    with HttpReceiver(tls_dir=tmp_path / "tls") as receiver:
-        s = api_settings(settings, hook_allowed_networks=["127.0.0.1/32"], hook_ca_file=receiver.ca_file)
-        api_process, api = start_api(s, tmp_path / "api.log")
-        try:
-            worker_factory(s).start()
-            worker_factory(s.model_copy(update={"metrics_port": 0}), "dispatcher", "dispatcher").start()
+    with hooks_pipeline(settings, worker_factory, tmp_path) as (receiver, s, api):
+        created = api.call("POST", "/v1/hooks", json={
+            "url": receiver.url("/flow-a?sig=abc"), "types": ["segment.threshold.crossed"],
+            "filter": {"entity_kind": "segment", "entity_id": "vip"}, "description": "flow A"})  # fmt: skip
+        assert created.status_code == 201, created.text
+        hook = created.json()
+        assert created.headers["Location"].endswith(f"/v1/hooks/{hook['id']}")
+        assert hook["secret"].startswith("whsec_") and hook["url"].endswith("/flow-a?redacted")
+        other = api.call("POST", "/v1/trigger-types/segment.threshold.crossed/hooks",
+                         json={"url": receiver.url("/flow-b")})  # fmt: skip
+        assert other.status_code == 201, other.text
 
-            created = api.call("POST", "/v1/hooks", json={
-                "url": receiver.url("/flow-a?sig=abc"), "types": ["segment.threshold.crossed"],
-                "filter": {"entity_kind": "segment", "entity_id": "vip"}, "description": "flow A"})  # fmt: skip
-            assert created.status_code == 201, created.text
-            hook = created.json()
-            assert created.headers["Location"].endswith(f"/v1/hooks/{hook['id']}")
-            assert hook["secret"].startswith("whsec_") and hook["url"].endswith("/flow-a?redacted")
-            other = api.call("POST", "/v1/trigger-types/segment.threshold.crossed/hooks",
-                             json={"url": receiver.url("/flow-b")})  # fmt: skip
-            assert other.status_code == 201, other.text
+        sub = api.call("PUT", "/v1/subscriptions/vip-100", json={
+            "entity_kind": "segment", "entity_id": "vip", "threshold": 100, "owner": "ann@example.com"})  # fmt: skip
+        assert sub.status_code == 201 and sub.headers["Location"].endswith("/v1/subscriptions/vip-100")
+        assert api.call("GET", "/v1/subscriptions/vip-100").json()["threshold"] == 100
 
-            sub = api.call("PUT", "/v1/subscriptions/vip-100", json={
-                "entity_kind": "segment", "entity_id": "vip", "threshold": 100, "owner": "ann@example.com"})  # fmt: skip
-            assert sub.status_code == 201 and sub.headers["Location"].endswith("/v1/subscriptions/vip-100")
-            assert api.call("GET", "/v1/subscriptions/vip-100").json()["threshold"] == 100
+        now = time.time()
+        kafka.produce_all(s.topic("segment-changes"), [("vip", segment("vip", 50, now)),
+                                                       ("vip", segment("vip", 150, now + 1))])  # fmt: skip
+        first = wait_for(lambda: receiver.on("/flow-a"), what="the first crossing at flow A")[0]
+        event = Webhook(hook["secret"]).verify(first.body, first.headers)
+        assert event["type"] == "io.cdptriggers.segment.threshold.crossed.v1"
+        assert event["data"]["subscription_id"] == "vip-100" and event["data"]["value"] == 150
+        assert first.headers["webhook-id"] == event["id"]
+        wait_for(lambda: receiver.on("/flow-b"), what="the first crossing at flow B")
 
-            now = time.time()
-            kafka.produce_all(s.topic("segment-changes"), [("vip", segment("vip", 50, now)),
-                                                           ("vip", segment("vip", 150, now + 1))])  # fmt: skip
-            first = wait_for(lambda: receiver.on("/flow-a"), what="the first crossing at flow A")[0]
-            event = Webhook(hook["secret"]).verify(first.body, first.headers)
-            assert event["type"] == "io.cdptriggers.segment.threshold.crossed.v1"
-            assert event["data"]["subscription_id"] == "vip-100" and event["data"]["value"] == 150
-            assert first.headers["webhook-id"] == event["id"]
-            wait_for(lambda: receiver.on("/flow-b"), what="the first crossing at flow B")
+        deleted = api.call("DELETE", created.headers["Location"])
+        assert deleted.status_code == 204
+        assert api.call("GET", created.headers["Location"]).status_code == 404
 
-            deleted = api.call("DELETE", created.headers["Location"])
-            assert deleted.status_code == 204
-            assert api.call("GET", created.headers["Location"]).status_code == 404
-
-            kafka.produce_all(s.topic("segment-changes"), [("vip", segment("vip", 50, now + 2)),
-                                                           ("vip", segment("vip", 160, now + 3))])  # fmt: skip
-            # flow B still registered: once it has the second crossing, the dispatcher has routed it
-            wait_for(lambda: len(receiver.on("/flow-b")) >= 2, what="the second crossing at flow B")
-            time.sleep(1.0)
-            assert len(receiver.on("/flow-a")) == 1, "a deleted hook still received a trigger"
-            second = orjson.loads(receiver.on("/flow-b")[1].body)
-            assert second["data"]["value"] == 160
-        finally:
-            api_process.stop()
+        kafka.produce_all(s.topic("segment-changes"), [("vip", segment("vip", 50, now + 2)),
+                                                       ("vip", segment("vip", 160, now + 3))])  # fmt: skip
+        # flow B still registered: once it has the second crossing, the dispatcher has routed it
+        wait_for(lambda: len(receiver.on("/flow-b")) >= 2, what="the second crossing at flow B")
+        time.sleep(1.0)
+        assert len(receiver.on("/flow-a")) == 1, "a deleted hook still received a trigger"
+        second = orjson.loads(receiver.on("/flow-b")[1].body)
+        assert second["data"]["value"] == 160

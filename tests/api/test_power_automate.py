@@ -15,9 +15,8 @@ import pytest
 from devtools.processes import ROOT
 from schemas.triggers import TriggerType
 from streams.api.connector import api_definition, api_properties
-from tests.support.api import api_settings, start_api
+from tests.support.api import hooks_pipeline
 from tests.support.builders import datasource
-from tests.support.receivers import HttpReceiver
 
 CONNECTOR = ROOT / "connectors" / "power-automate"
 
@@ -55,45 +54,37 @@ def _full(path: str) -> TriggerType:
 @pytest.mark.broker
 def test_power_automates_lifecycle_from_the_definition(settings, kafka, worker_factory, tmp_path):
     doc = definition()
-    with HttpReceiver(tls_dir=tmp_path / "tls") as flow:
-        s = api_settings(settings, hook_allowed_networks=["127.0.0.1/32"], hook_ca_file=flow.ca_file)
-        api_process, api = start_api(s, tmp_path / "api.log")
-        try:
-            worker_factory(s).start()
-            worker_factory(s.model_copy(update={"metrics_port": 0}), "dispatcher", "dispatcher").start()
+    with hooks_pipeline(settings, worker_factory, tmp_path) as (flow, s, api):
+        # "Save the flow": the platform calls the trigger operation with the flow's callback in the marked property
+        path, item = next((p, i) for p, i in doc["paths"].items()
+                          if i.get("post", {}).get("operationId") == "OnDataSourceRefreshFailed")  # fmt: skip
+        schema = item["post"]["parameters"][0]["schema"]
+        callback = flow.url("/workflows/abc/triggers/manual/run?api-version=2016-06-01&sig=s3cret")
+        body = {name: callback for name, p in schema["properties"].items() if p.get("x-ms-notification-url")}
+        body["filter"] = {"entity_id": "crm"}  # what the maker typed into the trigger's parameter
+        header = doc["securityDefinitions"]["api_key"]["name"]
+        subscribed = api.session.post(api.base + doc["basePath"].rstrip("/") + path, json=body,
+                                      headers={header: api.key}, timeout=30)  # fmt: skip
+        assert subscribed.status_code == 201, subscribed.text
+        location = subscribed.headers["Location"]
+        delete_template = re.escape("/v1/hooks/{hook_id}").replace(r"\{hook_id\}", "[^/]+")
+        assert re.search(delete_template + "$", location) and "delete" in doc["paths"]["/v1/hooks/{hook_id}"]
 
-            # "Save the flow": the platform calls the trigger operation with the flow's callback in the marked property
-            path, item = next((p, i) for p, i in doc["paths"].items()
-                              if i.get("post", {}).get("operationId") == "OnDataSourceRefreshFailed")  # fmt: skip
-            schema = item["post"]["parameters"][0]["schema"]
-            callback = flow.url("/workflows/abc/triggers/manual/run?api-version=2016-06-01&sig=s3cret")
-            body = {name: callback for name, p in schema["properties"].items() if p.get("x-ms-notification-url")}
-            body["filter"] = {"entity_id": "crm"}  # what the maker typed into the trigger's parameter
-            header = doc["securityDefinitions"]["api_key"]["name"]
-            subscribed = api.session.post(api.base + doc["basePath"].rstrip("/") + path, json=body,
-                                          headers={header: api.key}, timeout=30)  # fmt: skip
-            assert subscribed.status_code == 201, subscribed.text
-            location = subscribed.headers["Location"]
-            delete_template = re.escape("/v1/hooks/{hook_id}").replace(r"\{hook_id\}", "[^/]+")
-            assert re.search(delete_template + "$", location) and "delete" in doc["paths"]["/v1/hooks/{hook_id}"]
+        now = time.time()
+        for ds in ("crm", "web"):
+            kafka.produce_all(s.topic("datasource-changes"), [
+                (ds, datasource(ds, "started", now, run=f"{ds}-1")),
+                (ds, datasource(ds, "failed", now + 1, run=f"{ds}-1"))])  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not flow.requests and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1.0)  # the web failure, filtered out, would have come by now
+        assert [r.path for r in flow.requests] == ["/workflows/abc/triggers/manual/run"]
+        event = orjson.loads(flow.requests[0].body)
+        notification = item["x-ms-notification-content"]["schema"]
+        assert set(notification["required"]) <= set(event) and event["type"] in notification["properties"]["type"]["enum"]
+        assert event["data"]["data_source_id"] == "crm"
 
-            now = time.time()
-            for ds in ("crm", "web"):
-                kafka.produce_all(s.topic("datasource-changes"), [
-                    (ds, datasource(ds, "started", now, run=f"{ds}-1")),
-                    (ds, datasource(ds, "failed", now + 1, run=f"{ds}-1"))])  # fmt: skip
-            deadline = time.monotonic() + 60
-            while not flow.requests and time.monotonic() < deadline:
-                time.sleep(0.2)
-            time.sleep(1.0)  # the web failure, filtered out, would have come by now
-            assert [r.path for r in flow.requests] == ["/workflows/abc/triggers/manual/run"]
-            event = orjson.loads(flow.requests[0].body)
-            notification = item["x-ms-notification-content"]["schema"]
-            assert set(notification["required"]) <= set(event) and event["type"] in notification["properties"]["type"]["enum"]
-            assert event["data"]["data_source_id"] == "crm"
-
-            # "Delete the flow": the platform DELETEs the Location it was given
-            assert api.session.delete(location, headers={header: api.key}, timeout=30).status_code == 204
-            assert api.call("GET", "/v1/hooks").json()["items"] == []
-        finally:
-            api_process.stop()
+        # "Delete the flow": the platform DELETEs the Location it was given
+        assert api.session.delete(location, headers={header: api.key}, timeout=30).status_code == 204
+        assert api.call("GET", "/v1/hooks").json()["items"] == []

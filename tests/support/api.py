@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import requests
 
@@ -61,3 +62,20 @@ def own_api(bootstrap: str, tmp: Path, **overrides: Any) -> tuple[Settings, Work
     asyncio.run(ensure_topics(s))
     process, client = start_api(s, tmp / "api.log")
     return s, process, client
+
+
+@contextmanager
+def hooks_pipeline(settings: Settings, worker_factory: Any, tmp: Path) -> Iterator[tuple[Any, Settings, Api]]:
+    """An HTTPS callback with a CA of its own (allowed by the settings), the API, a worker and a dispatcher;
+    yields (callback receiver, settings, API client) and stops them all."""
+    from tests.support.receivers import HttpReceiver
+
+    with HttpReceiver(tls_dir=tmp / "tls") as callback:
+        s = api_settings(settings, hook_allowed_networks=["127.0.0.1/32"], hook_ca_file=callback.ca_file)
+        process, api = start_api(s, tmp / "api.log")
+        try:
+            worker_factory(s).start()
+            worker_factory(s.model_copy(update={"metrics_port": 0}), "dispatcher", "dispatcher").start()
+            yield callback, s, api
+        finally:
+            process.stop()
