@@ -13,6 +13,7 @@ is exactly "previous below, new at or above, not fired since re-arming".
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Mapping, Protocol
@@ -33,11 +34,12 @@ class Rule:
     subscription_id: str
     threshold: float
     rearm_below: float
+    # Editing a subscription's thresholds re-baselines it. Computed once, as it is compared per event, and
+    # interned: a million rules share the few distinct threshold pairs.
+    fingerprint: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def fingerprint(self) -> str:
-        # Editing a subscription's thresholds re-baselines it.
-        return f"{self.threshold!r}/{self.rearm_below!r}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fingerprint", sys.intern(f"{self.threshold!r}/{self.rearm_below!r}"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -167,6 +167,10 @@ class OffsetLedger:
             found = self._next.setdefault((topic, partition), found)  # an await later, another step may have set it
         return found
 
+    def is_next(self, incoming: Incoming) -> bool:
+        """The message right after the last one applied (neither a re-read nor after a hole)."""
+        return self._next.get((incoming.topic, incoming.partition)) == incoming.offset
+
     async def is_applied(self, incoming: Incoming) -> bool:
         """True for a message already applied (by a re-read, or before a rebalance moved it back)."""
         return incoming.offset < await self.start(incoming.topic, incoming.partition)

@@ -9,7 +9,8 @@ state, or the dispatcher's ``{"p", "at"}``) are still read.
 A *buffered* table (the worker's) keeps writes in memory until the pipeline
 flushes: reads see them at once, and each changed key reaches the Faust table
 and its changelog once per flush, after the triggers that came with it are
-acknowledged (``Pipeline.flush``), instead of once per event.
+acknowledged (``Pipeline.flush``), instead of once per event; until then it
+holds the typed value, so a busy key is encoded once per flush too.
 """
 
 from __future__ import annotations
@@ -26,9 +27,6 @@ class Entry(Generic[S]):
     state: S
 
 
-Change = tuple[Any, int | None]  # (the stored value, or None when deleted; the input partition)
-
-
 class StateTable(Generic[S]):
     def __init__(self, table: Any, to_json: Callable[[S], Any], from_json: Callable[[Any], S],
                  buffered: bool = False) -> None:  # fmt: skip
@@ -36,14 +34,9 @@ class StateTable(Generic[S]):
         self._to_json = to_json
         self._from_json = from_json
         self.buffered = buffered
-        self._pending: dict[str, Change] = {}  # written since the last flush began
-        self._flushing: dict[str, Change] = {}  # being flushed (its triggers awaited)
-
-    def _raw(self, key: str) -> Any:
-        for layer in (self._pending, self._flushing):
-            if key in layer:
-                return layer[key][0]
-        return self.table.get(key)
+        # Entries (None: deleted, with the partition) as typed values, encoded once per flush, not per event.
+        self._pending: dict[str, tuple[Entry[S] | None, int | None]] = {}  # written since the last flush began
+        self._flushing: dict[str, tuple[Entry[S] | None, int | None]] = {}  # being flushed (its triggers awaited)
 
     def _decode(self, raw: Any) -> Entry[S]:
         if isinstance(raw, dict) and "p" in raw:
@@ -51,7 +44,11 @@ class StateTable(Generic[S]):
         return Entry(None, self._from_json(raw))
 
     def entry(self, key: str) -> Entry[S] | None:
-        raw = self._raw(key)
+        for layer in (self._pending, self._flushing):
+            found = layer.get(key)
+            if found is not None:
+                return found[0]
+        raw = self.table.get(key)
         return None if raw is None else self._decode(raw)
 
     def get(self, key: str) -> S | None:
@@ -59,11 +56,10 @@ class StateTable(Generic[S]):
         return None if found is None else found.state
 
     def put(self, key: str, state: S, partition: int | None) -> None:
-        value = {"p": partition, "s": self._to_json(state)}
         if self.buffered:
-            self._pending[key] = (value, partition)
+            self._pending[key] = (Entry(partition, state), partition)
         else:
-            self.table[key] = value
+            self.table[key] = self._encode(Entry(partition, state))
 
     def delete(self, key: str) -> None:
         if self.buffered:
@@ -73,6 +69,9 @@ class StateTable(Generic[S]):
         else:
             del self.table[key]
 
+    def _encode(self, entry: Entry[S]) -> dict[str, Any]:
+        return {"p": entry.partition, "s": self._to_json(entry.state)}
+
     def entries(self) -> Iterator[tuple[str, Entry[S]]]:
         changed = {**self._flushing, **self._pending}
         for key, raw in list(self.table.items()):
@@ -80,12 +79,14 @@ class StateTable(Generic[S]):
                 continue
             if raw is not None:
                 yield key, self._decode(raw)
-        for key, (raw, _) in list(changed.items()):
-            if raw is not None:
-                yield key, self._decode(raw)
+        for key, (entry, _) in list(changed.items()):
+            if entry is not None:
+                yield key, entry
 
     def __len__(self) -> int:
-        return len(self.table) + sum(1 for k, (raw, _) in self._pending.items() if raw is not None and k not in self.table)
+        added = sum(1 for layer in (self._pending, self._flushing) for k, (e, _) in layer.items()
+                    if e is not None and k not in self.table)  # fmt: skip
+        return len(self.table) + added
 
     @property
     def dirty(self) -> int:
@@ -102,12 +103,13 @@ class StateTable(Generic[S]):
         Faust's stream iteration, where ``table[key] = ...`` would take the partition of whatever message
         is current, and skips Faust's per-record send."""
         records = []
-        for key, (raw, partition) in self._flushing.items():
-            if raw is None:
+        for key, (entry, partition) in self._flushing.items():
+            if entry is None:
                 self.table.data.pop(key, None)
+                records.append((partition, key, None))
             else:
-                self.table.data[key] = raw
-            records.append((partition, key, raw))
+                raw = self.table.data[key] = self._encode(entry)
+                records.append((partition, key, raw))
         self._flushing = {}
         return records
 
