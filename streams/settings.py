@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     partitions: int = Field(4, ge=1, le=1024, description="Partitions of the input topics (and so of the tables)")
     replication_factor: int = Field(1, ge=1, description="Replication factor of topics the worker creates")
     data_dir: Path = Field(_STATE_HOME / "cdp-triggers" / "worker", description="Worker state directory")
+    state_store: Literal["rocksdb", "memory"] = Field(
+        "rocksdb",
+        description="Where the worker keeps detection state: rocksdb (on disk under data_dir, off the Python heap; a "
+        "restart reads only the changelog written since) or memory (rebuilt from the whole changelog at start)",
+    )
     commit_interval_seconds: float = Field(1.0, gt=0, description="How often processed offsets are committed")
     session_timeout_seconds: float = Field(
         10.0, ge=6, le=300, description="A worker silent this long (killed, hung) loses its partitions"

@@ -31,7 +31,9 @@ def _credentials(connection: KafkaConnection) -> Any:
 
 def faust_app(settings: Settings, connection: KafkaConnection) -> faust.App:
     faust_fixes.apply()
-    datadir = settings.data_dir / settings.app_id  # worker and dispatcher may share CDP_DATA_DIR
+    # Worker and dispatcher may share CDP_DATA_DIR, and several workers of one group a machine: each its own
+    # folder (RocksDB locks its files).
+    datadir = settings.data_dir / settings.app_id / (settings.instance_id or "default")
     datadir.mkdir(parents=True, exist_ok=True)
     return faust.App(
         settings.app_id,

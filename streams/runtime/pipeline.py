@@ -27,7 +27,7 @@ from .codec import Decoder, Rejected, dead_letter, encode
 from .continuity import Incoming, OffsetLedger
 from .control import ControlChannel, Nudge
 from .faust_fixes import kafka_producer
-from .state import StateTable
+from .state import Change, StateTable
 
 log = logging.getLogger("cdp_triggers")
 
@@ -45,6 +45,10 @@ FLUSH_BACKLOG = 4 * FLUSH_SIZE
 # Changelogs are compacted, but Kafka only compacts closed segments (1 GiB by default): without smaller,
 # time-bounded segments a restarted worker replays every write ever made (benchmarks: 167 s for 1M events).
 CHANGELOG_CONFIG = {"segment.bytes": str(32 << 20), "segment.ms": str(3600_000), "min.cleanable.dirty.ratio": "0.2"}
+
+# Per partition DB: small memtables and block cache (Faust's defaults are 3 x 64 MiB and 2 GiB), so a worker
+# holding a million entities stays within a few hundred MiB.
+ROCKSDB_OPTIONS = {"write_buffer_size": 8 << 20, "max_write_buffer_number": 2, "block_cache_size": 32 << 20}
 
 S = TypeVar("S")
 Handle = Callable[[Incoming], Awaitable[None]]
@@ -182,8 +186,9 @@ class Publisher:
                 self._send_due = None
             futures = []
             for (topic, partition), records in outbox.items():
-                futures += await send_batches(kafka_producer(self._app), topic, partition, records,
-                                              self._metrics.send_errors.labels(topic))  # fmt: skip
+                sent = await send_batches(kafka_producer(self._app), topic, partition, records,
+                                          self._metrics.send_errors.labels(topic))  # fmt: skip
+                futures += [future for future, _ in sent]
             if sent_by:
                 done = asyncio.gather(*futures)
                 done.add_done_callback(lambda d: self._acknowledged(d, sent_by))
@@ -202,43 +207,44 @@ class Publisher:
                 latency.observe(max(now - caused, 0.0))
 
     async def settle(self) -> None:
-        """Send what is queued and await every acknowledgement so far; a failure is raised (and sticks:
-        nothing after it may be marked durable, the worker must restart from its last commit)."""
+        """Send what is queued and await every acknowledgement so far; a failure is raised."""
         await self.send()
         unacked, self._unacked = self._unacked, []
         if unacked:
-            try:
-                await asyncio.gather(*unacked)
-            except BaseException as exc:
-                self._failure = self._failure or exc
-                raise
+            await asyncio.gather(*unacked)
 
 
 async def send_batches(producer: Any, topic: str, partition: int, records: list[Record],
-                       errors: Any = None) -> list[Any]:  # fmt: skip
-    """Records as few batches as fit, straight to the aiokafka producer; their futures."""
-    futures = []
+                       errors: Any = None) -> list[tuple[Any, int]]:  # fmt: skip
+    """Records as few batches as fit, straight to the aiokafka producer: (future, record count) of each.
+    ``errors``: a counter of failed batches."""
+    sent = []
     batch = producer.create_batch()
     for key, value, headers in records:
         while batch.append(key=key, value=value, timestamp=None, headers=headers) is None:  # full: send it
-            futures.append(await producer.send_batch(batch, topic, partition=partition))
+            sent.append((await producer.send_batch(batch, topic, partition=partition), batch.record_count()))
             batch = producer.create_batch()
-    futures.append(await producer.send_batch(batch, topic, partition=partition))
-    if errors is not None:  # a counter: failed batches
-        for future in futures:
+    sent.append((await producer.send_batch(batch, topic, partition=partition), batch.record_count()))
+    if errors is not None:
+        for future, _ in sent:
             future.add_done_callback(lambda f: errors.inc() if not f.cancelled() and f.exception() else None)
-    return futures
+    return sent
 
 
-async def write_changelog(producer: Any, topic: str, records: list[tuple[int | None, str, Any]]) -> None:
-    """Changelog records (JSON keys and values, as Faust's tables read them back) as one batch per partition;
-    Faust flushes the producer before it commits."""
+async def send_changelog(producer: Any, topic: str, changes: list[Change]) -> dict[int, tuple[Any, int]]:
+    """Changelog records (JSON keys and values, as Faust's tables read them back) as one batch per
+    partition: per partition, the last batch's future and record count (see ``changelog_offsets``)."""
     by_partition: dict[int, list[Record]] = {}
-    for partition, key, value in records:
+    for partition, key, value in changes:
         assert partition is not None, "a buffered state write without its partition"
         by_partition.setdefault(partition, []).append((orjson.dumps(key), None if value is None else orjson.dumps(value), []))
-    for partition, pairs in by_partition.items():
-        await send_batches(producer, topic, partition, pairs)
+    return {partition: (await send_batches(producer, topic, partition, records))[-1]
+            for partition, records in by_partition.items()}  # fmt: skip
+
+
+async def changelog_offsets(sent: dict[int, tuple[Any, int]]) -> dict[int, int]:
+    """Once acknowledged (batches of a partition are acknowledged in order), the last offset per partition."""
+    return {partition: (await future).offset + count - 1 for partition, (future, count) in sent.items()}
 
 
 @dataclass(frozen=True)
@@ -268,7 +274,7 @@ class Pipeline:
     metrics: Metrics
     publisher: Publisher
     ledger: OffsetLedger  # what this worker applied; Faust commits from it
-    state_tables: dict[str, Any] = field(default_factory=dict)  # name -> Faust table, for the size metric
+    state_tables: dict[str, Any] = field(default_factory=dict)  # name -> table (anything with a len), for the size metric
     # Run to completion before Faust starts (the worker loads its subscriptions here).
     before_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     buffered: list[StateTable[Any]] = field(default_factory=list)  # the tables ``flush`` writes
@@ -276,6 +282,7 @@ class Pipeline:
     _since: float | None = None  # when the oldest unflushed work was done (time.monotonic())
     _flushing: asyncio.Future[None] | None = None  # the background flush, while it runs
     _consumed: dict[str, Any] = field(default_factory=dict)  # topic -> its events-consumed counter
+    _failure: BaseException | None = None  # a flush failed: nothing may be marked durable any more
 
     def pending(self) -> bool:
         return bool(self.publisher.unacked or any(t.dirty for t in self.buffered) or self.ledger.mark())
@@ -283,20 +290,30 @@ class Pipeline:
     async def flush(self) -> None:
         """Make what was applied durable, in the order that loses nothing: send
         the triggers and dead letters queued so far and await their
-        acknowledgements, then write the state that came with them, then let
-        commits move past them. A crash before the end leaves those offsets
-        uncommitted: they are applied again, and their triggers repeat under
-        the same ids. A failed flush sticks (``Publisher.settle``): no later
-        flush may mark offsets durable whose triggers were never acknowledged."""
+        acknowledgements; then write the state that came with them to its
+        changelog and, once acknowledged, to the local store (which so never
+        gets ahead of the changelog); then let commits move past them. A crash
+        before the end leaves those offsets uncommitted: they are applied
+        again, and their triggers repeat under the same ids. A failed flush
+        sticks: no later flush may mark durable what it did not finish, the
+        worker must restart from its last commit."""
         async with self._flush_lock:
-            mark = self.ledger.mark()
-            for table in self.buffered:
-                table.begin_flush()
-            self._since = None
-            await self.publisher.settle()
-            for table in self.buffered:
-                await write_changelog(kafka_producer(self.app), table.changelog_topic, table.end_flush())
-            self.ledger.durable_to(mark)  # Faust flushes the producer before it commits
+            if self._failure is not None:
+                raise self._failure
+            try:
+                mark = self.ledger.mark()
+                changes = [(table, table.begin_flush()) for table in self.buffered]
+                self._since = None
+                await self.publisher.settle()
+                producer = kafka_producer(self.app)
+                sent = [(table, records, await send_changelog(producer, table.changelog_topic, records))
+                        for table, records in changes if records]  # fmt: skip
+                for table, records, last in sent:
+                    table.end_flush(records, await changelog_offsets(last))
+                self.ledger.durable_to(mark)
+            except BaseException as exc:
+                self._failure = exc
+                raise
 
     async def maybe_flush(self) -> None:
         """After each message: when enough work waits or the oldest waited long
@@ -334,7 +351,7 @@ class Pipeline:
             if spec.before is not None:
                 await spec.before(event, msg.partition)
             key = spec.key(event)
-            obs = spec.observe(table.get(key), event)
+            obs = spec.observe(table.get(key, msg.partition), event)
             if not self.applies(msg, obs.verdict):
                 return
             spec.applied(event, msg.partition)
@@ -423,17 +440,25 @@ class Pipeline:
 
     def state(self, name: str, to_json: Callable[[S], Any], from_json: Callable[[Any], S],
               buffered: bool = False) -> StateTable[S]:  # fmt: skip
-        """``buffered``: written through ``flush`` (detection state); else at once (delivery records)."""
-        table = StateTable(self.table(name), to_json, from_json, buffered)
+        """``buffered``: written through ``flush`` (detection state), in the configured store; else at
+        once, in memory (delivery records)."""
+        table = StateTable(self.table(name, persistent=buffered), to_json, from_json, buffered)
         if buffered:
             self.buffered.append(table)
+        self.state_tables[name] = table
         return table
 
-    def table(self, name: str) -> Any:
+    def table(self, name: str, persistent: bool = False) -> Any:
         """The Faust table behind a ``StateTable``: JSON keys and values, compacted changelog;
-        its size is reported in ``cdp_triggers_state_entries``."""
+        its size is reported in ``cdp_triggers_state_entries``. ``persistent``: in RocksDB when
+        ``state_store`` says so (only buffered tables: Faust's own writes to it take the current event's
+        partition)."""
         schema = faust.Schema(key_serializer="json", value_serializer="json")
+        store: dict[str, Any] = {}
+        if persistent and self.settings.state_store == "rocksdb":
+            # "rocksdb:<name>": Faust reads a bare "rocksdb://" as no store at all (an empty URL is false)
+            store = {"store": f"rocksdb:{name}", "options": dict(ROCKSDB_OPTIONS)}
         table = self.app.Table(name, default=None, partitions=self.settings.partitions, schema=schema,
-                               extra_topic_configs=CHANGELOG_CONFIG)  # fmt: skip
+                               extra_topic_configs=CHANGELOG_CONFIG, **store)  # fmt: skip
         self.state_tables[name] = table
         return table

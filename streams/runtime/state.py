@@ -7,16 +7,19 @@ message of that partition, see ``control``). Values written by 0.1 (a bare
 state, or the dispatcher's ``{"p", "at"}``) are still read.
 
 A *buffered* table (the worker's) keeps writes in memory until the pipeline
-flushes: reads see them at once, and each changed key reaches the Faust table
-and its changelog once per flush, after the triggers that came with it are
-acknowledged (``Pipeline.flush``), instead of once per event; until then it
-holds the typed value, so a busy key is encoded once per flush too.
+flushes: reads see them at once, and each changed key reaches its changelog
+once per flush, after the triggers that came with it are acknowledged, and
+its store (``stores``) once the changelog record is acknowledged too
+(``Pipeline.flush``), instead of once per event. Until then it holds the
+typed value, so a busy key is encoded once per flush as well.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, Iterator, TypeVar
+
+from .stores import MemoryStore, RocksStore, Store
 
 S = TypeVar("S")
 
@@ -27,32 +30,46 @@ class Entry(Generic[S]):
     state: S
 
 
+Layer = dict[str, tuple["Entry[Any] | None", int | None]]  # key -> (entry, or None once deleted; partition)
+Change = tuple[int | None, str, Any]  # (partition, key, stored value or None): one changelog record
+
+
+def store_for(table: Any) -> Store:
+    from faust.stores.rocksdb import Store as FaustRocks
+
+    return RocksStore(table) if isinstance(table.data, FaustRocks) else MemoryStore(table)
+
+
 class StateTable(Generic[S]):
     def __init__(self, table: Any, to_json: Callable[[S], Any], from_json: Callable[[Any], S],
                  buffered: bool = False) -> None:  # fmt: skip
         self.table = table
+        self._store = store_for(table)
         self._to_json = to_json
         self._from_json = from_json
         self.buffered = buffered
-        # Entries (None: deleted, with the partition) as typed values, encoded once per flush, not per event.
-        self._pending: dict[str, tuple[Entry[S] | None, int | None]] = {}  # written since the last flush began
-        self._flushing: dict[str, tuple[Entry[S] | None, int | None]] = {}  # being flushed (its triggers awaited)
+        self._pending: Layer = {}  # written since the last flush began
+        self._flushing: Layer = {}  # being flushed (its triggers and changelog records awaited)
 
     def _decode(self, raw: Any) -> Entry[S]:
         if isinstance(raw, dict) and "p" in raw:
             return Entry(raw["p"], self._from_json(raw["s"] if "s" in raw else raw))
         return Entry(None, self._from_json(raw))
 
-    def entry(self, key: str) -> Entry[S] | None:
+    def _encode(self, entry: Entry[S]) -> dict[str, Any]:
+        return {"p": entry.partition, "s": self._to_json(entry.state)}
+
+    def entry(self, key: str, partition: int | None = None) -> Entry[S] | None:
+        """``partition``: where the key lives, if known (a persistent store then looks in one place)."""
         for layer in (self._pending, self._flushing):
             found = layer.get(key)
             if found is not None:
                 return found[0]
-        raw = self.table.get(key)
+        raw = self._store.get(key, partition)
         return None if raw is None else self._decode(raw)
 
-    def get(self, key: str) -> S | None:
-        found = self.entry(key)
+    def get(self, key: str, partition: int | None = None) -> S | None:
+        found = self.entry(key, partition)
         return None if found is None else found.state
 
     def put(self, key: str, state: S, partition: int | None) -> None:
@@ -61,23 +78,18 @@ class StateTable(Generic[S]):
         else:
             self.table[key] = self._encode(Entry(partition, state))
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, partition: int | None = None) -> None:
         if self.buffered:
-            found = self.entry(key)
+            found = self.entry(key, partition)
             if found is not None:
                 self._pending[key] = (None, found.partition)
         else:
             del self.table[key]
 
-    def _encode(self, entry: Entry[S]) -> dict[str, Any]:
-        return {"p": entry.partition, "s": self._to_json(entry.state)}
-
     def entries(self) -> Iterator[tuple[str, Entry[S]]]:
         changed = {**self._flushing, **self._pending}
-        for key, raw in list(self.table.items()):
-            if key in changed:
-                continue
-            if raw is not None:
+        for key, raw in self._store.items():
+            if key not in changed and raw is not None:
                 yield key, self._decode(raw)
         for key, (entry, _) in list(changed.items()):
             if entry is not None:
@@ -85,33 +97,31 @@ class StateTable(Generic[S]):
 
     def __len__(self) -> int:
         added = sum(1 for layer in (self._pending, self._flushing) for k, (e, _) in layer.items()
-                    if e is not None and k not in self.table)  # fmt: skip
-        return len(self.table) + added
+                    if e is not None and k not in self._store)  # fmt: skip
+        return len(self._store) + added
 
     @property
     def dirty(self) -> int:
         return len(self._pending)
 
-    def begin_flush(self) -> None:
-        """Set aside what was written so far; writes from now on wait for the next flush."""
+    def begin_flush(self) -> list[Change]:
+        """Set aside what was written so far (writes from now on wait for the next flush); its changelog
+        records, for the caller to send as one batch per partition, outside Faust's stream iteration
+        (where ``table[key] = ...`` would take the partition of whatever message is current)."""
         assert not self._flushing, "one flush at a time"
         self._flushing, self._pending = self._pending, {}
+        return [(partition, key, None if entry is None else self._encode(entry))
+                for key, (entry, partition) in self._flushing.items()]  # fmt: skip
 
-    def end_flush(self) -> list[tuple[int | None, str, Any]]:
-        """Write what was set aside to the Faust table; return its changelog records, (partition, key,
-        value or None), for the caller to send as one batch per partition. The write happens outside
-        Faust's stream iteration, where ``table[key] = ...`` would take the partition of whatever message
-        is current, and skips Faust's per-record send."""
-        records = []
-        for key, (entry, partition) in self._flushing.items():
-            if entry is None:
-                self.table.data.pop(key, None)
-                records.append((partition, key, None))
-            else:
-                raw = self.table.data[key] = self._encode(entry)
-                records.append((partition, key, raw))
+    def end_flush(self, changes: list[Change], offsets: dict[int, int]) -> None:
+        """The changelog has ``changes`` (up to ``offsets``, the last offset per partition): store them."""
+        by_partition: dict[int, list[tuple[str, Any]]] = {}
+        for partition, key, value in changes:
+            assert partition is not None, "a buffered state write without its partition"
+            by_partition.setdefault(partition, []).append((key, value))
+        for partition, writes in by_partition.items():
+            self._store.write(partition, writes, offsets.get(partition))
         self._flushing = {}
-        return records
 
     @property
     def changelog_topic(self) -> str:

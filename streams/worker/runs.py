@@ -49,15 +49,15 @@ def register(p: Pipeline) -> None:
             deadlines[partition] = heap
         return deadlines[partition]
 
-    async def apply_time(run_id: str, now_us: int) -> None:
-        found = table.entry(run_id)
+    async def apply_time(run_id: str, now_us: int, partition: int) -> None:
+        found = table.entry(run_id, partition)
         if found is None:
             return  # already evicted
         result = runs.tick(found.state, now_us, stall_us, retention_us)
         for trigger in result.triggers:
             await p.publisher.trigger(trigger)
         if result.state is None:
-            table.delete(run_id)
+            table.delete(run_id, partition)
         elif result.triggers:
             table.put(run_id, result.state, found.partition)
 
@@ -68,10 +68,10 @@ def register(p: Pipeline) -> None:
         heap = due(partition)
         while heap and heap[0][0] <= now_us:
             _, run_id = heapq.heappop(heap)
-            found = table.entry(run_id)
+            found = table.entry(run_id, partition)
             deadline = runs.stall_deadline(found.state, stall_us) if found else None
             if deadline is not None and deadline <= now_us:
-                await apply_time(run_id, now_us)
+                await apply_time(run_id, now_us, partition)
             elif deadline is not None:
                 heapq.heappush(heap, (deadline, run_id))  # a repeated start moved it on
         if isinstance(event, RefreshRunStarted):
@@ -79,7 +79,7 @@ def register(p: Pipeline) -> None:
 
     async def on_tick(tick: Command, partition: int) -> None:
         assert isinstance(tick, Tick)
-        await apply_time(tick.run_id, tick.now_us)
+        await apply_time(tick.run_id, tick.now_us, partition)
 
     table = p.detector(Detector(
         name="runs", table="refresh-runs", inputs={p.topics.runs: RefreshRunChange}, key=runs.key,

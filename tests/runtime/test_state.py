@@ -1,11 +1,17 @@
-"""Buffered state: reads see writes at once; the Faust table and its changelog
-get each changed key once per flush, on the key's own partition."""
+"""Buffered state: reads see writes at once; the changelog gets each changed key
+once per flush, on the key's own partition, and the store only once the
+changelog has it. Both stores: Faust's memory store, and its RocksDB store on
+a real RocksDB (rocksdict) in a temporary folder."""
+
+import faust
+import pytest
 
 from streams.runtime.state import StateTable
+from streams.runtime.stores import MemoryStore, RocksStore
 
 
 class FakeTable(dict):
-    """The parts of a Faust table a StateTable touches."""
+    """The parts of a Faust memory table a StateTable touches."""
 
     def __init__(self):
         super().__init__()
@@ -19,15 +25,19 @@ def test_buffered_writes_are_read_at_once_and_reach_the_changelog_once_per_flush
     state.put("a", 2, 0)
     state.put("b", 5, 3)
     assert state.get("a") == 2 and faust_table == {} and state.dirty == 2
-    state.begin_flush()
+    changes = state.begin_flush()
+    assert changes == [(0, "a", {"p": 0, "s": 2}), (3, "b", {"p": 3, "s": 5})]
     state.put("a", 3, 0)  # written while the flush awaits its acknowledgements
-    assert state.get("a") == 3 and state.get("b") == 5
-    assert state.end_flush() == [(0, "a", {"p": 0, "s": 2}), (3, "b", {"p": 3, "s": 5})]
+    assert state.get("a") == 3 and state.get("b") == 5 and faust_table == {}  # the store waits for the changelog
+    state.end_flush(changes, {0: 10, 3: 11})
+    assert faust_table == {"a": {"p": 0, "s": 2}, "b": {"p": 3, "s": 5}}
     assert state.get("a") == 3 and state.dirty == 1
     state.delete("b")
     assert state.get("b") is None and sorted(k for k, _ in state.entries()) == ["a"]
-    state.begin_flush()
-    assert state.end_flush() == [(0, "a", {"p": 0, "s": 3}), (3, "b", None)] and "b" not in faust_table
+    changes = state.begin_flush()
+    assert changes == [(0, "a", {"p": 0, "s": 3}), (3, "b", None)]
+    state.end_flush(changes, {0: 12, 3: 13})
+    assert "b" not in faust_table and len(state) == 1
 
 
 def test_unbuffered_tables_write_through():
@@ -35,3 +45,35 @@ def test_unbuffered_tables_write_through():
     state = StateTable(faust_table, lambda s: s, lambda s: s)
     state.put("x", 1, 2)
     assert faust_table == {"x": {"p": 2, "s": 1}} and state.dirty == 0
+
+
+@pytest.fixture
+def rocks_table(tmp_path):
+    app = faust.App("state-test", store="memory://", datadir=str(tmp_path))
+    table = app.Table("t", default=None, partitions=4, store="rocksdb:t",
+                      schema=faust.Schema(key_serializer="json", value_serializer="json"))  # fmt: skip
+    yield table
+    table.data._dbs.clear()
+
+
+def test_rocksdb_store_keeps_values_per_partition_with_the_changelog_offset(rocks_table):
+    state = StateTable(rocks_table, lambda s: s, lambda s: s, buffered=True)
+    assert isinstance(state._store, RocksStore)
+    state.put("seg/ä", {"v": 1}, 1)
+    state.put("seg/b", {"v": 2}, 3)
+    changes = state.begin_flush()
+    state.end_flush(changes, {1: 41, 3: 7})
+    store = rocks_table.data
+    # The layout Faust's recovery writes and reads: the changelog's key and value bytes, and the offset of the
+    # last changelog record held, per partition DB.
+    assert store._db_for_partition(1).get('"seg/ä"'.encode()) == b'{"p":1,"s":{"v":1}}'
+    assert store.persisted_offset(faust.types.TP("c", 1)) == 41 and store.persisted_offset(faust.types.TP("c", 3)) == 7
+    assert state.get("seg/ä", 1) == {"v": 1} and state.get("seg/ä", 3) is None and state.get("seg/ä") == {"v": 1}
+    assert sorted(k for k, _ in state.entries()) == ["seg/b", "seg/ä"] and len(state) == 2
+    state.delete("seg/ä", 1)
+    state.end_flush(state.begin_flush(), {1: 42})
+    assert state.get("seg/ä", 1) is None and store.persisted_offset(faust.types.TP("c", 1)) == 42
+
+
+def test_memory_tables_get_the_memory_store():
+    assert isinstance(StateTable(FakeTable(), lambda s: s, lambda s: s)._store, MemoryStore)
