@@ -48,8 +48,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(_STATE_HOME / "cdp-triggers" / "worker", description="Worker state directory")
     state_store: Literal["rocksdb", "memory"] = Field(
         "rocksdb",
-        description="Where the worker keeps detection state: rocksdb (on disk under data_dir, off the Python heap; a "
-        "restart reads only the changelog written since) or memory (rebuilt from the whole changelog at start)",
+        description="Where the worker keeps detection state and its copy of the subscriptions: rocksdb (on disk under "
+        "data_dir, off the Python heap; a restart reads only what was written since) or memory (rebuilt from the whole "
+        "changelog and subscriptions topic at start)",
     )
     commit_interval_seconds: float = Field(1.0, gt=0, description="How often processed offsets are committed")
     session_timeout_seconds: float = Field(

@@ -4,6 +4,7 @@ dispatcher, each with its own app id (consumer group, internal topics)."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -29,11 +30,15 @@ def _credentials(connection: KafkaConnection) -> Any:
     return None
 
 
+def state_dir(settings: Settings) -> Path:
+    """This process's folder: worker and dispatcher may share CDP_DATA_DIR, and several workers of one group
+    a machine (RocksDB locks its files)."""
+    return settings.data_dir / settings.app_id / (settings.instance_id or "default")
+
+
 def faust_app(settings: Settings, connection: KafkaConnection) -> faust.App:
     faust_fixes.apply()
-    # Worker and dispatcher may share CDP_DATA_DIR, and several workers of one group a machine: each its own
-    # folder (RocksDB locks its files).
-    datadir = settings.data_dir / settings.app_id / (settings.instance_id or "default")
+    datadir = state_dir(settings)
     datadir.mkdir(parents=True, exist_ok=True)
     return faust.App(
         settings.app_id,
@@ -51,9 +56,10 @@ def faust_app(settings: Settings, connection: KafkaConnection) -> faust.App:
         broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
         consumer_group_instance_id=settings.instance_id,
         producer_acks=-1,
-        producer_linger_ms=1,  # sends are acknowledged per flush, not one by one: let them share requests
+        producer_linger_ms=1,  # Faust's own sends (control commands, delivery records) share requests
         web_enabled=False,
         loghandlers=[],
+        Monitor=faust_fixes.QuietMonitor,
     )
 
 

@@ -25,26 +25,42 @@ from .kafka import KafkaConnection
 
 log = logging.getLogger(__name__)
 Apply = Callable[[bytes | None, bytes | None], None]  # (key, value); value None: tombstone
+OnBatch = Callable[[dict[int, int]], None]  # after each poll: the next offset to read, per partition read (may be none)
 
 
 class CompactedView:
-    def __init__(self, settings: Settings, topic: str, apply: Apply) -> None:
+    def __init__(self, settings: Settings, topic: str, apply: Apply, on_batch: OnBatch | None = None) -> None:
         self.topic = topic
         self._settings = settings
         self._apply = apply
+        self._on_batch = on_batch
         self._consumer: AIOKafkaConsumer | None = None
         self._lock = asyncio.Lock()  # one reader at a time: follow() and caught_up() share the consumer
         self.confirmed_at = 0.0  # wall time up to which everything written is known to be applied
 
-    async def load(self) -> None:
-        """Read every partition to its end."""
-        self._consumer = KafkaConnection(self._settings).consumer(
-            self.topic, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
-        )
-        await self._consumer.start()
-        while not self._consumer.assignment():
-            await asyncio.sleep(0.05)
+    async def load(self, start: dict[int, int] | None = None) -> bool:
+        """Read every partition to its end; from ``start`` (partition -> next offset, as ``on_batch`` reported)
+        if given (a partition it lacks: from its start). False, and nothing read, when ``start`` does not fit
+        the topic (an offset outside a partition): the caller discards what it had and loads from the start."""
+        if self._consumer is None:
+            self._consumer = KafkaConnection(self._settings).consumer(
+                self.topic, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
+            )
+            await self._consumer.start()
+            while not self._consumer.assignment():
+                await asyncio.sleep(0.05)
+        if start is not None:
+            consumer = self._consumer
+            tps = sorted(consumer.assignment())
+            firsts, ends = await consumer.beginning_offsets(tps), await consumer.end_offsets(tps)
+            at = {tp: start.get(tp.partition, firsts[tp]) for tp in tps}  # a partition never read: from its start
+            if any(not firsts[tp] <= at[tp] <= ends[tp] for tp in tps):
+                log.warning("the local copy of %s does not fit the topic: reading it from the start", self.topic)
+                return False
+            for tp in tps:
+                consumer.seek(tp, at[tp])
         await self.caught_up()
+        return True
 
     async def caught_up(self) -> None:
         """Apply everything written to the topic before this call."""
@@ -92,6 +108,8 @@ class CompactedView:
         for records in batches.values():
             for record in records:
                 self._apply(record.key, record.value)
+        if self._on_batch is not None:  # also when idle: the reader says how recent its copy is
+            self._on_batch({tp.partition: records[-1].offset + 1 for tp, records in batches.items() if records})
 
     def _require(self) -> AIOKafkaConsumer:
         assert self._consumer is not None, "load() first"

@@ -13,7 +13,8 @@ from .registry import SubscriptionRegistry
 
 def create_app(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
     pipeline = app.pipeline(settings, metrics)
-    registry = SubscriptionRegistry(pipeline.metrics, settings.max_event_bytes)
+    local = app.state_dir(settings) / "subscriptions" if settings.state_store == "rocksdb" else None
+    registry = SubscriptionRegistry(pipeline.metrics, settings.max_event_bytes, directory=local)
     datasources.register(pipeline)
     thresholds.register(pipeline, registry)
     runs.register(pipeline)

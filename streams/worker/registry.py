@@ -1,19 +1,35 @@
 """Threshold subscriptions, held in full by every worker.
 
-Every worker reads the whole compacted subscriptions topic (no consumer group)
-and keeps it in memory, indexed by entity. This avoids co-partitioning
-subscriptions with change events, which would force every producer onto one
-partitioner. The worker loads it to the end before Faust starts (``load``),
-so a restarted worker never evaluates an entity against a half-loaded set,
-then follows it (``follow``).
+Every worker reads the whole compacted subscriptions topic (no consumer group).
+This avoids co-partitioning subscriptions with change events, which would
+force every producer onto one partitioner. The worker loads it to the end
+before Faust starts (``load``), so a restarted worker never evaluates an
+entity against a half-loaded set, then follows it (``follow``).
+
+The registry keeps, per subscription, the validated record's bytes and, per
+entity, the rules detection needs (a JSON list), in a key-value store:
+
+- on disk (RocksDB, ``directory``; the worker's default): the records, the
+  index and the topic offsets they reach are written together, one atomic
+  batch per poll, so a restarted worker reads only the records written since
+  and a million subscriptions stay off the Python heap. A recently used
+  entity's rules are cached in memory. A local copy that does not fit the
+  topic (offsets outside it, another topic) or is older than
+  ``LOCAL_COPY_MAX_AGE_SECONDS`` (compaction may have dropped tombstones it
+  never saw) is discarded and the topic read again from the start;
+- in memory (``directory`` None): for listing, and unit tests.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import sys
-from typing import Iterable
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import orjson
 
 from schemas.subscriptions import ThresholdSubscription
 
@@ -25,33 +41,127 @@ from ..settings import Settings
 
 log = logging.getLogger(__name__)
 
+# Kafka keeps a compacted topic's tombstones for delete.retention.ms (1 day by default): a copy older than that
+# may have missed a deletion, so it is read again from the start.
+LOCAL_COPY_MAX_AGE_SECONDS = 12 * 3600
+RULES_CACHE = 50_000  # entities whose decoded rules stay in memory
+
+_SUB, _ENTITY = b"s\0", b"e\0"  # key prefixes: subscription id -> record; entity key -> rules
+_COUNT, _SAVED_AT, _TOPIC, _OFFSET = b"@count", b"@saved-at", b"@topic", b"@offset\0"
+
+
+class _Disk:
+    """RocksDB, through rocksdict: bytes to bytes, with atomic batches."""
+
+    def __init__(self, directory: Path) -> None:
+        from rocksdict import BlockBasedOptions, Cache, Options, Rdict
+
+        options = Options(raw_mode=True)
+        options.create_if_missing(True)
+        options.set_write_buffer_size(8 << 20)
+        table = BlockBasedOptions()
+        table.set_block_cache(Cache(32 << 20))
+        table.set_bloom_filter(10, True)
+        options.set_block_based_table_factory(table)
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+        self._options = options
+        self._db = Rdict(str(directory), options=options)
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._db.get(key)
+
+    def write(self, changes: dict[bytes, bytes | None]) -> None:
+        from rocksdict import WriteBatch
+
+        batch = WriteBatch(raw_mode=True)
+        for key, value in changes.items():
+            if value is None:
+                batch.delete(key)
+            else:
+                batch.put(key, value)
+        self._db.write(batch)
+
+    def items(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        for key, value in self._db.items(from_key=prefix):
+            if not key.startswith(prefix):
+                return
+            yield key, value
+
+    def clear(self) -> None:
+        from rocksdict import Rdict
+
+        self._db.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
+        self._db = Rdict(str(self.directory), options=self._options)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class _Memory:
+    def __init__(self) -> None:
+        self._data: dict[bytes, bytes] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._data.get(key)
+
+    def write(self, changes: dict[bytes, bytes | None]) -> None:
+        for key, value in changes.items():
+            if value is None:
+                self._data.pop(key, None)
+            else:
+                self._data[key] = value
+
+    def items(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        return ((k, v) for k, v in list(self._data.items()) if k.startswith(prefix))
+
+    def clear(self) -> None:
+        self._data.clear()
+
+    def close(self) -> None:
+        pass
+
 
 class SubscriptionRegistry:
-    def __init__(self, metrics: Metrics | None = None, max_bytes: int = 65536) -> None:
-        # Compact, for a million subscriptions per worker: the validated record's bytes (parsed again
-        # only when a crossing fires or someone lists them) and, per entity, the rules detection needs.
-        self._raw: dict[str, bytes] = {}
-        self._rules: dict[str, tuple[Rule, ...]] = {}
+    def __init__(self, metrics: Metrics | None = None, max_bytes: int = 65536, directory: Path | None = None) -> None:
+        self._kv: _Disk | _Memory = _Disk(directory) if directory is not None else _Memory()
+        self._batch: dict[bytes, bytes | None] = {}  # applied, not yet written to the store (see ``commit``)
+        self._rules: dict[str, tuple[Rule, ...]] = {}  # decoded rules of recently used entities
         self._decoder: Decoder[ThresholdSubscription] = Decoder(ThresholdSubscription, max_bytes)
         self._metrics = metrics
+        self._count = int(self._kv.get(_COUNT) or 0)
+        self._saved_at = 0.0
         self.ready = asyncio.Event()
         self._view: CompactedView | None = None
 
     def __len__(self) -> int:
-        return len(self._raw)
+        return self._count
+
+    def _read(self, key: bytes) -> bytes | None:
+        return self._batch[key] if key in self._batch else self._kv.get(key)
 
     def get(self, subscription_id: str) -> ThresholdSubscription | None:
-        raw = self._raw.get(subscription_id)
+        raw = self._read(_SUB + subscription_id.encode())
         return None if raw is None else ThresholdSubscription.model_validate_json(raw)
 
     def rules_for(self, entity_key: str) -> tuple[Rule, ...]:
-        return self._rules.get(entity_key, ())
+        rules = self._rules.get(entity_key)
+        if rules is None:
+            raw = self._read(_ENTITY + entity_key.encode())
+            rules = () if raw is None else tuple(Rule(*rule) for rule in orjson.loads(raw))
+            if len(self._rules) >= RULES_CACHE:
+                self._rules.clear()
+            self._rules[entity_key] = rules
+        return rules
 
     def all(self) -> Iterable[ThresholdSubscription]:
-        return (ThresholdSubscription.model_validate_json(raw) for raw in self._raw.values())
+        if self._batch:
+            self.commit({})
+        return (ThresholdSubscription.model_validate_json(raw) for _, raw in self._kv.items(_SUB))
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
-        """Apply one record of the compacted topic: an upsert, or a tombstone."""
+        """Apply one record of the compacted topic: an upsert, or a tombstone (stored by ``commit``)."""
         if key is None:
             self._invalid("record without a key (the key must be the subscription id)")
             return
@@ -67,24 +177,58 @@ class SubscriptionRegistry:
                 self._invalid(f"key {subscription_id!r} differs from subscription_id {sub.subscription_id!r}")
                 return
             self._remove(subscription_id)
-            key = sys.intern(subscription_id)  # one string shared by the dict and the rule
-            self._raw[key] = value
-            rule = Rule(key, sub.threshold, sub.rearm_below)
-            others = self._rules.get(sub.entity_key, ())
-            self._rules[sub.entity_key] = tuple(sorted((*others, rule), key=lambda r: r.subscription_id))
+            self._batch[_SUB + key] = value
+            self._count += 1
+            rules = [r for r in self._entity_rules(sub.entity_key) if r[0] != subscription_id]
+            self._set_rules(sub.entity_key, sorted([*rules, [subscription_id, sub.threshold, sub.rearm_below]]))
         if self._metrics:
-            self._metrics.subscriptions.set(len(self._raw))
+            self._metrics.subscriptions.set(self._count)
+
+    def _entity_rules(self, entity_key: str) -> list[list[Any]]:
+        raw = self._read(_ENTITY + entity_key.encode())
+        return [] if raw is None else orjson.loads(raw)
+
+    def _set_rules(self, entity_key: str, rules: list[list[Any]]) -> None:
+        self._batch[_ENTITY + entity_key.encode()] = orjson.dumps(rules) if rules else None
+        self._rules.pop(entity_key, None)
 
     def _remove(self, subscription_id: str) -> None:
-        raw = self._raw.pop(subscription_id, None)
+        key = _SUB + subscription_id.encode()
+        raw = self._read(key)
         if raw is None:
             return
-        entity_key = ThresholdSubscription.model_validate_json(raw).entity_key
-        rules = tuple(r for r in self._rules.get(entity_key, ()) if r.subscription_id != subscription_id)
-        if rules:
-            self._rules[entity_key] = rules
-        else:
-            self._rules.pop(entity_key, None)
+        old = orjson.loads(raw)  # validated when it was applied
+        entity_key = f"{old['entity_kind']}/{old['entity_id']}"
+        self._set_rules(entity_key, [r for r in self._entity_rules(entity_key) if r[0] != subscription_id])
+        self._batch[key] = None
+        self._count -= 1
+
+    def commit(self, offsets: dict[int, int]) -> None:
+        """Store what was applied, with the topic offsets it reaches (the next to read, per partition);
+        with nothing new, only say now and then that the copy is current."""
+        now = time.time()
+        if not self._batch and not offsets and now - self._saved_at < 60:
+            return
+        changes = {**self._batch, _COUNT: str(self._count).encode(), _SAVED_AT: str(now).encode()}
+        changes.update({_OFFSET + str(p).encode(): str(o).encode() for p, o in offsets.items()})
+        self._kv.write(changes)
+        self._batch, self._saved_at = {}, now
+
+    def offsets(self, topic: str) -> dict[int, int] | None:
+        """Where the local copy stands in ``topic``, or None when it is empty, of another topic, or too old."""
+        saved_at = self._kv.get(_SAVED_AT)
+        if self._kv.get(_TOPIC) != topic.encode() or saved_at is None:
+            return None
+        if time.time() - float(saved_at) > LOCAL_COPY_MAX_AGE_SECONDS:
+            log.info("local copy of the subscriptions is older than %d s: reading the topic again", LOCAL_COPY_MAX_AGE_SECONDS)
+            return None
+        return {int(k[len(_OFFSET):]): int(v) for k, v in self._kv.items(_OFFSET)}
+
+    def reset(self, topic: str) -> None:
+        """Forget the local copy: the topic is read again from its start."""
+        self._kv.clear()
+        self._kv.write({_TOPIC: topic.encode()})
+        self._batch, self._rules, self._count = {}, {}, 0
 
     def _invalid(self, message: str) -> None:
         log.error("ignoring invalid subscription record: %s", message)
@@ -92,15 +236,24 @@ class SubscriptionRegistry:
             self._metrics.subscriptions_invalid.inc()
 
     async def load(self, settings: Settings, topic: str) -> None:
-        """Read the topic to its end; afterwards ``follow()`` keeps it current.
+        """Read the topic to its end (from where the local copy stands); afterwards ``follow()`` keeps it current.
 
         The worker calls this before Faust starts: an agent that blocked on a
         half-loaded registry during Faust's start-up could see its buffered
         events skipped and acked by Faust's recovery (found by the SIGKILL test).
         """
-        self._view = CompactedView(settings, topic, self.apply)
-        await self._view.load()
-        self._mark_ready()
+        began = time.monotonic()
+        start = self.offsets(topic)
+        if start is None:
+            self.reset(topic)
+        self._view = CompactedView(settings, topic, self.apply, on_batch=self.commit)
+        if not await self._view.load(start):
+            self.reset(topic)
+            await self._view.load(None)
+        log.info("subscriptions loaded: %d active (%s, %.1f s)", self._count,
+                 "from the local copy and the topic since" if start is not None and self._count else "from the topic",
+                 time.monotonic() - began)  # fmt: skip
+        self.ready.set()
 
     async def follow(self) -> None:
         assert self._view is not None, "load() first"
@@ -109,10 +262,7 @@ class SubscriptionRegistry:
     async def close(self) -> None:
         if self._view is not None:
             await self._view.close()
-
-    def _mark_ready(self) -> None:
-        log.info("subscriptions loaded: %d active", len(self._raw))
-        self.ready.set()
+        self._kv.close()
 
 
 async def load_once(settings: Settings, topic: str) -> SubscriptionRegistry:

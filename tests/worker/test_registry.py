@@ -1,5 +1,8 @@
+import asyncio
 import json
 
+from streams.topics import Topics
+from streams.worker import registry as registry_module
 from streams.worker.registry import SubscriptionRegistry
 from tests.support import builders as b
 
@@ -41,3 +44,85 @@ def test_tombstone_for_unknown_id_is_harmless():
     reg = SubscriptionRegistry()
     reg.apply(b"ghost", None)
     assert len(reg) == 0
+
+
+# -- the local copy (RocksDB) ---------------------------------------------------
+
+
+def test_local_copy_survives_a_restart_with_its_offsets(tmp_path):
+    reg = SubscriptionRegistry(directory=tmp_path / "subs")
+    reg.reset("topic-a")
+    put(reg, b.subscription("a", "segment", "vip", 100))
+    put(reg, b.subscription("b", "segment", "vip", 200, recovery=150))
+    put(reg, b.subscription("c", "measure", "ltv", 5))
+    reg.apply(b"c", None)
+    reg.commit({0: 4, 1: 0})
+    put(reg, b.subscription("d", "measure", "ltv", 9))  # applied, never committed: a crash loses it with its offset
+    reg._kv.close()
+
+    again = SubscriptionRegistry(directory=tmp_path / "subs")
+    assert again.offsets("topic-a") == {0: 4, 1: 0} and len(again) == 2
+    assert [(r.subscription_id, r.threshold, r.rearm_below) for r in again.rules_for("segment/vip")] == [
+        ("a", 100, 100), ("b", 200, 150)]  # fmt: skip
+    assert again.rules_for("measure/ltv") == () and again.get("b").recovery_threshold == 150
+    assert again.offsets("topic-b") is None  # another topic's copy is not used
+    again.reset("topic-b")
+    assert len(again) == 0 and again.rules_for("segment/vip") == () and again.offsets("topic-b") is None
+
+
+def test_an_old_local_copy_is_not_trusted(tmp_path, monkeypatch):
+    reg = SubscriptionRegistry(directory=tmp_path / "subs")
+    reg.reset("t")
+    put(reg, b.subscription("a", "segment", "vip", 100))
+    reg.commit({0: 1})
+    assert reg.offsets("t") == {0: 1}
+    monkeypatch.setattr(registry_module, "LOCAL_COPY_MAX_AGE_SECONDS", -1)
+    assert reg.offsets("t") is None
+
+
+def test_cached_rules_follow_changes():
+    reg = SubscriptionRegistry()
+    put(reg, b.subscription("a", "segment", "vip", 100))
+    assert [r.threshold for r in reg.rules_for("segment/vip")] == [100]
+    put(reg, b.subscription("a", "segment", "vip", 300))
+    assert [r.threshold for r in reg.rules_for("segment/vip")] == [300]
+    reg.commit({})
+    reg.apply(b"a", None)
+    assert reg.rules_for("segment/vip") == ()
+
+
+def test_restarted_registry_reads_only_what_was_written_since(kafka, settings, tmp_path):
+    topic = Topics(settings).subscriptions
+    kafka.produce_all(topic, [(s, b.subscription(s, "segment", "vip", 100 + i)) for i, s in enumerate("abc")])
+    directory = tmp_path / "registry"
+
+    async def load() -> tuple[SubscriptionRegistry, int]:
+        reg = SubscriptionRegistry(directory=directory)
+        applied = 0
+        apply = reg.apply
+
+        def counting(key, value):
+            nonlocal applied
+            applied += 1
+            apply(key, value)
+
+        reg.apply = counting  # type: ignore[method-assign]
+        await reg.load(settings, topic)
+        return reg, applied
+
+    async def scenario():
+        reg, applied = await load()
+        assert applied == 3 and len(reg) == 3
+        await reg.close()
+        kafka.produce_all(topic, [("d", b.subscription("d", "measure", "ltv", 7)), ("a", None)])
+        reg, applied = await load()
+        assert applied == 2, "a restart re-read records its local copy had"
+        assert sorted(s.subscription_id for s in reg.all()) == ["b", "c", "d"]
+        assert [r.subscription_id for r in reg.rules_for("segment/vip")] == ["b", "c"]
+        reg.commit({0: 10_000, 1: 10_000})  # a copy ahead of the topic (the topic was re-created): not trusted
+        await reg.close()
+        reg, applied = await load()
+        assert applied == 5 and sorted(s.subscription_id for s in reg.all()) == ["b", "c", "d"]
+        await reg.close()
+
+    asyncio.run(scenario())
