@@ -34,17 +34,20 @@ Layer = dict[str, tuple["Entry[Any] | None", int | None]]  # key -> (entry, or N
 Change = tuple[int | None, str, Any]  # (partition, key, stored value or None): one changelog record
 
 
-def store_for(table: Any) -> Store:
+def store_for(table: Any, buffered: bool) -> Store:
+    """Where reads go. A write-through table is read as the mapping it is (Faust writes it)."""
     from faust.stores.rocksdb import Store as FaustRocks
 
-    return RocksStore(table) if isinstance(table.data, FaustRocks) else MemoryStore(table)
+    if not buffered:
+        return MemoryStore(table)
+    return RocksStore(table) if isinstance(table.data, FaustRocks) else MemoryStore(table.data)
 
 
 class StateTable(Generic[S]):
     def __init__(self, table: Any, to_json: Callable[[S], Any], from_json: Callable[[Any], S],
                  buffered: bool = False) -> None:  # fmt: skip
         self.table = table
-        self._store = store_for(table)
+        self._store = store_for(table, buffered)
         self._to_json = to_json
         self._from_json = from_json
         self.buffered = buffered

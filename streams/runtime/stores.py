@@ -38,8 +38,8 @@ class Store(Protocol):
 
 
 class MemoryStore:
-    def __init__(self, table: Any) -> None:
-        self._data = table.data
+    def __init__(self, data: Any) -> None:
+        self._data = data  # a Faust memory table's dict (or, for a write-through table, the table itself)
 
     def get(self, key: str, partition: int | None) -> Value | None:
         return self._data.get(key)
