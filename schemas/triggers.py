@@ -12,6 +12,8 @@ member to ``TriggerType``, a payload model and one ``TriggerKind``.
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -121,6 +123,7 @@ def payload_schema_name(model: type[_Payload]) -> str:
     return "trigger-data." + "".join("-" + c.lower() if c.isupper() else c for c in model.__name__).lstrip("-")
 
 
+@functools.cache  # once per type, not per trigger
 def dataschema_for(trigger_type: TriggerType) -> str:
     return f"{SCHEMA_URN}{payload_schema_name(KINDS[trigger_type].payload)}"
 

@@ -3,6 +3,7 @@ replay after a crash repeats a trigger only under its original id."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 
@@ -10,5 +11,10 @@ _NAMESPACE = uuid.UUID("5b0c4c64-2f1e-4f57-9a43-1d7f0f6a7c11")
 
 
 def trigger_id(*cause: str) -> str:
-    # JSON keeps the parts unambiguous whatever characters they hold.
-    return str(uuid.uuid5(_NAMESPACE, json.dumps(cause, ensure_ascii=False)))
+    """``uuid.uuid5(_NAMESPACE, <cause as JSON>)``, computed without building ``UUID`` objects (once per trigger).
+    JSON keeps the parts unambiguous whatever characters they hold."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE.bytes + json.dumps(cause, ensure_ascii=False).encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

@@ -139,11 +139,13 @@ def evaluate(
         return Evaluation(verdict, state)
 
     previous = state.value
+    before = state.arming
     arming: dict[str, Arming] = {}
     crossings = []
     for rule in rules:
-        known = state.arming.get(rule.subscription_id)
+        known = before.get(rule.subscription_id)
         if known is None or known.fingerprint != rule.fingerprint:
+            known = None
             armed = None if previous is None else previous < rule.threshold
         else:
             armed = known.armed
@@ -154,7 +156,8 @@ def evaluate(
             armed = False
         elif not armed and value < rule.rearm_below:
             armed = True
-        arming[rule.subscription_id] = Arming(rule.fingerprint, armed)
+        # most values change no subscription's arming: keep its (immutable) record
+        arming[rule.subscription_id] = known if known is not None and known.armed == armed else Arming(rule.fingerprint, armed)
     return Evaluation(verdict, EntityState(clock, value, arming), tuple(crossings))
 
 

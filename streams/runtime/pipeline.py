@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Generic, TypeVar
 
 import faust
-import orjson
 from aiokafka.partitioner import murmur2
 
 from schemas.deadletter import DeliveryDeadLetter
@@ -235,9 +234,9 @@ async def send_changelog(producer: Any, topic: str, changes: list[Change]) -> di
     """Changelog records (JSON keys and values, as Faust's tables read them back) as one batch per
     partition: per partition, the last batch's future and record count (see ``changelog_offsets``)."""
     by_partition: dict[int, list[Record]] = {}
-    for partition, key, value in changes:
+    for partition, _, _, raw_key, raw_value in changes:
         assert partition is not None, "a buffered state write without its partition"
-        by_partition.setdefault(partition, []).append((orjson.dumps(key), None if value is None else orjson.dumps(value), []))
+        by_partition.setdefault(partition, []).append((raw_key, raw_value, []))
     return {partition: (await send_batches(producer, topic, partition, records))[-1]
             for partition, records in by_partition.items()}  # fmt: skip
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
+import orjson
+
 from .stores import MemoryStore, RocksStore, Store
 
 S = TypeVar("S")
@@ -31,7 +33,9 @@ class Entry(Generic[S]):
 
 
 Layer = dict[str, tuple["Entry[Any] | None", int | None]]  # key -> (entry, or None once deleted; partition)
-Change = tuple[int | None, str, Any]  # (partition, key, stored value or None): one changelog record
+# One changelog record: (partition, key, stored value or None, and both as the JSON bytes the changelog and a
+# persistent store hold, encoded once)
+Change = tuple[int | None, str, Any, bytes, bytes | None]
 
 
 def store_for(table: Any, buffered: bool) -> Store:
@@ -113,15 +117,18 @@ class StateTable(Generic[S]):
         (where ``table[key] = ...`` would take the partition of whatever message is current)."""
         assert not self._flushing, "one flush at a time"
         self._flushing, self._pending = self._pending, {}
-        return [(partition, key, None if entry is None else self._encode(entry))
-                for key, (entry, partition) in self._flushing.items()]  # fmt: skip
+        changes: list[Change] = []
+        for key, (entry, partition) in self._flushing.items():
+            value = None if entry is None else self._encode(entry)
+            changes.append((partition, key, value, orjson.dumps(key), None if value is None else orjson.dumps(value)))
+        return changes
 
     def end_flush(self, changes: list[Change], offsets: dict[int, int]) -> None:
         """The changelog has ``changes`` (up to ``offsets``, the last offset per partition): store them."""
-        by_partition: dict[int, list[tuple[str, Any]]] = {}
-        for partition, key, value in changes:
-            assert partition is not None, "a buffered state write without its partition"
-            by_partition.setdefault(partition, []).append((key, value))
+        by_partition: dict[int, list[Change]] = {}
+        for change in changes:
+            assert change[0] is not None, "a buffered state write without its partition"
+            by_partition.setdefault(change[0], []).append(change)
         for partition, writes in by_partition.items():
             self._store.write(partition, writes, offsets.get(partition))
         self._flushing = {}

@@ -22,7 +22,7 @@ import orjson
 from faust.types import TP
 
 Value = Any  # a table value as JSON: {"p": partition, "s": state}
-Write = tuple[str, Value | None]  # (key, value, or None to delete)
+Write = tuple[Any, str, Value | None, bytes, bytes | None]  # a state.Change: (partition, key, value or None, as bytes)
 
 
 class Store(Protocol):
@@ -45,7 +45,7 @@ class MemoryStore:
         return self._data.get(key)
 
     def write(self, partition: int, writes: list[Write], changelog_offset: int | None) -> None:
-        for key, value in writes:
+        for _, key, value, _, _ in writes:
             if value is None:
                 self._data.pop(key, None)
             else:
@@ -88,11 +88,11 @@ class RocksStore:
         from rocksdict import WriteBatch
 
         batch = WriteBatch(raw_mode=True)
-        for key, value in writes:
-            if value is None:
-                batch.delete(orjson.dumps(key))
+        for _, _, _, raw_key, raw_value in writes:
+            if raw_value is None:
+                batch.delete(raw_key)
             else:
-                batch.put(orjson.dumps(key), orjson.dumps(value))
+                batch.put(raw_key, raw_value)
         if changelog_offset is not None:
             batch.put(self._store.offset_key, str(changelog_offset).encode())
         self._db(partition).write(batch)

@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 # may have missed a deletion, so it is read again from the start.
 LOCAL_COPY_MAX_AGE_SECONDS = 12 * 3600
 RULES_CACHE = 50_000  # entities whose decoded rules stay in memory
+PARSED_CACHE = 10_000  # subscriptions whose validated model stays in memory (read when one fires)
 
 _SUB, _ENTITY = b"s\0", b"e\0"  # key prefixes: subscription id -> record; entity key -> rules
 _COUNT, _SAVED_AT, _TOPIC, _OFFSET = b"@count", b"@saved-at", b"@topic", b"@offset\0"
@@ -128,6 +129,7 @@ class SubscriptionRegistry:
         self._kv: _Disk | _Memory = _Disk(directory) if directory is not None else _Memory()
         self._batch: dict[bytes, bytes | None] = {}  # applied, not yet written to the store (see ``commit``)
         self._rules: dict[str, tuple[Rule, ...]] = {}  # decoded rules of recently used entities
+        self._parsed: dict[str, ThresholdSubscription] = {}  # models of recently fired subscriptions
         self._decoder: Decoder[ThresholdSubscription] = Decoder(ThresholdSubscription, max_bytes)
         self._metrics = metrics
         self._count = int(self._kv.get(_COUNT) or 0)
@@ -142,8 +144,16 @@ class SubscriptionRegistry:
         return self._batch[key] if key in self._batch else self._kv.get(key)
 
     def get(self, subscription_id: str) -> ThresholdSubscription | None:
-        raw = self._read(_SUB + subscription_id.encode())
-        return None if raw is None else ThresholdSubscription.model_validate_json(raw)
+        found = self._parsed.get(subscription_id)
+        if found is None:
+            raw = self._read(_SUB + subscription_id.encode())
+            if raw is None:
+                return None
+            found = ThresholdSubscription.model_validate_json(raw)  # models are frozen: safe to share
+            if len(self._parsed) >= PARSED_CACHE:
+                self._parsed.clear()
+            self._parsed[subscription_id] = found
+        return found
 
     def rules_for(self, entity_key: str) -> tuple[Rule, ...]:
         rules = self._rules.get(entity_key)
@@ -193,6 +203,7 @@ class SubscriptionRegistry:
         self._rules.pop(entity_key, None)
 
     def _remove(self, subscription_id: str) -> None:
+        self._parsed.pop(subscription_id, None)
         key = _SUB + subscription_id.encode()
         raw = self._read(key)
         if raw is None:
@@ -228,7 +239,7 @@ class SubscriptionRegistry:
         """Forget the local copy: the topic is read again from its start."""
         self._kv.clear()
         self._kv.write({_TOPIC: topic.encode()})
-        self._batch, self._rules, self._count = {}, {}, 0
+        self._batch, self._rules, self._parsed, self._count = {}, {}, {}, 0
 
     def _invalid(self, message: str) -> None:
         log.error("ignoring invalid subscription record: %s", message)

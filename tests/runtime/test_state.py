@@ -26,7 +26,7 @@ def test_buffered_writes_are_read_at_once_and_reach_the_changelog_once_per_flush
     state.put("b", 5, 3)
     assert state.get("a") == 2 and faust_table == {} and state.dirty == 2
     changes = state.begin_flush()
-    assert changes == [(0, "a", {"p": 0, "s": 2}), (3, "b", {"p": 3, "s": 5})]
+    assert changes == [(0, "a", {"p": 0, "s": 2}, b'"a"', b'{"p":0,"s":2}'), (3, "b", {"p": 3, "s": 5}, b'"b"', b'{"p":3,"s":5}')]
     state.put("a", 3, 0)  # written while the flush awaits its acknowledgements
     assert state.get("a") == 3 and state.get("b") == 5 and faust_table == {}  # the store waits for the changelog
     state.end_flush(changes, {0: 10, 3: 11})
@@ -35,7 +35,7 @@ def test_buffered_writes_are_read_at_once_and_reach_the_changelog_once_per_flush
     state.delete("b")
     assert state.get("b") is None and sorted(k for k, _ in state.entries()) == ["a"]
     changes = state.begin_flush()
-    assert changes == [(0, "a", {"p": 0, "s": 3}), (3, "b", None)]
+    assert changes == [(0, "a", {"p": 0, "s": 3}, b'"a"', b'{"p":0,"s":3}'), (3, "b", None, b'"b"', None)]
     state.end_flush(changes, {0: 12, 3: 13})
     assert "b" not in faust_table and len(state) == 1
 

@@ -83,12 +83,12 @@ def test_an_old_local_copy_is_not_trusted(tmp_path, monkeypatch):
 def test_cached_rules_follow_changes():
     reg = SubscriptionRegistry()
     put(reg, b.subscription("a", "segment", "vip", 100))
-    assert [r.threshold for r in reg.rules_for("segment/vip")] == [100]
+    assert [r.threshold for r in reg.rules_for("segment/vip")] == [100] and reg.get("a").threshold == 100
     put(reg, b.subscription("a", "segment", "vip", 300))
-    assert [r.threshold for r in reg.rules_for("segment/vip")] == [300]
+    assert [r.threshold for r in reg.rules_for("segment/vip")] == [300] and reg.get("a").threshold == 300
     reg.commit({})
     reg.apply(b"a", None)
-    assert reg.rules_for("segment/vip") == ()
+    assert reg.rules_for("segment/vip") == () and reg.get("a") is None
 
 
 def test_restarted_registry_reads_only_what_was_written_since(kafka, settings, tmp_path):
