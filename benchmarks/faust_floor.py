@@ -2,10 +2,11 @@
 with the worker's settings (at-least-once, memory store, acks=all). ``bare``
 decodes each message and writes nothing (the reference of issue 15's target);
 ``table`` also writes one table entry per message (Faust's cost of a
-changelogged write). What the worker does beyond these is ours; what they cost
+changelogged write); ``uvloop`` is ``bare`` on uvloop, the event loop the
+worker runs on (so the worker's gain from uvloop is not mistaken for ours). What the worker does beyond these is ours; what they cost
 above the plain aiokafka loop is Faust's.
 
-    python -m benchmarks.faust_floor BOOTSTRAP PREFIX APP_ID PARTITIONS bare|table
+    python -m benchmarks.faust_floor BOOTSTRAP PREFIX APP_ID PARTITIONS bare|table|uvloop
 """
 
 from __future__ import annotations
@@ -37,5 +38,11 @@ async def floor(stream):  # type: ignore[no-untyped-def]
 
 
 if __name__ == "__main__":
+    if mode == "uvloop":
+        import asyncio
+
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     sys.argv = [sys.argv[0], "worker", "--loglevel", "warn"]
     app.main()
