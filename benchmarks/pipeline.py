@@ -308,9 +308,9 @@ def latency_run(bootstrap: str, prefix: str, out_topic: str, rate: float, second
     reader.start()
     sent, began = 0, time.monotonic()
     while time.monotonic() - began < seconds:
-        due = began + sent / rate
-        if due > time.monotonic():
-            time.sleep(due - time.monotonic())
+        wait = began + sent / rate - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
         e = entities[sent % len(entities)]
         high = (sent // len(entities)) % 2 == 1
         doc = {"event_id": f"{e}-{round_}-{sent}", "event_time": datetime.now(timezone.utc).isoformat(), "segment_id": e,
