@@ -46,10 +46,10 @@ FLUSH_BACKLOG = 4 * FLUSH_SIZE
 CHANGELOG_CONFIG = {"segment.bytes": str(32 << 20), "segment.ms": str(3600_000), "min.cleanable.dirty.ratio": "0.2"}
 
 # Per partition DB (one per table and partition): Faust's defaults are 3 x 64 MiB memtables and a 2 GiB block
-# cache each. Measured (benchmarks/results/ab-2026-12-01.txt): 4 MiB memtables cost a third of the throughput
-# in flushes and compactions, 16 MiB gain nothing over 8, and a 32 MiB cache nothing over 8 (reads the cache
-# misses come from the OS page cache).
-ROCKSDB_OPTIONS = {"write_buffer_size": 8 << 20, "max_write_buffer_number": 2, "block_cache_size": 8 << 20}
+# cache each. The full benchmark (100,000 entities) ran at 5,789 events/s with 4 MiB memtables and 4,306 with
+# 8 MiB, although 8 MiB did better with 10,000 entities (benchmarks/results/ab-2026-12-01.txt); 4 MiB is what
+# the full run and its memory phase measured. Reads the small cache misses come from the OS page cache.
+ROCKSDB_OPTIONS = {"write_buffer_size": 4 << 20, "max_write_buffer_number": 2, "block_cache_size": 8 << 20}
 
 S = TypeVar("S")
 Handle = Callable[[Incoming], Awaitable[None]]
