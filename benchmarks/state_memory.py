@@ -73,6 +73,8 @@ def main(n: int) -> None:
         doc = {"subscription_id": f"sub-{i}", "entity_kind": "segment", "entity_id": f"seg-{i // 2}",
                "threshold": 100 + i % 7, "owner": "owner@example.com", "labels": {}}  # fmt: skip
         registry.apply(doc["subscription_id"].encode(), json.dumps(doc).encode())
+        if i % 1000 == 999:  # as the registry stores what it read after each poll
+            registry.commit({})
 
     measure("threshold entity with 2 subscriptions (table value)", n, entity)
     measure("data source (table value)", n, source)
