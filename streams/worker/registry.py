@@ -24,10 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 import time
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import orjson
 
@@ -37,6 +36,7 @@ from ..detection.thresholds import Rule
 from ..metrics import Metrics
 from ..runtime.codec import Decoder, Rejected
 from ..runtime.compacted import CompactedView
+from ..runtime.stores import DiskKV, MemoryKV
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,84 +51,9 @@ _SUB, _ENTITY = b"s\0", b"e\0"  # key prefixes: subscription id -> record; entit
 _COUNT, _SAVED_AT, _TOPIC, _OFFSET = b"@count", b"@saved-at", b"@topic", b"@offset\0"
 
 
-class _Disk:
-    """RocksDB, through rocksdict: bytes to bytes, with atomic batches."""
-
-    def __init__(self, directory: Path) -> None:
-        from rocksdict import BlockBasedOptions, Cache, Options, Rdict
-
-        options = Options(raw_mode=True)
-        options.create_if_missing(True)
-        options.set_write_buffer_size(8 << 20)
-        table = BlockBasedOptions()
-        table.set_block_cache(Cache(32 << 20))
-        table.set_bloom_filter(10, True)
-        options.set_block_based_table_factory(table)
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        self.directory = directory
-        self._options = options
-        self._db = Rdict(str(directory), options=options)
-
-    def get(self, key: bytes) -> bytes | None:
-        return self._db.get(key)
-
-    def write(self, changes: dict[bytes, bytes | None]) -> None:
-        from rocksdict import WriteBatch
-
-        batch = WriteBatch(raw_mode=True)
-        for key, value in changes.items():
-            if value is None:
-                batch.delete(key)
-            else:
-                batch.put(key, value)
-        self._db.write(batch)
-
-    def items(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
-        for key, value in self._db.items(from_key=prefix):
-            if not key.startswith(prefix):
-                return
-            yield key, value
-
-    def clear(self) -> None:
-        from rocksdict import Rdict
-
-        self._db.close()
-        shutil.rmtree(self.directory, ignore_errors=True)
-        self._db = Rdict(str(self.directory), options=self._options)
-
-    def close(self) -> None:
-        self._db.close()
-
-
-class _Memory:
-    def __init__(self) -> None:
-        self._data: dict[bytes, bytes] = {}
-
-    def get(self, key: bytes) -> bytes | None:
-        return self._data.get(key)
-
-    def write(self, changes: dict[bytes, bytes | None]) -> None:
-        for key, value in changes.items():
-            if value is None:
-                self._data.pop(key, None)
-            else:
-                # a copy of its own size: orjson's output keeps a 2 KiB buffer (tracemalloc: 2,070 bytes for
-                # a 60-byte rule list), a million of them 2 GB
-                self._data[key] = memoryview(value).tobytes()
-
-    def items(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
-        return ((k, v) for k, v in list(self._data.items()) if k.startswith(prefix))
-
-    def clear(self) -> None:
-        self._data.clear()
-
-    def close(self) -> None:
-        pass
-
-
 class SubscriptionRegistry:
     def __init__(self, metrics: Metrics | None = None, max_bytes: int = 65536, directory: Path | None = None) -> None:
-        self._kv: _Disk | _Memory = _Disk(directory) if directory is not None else _Memory()
+        self._kv: DiskKV | MemoryKV = DiskKV(directory) if directory is not None else MemoryKV()
         self._batch: dict[bytes, bytes | None] = {}  # applied, not yet written to the store (see ``commit``)
         self._rules: dict[str, tuple[Rule, ...]] = {}  # decoded rules of recently used entities
         self._parsed: dict[str, ThresholdSubscription] = {}  # models of recently fired subscriptions
