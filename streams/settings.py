@@ -52,6 +52,12 @@ class Settings(BaseSettings):
         "data_dir, off the Python heap; a restart reads only what was written since) or memory (rebuilt from the whole "
         "changelog and subscriptions topic at start)",
     )
+    state_cache_entries: int = Field(
+        100_000,
+        ge=0,
+        description="Detection states kept decoded in memory per table, the recently used (0: none): reads of them "
+        "skip the store and decoding; about 1.5 KiB each",
+    )
     commit_interval_seconds: float = Field(1.0, gt=0, description="How often processed offsets are committed")
     session_timeout_seconds: float = Field(
         10.0, ge=6, le=300, description="A worker silent this long (killed, hung) loses its partitions"

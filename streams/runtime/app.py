@@ -99,6 +99,8 @@ def pipeline(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
         # under the new owner's feet. Faust has stopped the agents' streams by now.
         await p.flush()
         ledger.forget((tp.topic, tp.partition) for tp in revoked)
+        for table in p.buffered:
+            table.forget_cached()
 
     @app.on_rebalance_complete.connect
     async def _joined(sender: Any, **kwargs: Any) -> None:

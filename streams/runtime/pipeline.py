@@ -443,7 +443,8 @@ class Pipeline:
               buffered: bool = False) -> StateTable[S]:  # fmt: skip
         """``buffered``: written through ``flush`` (detection state), in the configured store; else at
         once, in memory (delivery records)."""
-        table = StateTable(self.table(name, persistent=buffered), to_json, from_json, buffered)
+        table = StateTable(self.table(name, persistent=buffered), to_json, from_json, buffered,
+                           self.settings.state_cache_entries)  # fmt: skip
         if buffered:
             self.buffered.append(table)
         self.state_tables[name] = table

@@ -11,7 +11,12 @@ flushes: reads see them at once, and each changed key reaches its changelog
 once per flush, after the triggers that came with it are acknowledged, and
 its store (``stores``) once the changelog record is acknowledged too
 (``Pipeline.flush``), instead of once per event. Until then it holds the
-typed value, so a busy key is encoded once per flush as well.
+typed value, so a busy key is encoded once per flush as well. Its recently
+used entries stay decoded in memory (``Recent``): reading and decoding a
+stored state cost more than the rule that uses it. As the pipeline writes
+such a store and nothing else does while it holds the partitions, the copy
+is exact; a rebalance drops it (``forget_cached``), since the next owner of a
+partition, or Faust's recovery, writes the store behind our back.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import orjson
 from .stores import MemoryStore, RocksStore, Store
 
 S = TypeVar("S")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +53,46 @@ def store_for(table: Any, buffered: bool) -> Store:
     return RocksStore(table) if isinstance(table.data, FaustRocks) else MemoryStore(table.data)
 
 
+class Recent(Generic[V]):
+    """A cache of at most ``size`` entries keeping at least the ``size // 2`` most recently used: two
+    generations of dicts, the older dropped whole when the younger is full (no per-read bookkeeping, unlike
+    an exact LRU). ``size`` 0: keeps nothing."""
+
+    def __init__(self, size: int) -> None:
+        self._half = max(size // 2, 1)
+        self._enabled = size > 0
+        self._young: dict[str, V] = {}
+        self._old: dict[str, V] = {}
+
+    def get(self, key: str) -> V | None:
+        found = self._young.get(key)
+        if found is None:
+            found = self._old.pop(key, None)
+            if found is not None:
+                self.put(key, found)
+        return found
+
+    def put(self, key: str, value: V) -> None:
+        if self._enabled:
+            self._young[key] = value
+            if len(self._young) >= self._half:
+                self._old, self._young = self._young, {}
+
+    def pop(self, key: str) -> None:
+        self._young.pop(key, None)
+        self._old.pop(key, None)
+
+    def clear(self) -> None:
+        self._young, self._old = {}, {}
+
+    def __len__(self) -> int:
+        return len(self._young) + len(self._old)
+
+
 class StateTable(Generic[S]):
     def __init__(self, table: Any, to_json: Callable[[S], Any], from_json: Callable[[Any], S],
-                 buffered: bool = False) -> None:  # fmt: skip
+                 buffered: bool = False, cached: int = 0) -> None:  # fmt: skip
+        """``cached``: how many decoded entries a buffered table keeps in memory."""
         self.table = table
         self._store = store_for(table, buffered)
         self._to_json = to_json
@@ -57,6 +100,7 @@ class StateTable(Generic[S]):
         self.buffered = buffered
         self._pending: Layer = {}  # written since the last flush began
         self._flushing: Layer = {}  # being flushed (its triggers and changelog records awaited)
+        self._recent: Recent[Entry[S]] = Recent(cached if buffered else 0)  # decoded, as in the store
 
     def _decode(self, raw: Any) -> Entry[S]:
         if isinstance(raw, dict) and "p" in raw:
@@ -72,8 +116,15 @@ class StateTable(Generic[S]):
             found = layer.get(key)
             if found is not None:
                 return found[0]
+        cached = self._recent.get(key)
+        if cached is not None:
+            return cached
         raw = self._store.get(key, partition)
-        return None if raw is None else self._decode(raw)
+        if raw is None:
+            return None
+        entry = self._decode(raw)
+        self._recent.put(key, entry)
+        return entry
 
     def get(self, key: str, partition: int | None = None) -> S | None:
         found = self.entry(key, partition)
@@ -131,7 +182,16 @@ class StateTable(Generic[S]):
             by_partition.setdefault(change[0], []).append(change)
         for partition, writes in by_partition.items():
             self._store.write(partition, writes, offsets.get(partition))
+        for key, (entry, _) in self._flushing.items():
+            if entry is None:
+                self._recent.pop(key)
+            else:
+                self._recent.put(key, entry)
         self._flushing = {}
+
+    def forget_cached(self) -> None:
+        """Partitions move (a rebalance): what the store holds is no longer ours to know."""
+        self._recent.clear()
 
     @property
     def changelog_topic(self) -> str:

@@ -36,6 +36,7 @@ from ..detection.thresholds import Rule
 from ..metrics import Metrics
 from ..runtime.codec import Decoder, Rejected
 from ..runtime.compacted import CompactedView
+from ..runtime.state import Recent
 from ..runtime.stores import DiskKV, MemoryKV
 from ..settings import Settings
 
@@ -44,8 +45,8 @@ log = logging.getLogger(__name__)
 # Kafka keeps a compacted topic's tombstones for delete.retention.ms (1 day by default): a copy older than that
 # may have missed a deletion, so it is read again from the start.
 LOCAL_COPY_MAX_AGE_SECONDS = 12 * 3600
-RULES_CACHE = 50_000  # entities whose decoded rules stay in memory
-PARSED_CACHE = 10_000  # subscriptions whose validated model stays in memory (read when one fires)
+RULES_CACHE = 100_000  # entities whose decoded rules stay in memory (at most; at least half, the recently used)
+PARSED_CACHE = 20_000  # subscriptions whose validated model stays in memory (read when one fires)
 
 _SUB, _ENTITY = b"s\0", b"e\0"  # key prefixes: subscription id -> record; entity key -> rules
 _COUNT, _SAVED_AT, _TOPIC, _OFFSET = b"@count", b"@saved-at", b"@topic", b"@offset\0"
@@ -55,8 +56,8 @@ class SubscriptionRegistry:
     def __init__(self, metrics: Metrics | None = None, max_bytes: int = 65536, directory: Path | None = None) -> None:
         self._kv: DiskKV | MemoryKV = DiskKV(directory) if directory is not None else MemoryKV()
         self._batch: dict[bytes, bytes | None] = {}  # applied, not yet written to the store (see ``commit``)
-        self._rules: dict[str, tuple[Rule, ...]] = {}  # decoded rules of recently used entities
-        self._parsed: dict[str, ThresholdSubscription] = {}  # models of recently fired subscriptions
+        self._rules: Recent[tuple[Rule, ...]] = Recent(RULES_CACHE)  # decoded rules of recently used entities
+        self._parsed: Recent[ThresholdSubscription] = Recent(PARSED_CACHE)  # models of recently fired subscriptions
         self._decoder: Decoder[ThresholdSubscription] = Decoder(ThresholdSubscription, max_bytes)
         self._metrics = metrics
         self._count = int(self._kv.get(_COUNT) or 0)
@@ -77,9 +78,7 @@ class SubscriptionRegistry:
             if raw is None:
                 return None
             found = ThresholdSubscription.model_validate_json(raw)  # models are frozen: safe to share
-            if len(self._parsed) >= PARSED_CACHE:
-                self._parsed.clear()
-            self._parsed[subscription_id] = found
+            self._parsed.put(subscription_id, found)
         return found
 
     def rules_for(self, entity_key: str) -> tuple[Rule, ...]:
@@ -87,9 +86,7 @@ class SubscriptionRegistry:
         if rules is None:
             raw = self._read(_ENTITY + entity_key.encode())
             rules = () if raw is None else tuple(Rule(*rule) for rule in orjson.loads(raw))
-            if len(self._rules) >= RULES_CACHE:
-                self._rules.clear()
-            self._rules[entity_key] = rules
+            self._rules.put(entity_key, rules)
         return rules
 
     def all(self) -> Iterable[ThresholdSubscription]:
@@ -127,10 +124,10 @@ class SubscriptionRegistry:
 
     def _set_rules(self, entity_key: str, rules: list[list[Any]]) -> None:
         self._batch[_ENTITY + entity_key.encode()] = orjson.dumps(rules) if rules else None
-        self._rules.pop(entity_key, None)
+        self._rules.pop(entity_key)
 
     def _remove(self, subscription_id: str) -> None:
-        self._parsed.pop(subscription_id, None)
+        self._parsed.pop(subscription_id)
         key = _SUB + subscription_id.encode()
         raw = self._read(key)
         if raw is None:
@@ -166,7 +163,9 @@ class SubscriptionRegistry:
         """Forget the local copy: the topic is read again from its start."""
         self._kv.clear()
         self._kv.write({_TOPIC: topic.encode()})
-        self._batch, self._rules, self._parsed, self._count = {}, {}, {}, 0
+        self._batch, self._count = {}, 0
+        self._rules.clear()
+        self._parsed.clear()
 
     def _invalid(self, message: str) -> None:
         log.error("ignoring invalid subscription record: %s", message)

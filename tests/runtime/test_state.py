@@ -6,7 +6,7 @@ a real RocksDB (rocksdict) in a temporary folder."""
 import faust
 import pytest
 
-from streams.runtime.state import StateTable
+from streams.runtime.state import Entry, Recent, StateTable
 from streams.runtime.stores import MemoryStore, RocksStore
 
 
@@ -77,3 +77,46 @@ def test_rocksdb_store_keeps_values_per_partition_with_the_changelog_offset(rock
 
 def test_memory_tables_get_the_memory_store():
     assert isinstance(StateTable(FakeTable(), lambda s: s, lambda s: s)._store, MemoryStore)
+
+
+def test_recent_keeps_about_size_entries_the_recently_used_first():
+    recent = Recent(4)
+    for key in "abc":
+        recent.put(key, Entry(0, key))
+    assert recent.get("a") == Entry(0, "a")  # read: young again, so it outlives "b", written with it
+    assert recent.get("b") is None and recent.get("c") == Entry(0, "c") and len(recent) <= 4
+    for key in "defgh":
+        recent.put(key, Entry(0, key))
+        assert len(recent) <= 4
+    assert recent.get("a") is None  # unused for longer than its size
+    recent.put("a", Entry(0, "a"))
+    recent.pop("a")
+    assert recent.get("a") is None
+    off = Recent(0)
+    off.put("a", Entry(0, "a"))
+    assert off.get("a") is None and len(off) == 0
+
+
+class CountingTable(FakeTable):
+    reads = 0
+
+    def get(self, key, default=None):
+        self.reads += 1
+        return super().get(key, default)
+
+
+def test_cached_states_are_read_without_the_store_until_a_rebalance():
+    faust_table = CountingTable()
+    state = StateTable(faust_table, lambda s: s, lambda s: s, buffered=True, cached=100)
+    state.put("a", 1, 0)
+    state.put("b", 2, 1)
+    state.end_flush(state.begin_flush(), {0: 1, 1: 1})
+    assert (state.get("a"), state.get("b"), faust_table.reads) == (1, 2, 0)  # as flushed, not read back
+    state.delete("b")
+    state.end_flush(state.begin_flush(), {1: 2})
+    assert state.get("b") is None and faust_table.reads == 1  # a deleted state is not served from memory
+    faust_table["a"] = {"p": 0, "s": 7}  # another owner, or Faust's recovery, while the partition was away
+    assert state.get("a") == 1
+    state.forget_cached()
+    assert state.get("a") == 7 and faust_table.reads == 2
+    assert state.get("a") == 7 and faust_table.reads == 2  # read once, then kept
