@@ -39,6 +39,11 @@ FLUSH_SECONDS = 0.05
 # within a few milliseconds of its cause on a quiet stream, and a busy one sends few, large requests.
 SEND_SECONDS = 0.005
 SEND_SIZE = 500
+# While the worker applies messages written more than BEHIND_SECONDS ago (catching up), its triggers wait for
+# the backlog anyway: they are sent after SEND_SECONDS_BEHIND, in a tenth of the requests (each request costs
+# the worker and the broker CPU; benchmarks: +8 to +16% events/s while catching up).
+BEHIND_SECONDS = 1.0
+SEND_SECONDS_BEHIND = 0.05
 # A background flush still running when this much more work waits: the agent waits for it (back-pressure).
 FLUSH_BACKLOG = 4 * FLUSH_SIZE
 # Changelogs are compacted, but Kafka only compacts closed segments (1 GiB by default): without smaller,
@@ -84,6 +89,7 @@ class Publisher:
         self._send_due: asyncio.TimerHandle | None = None
         self._unacked: list[Any] = []  # futures of sent batches, awaited by settle()
         self._failure: BaseException | None = None
+        self.window = SEND_SECONDS  # how long queued records wait for more (``send_window``)
 
     @property
     def unacked(self) -> int:
@@ -160,7 +166,7 @@ class Publisher:
         if self._queued == SEND_SIZE:  # once: the send it schedules takes everything queued by then
             self._send_soon(0)
         elif self._send_due is None:
-            self._send_soon(SEND_SECONDS)
+            self._send_soon(self.window)
 
     def _send_soon(self, delay: float) -> None:
         if self._send_due is not None:
@@ -246,6 +252,13 @@ async def send_changelog(producer: Any, topic: str, changes: list[Change]) -> di
 async def changelog_offsets(sent: dict[int, tuple[Any, int]]) -> dict[int, int]:
     """Once acknowledged (batches of a partition are acknowledged in order), the last offset per partition."""
     return {partition: (await future).offset + count - 1 for partition, (future, count) in sent.items()}
+
+
+def send_window(written_ms: int | None, now: float) -> float:
+    """How long triggers wait for more before they are sent, by the Kafka timestamp of the message that
+    caused them (when it was produced, or appended) and the time now: longer while catching up."""
+    behind = written_ms is not None and now - written_ms / 1000 > BEHIND_SECONDS
+    return SEND_SECONDS_BEHIND if behind else SEND_SECONDS
 
 
 @dataclass(frozen=True)
@@ -431,6 +444,7 @@ class Pipeline:
 
     async def _apply(self, timing: Any, handle: Handle, incoming: Incoming) -> None:
         started = time.perf_counter()
+        self.publisher.window = send_window(incoming.timestamp_ms, time.time())
         consumed = self._consumed.get(incoming.topic)
         if consumed is None:  # labels() takes a lock and builds a tuple: once per topic, not per event
             consumed = self._consumed[incoming.topic] = self.metrics.events_consumed.labels(incoming.topic)

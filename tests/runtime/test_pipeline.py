@@ -1,0 +1,11 @@
+"""The pipeline's pure decisions."""
+
+from streams.runtime.pipeline import BEHIND_SECONDS, SEND_SECONDS, SEND_SECONDS_BEHIND, send_window
+
+
+def test_triggers_wait_longer_for_company_only_while_catching_up():
+    now = 1_800_000_000.0
+    assert send_window(int(now * 1000) - 20, now) == SEND_SECONDS  # live: sent within milliseconds
+    assert send_window(None, now) == SEND_SECONDS  # no timestamp: treated as live
+    assert send_window(int((now - BEHIND_SECONDS - 0.5) * 1000), now) == SEND_SECONDS_BEHIND
+    assert SEND_SECONDS < SEND_SECONDS_BEHIND
