@@ -34,12 +34,12 @@ class Decoder(Generic[T]):
         if len(raw) > self._max_bytes:
             return Rejected(DeadLetterReason.OVERSIZED, f"{len(raw)} bytes exceeds the limit of {self._max_bytes}")
         try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            return Rejected(DeadLetterReason.NOT_UTF8, str(exc))
-        try:
-            document = orjson.loads(raw)
+            document = orjson.loads(raw)  # refuses invalid UTF-8 too: the reason is told apart only then
         except orjson.JSONDecodeError as exc:
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as not_utf8:
+                return Rejected(DeadLetterReason.NOT_UTF8, str(not_utf8))
             return Rejected(DeadLetterReason.NOT_JSON, str(exc))
         try:
             return self._adapter.validate_python(document)
