@@ -12,20 +12,15 @@ another checkout (its code runs the worker). ``SIZES=events,entities,subscriptio
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import os
 import subprocess
 import sys
 import tempfile
 import uuid
-from datetime import datetime, timezone
 from pathlib import Path
 
 import devtools.processes as processes
-from streams.runtime.kafka import ensure_topics
 from streams.settings import load_settings
-from streams.topics import Topics
 
 from . import pipeline as bench
 
@@ -73,13 +68,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="cdp-ab-"))
     tag = uuid.uuid4().hex[:8]
     settings = bench.fresh_settings(load_settings().kafka_bootstrap, tmp, plan.partitions, tag)
-    topics = Topics(settings)
-    asyncio.run(ensure_topics(settings))
-    subs = itertools.chain(bench.subscriptions(entities, subscriptions), bench.latency_subscriptions())
-    bench.produce(settings.kafka_bootstrap, ((topics.subscriptions, k, v) for k, v in subs), "subscriptions")
-    bench.produce(settings.kafka_bootstrap, ((settings.topic_prefix + t, k, v) for t, k, v
-                                             in bench.generate(plan, datetime.now(timezone.utc))), "events")  # fmt: skip
-    inputs = [topics.datasources, topics.segments, topics.measures, topics.runs]
+    inputs = bench.preload(settings, plan)
     for round_ in range(int(os.environ.get("ROUNDS", "2"))):
         for name, spec in variants:
             group = settings.model_copy(update={"app_id": f"ab-{tag}-{name}-{round_}"})

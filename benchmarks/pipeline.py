@@ -158,6 +158,17 @@ def produce(bootstrap: str, records, report: str) -> int:
     return n
 
 
+def preload(settings: Settings, plan: Plan) -> list[str]:
+    """The run's topics, its subscriptions (and the latency phase's) and its change events: the input topics."""
+    topics = Topics(settings)
+    asyncio.run(ensure_topics(settings))
+    subs = itertools.chain(subscriptions(plan.entities, plan.subscriptions), latency_subscriptions())
+    produce(settings.kafka_bootstrap, ((topics.subscriptions, k, v) for k, v in subs), "subscriptions")
+    produce(settings.kafka_bootstrap, ((settings.topic_prefix + t, k, v) for t, k, v
+                                       in generate(plan, datetime.now(timezone.utc))), "change events")  # fmt: skip
+    return [topics.datasources, topics.segments, topics.measures, topics.runs]
+
+
 # -- measuring ---------------------------------------------------------------
 
 
@@ -360,14 +371,8 @@ def main() -> None:
     tag = uuid.uuid4().hex[:8]
     settings = fresh_settings(bootstrap, tmp, plan.partitions, tag)
     topics = Topics(settings)
-    asyncio.run(ensure_topics(settings))
-    inputs = [topics.datasources, topics.segments, topics.measures, topics.runs]
-
     print(f"benchmark ({mode}): {plan.events:,} events, {plan.entities:,} entities, {plan.subscriptions:,} subscriptions")
-    subs = itertools.chain(subscriptions(plan.entities, plan.subscriptions), latency_subscriptions())
-    produce(bootstrap, ((topics.subscriptions, k, v) for k, v in subs), "subscriptions")
-    produce(bootstrap, ((settings.topic_prefix + t, k, v) for t, k, v in generate(plan, datetime.now(timezone.utc))),
-            "change events")
+    inputs = preload(settings, plan)
 
     print("  baseline (plain aiokafka loop) ...", flush=True)
     out_topic = f"{settings.topic_prefix}baseline-out"
