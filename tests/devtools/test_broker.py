@@ -7,12 +7,13 @@ import subprocess
 import sys
 
 from devtools.broker import DevBroker, api_versions_ok
+from devtools.processes import free_port_block
 from devtools.settings import load_broker_settings
 from tests.support.kafka import ROOT, free_port
 
 
 def test_start_is_idempotent_status_tracks_and_stop_stops(broker, tmp_path):
-    port = free_port()
+    port = free_port_block(2)  # the controller listens on port + 1
     settings = load_broker_settings(port=port, home=tmp_path / "home")
     dev = DevBroker(settings)
     assert not dev.status().running
