@@ -16,7 +16,7 @@ import math
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Mapping, Protocol
+from typing import Any, Iterable, Literal, Mapping, Protocol
 
 from schemas.events import MeasureChange, SegmentChange
 from schemas.subscriptions import ThresholdSubscription
@@ -29,17 +29,25 @@ from .trigger import Observation, Trigger
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """What detection needs of a subscription."""
+    """What detection needs of a subscription: its thresholds, and what its trigger carries (so that a
+    crossing reads nothing more than the entity's rules)."""
 
     subscription_id: str
     threshold: float
     rearm_below: float
+    owner: str = ""
+    labels: tuple[tuple[str, str], ...] = ()
     # Editing a subscription's thresholds re-baselines it. Computed once, as it is compared per event, and
     # interned: a million rules share the few distinct threshold pairs.
     fingerprint: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fingerprint", sys.intern(f"{self.threshold!r}/{self.rearm_below!r}"))
+
+    @classmethod
+    def of(cls, subscription: ThresholdSubscription) -> Rule:
+        return cls(subscription.subscription_id, subscription.threshold, subscription.rearm_below,
+                   subscription.owner, tuple(subscription.labels.items()))  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +80,7 @@ class EntityState:
 
 @dataclass(frozen=True, slots=True)
 class Crossing:
-    subscription_id: str
+    rule: Rule
     previous: float
     value: float
 
@@ -85,11 +93,9 @@ class Evaluation:
 
 
 class Subscriptions(Protocol):
-    """The subscriptions detection reads: rules per entity, records by id."""
+    """The subscriptions detection reads: the rules of an entity."""
 
     def rules_for(self, entity_key: str) -> tuple[Rule, ...]: ...
-
-    def get(self, subscription_id: str) -> ThresholdSubscription | None: ...
 
 
 def key(event: SegmentChange | MeasureChange) -> str:
@@ -100,22 +106,16 @@ def key(event: SegmentChange | MeasureChange) -> str:
 def observe(
     state: EntityState | None, event: SegmentChange | MeasureChange, subscriptions: Subscriptions
 ) -> Observation[EntityState]:
-    """One value of one entity against that entity's subscriptions, with the
-    trigger of each crossing (a subscription removed meanwhile fires nothing)."""
+    """One value of one entity against that entity's subscriptions, with the trigger of each crossing."""
     if isinstance(event, SegmentChange):
-        name, value = event.segment_name, float(event.member_count)
+        kind, entity_id, name, value = "segment", event.segment_id, event.segment_name, float(event.member_count)
     else:
-        name, value = event.measure_name, event.value
-    entity = key(event)
+        kind, entity_id, name, value = "measure", event.measure_id, event.measure_name, event.value
     found = evaluate(state, event.event_id, to_micros(event.event_time), event.sequence, value,
-                     subscriptions.rules_for(entity))  # fmt: skip
-    triggers = []
-    for crossing in found.crossings:
-        subscription = subscriptions.get(crossing.subscription_id)
-        if subscription is not None:
-            triggers.append(crossing_trigger(crossing, subscription, name, event.event_id, event.event_time,
-                                             event.run_id))  # fmt: skip
-    return Observation(found.verdict, found.state, tuple(triggers))
+                     subscriptions.rules_for(key(event)))  # fmt: skip
+    triggers = tuple(crossing_trigger(crossing, kind, entity_id, name, event.event_id, event.event_time, event.run_id)
+                     for crossing in found.crossings)  # fmt: skip
+    return Observation(found.verdict, found.state, triggers)
 
 
 def evaluate(
@@ -152,7 +152,7 @@ def evaluate(
         if armed is None:
             armed = value < rule.threshold
         elif armed and value >= rule.threshold:
-            crossings.append(Crossing(rule.subscription_id, previous, value))  # type: ignore[arg-type]
+            crossings.append(Crossing(rule, previous, value))  # type: ignore[arg-type]
             armed = False
         elif not armed and value < rule.rearm_below:
             armed = True
@@ -163,7 +163,8 @@ def evaluate(
 
 def crossing_trigger(
     crossing: Crossing,
-    subscription: ThresholdSubscription,
+    entity_kind: Literal["segment", "measure"],
+    entity_id: str,
     entity_name: str,
     event_id: str,
     event_time: datetime,
@@ -171,29 +172,25 @@ def crossing_trigger(
 ) -> Trigger:
     """The trigger event for one crossing; its id is fixed by subscription,
     thresholds, entity and causing event, so a replay repeats the same id."""
-    kind = (
-        TriggerType.SEGMENT_THRESHOLD_CROSSED
-        if subscription.entity_kind == "segment"
-        else TriggerType.MEASURE_THRESHOLD_CROSSED
-    )
-    rule = Rule(subscription.subscription_id, subscription.threshold, subscription.rearm_below)
+    kind = TriggerType.SEGMENT_THRESHOLD_CROSSED if entity_kind == "segment" else TriggerType.MEASURE_THRESHOLD_CROSSED
+    rule, entity_key = crossing.rule, f"{entity_kind}/{entity_id}"
     return Trigger(
         type=kind,
-        id=trigger_id(kind.value, subscription.subscription_id, rule.fingerprint, subscription.entity_key, event_id),
-        subject=subscription.entity_key,
+        id=trigger_id(kind.value, rule.subscription_id, rule.fingerprint, entity_key, event_id),
+        subject=entity_key,
         time=event_time,
         data=ThresholdCrossed(
-            subscription_id=subscription.subscription_id,
-            entity_kind=subscription.entity_kind,
-            entity_id=subscription.entity_id,
+            subscription_id=rule.subscription_id,
+            entity_kind=entity_kind,
+            entity_id=entity_id,
             entity_name=entity_name,
-            threshold=subscription.threshold,
-            recovery_threshold=subscription.rearm_below,
+            threshold=rule.threshold,
+            recovery_threshold=rule.rearm_below,
             previous_value=crossing.previous,
             value=crossing.value,
             crossed_at=event_time,
             run_id=run_id,
-            owner=subscription.owner,
-            labels=subscription.labels,
+            owner=rule.owner,
+            labels=dict(rule.labels),
         ),
     )

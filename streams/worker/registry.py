@@ -7,14 +7,16 @@ before Faust starts (``load``), so a restarted worker never evaluates an
 entity against a half-loaded set, then follows it (``follow``).
 
 The registry keeps, per subscription, the validated record's bytes and, per
-entity, the rules detection needs (a JSON list), in a key-value store:
+entity, the rules detection needs (a JSON list: thresholds, and the owner and
+labels its triggers carry, so a crossing reads nothing else), in a key-value
+store:
 
 - on disk (RocksDB, ``directory``; the worker's default): the records, the
   index and the topic offsets they reach are written together, one atomic
   batch per poll, so a restarted worker reads only the records written since
   and a million subscriptions stay off the Python heap. A recently used
   entity's rules are cached in memory. A local copy that does not fit the
-  topic (offsets outside it, another topic) or is older than
+  topic (offsets outside it, another topic, an older ``FORMAT``) or is older than
   ``LOCAL_COPY_MAX_AGE_SECONDS`` (compaction may have dropped tombstones it
   never saw) is discarded and the topic read again from the start;
 - in memory (``directory`` None): for listing, and unit tests.
@@ -46,10 +48,11 @@ log = logging.getLogger(__name__)
 # may have missed a deletion, so it is read again from the start.
 LOCAL_COPY_MAX_AGE_SECONDS = 12 * 3600
 RULES_CACHE = 100_000  # entities whose decoded rules stay in memory (at most; at least half, the recently used)
-PARSED_CACHE = 20_000  # subscriptions whose validated model stays in memory (read when one fires)
+# The local copy's layout: a copy in another one is read again from the topic. 2: rules carry owner and labels.
+FORMAT = b"2"
 
 _SUB, _ENTITY = b"s\0", b"e\0"  # key prefixes: subscription id -> record; entity key -> rules
-_COUNT, _SAVED_AT, _TOPIC, _OFFSET = b"@count", b"@saved-at", b"@topic", b"@offset\0"
+_COUNT, _SAVED_AT, _TOPIC, _FORMAT, _OFFSET = b"@count", b"@saved-at", b"@topic", b"@format", b"@offset\0"
 
 
 class SubscriptionRegistry:
@@ -57,7 +60,6 @@ class SubscriptionRegistry:
         self._kv: DiskKV | MemoryKV = DiskKV(directory) if directory is not None else MemoryKV()
         self._batch: dict[bytes, bytes | None] = {}  # applied, not yet written to the store (see ``commit``)
         self._rules: Recent[tuple[Rule, ...]] = Recent(RULES_CACHE)  # decoded rules of recently used entities
-        self._parsed: Recent[ThresholdSubscription] = Recent(PARSED_CACHE)  # models of recently fired subscriptions
         self._decoder: Decoder[ThresholdSubscription] = Decoder(ThresholdSubscription, max_bytes)
         self._metrics = metrics
         self._count = int(self._kv.get(_COUNT) or 0)
@@ -72,20 +74,15 @@ class SubscriptionRegistry:
         return self._batch[key] if key in self._batch else self._kv.get(key)
 
     def get(self, subscription_id: str) -> ThresholdSubscription | None:
-        found = self._parsed.get(subscription_id)
-        if found is None:
-            raw = self._read(_SUB + subscription_id.encode())
-            if raw is None:
-                return None
-            found = ThresholdSubscription.model_validate_json(raw)  # models are frozen: safe to share
-            self._parsed.put(subscription_id, found)
-        return found
+        raw = self._read(_SUB + subscription_id.encode())
+        return None if raw is None else ThresholdSubscription.model_validate_json(raw)
 
     def rules_for(self, entity_key: str) -> tuple[Rule, ...]:
         rules = self._rules.get(entity_key)
         if rules is None:
             raw = self._read(_ENTITY + entity_key.encode())
-            rules = () if raw is None else tuple(Rule(*rule) for rule in orjson.loads(raw))
+            rules = () if raw is None else tuple(Rule(sid, threshold, rearm_below, owner, tuple(labels.items()))
+                                                 for sid, threshold, rearm_below, owner, labels in orjson.loads(raw))  # fmt: skip
             self._rules.put(entity_key, rules)
         return rules
 
@@ -114,7 +111,8 @@ class SubscriptionRegistry:
             self._batch[_SUB + key] = value
             self._count += 1
             rules = [r for r in self._entity_rules(sub.entity_key) if r[0] != subscription_id]
-            self._set_rules(sub.entity_key, sorted([*rules, [subscription_id, sub.threshold, sub.rearm_below]]))
+            rule = [subscription_id, sub.threshold, sub.rearm_below, sub.owner, sub.labels]
+            self._set_rules(sub.entity_key, sorted([*rules, rule], key=lambda r: r[0]))
         if self._metrics:
             self._metrics.subscriptions.set(self._count)
 
@@ -127,7 +125,6 @@ class SubscriptionRegistry:
         self._rules.pop(entity_key)
 
     def _remove(self, subscription_id: str) -> None:
-        self._parsed.pop(subscription_id)
         key = _SUB + subscription_id.encode()
         raw = self._read(key)
         if raw is None:
@@ -154,6 +151,9 @@ class SubscriptionRegistry:
         saved_at = self._kv.get(_SAVED_AT)
         if self._kv.get(_TOPIC) != topic.encode() or saved_at is None:
             return None
+        if self._kv.get(_FORMAT) != FORMAT:
+            log.info("local copy of the subscriptions is in an older format: reading the topic again")
+            return None
         if time.time() - float(saved_at) > LOCAL_COPY_MAX_AGE_SECONDS:
             log.info("local copy of the subscriptions is older than %d s: reading the topic again", LOCAL_COPY_MAX_AGE_SECONDS)
             return None
@@ -162,10 +162,9 @@ class SubscriptionRegistry:
     def reset(self, topic: str) -> None:
         """Forget the local copy: the topic is read again from its start."""
         self._kv.clear()
-        self._kv.write({_TOPIC: topic.encode()})
+        self._kv.write({_TOPIC: topic.encode(), _FORMAT: FORMAT})
         self._batch, self._count = {}, 0
         self._rules.clear()
-        self._parsed.clear()
 
     def _invalid(self, message: str) -> None:
         log.error("ignoring invalid subscription record: %s", message)

@@ -5,7 +5,7 @@ import pytest
 from schemas.subscriptions import ThresholdSubscription
 from schemas.triggers import TriggerType
 from streams.detection.ordering import Verdict
-from streams.detection.thresholds import EntityState, Rule, crossing_trigger, evaluate
+from streams.detection.thresholds import Crossing, EntityState, Rule, crossing_trigger, evaluate
 
 
 class Feed:
@@ -107,7 +107,7 @@ def test_each_subscription_is_independent():
     feed = Feed(rule(100, sid="low"), rule(200, sid="high"))
     obs = feed(50)
     obs = feed(250)
-    assert sorted(c.subscription_id for c in obs.crossings) == ["high", "low"]
+    assert sorted(c.rule.subscription_id for c in obs.crossings) == ["high", "low"]
 
 
 def test_stale_value_never_crosses_and_does_not_change_state():
@@ -148,14 +148,12 @@ def test_state_round_trips_through_dict():
 def test_crossing_trigger_id_is_deterministic_and_cause_specific():
     from datetime import datetime, timezone
 
-    sub = ThresholdSubscription(subscription_id="s1", entity_kind="segment", entity_id="vip", threshold=100,
-                                owner="o@example.com")  # fmt: skip
     feed = Feed(rule(100))
     crossing = feed(0) and feed(100).crossings[0]
     when = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    a = crossing_trigger(crossing, sub, "VIP", "evt-1", when, None)
-    b = crossing_trigger(crossing, sub, "VIP", "evt-1", when, None)
-    c = crossing_trigger(crossing, sub, "VIP", "evt-2", when, None)
+    a = crossing_trigger(crossing, "segment", "vip", "VIP", "evt-1", when, None)
+    b = crossing_trigger(crossing, "segment", "vip", "VIP", "evt-1", when, None)
+    c = crossing_trigger(crossing, "segment", "vip", "VIP", "evt-2", when, None)
     assert a.id == b.id != c.id
     assert a.type is TriggerType.SEGMENT_THRESHOLD_CROSSED
     assert a.subject == "segment/vip"
@@ -169,11 +167,7 @@ class Subs:
         self.by_id = {s.subscription_id: s for s in subs}
 
     def rules_for(self, entity_key: str) -> tuple[Rule, ...]:
-        return tuple(Rule(s.subscription_id, s.threshold, s.rearm_below) for s in self.by_id.values()
-                     if s.entity_key == entity_key)  # fmt: skip
-
-    def get(self, subscription_id: str) -> ThresholdSubscription | None:
-        return self.by_id.get(subscription_id)
+        return tuple(Rule.of(s) for s in self.by_id.values() if s.entity_key == entity_key)
 
 
 def test_observe_turns_each_crossing_into_its_trigger():
@@ -192,12 +186,25 @@ def test_observe_turns_each_crossing_into_its_trigger():
     assert obs.triggers == ()
     obs = observe(obs.state, second, subs)
     (fired,) = obs.triggers
-    assert fired == crossing_trigger(obs_crossing(90, 120), vip, "Segment vip", second.event_id, second.event_time, None)
-    # A subscription removed between evaluation and lookup fires nothing.
+    assert fired == crossing_trigger(Crossing(Rule.of(vip), 90, 120), "segment", "vip", "Segment vip",
+                                     second.event_id, second.event_time, None)  # fmt: skip
+    assert fired.data.owner == "o@example.com"
+    # Without rules (the subscription removed) nothing fires.
     assert observe(EntityState(value=90.0), second, Subs()).triggers == ()
 
 
-def obs_crossing(previous: float, value: float):
-    from streams.detection.thresholds import Crossing
+def test_a_trigger_keeps_its_id_and_payload_across_versions():
+    """Pinned: a replay by a newer worker must repeat a trigger under the id an older one gave it."""
+    from datetime import datetime, timezone
 
-    return Crossing("vip-100", previous, value)
+    sub = ThresholdSubscription(subscription_id="s1", entity_kind="measure", entity_id="ltv/eu", threshold=100,
+                                recovery_threshold=80, owner="o@example.com", labels={"team": "growth"})  # fmt: skip
+    when = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    fired = crossing_trigger(Crossing(Rule.of(sub), 0.0, 100.0), "measure", "ltv/eu", "LTV", "evt-1", when, "run-7")
+    assert (fired.id, fired.type, fired.subject) == (
+        "e1d480e2-07a2-512c-bb0b-56761bf0a359", TriggerType.MEASURE_THRESHOLD_CROSSED, "measure/ltv/eu")
+    assert fired.data.model_dump(mode="json") == {
+        "subscription_id": "s1", "entity_kind": "measure", "entity_id": "ltv/eu", "entity_name": "LTV",
+        "threshold": 100.0, "recovery_threshold": 80.0, "previous_value": 0.0, "value": 100.0,
+        "crossed_at": "2026-01-01T00:00:00Z", "run_id": "run-7", "owner": "o@example.com", "labels": {"team": "growth"},
+    }  # fmt: skip

@@ -119,11 +119,7 @@ class _Subscriptions:
         self._by_id = {d["subscription_id"]: ThresholdSubscription.model_validate(d) for d in subs}
 
     def rules_for(self, entity_key: str) -> tuple[Rule, ...]:
-        return tuple(Rule(s.subscription_id, s.threshold, s.rearm_below) for s in self._by_id.values()
-                     if s.entity_key == entity_key)  # fmt: skip
-
-    def get(self, subscription_id: str) -> ThresholdSubscription | None:
-        return self._by_id.get(subscription_id)
+        return tuple(Rule.of(s) for s in self._by_id.values() if s.entity_key == entity_key)
 
 
 def expected_ids(s: Scenario) -> dict[str, str]:

@@ -80,6 +80,24 @@ def test_an_old_local_copy_is_not_trusted(tmp_path, monkeypatch):
     assert reg.offsets("t") is None
 
 
+def test_a_local_copy_in_another_format_is_not_trusted(tmp_path, monkeypatch):
+    reg = SubscriptionRegistry(directory=tmp_path / "subs")
+    reg.reset("t")
+    reg.commit({0: 1})
+    assert reg.offsets("t") == {0: 1}
+    monkeypatch.setattr(registry_module, "FORMAT", b"next")  # what a copy written by another version meets
+    assert reg.offsets("t") is None
+
+
+def test_rules_carry_what_a_trigger_needs(tmp_path):
+    reg = SubscriptionRegistry(directory=tmp_path / "subs")
+    reg.reset("t")
+    put(reg, b.subscription("a", "segment", "vip", 100, owner="o@example.com", team="growth"))
+    reg.commit({0: 1})
+    (rule,) = reg.rules_for("segment/vip")
+    assert (rule.owner, rule.labels) == ("o@example.com", (("team", "growth"),))
+
+
 def test_cached_rules_follow_changes():
     reg = SubscriptionRegistry()
     put(reg, b.subscription("a", "segment", "vip", 100))
