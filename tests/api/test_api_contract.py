@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
 from devtools.processes import ROOT, env_for
+from schemas.apikeys import split_key
 from tests.support.api import Api, create_key, own_api
 
 pytestmark = pytest.mark.broker
@@ -53,14 +55,14 @@ def test_keys_missing_invalid_too_weak_and_revoked(fresh):
     body = problem(reader.call("DELETE", "/v1/subscriptions/anything"), 403, "forbidden")
     assert "scope 'read'" in body["detail"] and "needs 'write'" in body["detail"]
 
-    key_id = reader.key.split("_")[1]
+    # A secret is URL-safe base64 and may itself hold "_": split the way the API does.
+    key_id, secret = split_key(reader.key)
     revoked = subprocess.run([sys.executable, "-m", "streams.cli", "api-keys", "revoke", key_id], env=env_for(s),
                              cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
     assert revoked.returncode == 0, revoked.stderr
     listed = subprocess.run([sys.executable, "-m", "streams.cli", "api-keys", "list"], env=env_for(s), cwd=ROOT,
                             capture_output=True, text=True, timeout=60)  # fmt: skip
-    assert key_id not in listed.stdout and reader.key.split("_")[2] not in listed.stdout
-    import time
+    assert key_id not in listed.stdout and secret not in listed.stdout
 
     deadline = time.monotonic() + 15
     while reader.call("GET", "/v1/hooks").status_code != 401:
