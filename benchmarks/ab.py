@@ -25,11 +25,6 @@ from streams.settings import load_settings
 from . import pipeline as bench
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def run_variant(settings, spec: str, tmp: Path, inputs: list[str], events: int, broker: int) -> dict:
     overrides, env, python = {}, {}, sys.executable
     for item in filter(None, spec.split(",")):
@@ -44,11 +39,11 @@ def run_variant(settings, spec: str, tmp: Path, inputs: list[str], events: int, 
     os.environ.update(env)
     if python != sys.executable:  # WorkerProcess runs ``sys.executable -m streams.cli`` in ROOT
         sys.executable, processes.ROOT = python, Path(python).resolve().parent.parent.parent
-    broker_before = cpu_seconds(broker)
+    broker_before = bench.cpu_seconds(broker)
     try:
         variant = type(settings).model_validate({**settings.model_dump(), **overrides})  # validated: a typo fails here
         figures, workers = bench.run_workers(variant, 1, tmp, inputs, events)
-        figures["worker_cpu_s"] = round(cpu_seconds(workers[0].proc.pid), 1)
+        figures["worker_cpu_s"] = round(bench.cpu_seconds(workers[0].proc.pid), 1)
         figures["rss_mib"] = round(bench.rss_mib(workers[0].proc.pid))
         for worker in workers:
             worker.stop()
@@ -56,7 +51,7 @@ def run_variant(settings, spec: str, tmp: Path, inputs: list[str], events: int, 
         os.environ.clear()
         os.environ.update(saved_env)
         sys.executable, processes.ROOT = saved
-    figures["broker_cpu_s"] = round(cpu_seconds(broker) - broker_before, 1)
+    figures["broker_cpu_s"] = round(bench.cpu_seconds(broker) - broker_before, 1)
     return figures
 
 

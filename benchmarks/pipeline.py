@@ -16,6 +16,7 @@ import json
 import math
 import os
 import random
+import signal
 import statistics
 import subprocess
 import sys
@@ -239,6 +240,11 @@ def rss_mib(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def fresh_settings(bootstrap: str, tmp: Path, partitions: int, tag: str) -> Settings:
     return Settings(kafka_bootstrap=bootstrap, app_id=f"bench-{tag}", topic_prefix=f"bench-{tag}.",
                     partitions=partitions, data_dir=tmp / tag, metrics_port=free_port(),
@@ -284,6 +290,9 @@ def run_workers(settings: Settings, n: int, tmp: Path, inputs: list[str], events
 
 
 LATENCY_ENTITIES = [f"lat-{i}" for i in range(50)]
+# The latency runs are repeated with the process under test stopped this long: a GC pause, a busy
+# neighbour or a slow disk, after which it must return to live latency (it did not: faust_fixes).
+STALL_SECONDS = 2.0
 
 
 def latency_subscriptions():
@@ -292,10 +301,15 @@ def latency_subscriptions():
 
 
 def latency_run(bootstrap: str, prefix: str, out_topic: str, rate: float, seconds: float, time_field,
-                round_: int) -> dict:  # fmt: skip
+                round_: int, pid: int, stall: float = 0.0) -> dict:  # fmt: skip
     """Send alternating low/high values for 50 entities with one subscription
     each at ``rate`` events/s; every high value crosses. The event time is the
-    send time, so a trigger's time says when its cause was sent."""
+    send time, so a trigger's time says when its cause was sent. Also the CPU
+    time of ``pid``, the process under test, per event sent.
+
+    ``stall``: that process is stopped (SIGSTOP) for this long after a third of
+    the run; the figures are then of the triggers caused from 1 s after it
+    went on to the end, which show whether it returns to live latency."""
     entities = LATENCY_ENTITIES
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0, "partitioner": "murmur2_random"})
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"lat-{uuid.uuid4().hex}",
@@ -315,10 +329,24 @@ def latency_run(bootstrap: str, prefix: str, out_topic: str, rate: float, second
             doc = orjson.loads(msg.value())
             entity, at = time_field(doc)
             if entity in wanted:
-                samples.append(time.time() - datetime.fromisoformat(at).timestamp())
+                caused = datetime.fromisoformat(at).timestamp()
+                samples.append((caused, time.time() - caused))
 
+    def stop_for_a_while() -> None:
+        time.sleep(seconds / 3)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            time.sleep(stall)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+            resumed.append(time.time())
+
+    resumed: list[float] = []
     reader = threading.Thread(target=read)
     reader.start()
+    if stall:
+        threading.Thread(target=stop_for_a_while, daemon=True).start()
+    cpu_before = cpu_seconds(pid)
     sent, began = 0, time.monotonic()
     while time.monotonic() - began < seconds:
         wait = began + sent / rate - time.monotonic()
@@ -333,15 +361,21 @@ def latency_run(bootstrap: str, prefix: str, out_topic: str, rate: float, second
         sent += 1
     producer.flush(30)
     time.sleep(3)
+    cpu_us = round(1e6 * (cpu_seconds(pid) - cpu_before) / max(sent, 1))
     stop.set()
     reader.join()
     consumer.close()
-    samples.sort()
-    if not samples:
-        return {"rate": rate, "sent": sent, "triggers": 0}
-    q = lambda p: round(samples[min(len(samples) - 1, int(p * len(samples)))] * 1000, 1)  # noqa: E731
-    return {"rate": round(rate), "sent": sent, "triggers": len(samples), "p50_ms": q(0.5), "p95_ms": q(0.95),
-            "p99_ms": q(0.99), "max_ms": round(samples[-1] * 1000, 1), "mean_ms": round(statistics.mean(samples) * 1000, 1)}  # fmt: skip
+    if stall:
+        samples = [s for s in samples if s[0] >= resumed[0] + 1.0]
+    latencies = sorted(latency for _, latency in samples)
+    figures = {"rate": round(rate), "sent": sent, "triggers": len(latencies), "cpu_us_per_event": cpu_us}
+    if stall:
+        figures["stall_seconds"] = stall
+    if not latencies:
+        return figures
+    q = lambda p: round(latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000, 1)  # noqa: E731
+    return {**figures, "p50_ms": q(0.5), "p95_ms": q(0.95), "p99_ms": q(0.99), "max_ms": round(latencies[-1] * 1000, 1),
+            "mean_ms": round(statistics.mean(latencies) * 1000, 1)}  # fmt: skip
 
 
 # -- the run -------------------------------------------------------------------
@@ -413,23 +447,30 @@ def main() -> None:
 
     group_settings, workers = first_workers
     rate = results.throughput["1_worker"]["events_per_second"] * plan.rate_fraction
-    print(f"  latency at {rate:,.0f} events/s (worker) ...", flush=True)
-    results.latency["worker"] = latency_run(bootstrap, settings.topic_prefix, topics.actions, rate,
-                                            plan.latency_seconds, lambda d: (d["data"].get("entity_id"), d["time"]), 1)  # fmt: skip
-    print(f"    {results.latency['worker']}", flush=True)
+    worker_doc = lambda d: (d["data"].get("entity_id"), d["time"])  # noqa: E731
+    baseline_doc = lambda d: (d["entity"].split("/", 1)[1], d["time"])  # noqa: E731
+    for key, stall, what in (("worker", 0.0, ""), ("worker_after_stall", STALL_SECONDS, f", after a {STALL_SECONDS:g} s stall")):
+        print(f"  latency at {rate:,.0f} events/s (worker{what}) ...", flush=True)
+        results.latency[key] = latency_run(bootstrap, settings.topic_prefix, topics.actions, rate, plan.latency_seconds,
+                                           worker_doc, 1, workers[0].proc.pid, stall)  # fmt: skip
+        print(f"    {results.latency[key]}", flush=True)
     follower = subprocess.Popen([sys.executable, "-m", "benchmarks.baseline", "follow", bootstrap,
                                  settings.topic_prefix, out_topic], cwd=ROOT, stdout=subprocess.DEVNULL)  # fmt: skip
     try:
         time.sleep(3 + plan.events / max(base["events_per_second"], 1))  # let it catch up with the preload
-        print(f"  latency at {rate:,.0f} events/s (baseline) ...", flush=True)
-        results.latency["baseline"] = latency_run(bootstrap, settings.topic_prefix, out_topic, rate, plan.latency_seconds,
-                                                  lambda d: (d["entity"].split("/", 1)[1], d["time"]), 2)  # fmt: skip
+        for key, stall, what in (("baseline", 0.0, ""), ("baseline_after_stall", STALL_SECONDS,
+                                                          f", after a {STALL_SECONDS:g} s stall")):  # fmt: skip
+            print(f"  latency at {rate:,.0f} events/s (baseline{what}) ...", flush=True)
+            results.latency[key] = latency_run(bootstrap, settings.topic_prefix, out_topic, rate, plan.latency_seconds,
+                                               baseline_doc, 2, follower.pid, stall)  # fmt: skip
+            print(f"    {results.latency[key]}", flush=True)
     finally:
         follower.terminate()
         follower.wait(30)
-    print(f"    {results.latency['baseline']}", flush=True)
-    if results.latency["worker"].get("p99_ms") and results.latency["baseline"].get("p99_ms"):
-        results.latency["p99_ratio"] = round(results.latency["worker"]["p99_ms"] / results.latency["baseline"]["p99_ms"], 2)
+    for suffix in ("", "_after_stall"):
+        worker, plain = results.latency[f"worker{suffix}"], results.latency[f"baseline{suffix}"]
+        if worker.get("p99_ms") and plain.get("p99_ms"):
+            results.latency[f"p99_ratio{suffix}"] = round(worker["p99_ms"] / plain["p99_ms"], 2)
 
     print("  recovery: restart the worker, rebuild tables from the changelog ...", flush=True)
     results.recovery = recovery(group_settings, workers[0], tmp)
@@ -561,12 +602,15 @@ def print_table(r: Results) -> None:
         rows.append(("throughput", key.replace("_", " "),
                      f"{figures['steady_events_per_second']:,} ev/s steady, start-up {figures['startup_seconds']} s",
                      target))  # fmt: skip
-    for who in ("worker", "baseline"):
+    for who in ("worker", "baseline", "worker_after_stall", "baseline_after_stall"):
         lat = r.latency.get(who, {})
         if lat.get("p99_ms") is not None:
-            rows.append(("latency", f"{who} at {lat['rate']:,} ev/s",
-                         f"p50 {lat['p50_ms']} / p95 {lat['p95_ms']} / p99 {lat['p99_ms']} / max {lat['max_ms']} ms",
-                         f"p99 {r.latency.get('p99_ratio')} x baseline (target <= 3)" if who == "worker" else ""))  # fmt: skip
+            name = who.removesuffix("_after_stall")
+            where = f"{name} at {lat['rate']:,} ev/s" + (f", {lat['stall_seconds']:g} s stall" if "stall_seconds" in lat else "")
+            versus = (f"p99 {r.latency.get('p99_ratio')} x baseline (target <= 3)" if who == "worker" else
+                      f"p99 {r.latency.get('p99_ratio_after_stall')} x baseline" if who == "worker_after_stall" else "")  # fmt: skip
+            rows.append(("latency", where, f"p50 {lat['p50_ms']} / p95 {lat['p95_ms']} / p99 {lat['p99_ms']} / max "
+                                           f"{lat['max_ms']} ms; {lat['cpu_us_per_event']} us CPU/event", versus))  # fmt: skip
     rec = r.recovery
     rows.append(("recovery", f"{rec['changelog_records']:,} changelog records",
                  f"restart {rec['restart_to_ready_seconds']} s vs plain read {rec['plain_changelog_read_seconds']} s",

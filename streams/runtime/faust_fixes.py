@@ -17,6 +17,17 @@ them. With several workers the group's lag then stayed above 0 for minutes
 our agents read, what the worker's offset ledger says was applied; faust's
 own computation stays for any other partition.
 
+Fetch wait (``_worker_consumer``): faust builds its consumer with a fetch wait
+of 1.5 s. aiokafka leaves a partition whose fetched records are still waiting
+to be consumed out of the next fetch request, and sends one request at a time
+per broker: when a stream was busy, the request in flight held only quiet
+partitions, and the broker kept it for the full 1.5 s while new events waited
+on the busy ones. Each stall brought a larger batch, so it lasted: after a 2 s
+pause a live stream at 1,000 events/s kept its triggers 0.9 to 1.8 s behind
+their causes for as long as it ran (p50 856 ms; 10 ms without the lock;
+``benchmarks/results/live-2026-12-02.txt``). With 100 ms a stall costs at most
+that, and the smaller batch it brings is consumed before the next request.
+
 ``QuietMonitor`` (not a fix): Faust's Monitor sensor keeps statistics of every
 message, stream event and table access for its web views, which we do not run
 (our metrics are our own): its per-event hooks are the base sensor's no-ops.
@@ -31,10 +42,12 @@ import faust
 from faust.sensors.base import Sensor
 from faust.sensors.monitor import Monitor
 from faust.transport.consumer import Consumer
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.producer import ProducerBuffer
 from faust.types import TP
 
 FAUST_VERSION = "0.15.3"
+FETCH_MAX_WAIT_MS = 100  # aiokafka's and the Java client's default is 500: see the module's docstring
 
 
 class CommitSource(Protocol):
@@ -50,6 +63,7 @@ class CommitSource(Protocol):
 _SOURCE_ATTRIBUTE = "_cdp_commit_source"
 _original_new_offset = Consumer._new_offset
 _original_pending = Consumer._filter_tps_with_pending_acks
+_original_worker_consumer = AIOKafkaConsumerThread._create_worker_consumer
 
 
 async def _drain_completely(self: ProducerBuffer) -> None:
@@ -111,6 +125,12 @@ class QuietMonitor(Monitor):
     on_send_completed = Sensor.on_send_completed
 
 
+def _worker_consumer(self: AIOKafkaConsumerThread, transport: Any) -> Any:
+    consumer = _original_worker_consumer(self, transport)
+    consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read by start(), which builds the fetcher
+    return consumer
+
+
 def commit_from(app: faust.App, source: CommitSource) -> None:
     """Commit ``source``'s offsets for the partitions it owns (needs ``apply()``)."""
     setattr(app, _SOURCE_ATTRIBUTE, source)
@@ -134,6 +154,7 @@ def apply() -> None:
     ProducerBuffer.flush = _drain_completely  # type: ignore[method-assign]
     Consumer._new_offset = _new_offset  # type: ignore[method-assign]
     Consumer._filter_tps_with_pending_acks = _pending  # type: ignore[method-assign]
+    AIOKafkaConsumerThread._create_worker_consumer = _worker_consumer  # type: ignore[method-assign]
 
 
 __all__ = ["CommitSource", "QuietMonitor", "apply", "commit_from", "kafka_producer"]
