@@ -293,6 +293,7 @@ LATENCY_ENTITIES = [f"lat-{i}" for i in range(50)]
 # The latency runs are repeated with the process under test stopped this long: a GC pause, a busy
 # neighbour or a slow disk, after which it must return to live latency (it did not: faust_fixes).
 STALL_SECONDS = 2.0
+LATENCY_VARIANTS = (("", 0.0), ("_after_stall", STALL_SECONDS))  # (result key suffix, stall)
 
 
 def latency_subscriptions():
@@ -447,27 +448,24 @@ def main() -> None:
 
     group_settings, workers = first_workers
     rate = results.throughput["1_worker"]["events_per_second"] * plan.rate_fraction
-    worker_doc = lambda d: (d["data"].get("entity_id"), d["time"])  # noqa: E731
-    baseline_doc = lambda d: (d["entity"].split("/", 1)[1], d["time"])  # noqa: E731
-    for key, stall, what in (("worker", 0.0, ""), ("worker_after_stall", STALL_SECONDS, f", after a {STALL_SECONDS:g} s stall")):
-        print(f"  latency at {rate:,.0f} events/s (worker{what}) ...", flush=True)
-        results.latency[key] = latency_run(bootstrap, settings.topic_prefix, topics.actions, rate, plan.latency_seconds,
-                                           worker_doc, 1, workers[0].proc.pid, stall)  # fmt: skip
-        print(f"    {results.latency[key]}", flush=True)
+
+    def measure_latency(who: str, out: str, time_field, round_: int, pid: int) -> None:
+        for suffix, stall in LATENCY_VARIANTS:
+            print(f"  latency at {rate:,.0f} events/s ({who}{f', after a {stall:g} s stall' if stall else ''}) ...", flush=True)
+            results.latency[who + suffix] = latency_run(bootstrap, settings.topic_prefix, out, rate, plan.latency_seconds,
+                                                        time_field, round_, pid, stall)  # fmt: skip
+            print(f"    {results.latency[who + suffix]}", flush=True)
+
+    measure_latency("worker", topics.actions, lambda d: (d["data"].get("entity_id"), d["time"]), 1, workers[0].proc.pid)
     follower = subprocess.Popen([sys.executable, "-m", "benchmarks.baseline", "follow", bootstrap,
                                  settings.topic_prefix, out_topic], cwd=ROOT, stdout=subprocess.DEVNULL)  # fmt: skip
     try:
         time.sleep(3 + plan.events / max(base["events_per_second"], 1))  # let it catch up with the preload
-        for key, stall, what in (("baseline", 0.0, ""), ("baseline_after_stall", STALL_SECONDS,
-                                                          f", after a {STALL_SECONDS:g} s stall")):  # fmt: skip
-            print(f"  latency at {rate:,.0f} events/s (baseline{what}) ...", flush=True)
-            results.latency[key] = latency_run(bootstrap, settings.topic_prefix, out_topic, rate, plan.latency_seconds,
-                                               baseline_doc, 2, follower.pid, stall)  # fmt: skip
-            print(f"    {results.latency[key]}", flush=True)
+        measure_latency("baseline", out_topic, lambda d: (d["entity"].split("/", 1)[1], d["time"]), 2, follower.pid)
     finally:
         follower.terminate()
         follower.wait(30)
-    for suffix in ("", "_after_stall"):
+    for suffix, _ in LATENCY_VARIANTS:
         worker, plain = results.latency[f"worker{suffix}"], results.latency[f"baseline{suffix}"]
         if worker.get("p99_ms") and plain.get("p99_ms"):
             results.latency[f"p99_ratio{suffix}"] = round(worker["p99_ms"] / plain["p99_ms"], 2)
@@ -602,7 +600,7 @@ def print_table(r: Results) -> None:
         rows.append(("throughput", key.replace("_", " "),
                      f"{figures['steady_events_per_second']:,} ev/s steady, start-up {figures['startup_seconds']} s",
                      target))  # fmt: skip
-    for who in ("worker", "baseline", "worker_after_stall", "baseline_after_stall"):
+    for who in (agent + suffix for suffix, _ in LATENCY_VARIANTS for agent in ("worker", "baseline")):
         lat = r.latency.get(who, {})
         if lat.get("p99_ms") is not None:
             name = who.removesuffix("_after_stall")
