@@ -3,7 +3,7 @@ faust's sensor). Labels take bounded values only: topic, reason, trigger type.""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 PREFIX = "cdp_triggers"
 
@@ -122,6 +122,30 @@ class Metrics:
             registry=r,
         )
 
+        # Health (streams/runtime/health.py): every process.
+        self.ready = Gauge(f"{PREFIX}_ready", "1 when this process answers /readyz with 200", registry=r)
+        self.not_ready = Gauge(
+            f"{PREFIX}_not_ready", "1 while a readiness check fails (see /readyz for why)", ["check"], registry=r
+        )
+        self.loop_heartbeat_age = Gauge(
+            f"{PREFIX}_event_loop_heartbeat_age_seconds", "Time since the event loop last turned (0 before start)",
+            registry=r,
+        )
+        self.stalls = Counter(
+            f"{PREFIX}_stalls_total",
+            "Failures that end the process (exit code 3): a wait on Kafka past its bound, a loop or commits that "
+            "stopped, a follower that died; counted just before the exit",
+            ["operation"],
+            registry=r,
+        )
+        self.commit_stuck = Gauge(
+            f"{PREFIX}_commit_stuck_seconds",
+            "Longest time a partition of this topic has had input applied beyond its committed offset while that "
+            "offset did not move (0: committed, or moving)",
+            ["topic"],
+            registry=r,
+        )
+
     def preset(self, input_topics: list[str], output_topics: list[str], agents: list[str]) -> None:
         """Create every label combination at zero, so dashboards and alerts see
         a series (rate 0) before the first event of its kind."""
@@ -133,6 +157,7 @@ class Metrics:
             self.dead_lettered.labels(topic)
             self.gap_rereads.labels(topic)
             self.lag.labels(topic)
+            self.commit_stuck.labels(topic)
             for reason in DeadLetterReason:
                 self.events_invalid.labels(topic, reason.value)
             for ignored in ("stale", "duplicate", "reread"):
@@ -158,6 +183,3 @@ class Metrics:
                 self.delivery_dead_lettered.labels(kind, reason.value)
         for trigger_type in TriggerType:
             self.unrouted.labels(trigger_type.short)
-
-    def serve(self, host: str, port: int) -> None:
-        start_http_server(port, addr=host, registry=self.registry)

@@ -70,6 +70,26 @@ class Settings(BaseSettings):
         description="How often input partitions are checked for messages Faust skipped at their end (two checks "
         "without progress re-read them)",
     )
+    kafka_timeout_seconds: float = Field(
+        30.0, ge=1,
+        description="Bound on each wait for Kafka that a process cannot go on without (a flush's acknowledgements, an "
+        "offset commit, a re-read, a look-up of committed or end offsets); past it the process exits with code 3 to "
+        "be restarted",
+    )
+    progress_timeout_seconds: float = Field(
+        60.0, ge=5,
+        description="A partition whose input is applied beyond its committed offset, while that offset has not moved "
+        "for this long, is stuck: logged at error, /readyz fails and the process exits with code 3",
+    )
+    shutdown_timeout_seconds: float = Field(
+        25.0, ge=1,
+        description="A worker or dispatcher that has not stopped this long after SIGTERM exits with code 3 (it is "
+        "restart-safe at any moment); keep it below the supervisor's grace period",
+    )
+    loop_timeout_seconds: float = Field(
+        30.0, ge=1,
+        description="An event loop that has not turned for this long fails /livez, and the process exits with code 3",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Worker log level")
 
     # Detection
@@ -100,6 +120,12 @@ class Settings(BaseSettings):
     api_public_url: str | None = Field(
         None, description="The API's URL as clients reach it (behind a proxy), for Location headers; "
         "default: the URL of each request"
+    )
+    api_keys_max_age_seconds: float = Field(
+        10.0, ge=1,
+        description="The API authenticates only with a copy of the API keys confirmed current this recently: a key "
+        "revoked elsewhere is refused within this bound, and while the keys topic cannot be read every request gets "
+        "503",
     )
     api_rate_limit_per_minute: int = Field(600, ge=1, description="Requests per minute per API key (bursts up to it)")
     hook_signing_key: SecretStr | None = Field(

@@ -28,6 +28,23 @@ def broker() -> Iterator[DevBroker]:
         dev.stop()
 
 
+@pytest.fixture
+def own_broker(broker: DevBroker, tmp_path: Path) -> Iterator[DevBroker]:
+    """A broker of this test's own, so that stopping, restarting or freezing it (SIGSTOP) touches no other test."""
+    import os
+    import signal
+
+    from devtools.processes import free_port_block
+
+    dev = DevBroker(load_broker_settings(port=free_port_block(2), home=tmp_path / "broker"))
+    dev.start()
+    yield dev
+    pid = dev.pid()
+    if pid is not None:
+        os.kill(pid, signal.SIGCONT)  # a test that froze it and failed before thawing it
+    dev.stop()
+
+
 @pytest.fixture(scope="session")
 def kafka(broker: DevBroker) -> Kafka:
     return Kafka(broker.bootstrap)

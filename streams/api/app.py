@@ -135,7 +135,9 @@ def needs(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
     """The dependency that authenticates a request's key for ``scope`` and takes one rate-limit token."""
 
     async def check(request: Request, presented: Annotated[str | None, Depends(KEY_HEADER)]) -> ApiKey:
-        key = authenticate(request.app.state.store.keys, presented, scope)
+        store = request.app.state.store
+        store.require_current_keys()
+        key = authenticate(store.keys, presented, scope)
         request.app.state.limiter.check(key.key_id, time.monotonic())
         return key
 
@@ -220,9 +222,13 @@ def create_api(settings: Settings, store: ApiStore, metrics: Metrics | None = No
 
     # -- health -------------------------------------------------------------
 
-    @app.get("/healthz", name="health", tags=["health"])
+    @app.get("/healthz", name="health", tags=["health"], responses=responses(503))
     async def health() -> Health:
-        """Liveness and what the API holds; no key needed."""
+        """Whether the API can serve (its copies of the topics follow them, the key list is current) and what it
+        holds; no key needed. 503 with a problem saying why when it cannot."""
+        if store.failure is not None:
+            raise ProblemError(503, f"the API stopped following a topic ({store.failure}); it is restarting")
+        store.require_current_keys()
         return Health(status="ok", subscriptions=len(store.subscriptions), hooks=len(store.hooks.records))
 
     @app.get("/metrics", include_in_schema=False)

@@ -11,6 +11,7 @@ import uvicorn
 
 from ..acls import topics_of
 from ..metrics import Metrics
+from ..runtime.health import Health
 from ..runtime.kafka import check, ensure_topics
 from ..settings import Settings
 from .app import create_api
@@ -23,7 +24,9 @@ async def serve(settings: Settings, say: Callable[[str], None]) -> None:
     if created:
         say(f"created topics: {', '.join(created)}")
     metrics = Metrics()
-    app = create_api(settings, ApiStore(settings, metrics), metrics)
+    health = Health(metrics, settings.loop_timeout_seconds)
+    health.start(asyncio.get_running_loop())  # a wedged loop or a dead follower ends the process (exit code 3)
+    app = create_api(settings, ApiStore(settings, metrics, on_failure=lambda why: health.fail(why, "follower")), metrics)
     config = uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level=settings.log_level,
                             proxy_headers=True, server_header=False, access_log=False)  # fmt: skip
     say(f"API on http://{settings.api_host}:{settings.api_port} (OpenAPI at /openapi.json, metrics at /metrics)")

@@ -1,12 +1,20 @@
 """What the API reads and writes: three compacted topics held in memory
 (subscriptions, hooks, API keys) and one producer. A write returns once the
 broker has it and this process has read it back, so a client that creates
-something can read it at once."""
+something can read it at once; one not read back within ``READ_BACK_SECONDS``
+is a 503 that says it may have been written.
+
+The followers of the three topics run for the process's life: one that ends
+is a failure (``on_failure``: logged, and the process exits to be restarted),
+never a copy that silently goes stale. ``keys_current`` tells whether the key
+list was confirmed recently enough to authenticate with."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from typing import Callable
 
 from schemas.apikeys import ApiKey
 from schemas.hooks import Hook
@@ -16,16 +24,22 @@ from ..client.producer import EventProducer
 from ..delivery.hooks import HookBook
 from ..metrics import Metrics
 from ..runtime.codec import encode
+from .problems import ProblemError
 from ..runtime.compacted import CompactedView, Records
 from ..settings import Settings
 from ..topics import Topics
 
 log = logging.getLogger("cdp_triggers.api")
+READ_BACK_SECONDS = 10.0
 
 
 class ApiStore:
-    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics,
+                 on_failure: Callable[[str], None] | None = None) -> None:  # fmt: skip
         self.topics = Topics(settings)
+        self._keys_max_age = settings.api_keys_max_age_seconds
+        self._on_failure = on_failure
+        self.failure: str | None = None  # why a follower ended
         self.subscriptions: Records[ThresholdSubscription] = Records(
             ThresholdSubscription, lambda s: s.subscription_id, settings.max_event_bytes,
             on_invalid=lambda message: metrics.subscriptions_invalid.inc(),
@@ -44,12 +58,39 @@ class ApiStore:
         await self._producer.__aenter__()
         for view in self._views.values():
             await view.load()
-        self._tasks = [asyncio.create_task(view.follow()) for view in self._views.values()]
+        self._tasks = []
+        for view in self._views.values():
+            task = asyncio.create_task(view.follow(), name=f"follow {view.topic}")
+            task.add_done_callback(self._ended)
+            self._tasks.append(task)
         log.info("API store loaded: %d subscriptions, %d hooks, %d API keys",
                  len(self.subscriptions), len(self.hooks.records), len(self.keys))  # fmt: skip
 
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled():  # stop()
+            return
+        exc = task.exception()
+        self.failure = f"{task.get_name()} ended" + (f": {type(exc).__name__}: {exc}" if exc else "")
+        log.error("the API's copy of a topic stopped following it (%s)", self.failure, exc_info=exc)
+        if self._on_failure is not None:
+            self._on_failure(self.failure)
+
+    def keys_age(self) -> float:
+        """Seconds since the key list was last confirmed to hold everything written to its topic."""
+        return time.time() - self._views[self.topics.api_keys].confirmed_at
+
+    def require_current_keys(self) -> None:
+        """503 unless the key list is known current within ``api_keys_max_age_seconds`` (a revoked key must not
+        keep working on a copy that stopped following)."""
+        age = self.keys_age()
+        if self.failure is not None or age > self._keys_max_age:
+            raise ProblemError(503, f"the API cannot confirm that its list of API keys is current (last confirmed "
+                                    f"{age:.0f} s ago; the limit is {self._keys_max_age:g} s): no key is accepted "
+                                    "until Kafka answers again", headers={"Retry-After": "5"})  # fmt: skip
+
     async def stop(self) -> None:
         for task in self._tasks:
+            task.remove_done_callback(self._ended)
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.hooks.close()
@@ -69,5 +110,8 @@ class ApiStore:
 
     async def _write(self, topic: str, key: str, value: bytes | None) -> None:
         written = await self._producer.put_record(topic, key, value)
-        if not await self._views[topic].reached(written.partition, written.offset):
-            log.warning("%s/%s written but not read back within 10 s", topic, key)
+        if not await self._views[topic].reached(written.partition, written.offset, READ_BACK_SECONDS):
+            log.warning("%s/%s written but not read back within %g s", topic, key, READ_BACK_SECONDS)
+            raise ProblemError(503, f"the change was written to Kafka but this API did not read it back within "
+                                    f"{READ_BACK_SECONDS:g} s, so it may or may not be visible yet: read it back "
+                                    "before retrying", headers={"Retry-After": "5"})  # fmt: skip

@@ -160,7 +160,7 @@ def register(p: Pipeline, routes: Routes, hooks: HookBook) -> None:
 
         @p.app.task
         async def follow_hooks() -> None:
-            await hooks.view.follow()
+            await p.follow("the hooks view", hooks.view.follow)
 
     @p.app.on_before_shutdown.connect
     async def _close_session(sender: Any, **kwargs: Any) -> None:

@@ -4,6 +4,7 @@ dispatcher, each with its own app id (consumer group, internal topics)."""
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,10 @@ from ..settings import Settings
 from ..topics import Topics
 from . import faust_fixes
 from .continuity import GapReader, OffsetLedger
+from .health import Health
 from .kafka import KafkaConnection
 from .pipeline import FLUSH_SECONDS, Pipeline, Publisher
+from .progress import Since, stuck_for
 
 log = logging.getLogger("cdp_triggers")
 
@@ -56,6 +59,7 @@ def faust_app(settings: Settings, connection: KafkaConnection) -> faust.App:
         broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
         consumer_group_instance_id=settings.instance_id,
         producer_acks=-1,
+        producer_request_timeout=settings.kafka_timeout_seconds,  # Faust's 1,200 s would outlast every bound
         producer_linger_ms=1,  # Faust's own sends (control commands, delivery records) share requests
         web_enabled=False,
         loghandlers=[],
@@ -70,13 +74,41 @@ def pipeline(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
     app = faust_app(settings, connection)
     metrics = metrics or Metrics()
     topics = Topics(settings)
-    ledger = OffsetLedger(GapReader(connection), settings.app_id,
-                          on_gap=lambda topic, n: metrics.gap_rereads.labels(topic).inc(n))  # fmt: skip
+    health = Health(metrics, settings.loop_timeout_seconds)
+    timeout = settings.kafka_timeout_seconds
+    reader = GapReader(connection, bound=lambda what, detail: health.bounded(what, timeout, detail))
+    ledger = OffsetLedger(reader, settings.app_id, on_gap=lambda topic, n: metrics.gap_rereads.labels(topic).inc(n))
     faust_fixes.commit_from(app, ledger)
+    faust_fixes.bound_commits(app, lambda: health.bounded("commit", timeout, "an offset commit (the producer's "
+                                                          "flush, then the commit request)"))  # fmt: skip
     p = Pipeline(
         app=app, settings=settings, topics=topics, metrics=metrics,
-        publisher=Publisher(app, settings, topics, metrics), ledger=ledger,
+        publisher=Publisher(app, settings, topics, metrics), ledger=ledger, health=health,
     )  # fmt: skip
+    health.set_check("started", "Faust is starting: joining the group, restoring state")
+    health.add_check("rebalance", lambda: "a rebalance is under way" if app.rebalancing else None)
+    health.add_check("recovery", lambda: "restoring state from the changelogs" if app.in_recovery else None)
+
+    since: dict[tuple[str, int], Since] = {}
+
+    @app.timer(interval=settings.continuity_check_interval_seconds)
+    async def check_progress() -> None:
+        """Committed offsets must follow what was applied (``progress``): a partition stuck past the bound
+        fails the process."""
+        nonlocal since
+        applied = ledger.applied_offsets()
+        committed = await reader.committed(settings.app_id, list(applied)) if applied else {}
+        since, ages = stuck_for(since, applied, committed, time.monotonic())
+        for topic in {t for t, _ in applied} | {t for t, _ in ages}:
+            metrics.commit_stuck.labels(topic).set(max((a for (t, _), a in ages.items() if t == topic), default=0.0))
+        worst = max(ages.items(), key=lambda item: item[1], default=None)
+        if worst is not None and worst[1] > settings.progress_timeout_seconds:
+            (topic, partition), age = worst
+            stuck = ", ".join(f"{t}[{n}] committed {committed.get((t, n))} of {applied[(t, n)]} applied"
+                              for (t, n), a in sorted(ages.items()) if a > settings.progress_timeout_seconds)  # fmt: skip
+            reason = f"committed offsets stuck for {age:.0f} s while their input was applied: {stuck}"
+            health.set_check("commits", reason)
+            health.fail(reason, "commit_progress")
 
     @app.timer(interval=settings.continuity_check_interval_seconds)
     async def report_state_size() -> None:
@@ -110,6 +142,7 @@ def pipeline(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
                 by_topic.setdefault(tp.topic, []).append(tp.partition)
         described = ", ".join(f"{t}{sorted(ps)}" for t, ps in sorted(by_topic.items()))
         count = sum(len(ps) for ps in by_topic.values())
+        health.set_check("started", None)
         log.info("joined consumer group %s; assigned %d partitions: %s", settings.app_id, count, described)
 
     return p

@@ -7,6 +7,9 @@ callback: a value upserts, a null value (tombstone) deletes.
 
 ``caught_up()`` confirms the view holds everything written before the call;
 ``reached()`` waits for one known write (read-your-writes for the API).
+``follow()`` confirms it again every ``CONFIRM_SECONDS``: ``confirmed_at``
+then says how current the copy is known to be, and stops moving while the
+topic cannot be read (the API refuses to authenticate with a stale key list).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import time
 from typing import Callable, Generic, Iterator, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 from pydantic import BaseModel
 
 from ..settings import Settings
@@ -24,6 +28,8 @@ from .codec import Decoder, Rejected
 from .kafka import KafkaConnection
 
 log = logging.getLogger(__name__)
+CONFIRM_SECONDS = 1.0
+ASK_TIMEOUT_SECONDS = 10.0  # one look-up of the end offsets; a follower that cannot ask goes on polling
 Apply = Callable[[bytes | None, bytes | None], None]  # (key, value); value None: tombstone
 OnBatch = Callable[[dict[int, int]], None]  # after each poll: the next offset to read, per partition read (may be none)
 
@@ -81,13 +87,30 @@ class CompactedView:
         return True
 
     async def follow(self) -> None:
+        """Apply new records as they come, and confirm the copy current every ``CONFIRM_SECONDS``."""
+        target: tuple[float, dict[TopicPartition, int]] | None = None  # (asked at, end offsets then)
         try:
             while True:
                 async with self._lock:
+                    consumer = self._require()
+                    if target is None and time.time() - self.confirmed_at >= CONFIRM_SECONDS:
+                        target = await self._ends(consumer)
                     await self._poll()
+                    if target is not None and all([await consumer.position(tp) >= end
+                                                   for tp, end in target[1].items()]):  # fmt: skip
+                        self.confirmed_at, target = target[0], None
                 await asyncio.sleep(0)
         finally:
             await self.close()
+
+    async def _ends(self, consumer: AIOKafkaConsumer) -> tuple[float, dict[TopicPartition, int]] | None:
+        asked = time.time()
+        try:
+            ends = await asyncio.wait_for(consumer.end_offsets(sorted(consumer.assignment())), ASK_TIMEOUT_SECONDS)
+        except (asyncio.TimeoutError, KafkaError) as exc:
+            log.warning("cannot confirm that the copy of %s is current: %r", self.topic, exc)
+            return None
+        return asked, ends
 
     async def close(self) -> None:
         if self._consumer is not None:

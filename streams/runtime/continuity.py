@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
@@ -46,17 +47,31 @@ class Incoming:
                    message.key, message.value)  # fmt: skip
 
 
+Bound = Callable[[str, str], AbstractContextManager[None]]  # (operation, what it waits for) -> around one wait
+
+
+def unbounded(what: str, detail: str) -> AbstractContextManager[None]:
+    return nullcontext()
+
+
 class GapReader:
     """Reads offset ranges of input partitions outside any consumer group, and
-    the group's committed offsets."""
+    the group's committed offsets. Each call is one wait on Kafka inside
+    ``bound`` (``Health.bounded``: past its limit the process fails), the wait
+    for the lock included: a call stuck behind a stuck one is stuck too."""
 
-    def __init__(self, connection: KafkaConnection) -> None:
+    def __init__(self, connection: KafkaConnection, bound: Bound = unbounded) -> None:
         self._connection = connection
+        self._bound = bound
         self._consumer: AIOKafkaConsumer | None = None
         self._admin: AIOKafkaAdminClient | None = None
         self._lock = asyncio.Lock()
 
     async def committed(self, group: str, tps: list[tuple[str, int]]) -> dict[tuple[str, int], int | None]:
+        with self._bound("committed_offsets", f"the committed offsets of {len(tps)} partition(s)"):
+            return await self._committed(group, tps)
+
+    async def _committed(self, group: str, tps: list[tuple[str, int]]) -> dict[tuple[str, int], int | None]:
         async with self._lock:
             if self._admin is None:
                 admin = self._connection.admin()
@@ -79,19 +94,25 @@ class GapReader:
         return self._consumer
 
     async def first_offset(self, topic: str, partition: int) -> int:
-        async with self._lock:
-            consumer = await self._ready()
-            tp = TopicPartition(topic, partition)
-            return (await consumer.beginning_offsets([tp]))[tp]
+        with self._bound("log_start_offset", f"the first offset of {topic}[{partition}]"):
+            async with self._lock:
+                consumer = await self._ready()
+                tp = TopicPartition(topic, partition)
+                return (await consumer.beginning_offsets([tp]))[tp]
 
     async def end_offsets(self, tps: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
-        async with self._lock:
-            consumer = await self._ready()
-            ends = await consumer.end_offsets([TopicPartition(t, p) for t, p in tps])
-            return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+        with self._bound("end_offsets", f"the end offsets of {len(tps)} partition(s)"):
+            async with self._lock:
+                consumer = await self._ready()
+                ends = await consumer.end_offsets([TopicPartition(t, p) for t, p in tps])
+                return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
 
     async def read(self, topic: str, partition: int, start: int, end: int) -> list[Incoming]:
         """Messages with start <= offset < end (fewer where the log has holes)."""
+        with self._bound("reread", f"a re-read of {topic}[{partition}] offsets {start}..{end - 1}"):
+            return await self._read(topic, partition, start, end)
+
+    async def _read(self, topic: str, partition: int, start: int, end: int) -> list[Incoming]:
         async with self._lock:
             consumer = await self._ready()
             tp = TopicPartition(topic, partition)
@@ -152,6 +173,10 @@ class OffsetLedger:
 
     def partitions(self) -> list[tuple[str, int]]:
         return list(self._next)
+
+    def applied_offsets(self) -> dict[tuple[str, int], int]:
+        """The next offset to apply, per partition in use: everything before it was applied (durable or not)."""
+        return dict(self._next)
 
     def forget(self, tps: Iterable[tuple[str, int]]) -> None:
         """Revoked: another worker may move them on; the committed offset will tell."""

@@ -28,6 +28,13 @@ their causes for as long as it ran (p50 856 ms; 10 ms without the lock;
 ``benchmarks/results/live-2026-12-02.txt``). With 100 ms a stall costs at most
 that, and the smaller batch it brings is consumed before the next request.
 
+Bounded commits (``bound_commits``): a commit waits for the producer's flush
+and then for the consumer thread's commit request, with no bound but Faust's
+300 s flight recorder, which only logs. One that never returns makes every
+later commit wait on it without a word (``Consumer.commit`` joins the one in
+flight) and then hangs the shutdown ("Wait for streams..."). Each commit now
+runs inside a bound of the process's health watch (``health``).
+
 ``QuietMonitor`` (not a fix): Faust's Monitor sensor keeps statistics of every
 message, stream event and table access for its web views, which we do not run
 (our metrics are our own): its per-event hooks are the base sensor's no-ops.
@@ -36,7 +43,8 @@ message, stream event and table access for its web views, which we do not run
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Iterator, Optional, Protocol
+from contextlib import AbstractContextManager
+from typing import Any, Callable, Iterator, Optional, Protocol
 
 import faust
 from faust.sensors.base import Sensor
@@ -61,6 +69,8 @@ class CommitSource(Protocol):
 
 
 _SOURCE_ATTRIBUTE = "_cdp_commit_source"
+_BOUND_ATTRIBUTE = "_cdp_commit_bound"
+_original_force_commit = Consumer.force_commit
 _original_new_offset = Consumer._new_offset
 _original_pending = Consumer._filter_tps_with_pending_acks
 _original_worker_consumer = AIOKafkaConsumerThread._create_worker_consumer
@@ -111,6 +121,16 @@ def _pending(self: Consumer, topics: Any = None) -> Iterator[TP]:
     return iter(seen)
 
 
+async def _bounded_commit(self: Consumer, *args: Any, **kwargs: Any) -> bool:
+    # Every commit, from Faust's timer, a rebalance or the shutdown: one that never returns holds every later
+    # commit behind it, silently (``Consumer.commit`` waits on the one in flight), and then the shutdown too.
+    bound = getattr(self.app, _BOUND_ATTRIBUTE, None)
+    if bound is None:
+        return await _original_force_commit(self, *args, **kwargs)
+    with bound():
+        return await _original_force_commit(self, *args, **kwargs)
+
+
 class QuietMonitor(Monitor):
     """Faust's monitor without its per-event bookkeeping (offsets and commits are still tracked)."""
 
@@ -136,6 +156,11 @@ def commit_from(app: faust.App, source: CommitSource) -> None:
     setattr(app, _SOURCE_ATTRIBUTE, source)
 
 
+def bound_commits(app: faust.App, bound: Callable[[], AbstractContextManager[None]]) -> None:
+    """Run every offset commit of ``app`` inside ``bound()`` (``Health.bounded``; needs ``apply()``)."""
+    setattr(app, _BOUND_ATTRIBUTE, bound)
+
+
 def kafka_producer(app: faust.App) -> Any:
     """The aiokafka producer inside Faust's (started with the app): batches sent to it are covered by the
     producer flush Faust does before each commit."""
@@ -152,9 +177,10 @@ def apply() -> None:
             "re-check the fixes against the new release (and the SIGKILL and chaos tests) before upgrading"
         )
     ProducerBuffer.flush = _drain_completely  # type: ignore[method-assign]
+    Consumer.force_commit = _bounded_commit  # type: ignore[method-assign]
     Consumer._new_offset = _new_offset  # type: ignore[method-assign]
     Consumer._filter_tps_with_pending_acks = _pending  # type: ignore[method-assign]
     AIOKafkaConsumerThread._create_worker_consumer = _worker_consumer  # type: ignore[method-assign]
 
 
-__all__ = ["CommitSource", "QuietMonitor", "apply", "commit_from", "kafka_producer"]
+__all__ = ["CommitSource", "QuietMonitor", "apply", "bound_commits", "commit_from", "kafka_producer"]

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from typing import Callable
+from typing import Any, Callable
+
+from faust.worker import Worker
 
 from ..settings import Settings
 from .kafka import check, ensure_topics
@@ -21,7 +23,6 @@ def run(settings: Settings, group: str, topics: set[str], build: Callable[[], Pi
     """Build and run until stopped. ``prepare`` runs once everything is up,
     just before Faust takes over (the worker starts its dispatcher there)."""
     import uvloop
-    from faust.worker import Worker
 
     # uvloop: Faust's per-message path is mostly event-loop work (tasks, futures, queues); every loop of the
     # process is one, Faust's consumer thread's too.
@@ -37,17 +38,21 @@ def run(settings: Settings, group: str, topics: set[str], build: Callable[[], Pi
     if created:
         say(f"created topics: {', '.join(created)}")
     pipeline = build()
-    for step in pipeline.before_start:
-        loop.run_until_complete(step())
+    health = pipeline.health
     if settings.metrics_port:
         try:
-            pipeline.metrics.serve(settings.metrics_host, settings.metrics_port)
+            health.serve(settings.metrics_host, settings.metrics_port)
         except OSError as exc:
             raise LaunchError(
                 f"CDP_METRICS_PORT: cannot listen on {settings.metrics_host}:{settings.metrics_port} ({exc.strerror})."
                 " Hint: another worker may use it; give each worker its own port, or 0 to disable."
             ) from None
-        say(f"metrics on http://{settings.metrics_host}:{settings.metrics_port}/metrics")
+        say(f"metrics on http://{settings.metrics_host}:{settings.metrics_port}/metrics (probes: /livez, /readyz)")
+    health.start(loop)
+    for step in pipeline.before_start:
+        health.set_check("loading", f"loading: {step.__name__}")
+        loop.run_until_complete(step())
+    health.set_check("loading", None)
     if prepare is not None:
         prepare(pipeline)
     # What start-up built (modules, settings, subscriptions) lives as long as the process: out of the cyclic
@@ -57,4 +62,19 @@ def run(settings: Settings, group: str, topics: set[str], build: Callable[[], Pi
     gc.collect()
     gc.freeze()
     gc.set_threshold(500_000, 20, 100)
-    Worker(pipeline.app, loglevel=settings.log_level, loop=loop).execute_from_commandline()
+    BoundedWorker(pipeline, loglevel=settings.log_level, loop=loop).execute_from_commandline()
+
+
+class BoundedWorker(Worker):  # type: ignore[misc]  # faust has no type information
+    """Faust's worker, whose stop (on SIGTERM, SIGINT or a crash) has a bound: a commit or a flush that never
+    returns would otherwise hold the process at "Wait for streams..." until a SIGKILL."""
+
+    def __init__(self, pipeline: Pipeline, **kwargs: Any) -> None:
+        super().__init__(pipeline.app, **kwargs)
+        self._cdp_pipeline = pipeline
+
+    async def stop(self) -> None:
+        p = self._cdp_pipeline
+        with p.health.bounded("shutdown", p.settings.shutdown_timeout_seconds,
+                              "the shutdown: flush, commit, close the stores"):  # fmt: skip
+            await super().stop()

@@ -26,6 +26,7 @@ from .codec import Decoder, Rejected, dead_letter, encode
 from .continuity import Incoming, OffsetLedger
 from .control import ControlChannel, Nudge
 from .faust_fixes import kafka_producer
+from .health import Health
 from .state import Change, StateTable
 
 log = logging.getLogger("cdp_triggers")
@@ -288,6 +289,7 @@ class Pipeline:
     metrics: Metrics
     publisher: Publisher
     ledger: OffsetLedger  # what this worker applied; Faust commits from it
+    health: Health  # bounds on waits for Kafka, the loop's heartbeat, /livez and /readyz
     state_tables: dict[str, Any] = field(default_factory=dict)  # name -> table (anything with a len), for the size metric
     # Run to completion before Faust starts (the worker loads its subscriptions here).
     before_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -318,12 +320,15 @@ class Pipeline:
                 mark = self.ledger.mark()
                 changes = [(table, table.begin_flush()) for table in self.buffered]
                 self._since = None
-                await self.publisher.settle()
-                producer = kafka_producer(self.app)
-                sent = [(table, records, await send_changelog(producer, table.changelog_topic, records))
-                        for table, records in changes if records]  # fmt: skip
-                for table, records, last in sent:
-                    table.end_flush(records, await changelog_offsets(last))
+                waiting = (f"the acknowledgements of {self.publisher.unacked} trigger and dead-letter record(s) and "
+                           f"{sum(len(records) for _, records in changes)} changelog record(s)")  # fmt: skip
+                with self.health.bounded("flush", self.settings.kafka_timeout_seconds, waiting):
+                    await self.publisher.settle()
+                    producer = kafka_producer(self.app)
+                    sent = [(table, records, await send_changelog(producer, table.changelog_topic, records))
+                            for table, records in changes if records]  # fmt: skip
+                    for table, records, last in sent:
+                        table.end_flush(records, await changelog_offsets(last))
                 self.ledger.durable_to(mark)
             except BaseException as exc:
                 self._failure = exc
@@ -345,6 +350,18 @@ class Pipeline:
                 self._flushing = asyncio.ensure_future(self.flush())
             elif size >= FLUSH_BACKLOG:
                 await asyncio.shield(self._flushing)
+
+    async def follow(self, what: str, follow: Callable[[], Awaitable[None]]) -> None:
+        """Run a follower (of a compacted topic) for the process's life: if it ends, the process fails, since
+        what it keeps current would silently go stale."""
+        try:
+            await follow()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 (any end is the failure; the log line names it)
+            self.health.fail(f"{what} stopped following its topic: {type(exc).__name__}: {exc}", "follower")
+        else:
+            self.health.fail(f"{what} stopped following its topic", "follower")
 
     def input_topic(self, *names: str) -> Any:
         return self.app.topic(*names, partitions=self.settings.partitions, **RAW)

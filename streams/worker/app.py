@@ -29,6 +29,6 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
 
     @pipeline.app.task
     async def follow_subscriptions() -> None:
-        await registry.follow()
+        await pipeline.follow("the subscription registry", registry.follow)
 
     return pipeline

@@ -195,3 +195,26 @@ def malformed(n: int) -> list[bytes]:
     """Messages no schema accepts: not JSON, wrong fields, too large."""
     kinds = [b"\x00not json", b'{"segment_id": "x"}', b"x" * 70_000, b'{"event_id": 1}']
     return [kinds[i % len(kinds)] for i in range(n)]
+
+
+def malformed_kinds(now: str = "2026-01-01T00:00:00+00:00") -> list[bytes]:
+    """Eighteen kinds of message that every input topic rejects: framing, encoding and schema errors."""
+    base = {"event_id": "e", "event_time": now}
+    docs: list[Any] = [
+        {"segment_id": "x"},  # fields missing
+        {"event_id": 1},  # wrong type
+        {**base, "segment_id": "s", "segment_name": "S", "member_count": -1},  # negative count
+        {**base, "segment_id": "s", "segment_name": "S", "member_count": 12.5},  # fractional count
+        {**base, "segment_id": "s", "segment_name": "S", "member_count": "12"},  # count as a string
+        {**base, "event_time": "yesterday", "segment_id": "s"},  # not a timestamp
+        {**base, "event_time": "2026-01-01T00:00:00"},  # no offset
+        {**base, "event_id": "", "segment_id": "s"},  # empty id
+        {**base, "data_source_id": "d", "status": "exploded"},  # unknown status
+        {**base, "sneaky": True},  # unknown field
+        [base],  # an array
+        "just a string",
+        None,
+    ]
+    raw = [json.dumps(d).encode() for d in docs]
+    raw += [b"", b"\x00not json", b"\xff\xfe\xfd", b'{"event_id": "e",', b"x" * 70_000]
+    return raw

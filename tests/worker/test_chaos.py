@@ -17,27 +17,16 @@ import json
 import os
 import random
 import time
-from pathlib import Path
 
 import pytest
 
-from devtools.broker import DevBroker
-from devtools.processes import WorkerProcess, free_port, free_port_block
-from devtools.settings import load_broker_settings
 from streams.runtime.kafka import ensure_topics
 from tests.support import scenario
-from tests.support.kafka import Kafka
+from tests.support.kafka import Kafka, group_of_workers
 from tests.support.kafka import test_settings as settings_for
 from tests.support.metrics import wait_for_metric
 
 
-@pytest.fixture
-def own_broker(broker, tmp_path: Path):
-    """A broker of this test's own, so restarting it touches no other test."""
-    dev = DevBroker(load_broker_settings(port=free_port_block(2), home=tmp_path / "broker"))
-    dev.start()
-    yield dev
-    dev.stop()
 
 
 @pytest.mark.parametrize("count", [2, 3], ids=lambda n: f"{n}-workers")
@@ -49,11 +38,7 @@ def test_workers_through_kills_a_rolling_restart_and_a_broker_restart(own_broker
                         continuity_check_interval_seconds=2.0)  # fmt: skip
     asyncio.run(ensure_topics(base))
     kafka = Kafka(own_broker.bootstrap)
-    workers = [
-        WorkerProcess(base.model_copy(update={"instance_id": f"{base.instance_id}-{i}", "metrics_port": free_port(),
-                                              "data_dir": tmp_path / f"w{i}"}), tmp_path / f"worker-{i}.log")
-        for i in range(count)
-    ]  # fmt: skip
+    workers = group_of_workers(base, count, tmp_path)
     t = workers[0].topics
     history = scenario.build(seed=21, segments=60, values=120, sources=30, run_count=40)
     expected = scenario.expected_ids(history)

@@ -1,0 +1,78 @@
+"""No silent stalls: a worker whose broker stops answering says so and exits
+within its bound (``CDP_KAFKA_TIMEOUT_SECONDS``), then recovers exactly once
+restarted. The broker is a real one of this test's own, frozen with SIGSTOP
+(its sockets stay open: nothing is refused, nothing answers, as with a hung
+broker or a network partition that drops packets)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+
+
+from devtools.processes import WorkerProcess
+from streams.runtime.health import EXIT_STALLED
+from streams.runtime.kafka import ensure_topics
+from tests.support import scenario
+from tests.support.kafka import Kafka
+from tests.support.kafka import test_settings as settings_for
+from tests.support.metrics import wait_for_metric
+
+BOUND = 5.0
+
+
+
+
+def test_a_broker_that_stops_answering_makes_the_worker_exit_within_its_bound_and_recover_exactly(own_broker, tmp_path):
+    settings = settings_for(own_broker.bootstrap, tmp_path, partitions=2, stall_after_seconds=1e9,
+                            kafka_timeout_seconds=BOUND, continuity_check_interval_seconds=1.0)  # fmt: skip
+    asyncio.run(ensure_topics(settings))
+    kafka = Kafka(own_broker.bootstrap)
+    worker = WorkerProcess(settings, tmp_path / "worker.log")
+    t = worker.topics
+    history = scenario.build(seed=3, segments=8, values=60, sources=6, run_count=6)
+    expected = scenario.expected_ids(history)
+    inputs = history.inputs(t)
+    first, rest = inputs[: len(inputs) // 2], inputs[len(inputs) // 2 :]
+    kafka.produce_all(t.subscriptions, [(s["subscription_id"], s) for s in history.subs])
+    try:
+        worker.start()
+        wait_for_metric(worker, f"cdp_triggers_subscriptions_active {len(history.subs)}.0", timeout=60)
+        for topic, key, doc in first:
+            kafka.produce(topic, key, doc)
+        kafka.flush()
+        time.sleep(1.0)  # mid-stream: applying, flushing, committing
+
+        broker_pid = own_broker.pid()
+        assert broker_pid is not None
+        os.kill(broker_pid, signal.SIGSTOP)
+        frozen = time.monotonic()
+        assert worker.proc is not None
+        try:
+            code = worker.proc.wait(BOUND + 20)
+        except subprocess.TimeoutExpired:
+            code = None
+        exited_after = time.monotonic() - frozen
+        os.kill(broker_pid, signal.SIGCONT)
+        assert code == EXIT_STALLED, f"the worker did not exit on its own (code {code}):\n{worker.log()[-3000:]}"
+        said = worker.log()
+        assert "exiting with code 3" in said and "still waiting after" in said, said[-3000:]
+
+        worker.start()  # its supervisor restarts it
+        for topic, key, doc in rest:
+            kafka.produce(topic, key, doc)
+        kafka.flush()
+        seen = scenario.triggers_by_id(kafka, t.actions, expected, timeout=120)
+        topics = [t.segments, t.measures, t.datasources, t.runs]
+        settled, lag = scenario.wait_for_zero_lag(own_broker.bootstrap, settings.app_id, topics, timeout=90)
+    finally:
+        worker.stop()
+    missing = set(expected) - set(seen)
+    assert not missing and not set(seen) - set(expected), f"{len(missing)} lost, {len(set(seen) - set(expected))} invented"
+    assert all(all(d == docs[0] for d in docs) for docs in seen.values()), "an id with two payloads"
+    assert settled != float("inf"), f"group lag stuck: { {tp: n for tp, n in lag.items() if n} }"
+    print(f"\nworker exited {exited_after:.1f} s after the broker froze (bound {BOUND:g} s); "
+          f"{len(expected)} triggers exact after the restart")
