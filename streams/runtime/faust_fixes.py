@@ -28,6 +28,14 @@ their causes for as long as it ran (p50 856 ms; 10 ms without the lock;
 ``benchmarks/results/live-2026-12-02.txt``). With 100 ms a stall costs at most
 that, and the smaller batch it brings is consumed before the next request.
 
+Refused commits (``_commit_offsets``): when the group coordinator refuses a
+commit ("already rebalanced": a rebalance under way, a stale generation),
+faust returns quietly and still records the offsets as committed, so it never
+commits them again: a partition that gets no more input keeps its committed
+offset behind what was applied, without a word, until the next restart
+replays it. The fix restores what was really committed, so the next commit
+retries it, and logs the refusal.
+
 Bounded commits (``bound_commits``): a commit waits for the producer's flush
 and then for the consumer thread's commit request, with no bound but Faust's
 300 s flight recorder, which only logs. One that never returns makes every
@@ -43,6 +51,7 @@ message, stream event and table access for its web views, which we do not run
 from __future__ import annotations
 
 import asyncio
+import logging
 from contextlib import AbstractContextManager
 from typing import Any, Callable, Iterator, Optional, Protocol
 
@@ -54,6 +63,7 @@ from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.producer import ProducerBuffer
 from faust.types import TP
 
+log = logging.getLogger("cdp_triggers")
 FAUST_VERSION = "0.15.3"
 FETCH_MAX_WAIT_MS = 100  # aiokafka's and the Java client's default is 500: see the module's docstring
 
@@ -71,6 +81,7 @@ class CommitSource(Protocol):
 _SOURCE_ATTRIBUTE = "_cdp_commit_source"
 _BOUND_ATTRIBUTE = "_cdp_commit_bound"
 _original_force_commit = Consumer.force_commit
+_original_commit_offsets = Consumer._commit_offsets
 _original_new_offset = Consumer._new_offset
 _original_pending = Consumer._filter_tps_with_pending_acks
 _original_worker_consumer = AIOKafkaConsumerThread._create_worker_consumer
@@ -131,6 +142,18 @@ async def _bounded_commit(self: Consumer, *args: Any, **kwargs: Any) -> bool:
         return await _original_force_commit(self, *args, **kwargs)
 
 
+async def _commit_offsets(self: Consumer, offsets: Any, *args: Any, **kwargs: Any) -> bool:
+    before = {tp: self._committed_offset.get(tp) for tp in offsets}
+    did_commit = await _original_commit_offsets(self, offsets, *args, **kwargs)
+    if not did_commit and any(tp in self.assignment() for tp in offsets):
+        # Faust records a refused commit as done: restore what was really committed, so the next commit retries
+        for tp, offset in before.items():
+            self._committed_offset[tp] = offset
+        log.warning("the group coordinator refused an offset commit of %d partition(s) (a rebalance under way, or "
+                    "this member's generation is stale); retrying at the next commit", len(offsets))  # fmt: skip
+    return did_commit
+
+
 class QuietMonitor(Monitor):
     """Faust's monitor without its per-event bookkeeping (offsets and commits are still tracked)."""
 
@@ -178,6 +201,7 @@ def apply() -> None:
         )
     ProducerBuffer.flush = _drain_completely  # type: ignore[method-assign]
     Consumer.force_commit = _bounded_commit  # type: ignore[method-assign]
+    Consumer._commit_offsets = _commit_offsets  # type: ignore[method-assign]
     Consumer._new_offset = _new_offset  # type: ignore[method-assign]
     Consumer._filter_tps_with_pending_acks = _pending  # type: ignore[method-assign]
     AIOKafkaConsumerThread._create_worker_consumer = _worker_consumer  # type: ignore[method-assign]

@@ -22,3 +22,35 @@ def test_the_worker_consumer_long_polls_briefly(tmp_path):
             await consumer.stop()
 
     assert asyncio.run(fetch_wait()) == FETCH_MAX_WAIT_MS == 100
+
+
+def test_a_commit_the_coordinator_refuses_is_not_recorded_as_done(tmp_path, caplog):
+    # Faust's _commit returns False for a CommitFailedError "already rebalanced" and still recorded the offsets as
+    # committed: never sent again, the partition's committed offset stayed behind, silently (see faust_fixes).
+    from faust.types import TP
+
+    settings = Settings(data_dir=tmp_path)
+    app = faust_app(settings, KafkaConnection(settings))
+    consumer = app.consumer
+    tp = TP("cdp.segment-changes", 0)
+    answers = [False, True]
+
+    async def commit(offsets):  # the coordinator's answer: refused, then accepted
+        return answers.pop(0)
+
+    async def flushed() -> None:
+        pass
+
+    consumer._commit = commit
+    consumer.assignment = lambda: {tp}
+    app.producer.flush = flushed
+    app.tables.on_commit = lambda offsets: None
+
+    async def go() -> list:
+        seen = [await consumer._commit_offsets({tp: 5}), consumer._committed_offset[tp]]
+        seen.append(consumer._should_commit(tp, 5))  # the next timer commit sends it again
+        seen += [await consumer._commit_offsets({tp: 5}), consumer._committed_offset[tp]]
+        return seen
+
+    assert asyncio.run(go()) == [False, None, True, True, 5]
+    assert "refused an offset commit of 1 partition(s)" in caplog.text

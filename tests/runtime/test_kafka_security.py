@@ -214,3 +214,36 @@ def test_the_api_and_its_hooks_as_least_privileged_principals(secured, tmp_path)
                 process.stop()
         printed = api_process.log() + dispatcher.log()
         assert not [s for s in secrets_of(dev) if s in printed], "a secret was printed"
+
+
+def test_an_api_whose_follower_loses_its_read_permission_says_so_and_exits(secured, tmp_path):
+    """A real failure of a follow task: the api principal's Read ACL on the API-keys topic is taken away while the
+    API runs. The API must not go on with a key list that no longer follows the topic: it logs why and exits with
+    code 3, for its supervisor to restart it."""
+    from confluent_kafka.admin import AclBindingFilter
+
+    from streams.runtime.health import EXIT_STALLED
+    from streams.topics import Topics
+    from tests.support.api import api_settings, start_api
+
+    dev, base = secured
+    keys_topic = Topics(base).api_keys
+    read = AclBinding(ResourceType.TOPIC, keys_topic, ResourcePatternType.LITERAL, "User:api", "*",
+                      AclOperation.READ, AclPermissionType.ALLOW)  # fmt: skip
+    admin = AdminClient({"bootstrap.servers": dev.bootstrap})
+    api_process, api = start_api(api_settings(as_user(dev, base, "api", "scram")), tmp_path / "api.log", admin=base)
+    try:
+        assert api.call("GET", "/healthz").status_code == 200
+        taken = AclBindingFilter(ResourceType.TOPIC, keys_topic, ResourcePatternType.LITERAL, "User:api", "*",
+                                 AclOperation.READ, AclPermissionType.ALLOW)  # fmt: skip
+        for future in admin.delete_acls([taken]).values():
+            future.result(30)
+        assert api_process.proc is not None
+        code = api_process.proc.wait(60)
+    finally:
+        for future in admin.create_acls([read]).values():
+            future.result(30)
+        api_process.stop()
+    said = api_process.log()
+    assert code == EXIT_STALLED, said[-3000:]
+    assert "stopped following" in said and "TopicAuthorizationFailed" in said and "exiting with code 3" in said, said[-3000:]

@@ -85,8 +85,9 @@ def _start_all(workers: list[WorkerProcess]) -> None:
 
 
 def _one_run(broker, tmp: Path, seed: int, artifacts: Path) -> dict:
-    base = settings_for(broker.bootstrap, tmp, partitions=4, stall_after_seconds=1e9,
-                        continuity_check_interval_seconds=2.0)  # fmt: skip
+    # The production defaults of commit interval and session timeout (the suite's are shorter), as a user runs it.
+    base = settings_for(broker.bootstrap, tmp, partitions=4, stall_after_seconds=1e9, commit_interval_seconds=1.0,
+                        session_timeout_seconds=10.0, continuity_check_interval_seconds=2.0)  # fmt: skip
     asyncio.run(ensure_topics(base))
     tmp.mkdir(parents=True, exist_ok=True)
     kafka = Kafka(broker.bootstrap)
