@@ -129,6 +129,14 @@ def pipeline_health() -> dict:
                 (_rate("cdp_triggers_input_rereads_total", "topic"), "re-read: {{topic}}")], 12, 24),
         _panel(9, "Workers up", "Scrape health of each worker (1 = up).", "none",
                [(f"up{{{SELECTOR}}}", "{{instance}}")], 0, 32, w=24, h=5, kind="stat"),
+        _panel(10, "Commits and the event loop", "Longest time a partition's committed offset stayed behind "
+               "applied input without moving, per topic (the worker exits at CDP_PROGRESS_TIMEOUT_SECONDS), and "
+               "the time since each process's event loop last turned (it exits at CDP_LOOP_TIMEOUT_SECONDS).", "s",
+               [(f"max by (topic) (cdp_triggers_commit_stuck_seconds{{{SELECTOR}}})", "commit stuck: {{topic}}"),
+                (f"max by (instance) (cdp_triggers_event_loop_heartbeat_age_seconds{{{SELECTOR}}})",
+                 "loop heartbeat age: {{instance}}")], 0, 37),
+        _panel(11, "Ready", "Whether each worker answers /readyz with 200 (1); /readyz names the failing check.",
+               "none", [(f"cdp_triggers_ready{{{SELECTOR}}}", "{{instance}}")], 12, 37, kind="stat"),
     ]  # fmt: skip
     return _dashboard("cdp-pipeline-health", "cdp-triggers: Pipeline health", panels)
 

@@ -49,7 +49,7 @@ def worker(
         from ..worker.supervise import supervise_dispatcher
 
         routes(s)  # fail here, before anything starts, on a bad routes file
-        prepare = lambda pipeline: supervise_dispatcher(pipeline.app, s, say)  # noqa: E731
+        prepare = lambda pipeline: supervise_dispatcher(pipeline, s, say)  # noqa: E731
     _launch(s, "worker", lambda: create_app(s), prepare)
 
 

@@ -87,7 +87,8 @@ def register(p: Pipeline, routes: Routes, hooks: HookBook) -> None:
         facts = Facts.of(event)
         published = (msg.timestamp_ms or 0) / 1000
         if hooks.enabled:
-            await hooks.fresh_for(published)
+            with p.kafka_wait("hooks_refresh", "the hooks topic's end offsets and the records before them"):
+                await hooks.fresh_for(published)
         names = [*receivers_for(routes.file.route, facts), *hooks.route(facts, published)]
         if not names:
             m.unrouted.labels(TriggerType(event["type"]).short).inc()
@@ -120,7 +121,8 @@ def register(p: Pipeline, routes: Routes, hooks: HookBook) -> None:
             elif result.failure is None:
                 delivered.put(record_key(event["id"], name), time.time(), msg.partition)
                 # Wait for the record's changelog write: a crash can then repeat only deliveries in flight.
-                await p.app.producer.flush()
+                with p.kafka_wait("delivery_record", "the acknowledgement of a delivery record's changelog write"):
+                    await p.app.producer.flush()
                 m.deliveries.labels(kind(name), "delivered").inc()
                 m.delivery_latency.labels(kind(name)).observe(max(time.time() - published, 0.0))
                 log.info("delivered %s to %s after %d attempt(s)", event["id"], name, result.attempts)
@@ -135,7 +137,8 @@ def register(p: Pipeline, routes: Routes, hooks: HookBook) -> None:
             trigger_id=event["id"], event=event, dead_lettered_at=datetime.now(timezone.utc),
             dispatcher=p.settings.app_id,
         )  # fmt: skip
-        await p.publisher.delivery_dead_letter(record)
+        with p.kafka_wait("delivery_dead_letter", f"the acknowledgement of delivery dead letter {record.id}"):
+            await p.publisher.delivery_dead_letter(record)
         m.deliveries.labels(kind(name), "dead_lettered").inc()
         m.delivery_dead_lettered.labels(kind(name), result.failure.value).inc()
         log.warning("gave up delivering %s to %s after %d attempt(s): %s: %s",

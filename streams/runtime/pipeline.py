@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Generic, TypeVar
 
@@ -322,7 +323,7 @@ class Pipeline:
                 self._since = None
                 waiting = (f"the acknowledgements of {self.publisher.unacked} trigger and dead-letter record(s) and "
                            f"{sum(len(records) for _, records in changes)} changelog record(s)")  # fmt: skip
-                with self.health.bounded("flush", self.settings.kafka_timeout_seconds, waiting):
+                with self.kafka_wait("flush", waiting):
                     await self.publisher.settle()
                     producer = kafka_producer(self.app)
                     sent = [(table, records, await send_changelog(producer, table.changelog_topic, records))
@@ -350,6 +351,10 @@ class Pipeline:
                 self._flushing = asyncio.ensure_future(self.flush())
             elif size >= FLUSH_BACKLOG:
                 await asyncio.shield(self._flushing)
+
+    def kafka_wait(self, what: str, detail: str) -> AbstractContextManager[None]:
+        """Around a wait on Kafka the process cannot go on without: bounded by ``kafka_timeout_seconds``."""
+        return self.health.bounded(what, self.settings.kafka_timeout_seconds, detail)
 
     async def follow(self, what: str, follow: Callable[[], Awaitable[None]]) -> None:
         """Run a follower (of a compacted topic) for the process's life: if it ends, the process fails, since

@@ -7,19 +7,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 import subprocess
 import sys
 from typing import Any, Callable
 
-import faust
-
+from ..runtime.pipeline import Pipeline
 from ..settings import Settings
 
 log = logging.getLogger("cdp_triggers")
 
 
-def supervise_dispatcher(app: faust.App, settings: Settings, say: Callable[[str], None]) -> None:
+def supervise_dispatcher(pipeline: Pipeline, settings: Settings, say: Callable[[str], None]) -> None:
+    app = pipeline.app
     env = dict(os.environ)
     env["CDP_METRICS_PORT"] = str(settings.dispatcher_metrics_port)
     if settings.instance_id:
@@ -31,9 +30,8 @@ def supervise_dispatcher(app: faust.App, settings: Settings, say: Callable[[str]
     @app.task
     async def watch_dispatcher() -> None:
         code = await asyncio.get_running_loop().run_in_executor(None, child.wait)
-        if code is not None and not stopping:
-            log.error("dispatcher exited with code %s; stopping the worker", code)
-            os.kill(os.getpid(), signal.SIGTERM)
+        if code is not None and not stopping:  # non-zero, so that the supervisor restarts both
+            pipeline.health.fail(f"the dispatcher exited with code {code}; the worker stops too", "dispatcher")
 
     @app.on_before_shutdown.connect
     async def _stop_dispatcher(sender: Any, **kwargs: Any) -> None:

@@ -169,3 +169,23 @@ def test_worker_with_dispatcher_runs_both_and_stops_both(kafka, settings, worker
         for _ in range(50):  # the child may take a moment to be reaped
             os.kill(child, 0)
             time.sleep(0.2)
+
+
+@pytest.mark.broker
+def test_a_dispatcher_that_dies_stops_its_worker_with_a_failure_code(kafka, settings, worker_factory, tmp_path):
+    """``--with-dispatcher``: a dispatcher killed by anything makes the worker exit non-zero, so that a supervisor
+    that restarts only failures (systemd's Restart=on-failure) brings both back."""
+    import os
+    import re
+    import signal
+
+    from streams.runtime.health import EXIT_STALLED
+
+    with HttpReceiver() as http:
+        _, env = routes_file(tmp_path, http, None)
+        worker = worker_factory(settings, "worker", "worker --with-dispatcher", env).start()
+        wait_for(lambda: re.search(r"dispatcher started \(pid (\d+)\)", worker.log()), 30, "the dispatcher", worker.log)
+        child = int(re.search(r"dispatcher started \(pid (\d+)\)", worker.log()).group(1))
+        os.kill(child, signal.SIGKILL)
+        assert worker.proc.wait(40) == EXIT_STALLED, worker.log()[-3000:]
+    assert "the dispatcher exited with code -9" in worker.log()
