@@ -160,6 +160,7 @@ def register(p: Pipeline, routes: Routes, hooks: HookBook) -> None:
 
     if hooks.enabled:
         p.before_start.append(hooks.view.load)
+        p.health.add_check("hooks", lambda: hooks.view.unconfirmed(p.settings.progress_timeout_seconds))
 
         @p.app.task
         async def follow_hooks() -> None:

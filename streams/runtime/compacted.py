@@ -75,7 +75,15 @@ class CompactedView:
         tps = sorted(consumer.assignment())
         ends = await consumer.end_offsets(tps)
         await self._until(lambda positions: all(positions[tp] >= ends[tp] for tp in tps))
-        self.confirmed_at = started
+        self.confirmed_at = max(self.confirmed_at, started)
+
+    def unconfirmed(self, limit: float) -> str | None:
+        """Why this copy cannot be trusted as current, when it was last confirmed more than ``limit`` s ago
+        (a readiness check); None while it is current."""
+        age = time.time() - self.confirmed_at
+        if age <= limit:
+            return None
+        return f"the copy of {self.topic} was last confirmed current {age:.0f} s ago (Kafka does not answer)"
 
     async def reached(self, partition: int, offset: int, timeout: float = 10.0) -> bool:
         """Wait until the record at ``offset`` of ``partition`` is applied."""
@@ -98,7 +106,7 @@ class CompactedView:
                     await self._poll()
                     if target is not None and all([await consumer.position(tp) >= end
                                                    for tp, end in target[1].items()]):  # fmt: skip
-                        self.confirmed_at, target = target[0], None
+                        self.confirmed_at, target = max(self.confirmed_at, target[0]), None
                 await asyncio.sleep(0)
         finally:
             await self.close()

@@ -26,6 +26,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
         await registry.load(settings, t.subscriptions)
 
     pipeline.before_start.append(load_subscriptions)
+    limit = settings.progress_timeout_seconds
+    pipeline.health.add_check("subscriptions", lambda: registry.unconfirmed(limit))
 
     @pipeline.app.task
     async def follow_subscriptions() -> None:

@@ -191,6 +191,10 @@ class SubscriptionRegistry:
                  time.monotonic() - began)  # fmt: skip
         self.ready.set()
 
+    def unconfirmed(self, limit: float) -> str | None:
+        """Why the registry cannot be trusted as current (see ``CompactedView.unconfirmed``); None before load."""
+        return None if self._view is None else self._view.unconfirmed(limit)
+
     async def follow(self) -> None:
         assert self._view is not None, "load() first"
         await self._view.follow()

@@ -76,3 +76,39 @@ def test_a_broker_that_stops_answering_makes_the_worker_exit_within_its_bound_an
     assert settled != float("inf"), f"group lag stuck: { {tp: n for tp, n in lag.items() if n} }"
     print(f"\nworker exited {exited_after:.1f} s after the broker froze (bound {BOUND:g} s); "
           f"{len(expected)} triggers exact after the restart")
+
+
+def test_readyz_fails_until_the_worker_has_loaded_and_joined_and_livez_answers_throughout(settings, worker_factory):
+    """A real worker on the real broker, probed while it starts: not ready while it loads its subscriptions and
+    joins its group, then ready; alive all along."""
+    import json
+    import threading
+    import urllib.error
+    import urllib.request
+
+    def probe(path: str) -> tuple[int, dict] | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{settings.metrics_port}{path}", timeout=2) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+        except OSError:
+            return None  # not listening yet
+
+    worker = worker_factory(settings)
+    starting = threading.Thread(target=worker.start)
+    starting.start()
+    ready, live = [], []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not ready or ready[-1][0] != 200):
+        answer = probe("/readyz")
+        if answer is not None:
+            ready.append(answer)
+            live.append(probe("/livez"))
+        time.sleep(0.05)
+    starting.join()
+    assert ready and ready[0][0] == 503 and ready[0][1]["status"] == "not ready", ready[:3]
+    assert set(ready[0][1]["checks"]) & {"loading", "started"}, ready[0]
+    assert ready[-1] == (200, {"status": "ready"}), ready[-3:]
+    assert all(code == 200 for code, _ in filter(None, live)), live
+    print(f"\n/readyz: {sum(code == 503 for code, _ in ready)} answers 503 ({sorted({c for _, b in ready for c in b.get('checks', {})})}), then 200")
