@@ -68,9 +68,12 @@ def main() -> None:
         for name, spec in variants:
             group = settings.model_copy(update={"app_id": f"ab-{tag}-{name}-{round_}"})
             f = run_variant(group, spec, tmp, inputs, events, broker)
-            print(f"round {round_} {name:12s} steady {f['steady_events_per_second'] or 0:>7,} events/s, "
-                  f"start-up {f['startup_seconds']} s, triggers {f['triggers']:,}, worker CPU {f['worker_cpu_s']} s, "
-                  f"broker CPU {f['broker_cpu_s']} s, RSS {f['rss_mib']} MiB", flush=True)  # fmt: skip
+            print(
+                f"round {round_} {name:12s} steady {f['steady_events_per_second'] or 0:>7,} events/s, "
+                f"start-up {f['startup_seconds']} s, triggers {f['triggers']:,}, worker CPU {f['worker_cpu_s']} s, "
+                f"broker CPU {f['broker_cpu_s']} s, RSS {f['rss_mib']} MiB",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

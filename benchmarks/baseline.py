@@ -54,7 +54,9 @@ async def run(bootstrap: str, prefix: str, out_topic: str, follow: bool) -> tupl
     began = time.perf_counter()
     subs = await load_subscriptions(bootstrap, f"{prefix}subscriptions")
     last: dict[str, float] = {}
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=4 << 20)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=4 << 20
+    )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0, acks=-1)  # as the worker
     await consumer.start()
     await producer.start()

@@ -42,8 +42,11 @@ def main(events: int = 40_000) -> None:
     for key, doc in subscriptions(plan.entities, plan.subscriptions):
         registry.apply(key.encode(), orjson.dumps(doc))
     registry.commit({})
-    inputs = [(topic, orjson.dumps(doc)) for topic, _, doc in generate(plan, datetime.now(timezone.utc))
-              if topic in ("segment-changes", "measure-changes")]  # fmt: skip
+    inputs = [
+        (topic, orjson.dumps(doc))
+        for topic, _, doc in generate(plan, datetime.now(timezone.utc))
+        if topic in ("segment-changes", "measure-changes")
+    ]
     decoders = {"segment-changes": Decoder(SegmentChange, 65536), "measure-changes": Decoder(MeasureChange, 65536)}
     table = StateTable(_Table(), EntityState.to_dict, EntityState.from_dict, buffered=True)
     spent: dict[str, float] = defaultdict(float)
@@ -70,10 +73,21 @@ def main(events: int = 40_000) -> None:
         for crossing in found.crossings:
             t5 = clock()
             kind, entity_id = key.split("/", 1)
-            trigger = thresholds.crossing_trigger(crossing, kind, entity_id, "S", event.event_id, event.event_time, None)  # type: ignore[arg-type]
+            trigger = thresholds.crossing_trigger(
+                crossing, kind, entity_id, "S", event.event_id, event.event_time, None
+            )  # type: ignore[arg-type]
             t6 = clock()
-            encode(TriggerEvent(id=trigger.id, source="/b", type=trigger.type, subject=trigger.subject, time=trigger.time,
-                                dataschema=dataschema_for(trigger.type), data=trigger.data.model_dump(mode="json")))  # fmt: skip
+            encode(
+                TriggerEvent(
+                    id=trigger.id,
+                    source="/b",
+                    type=trigger.type,
+                    subject=trigger.subject,
+                    time=trigger.time,
+                    dataschema=dataschema_for(trigger.type),
+                    data=trigger.data.model_dump(mode="json"),
+                )
+            )
             t7 = clock()
             spent["trigger"] += t6 - t5
             spent["envelope + encode"] += t7 - t6

@@ -20,13 +20,28 @@ from streams.runtime import faust_fixes
 
 bootstrap, prefix, app_id, partitions, mode = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 faust_fixes.apply()
-app = faust.App(app_id, broker=f"kafka://{bootstrap}", store="memory://", processing_guarantee="at_least_once",
-                broker_commit_interval=0.5, consumer_auto_offset_reset="earliest", topic_partitions=partitions,
-                topic_disable_leader=True, producer_acks=-1, producer_linger_ms=0, web_enabled=False)  # fmt: skip
-inputs = app.topic(*(f"{prefix}{t}" for t in ("datasource-changes", "segment-changes", "measure-changes", "refresh-runs")),
-                   key_serializer="raw", value_serializer="raw", partitions=partitions)  # fmt: skip
-table = app.Table("floor", default=None, partitions=partitions,
-                  schema=faust.Schema(key_serializer="json", value_serializer="json"))  # fmt: skip
+app = faust.App(
+    app_id,
+    broker=f"kafka://{bootstrap}",
+    store="memory://",
+    processing_guarantee="at_least_once",
+    broker_commit_interval=0.5,
+    consumer_auto_offset_reset="earliest",
+    topic_partitions=partitions,
+    topic_disable_leader=True,
+    producer_acks=-1,
+    producer_linger_ms=0,
+    web_enabled=False,
+)
+inputs = app.topic(
+    *(f"{prefix}{t}" for t in ("datasource-changes", "segment-changes", "measure-changes", "refresh-runs")),
+    key_serializer="raw",
+    value_serializer="raw",
+    partitions=partitions,
+)
+table = app.Table(
+    "floor", default=None, partitions=partitions, schema=faust.Schema(key_serializer="json", value_serializer="json")
+)
 
 
 @app.agent(inputs)

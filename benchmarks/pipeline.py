@@ -99,16 +99,40 @@ def generate(plan: Plan, start: datetime, seed: int = 1):
             k, count[e] = count[e], count[e] + 1
             wave = 1000 * (1 + 0.2 * math.sin(math.pi * k / steps - math.pi / 2 + (e % 7) / 7))
             if e < half:
-                yield "segment-changes", f"seg-{e}", {"event_id": f"b{i}", "event_time": _iso(i), "segment_id": f"seg-{e}",
-                                                      "segment_name": "S", "member_count": int(wave)}  # fmt: skip
+                yield (
+                    "segment-changes",
+                    f"seg-{e}",
+                    {
+                        "event_id": f"b{i}",
+                        "event_time": _iso(i),
+                        "segment_id": f"seg-{e}",
+                        "segment_name": "S",
+                        "member_count": int(wave),
+                    },
+                )
             else:
-                yield "measure-changes", f"mea-{e}", {"event_id": f"b{i}", "event_time": _iso(i), "measure_id": f"mea-{e}",
-                                                      "measure_name": "M", "value": round(wave, 2)}  # fmt: skip
+                yield (
+                    "measure-changes",
+                    f"mea-{e}",
+                    {
+                        "event_id": f"b{i}",
+                        "event_time": _iso(i),
+                        "measure_id": f"mea-{e}",
+                        "measure_name": "M",
+                        "value": round(wave, 2),
+                    },
+                )
         elif r < 0.95:
             ds = f"ds-{rng.randrange(1000)}"
             status = rng.choice(["started", "succeeded", "failed"])
-            doc = {"event_id": f"b{i}", "event_time": _iso(i), "data_source_id": ds, "data_source_name": "D",
-                   "refresh_run_id": f"r{i // 3}", "status": status}  # fmt: skip
+            doc = {
+                "event_id": f"b{i}",
+                "event_time": _iso(i),
+                "data_source_id": ds,
+                "data_source_name": "D",
+                "refresh_run_id": f"r{i // 3}",
+                "status": status,
+            }
             if status == "failed":
                 doc["failure"] = {"code": "E", "message": "m", "will_retry": rng.random() < 0.5}
             yield "datasource-changes", ds, doc
@@ -116,15 +140,32 @@ def generate(plan: Plan, start: datetime, seed: int = 1):
             run = f"run-{runs // 13}"
             step = runs % 13
             runs += 1
-            tasks = [{"kind": "data_source", "name": "a"}, {"kind": "unification", "name": "map"},
-                     {"kind": "unification", "name": "match"}, {"kind": "unification", "name": "merge"},
-                     {"kind": "segment", "name": "s"}, {"kind": "measure", "name": "m"}]  # fmt: skip
+            tasks = [
+                {"kind": "data_source", "name": "a"},
+                {"kind": "unification", "name": "map"},
+                {"kind": "unification", "name": "match"},
+                {"kind": "unification", "name": "merge"},
+                {"kind": "segment", "name": "s"},
+                {"kind": "measure", "name": "m"},
+            ]
             if step == 0:
-                doc = {"event_id": f"b{i}", "event_time": _iso(i), "kind": "run_started", "run_id": run,
-                       "trigger": "scheduled", "tasks": tasks}  # fmt: skip
+                doc = {
+                    "event_id": f"b{i}",
+                    "event_time": _iso(i),
+                    "kind": "run_started",
+                    "run_id": run,
+                    "trigger": "scheduled",
+                    "tasks": tasks,
+                }
             else:
-                doc = {"event_id": f"b{i}", "event_time": _iso(i), "kind": "task_progress", "run_id": run,
-                       "task": tasks[(step - 1) // 2], "status": "started" if step % 2 else "succeeded"}  # fmt: skip
+                doc = {
+                    "event_id": f"b{i}",
+                    "event_time": _iso(i),
+                    "kind": "task_progress",
+                    "run_id": run,
+                    "task": tasks[(step - 1) // 2],
+                    "status": "started" if step % 2 else "succeeded",
+                }
             yield "refresh-runs", run, doc
 
 
@@ -134,14 +175,31 @@ def subscriptions(entities: int, count: int):
         e = j % entities
         kind, entity = ("segment", f"seg-{e}") if e < half else ("measure", f"mea-{e}")
         threshold = 1000 + 100 * (j // entities % 3)
-        yield f"sub-{j}", {"subscription_id": f"sub-{j}", "entity_kind": kind, "entity_id": entity,
-                           "threshold": threshold, "recovery_threshold": threshold - 100, "owner": "o@example.com"}  # fmt: skip
+        yield (
+            f"sub-{j}",
+            {
+                "subscription_id": f"sub-{j}",
+                "entity_kind": kind,
+                "entity_id": entity,
+                "threshold": threshold,
+                "recovery_threshold": threshold - 100,
+                "owner": "o@example.com",
+            },
+        )
 
 
 def produce(bootstrap: str, records, report: str) -> int:
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 50, "batch.num.messages": 10000,
-                         "queue.buffering.max.messages": 1_000_000, "partitioner": "murmur2_random",
-                         "compression.type": "lz4", "acks": "all"})  # fmt: skip
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "linger.ms": 50,
+            "batch.num.messages": 10000,
+            "queue.buffering.max.messages": 1_000_000,
+            "partitioner": "murmur2_random",
+            "compression.type": "lz4",
+            "acks": "all",
+        }
+    )
     n = 0
     began = time.perf_counter()
     for topic, key, doc in records:
@@ -165,8 +223,11 @@ def preload(settings: Settings, plan: Plan) -> list[str]:
     asyncio.run(ensure_topics(settings))
     subs = itertools.chain(subscriptions(plan.entities, plan.subscriptions), latency_subscriptions())
     produce(settings.kafka_bootstrap, ((topics.subscriptions, k, v) for k, v in subs), "subscriptions")
-    produce(settings.kafka_bootstrap, ((settings.topic_prefix + t, k, v) for t, k, v
-                                       in generate(plan, datetime.now(timezone.utc))), "change events")  # fmt: skip
+    produce(
+        settings.kafka_bootstrap,
+        ((settings.topic_prefix + t, k, v) for t, k, v in generate(plan, datetime.now(timezone.utc))),
+        "change events",
+    )
     return [topics.datasources, topics.segments, topics.measures, topics.runs]
 
 
@@ -204,9 +265,12 @@ class Progress:
 
     def figures(self, began: float, events: int) -> dict:
         steady = self.done - self.first_commit
-        return {"seconds": round(self.done - began, 2), "events_per_second": round(events / (self.done - began)),
-                "startup_seconds": round(self.first_commit - began, 2),
-                "steady_events_per_second": round(self.lag_at_first_commit / steady) if steady > 0 else None}  # fmt: skip
+        return {
+            "seconds": round(self.done - began, 2),
+            "events_per_second": round(events / (self.done - began)),
+            "startup_seconds": round(self.first_commit - began, 2),
+            "steady_events_per_second": round(self.lag_at_first_commit / steady) if steady > 0 else None,
+        }
 
 
 def follow_lag(bootstrap: str, group: str, ends: dict, timeout: float, procs: list[subprocess.Popen]) -> Progress:
@@ -246,9 +310,16 @@ def cpu_seconds(pid: int) -> float:
 
 
 def fresh_settings(bootstrap: str, tmp: Path, partitions: int, tag: str) -> Settings:
-    return Settings(kafka_bootstrap=bootstrap, app_id=f"bench-{tag}", topic_prefix=f"bench-{tag}.",
-                    partitions=partitions, data_dir=tmp / tag, metrics_port=free_port(),
-                    commit_interval_seconds=0.5, session_timeout_seconds=10)  # fmt: skip
+    return Settings(
+        kafka_bootstrap=bootstrap,
+        app_id=f"bench-{tag}",
+        topic_prefix=f"bench-{tag}.",
+        partitions=partitions,
+        data_dir=tmp / tag,
+        metrics_port=free_port(),
+        commit_interval_seconds=0.5,
+        session_timeout_seconds=10,
+    )
 
 
 def start_workers(settings: Settings, n: int, tmp: Path) -> list[WorkerProcess]:
@@ -264,8 +335,9 @@ def start_workers(settings: Settings, n: int, tmp: Path) -> list[WorkerProcess]:
     return workers
 
 
-def run_workers(settings: Settings, n: int, tmp: Path, inputs: list[str], events: int,
-                profile: Path | None = None) -> tuple[dict, list]:  # fmt: skip
+def run_workers(
+    settings: Settings, n: int, tmp: Path, inputs: list[str], events: int, profile: Path | None = None
+) -> tuple[dict, list]:
     ends = end_offsets(settings.kafka_bootstrap, inputs)
     before = sum(end_offsets(settings.kafka_bootstrap, [Topics(settings).actions]).values())
     began = time.monotonic()
@@ -273,9 +345,22 @@ def run_workers(settings: Settings, n: int, tmp: Path, inputs: list[str], events
     sampler = None
     if profile is not None:  # py-spy samples the worker (not its children) until told to stop
         profile.parent.mkdir(exist_ok=True)
-        sampler = subprocess.Popen(["py-spy", "record", "--pid", str(workers[0].proc.pid), "--format", "speedscope",
-                                    "--rate", "200", "--output", str(profile)], stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.STDOUT)  # fmt: skip
+        sampler = subprocess.Popen(
+            [
+                "py-spy",
+                "record",
+                "--pid",
+                str(workers[0].proc.pid),
+                "--format",
+                "speedscope",
+                "--rate",
+                "200",
+                "--output",
+                str(profile),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
     try:
         progress = follow_lag(settings.kafka_bootstrap, settings.app_id, ends, 3600, [w.proc for w in workers])
     finally:
@@ -301,8 +386,17 @@ def latency_subscriptions():
         yield e, {"subscription_id": e, "entity_kind": "segment", "entity_id": e, "threshold": 100, "owner": "o@x.io"}
 
 
-def latency_run(bootstrap: str, prefix: str, out_topic: str, rate: float, seconds: float, time_field,
-                round_: int, pid: int, stall: float = 0.0) -> dict:  # fmt: skip
+def latency_run(
+    bootstrap: str,
+    prefix: str,
+    out_topic: str,
+    rate: float,
+    seconds: float,
+    time_field,
+    round_: int,
+    pid: int,
+    stall: float = 0.0,
+) -> dict:
     """Send alternating low/high values for 50 entities with one subscription
     each at ``rate`` events/s; every high value crosses. The event time is the
     send time, so a trigger's time says when its cause was sent. Also the CPU
@@ -313,8 +407,14 @@ def latency_run(bootstrap: str, prefix: str, out_topic: str, rate: float, second
     went on to the end, which show whether it returns to live latency."""
     entities = LATENCY_ENTITIES
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0, "partitioner": "murmur2_random"})
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"lat-{uuid.uuid4().hex}",
-                         "auto.offset.reset": "latest", "fetch.wait.max.ms": 5})  # fmt: skip
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"lat-{uuid.uuid4().hex}",
+            "auto.offset.reset": "latest",
+            "fetch.wait.max.ms": 5,
+        }
+    )
     consumer.subscribe([out_topic])
     while not consumer.assignment():
         consumer.poll(0.1)
@@ -355,8 +455,13 @@ def latency_run(bootstrap: str, prefix: str, out_topic: str, rate: float, second
             time.sleep(wait)
         e = entities[sent % len(entities)]
         high = (sent // len(entities)) % 2 == 1
-        doc = {"event_id": f"{e}-{round_}-{sent}", "event_time": datetime.now(timezone.utc).isoformat(), "segment_id": e,
-               "segment_name": "L", "member_count": 150 if high else 50}  # fmt: skip
+        doc = {
+            "event_id": f"{e}-{round_}-{sent}",
+            "event_time": datetime.now(timezone.utc).isoformat(),
+            "segment_id": e,
+            "segment_name": "L",
+            "member_count": 150 if high else 50,
+        }
         producer.produce(f"{prefix}segment-changes", orjson.dumps(doc), e.encode())
         producer.poll(0)
         sent += 1
@@ -375,8 +480,14 @@ def latency_run(bootstrap: str, prefix: str, out_topic: str, rate: float, second
     if not latencies:
         return figures
     q = lambda p: round(latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000, 1)  # noqa: E731
-    return {**figures, "p50_ms": q(0.5), "p95_ms": q(0.95), "p99_ms": q(0.99), "max_ms": round(latencies[-1] * 1000, 1),
-            "mean_ms": round(statistics.mean(latencies) * 1000, 1)}  # fmt: skip
+    return {
+        **figures,
+        "p50_ms": q(0.5),
+        "p95_ms": q(0.95),
+        "p99_ms": q(0.99),
+        "max_ms": round(latencies[-1] * 1000, 1),
+        "mean_ms": round(statistics.mean(latencies) * 1000, 1),
+    }
 
 
 # -- the run -------------------------------------------------------------------
@@ -389,8 +500,11 @@ def main() -> None:
     parser.add_argument("--entities", type=int)
     parser.add_argument("--subscriptions", type=int)
     parser.add_argument("--skip-memory", action="store_true", help="skip the 1M-entity memory phase")
-    parser.add_argument("--profile", action="store_true",
-                        help="sample the 1-worker throughput run with py-spy: results/<mode>-worker.speedscope.json")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the 1-worker throughput run with py-spy: results/<mode>-worker.speedscope.json",
+    )
     args = parser.parse_args()
     mode = "quick" if args.quick else "full"
     plan = PLANS[mode]
@@ -406,7 +520,9 @@ def main() -> None:
     tag = uuid.uuid4().hex[:8]
     settings = fresh_settings(bootstrap, tmp, plan.partitions, tag)
     topics = Topics(settings)
-    print(f"benchmark ({mode}): {plan.events:,} events, {plan.entities:,} entities, {plan.subscriptions:,} subscriptions")
+    print(
+        f"benchmark ({mode}): {plan.events:,} events, {plan.entities:,} entities, {plan.subscriptions:,} subscriptions"
+    )
     inputs = preload(settings, plan)
 
     print("  baseline (plain aiokafka loop) ...", flush=True)
@@ -431,12 +547,16 @@ def main() -> None:
     for count in plan.workers:
         group_settings = settings.model_copy(update={"app_id": f"bench-{tag}-{count}w"})
         print(f"  worker x{count} ...", flush=True)
-        profile = ROOT / "benchmarks" / "results" / f"{mode}-worker.speedscope.json" if args.profile and count == 1 else None
+        profile = (
+            ROOT / "benchmarks" / "results" / f"{mode}-worker.speedscope.json" if args.profile and count == 1 else None
+        )
         figures, workers = run_workers(group_settings, count, tmp, inputs, plan.events, profile)
         figures["ratio_to_baseline"] = round(figures["events_per_second"] / base["events_per_second"], 3)
         for floor in ("bare", "uvloop"):
-            figures[f"ratio_to_faust_{floor}"] = round(figures["steady_events_per_second"]
-                                                       / results.throughput[f"faust_{floor}"]["steady_events_per_second"], 3)
+            figures[f"ratio_to_faust_{floor}"] = round(
+                figures["steady_events_per_second"] / results.throughput[f"faust_{floor}"]["steady_events_per_second"],
+                3,
+            )
         figures["rss_mib"] = [round(rss_mib(w.proc.pid)) for w in workers]
         results.throughput[f"{count}_worker"] = figures
         print(f"    {figures}", flush=True)
@@ -451,14 +571,21 @@ def main() -> None:
 
     def measure_latency(who: str, out: str, time_field, round_: int, pid: int) -> None:
         for suffix, stall in LATENCY_VARIANTS:
-            print(f"  latency at {rate:,.0f} events/s ({who}{f', after a {stall:g} s stall' if stall else ''}) ...", flush=True)
-            results.latency[who + suffix] = latency_run(bootstrap, settings.topic_prefix, out, rate, plan.latency_seconds,
-                                                        time_field, round_, pid, stall)  # fmt: skip
+            print(
+                f"  latency at {rate:,.0f} events/s ({who}{f', after a {stall:g} s stall' if stall else ''}) ...",
+                flush=True,
+            )
+            results.latency[who + suffix] = latency_run(
+                bootstrap, settings.topic_prefix, out, rate, plan.latency_seconds, time_field, round_, pid, stall
+            )
             print(f"    {results.latency[who + suffix]}", flush=True)
 
     measure_latency("worker", topics.actions, lambda d: (d["data"].get("entity_id"), d["time"]), 1, workers[0].proc.pid)
-    follower = subprocess.Popen([sys.executable, "-m", "benchmarks.baseline", "follow", bootstrap,
-                                 settings.topic_prefix, out_topic], cwd=ROOT, stdout=subprocess.DEVNULL)  # fmt: skip
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.baseline", "follow", bootstrap, settings.topic_prefix, out_topic],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
     try:
         time.sleep(3 + plan.events / max(base["events_per_second"], 1))  # let it catch up with the preload
         measure_latency("baseline", out_topic, lambda d: (d["entity"].split("/", 1)[1], d["time"]), 2, follower.pid)
@@ -476,12 +603,17 @@ def main() -> None:
     workers[0].stop()
 
     if plan.memory_entities:
-        print(f"  memory: {plan.memory_entities:,} entities, {plan.memory_subscriptions:,} subscriptions ...", flush=True)
+        print(
+            f"  memory: {plan.memory_entities:,} entities, {plan.memory_subscriptions:,} subscriptions ...", flush=True
+        )
         results.memory = memory_phase(bootstrap, tmp, plan)
         print(f"    {results.memory}", flush=True)
     else:
-        results.memory = {"rss_mib_after_throughput_run": results.throughput["1_worker"]["rss_mib"][0],
-                          "entities": plan.entities, "subscriptions": plan.subscriptions}  # fmt: skip
+        results.memory = {
+            "rss_mib_after_throughput_run": results.throughput["1_worker"]["rss_mib"][0],
+            "entities": plan.entities,
+            "subscriptions": plan.subscriptions,
+        }
 
     results.machine["seconds"] = round(time.monotonic() - began)
     out = ROOT / "benchmarks" / "results" / f"{mode}.json"
@@ -495,10 +627,22 @@ def faust_floor(settings: Settings, tmp: Path, inputs: list[str], events: int, m
     app_id = f"{settings.app_id}-floor-{mode}"
     ends = end_offsets(settings.kafka_bootstrap, inputs)
     began = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.faust_floor", settings.kafka_bootstrap,
-                             settings.topic_prefix, app_id, str(settings.partitions), mode], cwd=tmp,
-                            stdout=open(tmp / f"floor-{mode}.log", "wb"), stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.faust_floor",
+            settings.kafka_bootstrap,
+            settings.topic_prefix,
+            app_id,
+            str(settings.partitions),
+            mode,
+        ],
+        cwd=tmp,
+        stdout=open(tmp / f"floor-{mode}.log", "wb"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     try:
         progress = follow_lag(settings.kafka_bootstrap, app_id, ends, 3600, [proc])
     finally:
@@ -509,15 +653,23 @@ def faust_floor(settings: Settings, tmp: Path, inputs: list[str], events: int, m
 
 def recovery(settings: Settings, worker: WorkerProcess, tmp: Path) -> dict:
     worker.stop()
-    changelogs = [t for t in AdminClient({"bootstrap.servers": settings.kafka_bootstrap}).list_topics(timeout=10).topics
-                  if t.startswith(settings.app_id + "-") and t.endswith("-changelog")]  # fmt: skip
+    changelogs = [
+        t
+        for t in AdminClient({"bootstrap.servers": settings.kafka_bootstrap}).list_topics(timeout=10).topics
+        if t.startswith(settings.app_id + "-") and t.endswith("-changelog")
+    ]
     ends = end_offsets(settings.kafka_bootstrap, changelogs)
     began = time.monotonic()
     worker.start(timeout=600)
     ready = time.monotonic() - began
     # Plain read of the same changelog topics, start to end.
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"r-{uuid.uuid4().hex}",
-                         "enable.auto.commit": False})  # fmt: skip
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": f"r-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.assign([TopicPartition(t, p, 0) for t, p in ends])
     remaining = {tp for tp, end in ends.items() if end > 0}
     read = 0
@@ -531,8 +683,12 @@ def recovery(settings: Settings, worker: WorkerProcess, tmp: Path) -> dict:
                 remaining.discard((msg.topic(), msg.partition()))
     plain = time.monotonic() - t0
     consumer.close()
-    return {"changelog_records": sum(ends.values()), "restart_to_ready_seconds": round(ready, 2),
-            "plain_changelog_read_seconds": round(plain, 2), "ratio": round(ready / plain, 2) if plain else None}  # fmt: skip
+    return {
+        "changelog_records": sum(ends.values()),
+        "restart_to_ready_seconds": round(ready, 2),
+        "plain_changelog_read_seconds": round(plain, 2),
+        "ratio": round(ready / plain, 2) if plain else None,
+    }
 
 
 def memory_phase(bootstrap: str, tmp: Path, plan: Plan) -> dict:
@@ -540,28 +696,54 @@ def memory_phase(bootstrap: str, tmp: Path, plan: Plan) -> dict:
     s = fresh_settings(bootstrap, tmp, plan.partitions, f"mem-{tag}")
     t = Topics(s)
     asyncio.run(ensure_topics(s))
-    produce(bootstrap, ((t.subscriptions, k, v) for k, v in subscriptions(plan.memory_entities, plan.memory_subscriptions)),
-            "subscriptions")  # fmt: skip
+    produce(
+        bootstrap,
+        ((t.subscriptions, k, v) for k, v in subscriptions(plan.memory_entities, plan.memory_subscriptions)),
+        "subscriptions",
+    )
     half = plan.memory_entities // 2
     start = datetime.now(timezone.utc)
 
     def one_each():
         for e in range(plan.memory_entities):
             if e < half:
-                yield t.segments, f"seg-{e}", {"event_id": f"m{e}", "event_time": event_time(start, e),
-                                               "segment_id": f"seg-{e}", "segment_name": "S", "member_count": 900}  # fmt: skip
+                yield (
+                    t.segments,
+                    f"seg-{e}",
+                    {
+                        "event_id": f"m{e}",
+                        "event_time": event_time(start, e),
+                        "segment_id": f"seg-{e}",
+                        "segment_name": "S",
+                        "member_count": 900,
+                    },
+                )
             else:
-                yield t.measures, f"mea-{e}", {"event_id": f"m{e}", "event_time": event_time(start, e),
-                                               "measure_id": f"mea-{e}", "measure_name": "M", "value": 900.0}  # fmt: skip
+                yield (
+                    t.measures,
+                    f"mea-{e}",
+                    {
+                        "event_id": f"m{e}",
+                        "event_time": event_time(start, e),
+                        "measure_id": f"mea-{e}",
+                        "measure_name": "M",
+                        "value": 900.0,
+                    },
+                )
 
     produce(bootstrap, one_each(), "entity updates")
     figures, workers = run_workers(s, 1, tmp, [t.segments, t.measures], plan.memory_entities)
     rss = rss_mib(workers[0].proc.pid)
     restart = restart_to_first_trigger(s, workers[0], start)
     workers[0].stop()
-    return {"entities": plan.memory_entities, "subscriptions": plan.memory_subscriptions, "rss_mib": round(rss),
-            "seconds_to_zero_lag": figures["seconds"], "startup_seconds": figures["startup_seconds"],
-            "restart_to_ready_seconds": restart}  # fmt: skip
+    return {
+        "entities": plan.memory_entities,
+        "subscriptions": plan.memory_subscriptions,
+        "rss_mib": round(rss),
+        "seconds_to_zero_lag": figures["seconds"],
+        "startup_seconds": figures["startup_seconds"],
+        "restart_to_ready_seconds": restart,
+    }
 
 
 def restart_to_first_trigger(settings: Settings, worker: WorkerProcess, start: datetime) -> float:
@@ -570,13 +752,23 @@ def restart_to_first_trigger(settings: Settings, worker: WorkerProcess, start: d
     t = Topics(settings)
     worker.stop()
     ends = end_offsets(settings.kafka_bootstrap, [t.actions])
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"restart-{uuid.uuid4().hex}",
-                         "enable.auto.commit": False})  # fmt: skip
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": f"restart-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.assign([TopicPartition(topic, p, end) for (topic, p), end in ends.items()])
     began = time.monotonic()
     worker.start(timeout=600)
-    doc = {"event_id": "restart-probe", "event_time": event_time(start, 10**7), "segment_id": "seg-0",
-           "segment_name": "S", "member_count": 5000}  # fmt: skip
+    doc = {
+        "event_id": "restart-probe",
+        "event_time": event_time(start, 10**7),
+        "segment_id": "seg-0",
+        "segment_name": "S",
+        "member_count": 5000,
+    }
     produce(settings.kafka_bootstrap, [(t.segments, "seg-0", doc)], "restart probe")
     try:
         while time.monotonic() - began < 600:
@@ -595,31 +787,70 @@ def print_table(r: Results) -> None:
     for key, figures in t.items():
         if key == "baseline":
             continue
-        target = (f"{figures['ratio_to_faust_bare']} x faust bare (target >= 0.6), {figures['ratio_to_faust_uvloop']} x on "
-                  "uvloop" if "ratio_to_faust_bare" in figures else "")  # fmt: skip
-        rows.append(("throughput", key.replace("_", " "),
-                     f"{figures['steady_events_per_second']:,} ev/s steady, start-up {figures['startup_seconds']} s",
-                     target))  # fmt: skip
+        target = (
+            f"{figures['ratio_to_faust_bare']} x faust bare (target >= 0.6), {figures['ratio_to_faust_uvloop']} x on "
+            "uvloop"
+            if "ratio_to_faust_bare" in figures
+            else ""
+        )
+        rows.append(
+            (
+                "throughput",
+                key.replace("_", " "),
+                f"{figures['steady_events_per_second']:,} ev/s steady, start-up {figures['startup_seconds']} s",
+                target,
+            )
+        )
     for who in (agent + suffix for suffix, _ in LATENCY_VARIANTS for agent in ("worker", "baseline")):
         lat = r.latency.get(who, {})
         if lat.get("p99_ms") is not None:
             name = who.removesuffix("_after_stall")
-            where = f"{name} at {lat['rate']:,} ev/s" + (f", {lat['stall_seconds']:g} s stall" if "stall_seconds" in lat else "")
-            versus = (f"p99 {r.latency.get('p99_ratio')} x baseline (target <= 3)" if who == "worker" else
-                      f"p99 {r.latency.get('p99_ratio_after_stall')} x baseline" if who == "worker_after_stall" else "")  # fmt: skip
-            rows.append(("latency", where, f"p50 {lat['p50_ms']} / p95 {lat['p95_ms']} / p99 {lat['p99_ms']} / max "
-                                           f"{lat['max_ms']} ms; {lat['cpu_us_per_event']} us CPU/event", versus))  # fmt: skip
+            where = f"{name} at {lat['rate']:,} ev/s" + (
+                f", {lat['stall_seconds']:g} s stall" if "stall_seconds" in lat else ""
+            )
+            versus = (
+                f"p99 {r.latency.get('p99_ratio')} x baseline (target <= 3)"
+                if who == "worker"
+                else f"p99 {r.latency.get('p99_ratio_after_stall')} x baseline"
+                if who == "worker_after_stall"
+                else ""
+            )
+            rows.append(
+                (
+                    "latency",
+                    where,
+                    f"p50 {lat['p50_ms']} / p95 {lat['p95_ms']} / p99 {lat['p99_ms']} / max "
+                    f"{lat['max_ms']} ms; {lat['cpu_us_per_event']} us CPU/event",
+                    versus,
+                )
+            )
     rec = r.recovery
-    rows.append(("recovery", f"{rec['changelog_records']:,} changelog records",
-                 f"restart {rec['restart_to_ready_seconds']} s vs plain read {rec['plain_changelog_read_seconds']} s",
-                 f"ratio {rec['ratio']}"))  # fmt: skip
+    rows.append(
+        (
+            "recovery",
+            f"{rec['changelog_records']:,} changelog records",
+            f"restart {rec['restart_to_ready_seconds']} s vs plain read {rec['plain_changelog_read_seconds']} s",
+            f"ratio {rec['ratio']}",
+        )
+    )
     m = r.memory
     if "restart_to_ready_seconds" in m:
-        rows.append(("restart", f"{m['entities']:,} entities, {m['subscriptions']:,} subs",
-                     f"ready {m['restart_to_ready_seconds']} s after start", "target <= 10 s"))  # fmt: skip
-    rows.append(("memory", f"{m.get('entities', 0):,} entities, {m.get('subscriptions', 0):,} subs",
-                 f"{m.get('rss_mib', m.get('rss_mib_after_throughput_run'))} MiB RSS",
-                 "target <= 700 MiB" if "rss_mib" in m else ""))  # fmt: skip
+        rows.append(
+            (
+                "restart",
+                f"{m['entities']:,} entities, {m['subscriptions']:,} subs",
+                f"ready {m['restart_to_ready_seconds']} s after start",
+                "target <= 10 s",
+            )
+        )
+    rows.append(
+        (
+            "memory",
+            f"{m.get('entities', 0):,} entities, {m.get('subscriptions', 0):,} subs",
+            f"{m.get('rss_mib', m.get('rss_mib_after_throughput_run'))} MiB RSS",
+            "target <= 700 MiB" if "rss_mib" in m else "",
+        )
+    )
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     print()
     for row in rows:

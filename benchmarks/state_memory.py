@@ -48,30 +48,49 @@ def main(n: int) -> None:
         return f"segment/seg-{i}", {"p": 0, "s": state.to_dict()}
 
     def source(i: int) -> tuple[str, dict]:
-        doc = _event(f"d{i}", data_source_id=f"ds{i}", data_source_name=f"Source {i}", refresh_run_id="r1",
-                     status="started")  # fmt: skip
+        doc = _event(
+            f"d{i}", data_source_id=f"ds{i}", data_source_name=f"Source {i}", refresh_run_id="r1", status="started"
+        )
         obs = datasources.observe(None, DataSourceChange.model_validate(doc))
         return f"ds{i}", {"p": 0, "s": obs.state.to_dict()}
 
     adapter = TypeAdapter(RefreshRunChange)
-    tasks = [("data_source", "crm"), ("unification", "map"), ("unification", "match"), ("unification", "merge"),
-             ("segment", "vip"), ("measure", "ltv")]  # fmt: skip
+    tasks = [
+        ("data_source", "crm"),
+        ("unification", "map"),
+        ("unification", "match"),
+        ("unification", "merge"),
+        ("segment", "vip"),
+        ("measure", "ltv"),
+    ]
 
     def run(i: int) -> tuple[str, dict]:
-        started = _event(f"s{i}", kind="run_started", run_id=f"r{i}", trigger="scheduled",
-                         tasks=[{"kind": k, "name": name} for k, name in tasks])  # fmt: skip
+        started = _event(
+            f"s{i}",
+            kind="run_started",
+            run_id=f"r{i}",
+            trigger="scheduled",
+            tasks=[{"kind": k, "name": name} for k, name in tasks],
+        )
         state = runs.observe(None, adapter.validate_python(started)).state
         for k, (kind, name) in enumerate(tasks[:3]):
-            done = _event(f"t{i}-{k}", kind="task_progress", run_id=f"r{i}", task={"kind": kind, "name": name},
-                          status="succeeded")  # fmt: skip
+            done = _event(
+                f"t{i}-{k}", kind="task_progress", run_id=f"r{i}", task={"kind": kind, "name": name}, status="succeeded"
+            )
             state = runs.observe(state, adapter.validate_python(done)).state
         return f"r{i}", {"p": 0, "s": state.to_dict()}
 
     registry = SubscriptionRegistry()
 
     def subscription(i: int) -> None:
-        doc = {"subscription_id": f"sub-{i}", "entity_kind": "segment", "entity_id": f"seg-{i // 2}",
-               "threshold": 100 + i % 7, "owner": "owner@example.com", "labels": {}}  # fmt: skip
+        doc = {
+            "subscription_id": f"sub-{i}",
+            "entity_kind": "segment",
+            "entity_id": f"seg-{i // 2}",
+            "threshold": 100 + i % 7,
+            "owner": "owner@example.com",
+            "labels": {},
+        }
         registry.apply(doc["subscription_id"].encode(), json.dumps(doc).encode())
         if i % 1000 == 999:  # as the registry stores what it read after each poll
             registry.commit({})

@@ -177,13 +177,21 @@ class DevBroker:
         Passwords are given as files, so printing these shows no secret."""
         ca = str(self.secrets_dir / "ca.pem")
         if how == "mtls":
-            return {"CDP_KAFKA_BOOTSTRAP": f"127.0.0.1:{self.ssl_port}", "CDP_KAFKA_SECURITY_PROTOCOL": "SSL",
-                    "CDP_KAFKA_SSL_CA_FILE": ca, "CDP_KAFKA_SSL_CERT_FILE": str(self.secrets_dir / f"{user}.pem"),
-                    "CDP_KAFKA_SSL_KEY_FILE": str(self.secrets_dir / f"{user}.key")}  # fmt: skip
-        return {"CDP_KAFKA_BOOTSTRAP": f"127.0.0.1:{self.sasl_ssl_port}", "CDP_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
-                "CDP_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512" if how == "scram" else "PLAIN",
-                "CDP_KAFKA_SASL_USERNAME": user, "CDP_KAFKA_SASL_PASSWORD_FILE": str(self.secrets_dir / f"{user}.password"),
-                "CDP_KAFKA_SSL_CA_FILE": ca}  # fmt: skip
+            return {
+                "CDP_KAFKA_BOOTSTRAP": f"127.0.0.1:{self.ssl_port}",
+                "CDP_KAFKA_SECURITY_PROTOCOL": "SSL",
+                "CDP_KAFKA_SSL_CA_FILE": ca,
+                "CDP_KAFKA_SSL_CERT_FILE": str(self.secrets_dir / f"{user}.pem"),
+                "CDP_KAFKA_SSL_KEY_FILE": str(self.secrets_dir / f"{user}.key"),
+            }
+        return {
+            "CDP_KAFKA_BOOTSTRAP": f"127.0.0.1:{self.sasl_ssl_port}",
+            "CDP_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "CDP_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512" if how == "scram" else "PLAIN",
+            "CDP_KAFKA_SASL_USERNAME": user,
+            "CDP_KAFKA_SASL_PASSWORD_FILE": str(self.secrets_dir / f"{user}.password"),
+            "CDP_KAFKA_SSL_CA_FILE": ca,
+        }
 
     # -- fetching ----------------------------------------------------------
     def fetch(self) -> Path:
@@ -200,9 +208,14 @@ class DevBroker:
         tmp_lib = work / "lib.partial"
         shutil.rmtree(tmp_lib, ignore_errors=True)
         cmd = [
-            "mvn", "-B", "-q", "-f", str(work / "pom.xml"),
+            "mvn",
+            "-B",
+            "-q",
+            "-f",
+            str(work / "pom.xml"),
             f"{DEPENDENCY_PLUGIN}:copy-dependencies",
-            f"-DoutputDirectory={tmp_lib}", "-DincludeScope=runtime",
+            f"-DoutputDirectory={tmp_lib}",
+            "-DincludeScope=runtime",
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
@@ -233,12 +246,11 @@ class DevBroker:
         scram = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
         return {
             "listeners": f"PLAINTEXT://127.0.0.1:{p},CONTROLLER://127.0.0.1:{p + 1},"
-                         f"SASL_SSL://127.0.0.1:{p + 2},SSL://127.0.0.1:{p + 3}",
+            f"SASL_SSL://127.0.0.1:{p + 2},SSL://127.0.0.1:{p + 3}",
             "advertised.listeners": f"PLAINTEXT://127.0.0.1:{p},SASL_SSL://127.0.0.1:{p + 2},SSL://127.0.0.1:{p + 3}",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL",
             "sasl.enabled.mechanisms": "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
-            "listener.name.sasl_ssl.plain.sasl.jaas.config":
-                f'org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};',
+            "listener.name.sasl_ssl.plain.sasl.jaas.config": f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};",
             "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config": scram,
             "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": scram,
             "listener.name.ssl.ssl.client.auth": "required",
@@ -251,7 +263,7 @@ class DevBroker:
             "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
             # The plaintext listener and the controller stay open (ANONYMOUS): the dev tools' own door.
             "super.users": "User:ANONYMOUS;User:admin",
-        }  # fmt: skip
+        }
 
     def _server_properties(self) -> str:
         props = {
@@ -303,11 +315,20 @@ class DevBroker:
             else f"-Dlog4j.configuration=file:{self.home / 'log4j.properties'}"
         )
         return [
-            self._java(), f"-Xmx{self.heap}", f"-Xms{min(256, _mib(self.heap))}m",
-            "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:ParallelGCThreads=2",
-            "-XX:CICompilerCount=2", "-Djava.awt.headless=true", log_opt,
-            "-cp", str(self.lib_dir / "*"), main, *args,
-        ]  # fmt: skip
+            self._java(),
+            f"-Xmx{self.heap}",
+            f"-Xms{min(256, _mib(self.heap))}m",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-XX:ParallelGCThreads=2",
+            "-XX:CICompilerCount=2",
+            "-Djava.awt.headless=true",
+            log_opt,
+            "-cp",
+            str(self.lib_dir / "*"),
+            main,
+            *args,
+        ]
 
     # -- lifecycle ---------------------------------------------------------
     def pid(self) -> int | None:
@@ -356,9 +377,11 @@ class DevBroker:
         log = open(self.log_file, "ab")
         proc = subprocess.Popen(
             self._java_cmd("kafka.Kafka", str(config)),
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,  # survives the shell that started it, like a daemon
-        )  # fmt: skip
+        )
         log.close()
         self._pid_file.write_text(str(proc.pid))
         self._log_offset_at_start = self.log_file.stat().st_size

@@ -97,8 +97,16 @@ class Inbox:
             await self._runner.cleanup()
 
 
-async def run_demo(settings: Settings, duration: float, say: Callable[[str], None], *, until_all: bool = False,
-                   seed: int = 7, speed: float = 60.0, log_dir: Path = Path(".demo")) -> set[TriggerType]:  # fmt: skip
+async def run_demo(
+    settings: Settings,
+    duration: float,
+    say: Callable[[str], None],
+    *,
+    until_all: bool = False,
+    seed: int = 7,
+    speed: float = 60.0,
+    log_dir: Path = Path(".demo"),
+) -> set[TriggerType]:
     console = liveview.console()
     log_dir.mkdir(exist_ok=True)
     inbox = Inbox(lambda text: console.print(text, style="dim"), log_dir / "tls")
@@ -106,14 +114,17 @@ async def run_demo(settings: Settings, duration: float, say: Callable[[str], Non
     api_port = free_port()
     env = {
         **os.environ,
-        "CDP_HOOK_SIGNING_KEY": secrets.token_urlsafe(36), "CDP_HOOK_ALLOWED_NETWORKS": "127.0.0.1/32",
-        "CDP_HOOK_CA_FILE": str(log_dir / "tls" / "ca.pem"), "CDP_API_PORT": str(api_port),
-        "CDP_STALL_AFTER_SECONDS": "20", "CDP_STALL_CHECK_INTERVAL_SECONDS": "2",
+        "CDP_HOOK_SIGNING_KEY": secrets.token_urlsafe(36),
+        "CDP_HOOK_ALLOWED_NETWORKS": "127.0.0.1/32",
+        "CDP_HOOK_CA_FILE": str(log_dir / "tls" / "ca.pem"),
+        "CDP_API_PORT": str(api_port),
+        "CDP_STALL_AFTER_SECONDS": "20",
+        "CDP_STALL_CHECK_INTERVAL_SECONDS": "2",
         "CDP_ROUTES_FILE": str(DATA / "demo-routes.yaml"),
         "DEMO_TEAMS_URL": f"http://127.0.0.1:{inbox.port}/teams",
         "DEMO_WEBHOOK_URL": f"http://127.0.0.1:{inbox.port}/webhook",
         "DEMO_WEBHOOK_SECRET": "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
-    }  # fmt: skip
+    }
     children: list[subprocess.Popen] = []
     seen: set[TriggerType] = set()
     # Ctrl-C and SIGTERM set ``stop``; whatever phase we are in ends, and the finally blocks stop everything.
@@ -121,9 +132,11 @@ async def run_demo(settings: Settings, duration: float, say: Callable[[str], Non
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     try:
-        for name, port, ready in (("worker", settings.metrics_port, "joined consumer group"),
-                                  ("dispatcher", settings.dispatcher_metrics_port, "joined consumer group"),
-                                  ("api", 0, "Application startup complete")):  # fmt: skip
+        for name, port, ready in (
+            ("worker", settings.metrics_port, "joined consumer group"),
+            ("dispatcher", settings.dispatcher_metrics_port, "joined consumer group"),
+            ("api", 0, "Application startup complete"),
+        ):
             log_path = log_dir / f"{name}.log"
             say(f"starting the {name} (log: {log_path})")
             offset = log_path.stat().st_size if log_path.exists() else 0
@@ -138,8 +151,10 @@ async def run_demo(settings: Settings, duration: float, say: Callable[[str], Non
             say(f"subscriptions applied from {DATA / 'demo-subscriptions.yaml'}")
             sim = Simulation(SimConfig(seed=seed, speed=speed), datetime.now(timezone.utc))
             entities = sim.config.entities()
-            say(f"simulated CDP (seed {seed}, {speed:g}x): "
-                + "; ".join(f"{k}: {', '.join(v)}" for k, v in entities.items()))
+            say(
+                f"simulated CDP (seed {seed}, {speed:g}x): "
+                + "; ".join(f"{k}: {', '.join(v)}" for k, v in entities.items())
+            )
             say("live trigger view (Ctrl-C stops):")
             simulation = asyncio.create_task(play(producer, sim.events(), duration=duration or None))
             try:
@@ -157,8 +172,15 @@ async def run_demo(settings: Settings, duration: float, say: Callable[[str], Non
     return seen
 
 
-async def _watch(settings: Settings, children: list[subprocess.Popen], seen: set[TriggerType],
-                 console: Any, duration: float, until_all: bool, stop: asyncio.Event) -> None:  # fmt: skip
+async def _watch(
+    settings: Settings,
+    children: list[subprocess.Popen],
+    seen: set[TriggerType],
+    console: Any,
+    duration: float,
+    until_all: bool,
+    stop: asyncio.Event,
+) -> None:
     deadline = time.monotonic() + duration if duration else float("inf")
     async with aclosing(trigger_records(settings, poll_ms=500)) as batches:
         async for batch in batches:
@@ -181,14 +203,20 @@ async def _register_hook(producer: EventProducer, api_port: int, inbox: Inbox, s
     import aiohttp
 
     key_id, secret, full_key = new_key()
-    record = ApiKey(key_id=key_id, name="demo", scope="write", sha256=digest(secret), created_at=datetime.now(timezone.utc))
+    record = ApiKey(
+        key_id=key_id, name="demo", scope="write", sha256=digest(secret), created_at=datetime.now(timezone.utc)
+    )
     await producer.put_record(producer.topics.api_keys, key_id, encode(record))
-    body = {"url": f"https://127.0.0.1:{inbox.tls_port}/hook", "description": "demo",
-            "types": ["segment.threshold.crossed", "measure.threshold.crossed"]}  # fmt: skip
+    body = {
+        "url": f"https://127.0.0.1:{inbox.tls_port}/hook",
+        "description": "demo",
+        "types": ["segment.threshold.crossed", "measure.threshold.crossed"],
+    }
     async with aiohttp.ClientSession() as session:
         for _ in range(50):  # the API reads the new key within a moment
-            async with session.post(f"http://127.0.0.1:{api_port}/v1/hooks", json=body,
-                                    headers={"X-API-Key": full_key}) as response:  # fmt: skip
+            async with session.post(
+                f"http://127.0.0.1:{api_port}/v1/hooks", json=body, headers={"X-API-Key": full_key}
+            ) as response:
                 answer = await response.json()
                 if response.status != 401:
                     break
@@ -196,18 +224,32 @@ async def _register_hook(producer: EventProducer, api_port: int, inbox: Inbox, s
     if response.status != 201:
         raise RuntimeError(f"the API refused the demo's hook: {answer}")
     inbox.hook_key = parse_secret(answer["secret"])
-    say(f"hook {answer['id']} registered through the API (POST /v1/hooks -> 201, Location "
-        f"{response.headers['Location']}) for threshold crossings; deliveries to it show as '↳ API hook'")
+    say(
+        f"hook {answer['id']} registered through the API (POST /v1/hooks -> 201, Location "
+        f"{response.headers['Location']}) for threshold crossings; deliveries to it show as '↳ API hook'"
+    )
 
 
 def _spawn(command: str, env: dict[str, str], log_path: Path) -> subprocess.Popen:
     with open(log_path, "ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "streams.cli", command], env=env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        return subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", command],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
-async def _wait_for_line(path: Path, start: int, child: subprocess.Popen, needle: str, name: str,
-                         say: Callable[[str], None], stop: asyncio.Event) -> None:  # fmt: skip
+async def _wait_for_line(
+    path: Path,
+    start: int,
+    child: subprocess.Popen,
+    needle: str,
+    name: str,
+    say: Callable[[str], None],
+    stop: asyncio.Event,
+) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not stop.is_set():
         if child.poll() is not None:

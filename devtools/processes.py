@@ -62,8 +62,9 @@ class WorkerProcess:
 
     READY = {"api": b"Application startup complete"}  # else Faust's worker line
 
-    def __init__(self, settings: Settings, log_path: Path, command: str = "worker",
-                 env: dict[str, str] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, settings: Settings, log_path: Path, command: str = "worker", env: dict[str, str] | None = None
+    ) -> None:
         self.settings = settings
         self.ready = self.READY.get(command, b"Worker]: Ready")
         self.command = command
@@ -77,8 +78,12 @@ class WorkerProcess:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", *self.command.split()],
-            env={**env_for(self.settings), **self.extra_env}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            env={**env_for(self.settings), **self.extra_env},
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -43,18 +43,35 @@ from schemas.events import (
 )
 from streams.client.producer import ChangeEvent
 
-SOURCES = {"crm-contacts": "CRM contacts", "web-analytics": "Web analytics", "pos-transactions": "POS transactions",
-           "loyalty-program": "Loyalty program", "email-engagement": "Email engagement",
-           "support-tickets": "Support tickets", "mobile-app": "Mobile app events",
-           "ecommerce-orders": "E-commerce orders"}  # fmt: skip
+SOURCES = {
+    "crm-contacts": "CRM contacts",
+    "web-analytics": "Web analytics",
+    "pos-transactions": "POS transactions",
+    "loyalty-program": "Loyalty program",
+    "email-engagement": "Email engagement",
+    "support-tickets": "Support tickets",
+    "mobile-app": "Mobile app events",
+    "ecommerce-orders": "E-commerce orders",
+}
 # id, name, baseline, wave amplitude (fraction of baseline)
-SEGMENTS = [("high-value-customers", "High-value customers", 1000, 0.15), ("churn-risk", "Churn risk", 2500, 0.2),
-            ("loyal-members", "Loyal members", 5000, 0.1), ("new-subscribers", "New subscribers", 800, 0.25),
-            ("lapsed-buyers", "Lapsed buyers", 3000, 0.12)]  # fmt: skip
-MEASURES = [("monthly-revenue", "Monthly revenue", 50_000.0, 0.1), ("avg-order-value", "Average order value", 72.5, 0.08),
-            ("active-customers", "Active customers", 12_000.0, 0.06)]  # fmt: skip
-FAILURES = [("AuthExpired", "credentials expired"), ("Timeout", "source did not answer within 300 s"),
-            ("SchemaDrift", "column 'email' missing in source table"), ("QuotaExceeded", "API quota exhausted")]  # fmt: skip
+SEGMENTS = [
+    ("high-value-customers", "High-value customers", 1000, 0.15),
+    ("churn-risk", "Churn risk", 2500, 0.2),
+    ("loyal-members", "Loyal members", 5000, 0.1),
+    ("new-subscribers", "New subscribers", 800, 0.25),
+    ("lapsed-buyers", "Lapsed buyers", 3000, 0.12),
+]
+MEASURES = [
+    ("monthly-revenue", "Monthly revenue", 50_000.0, 0.1),
+    ("avg-order-value", "Average order value", 72.5, 0.08),
+    ("active-customers", "Active customers", 12_000.0, 0.06),
+]
+FAILURES = [
+    ("AuthExpired", "credentials expired"),
+    ("Timeout", "source did not answer within 300 s"),
+    ("SchemaDrift", "column 'email' missing in source table"),
+    ("QuotaExceeded", "API quota exhausted"),
+]
 
 
 class SimConfig(BaseModel):
@@ -124,20 +141,33 @@ class Simulation:
             run = self._id(source, k)
 
             def change(at: float, suffix: str, **fields: object) -> tuple[float, ChangeEvent]:
-                return at, DataSourceChange(event_id=self._id(source, k, suffix), event_time=self._time(at),
-                                            data_source_id=source, data_source_name=name, refresh_run_id=run,
-                                            **fields)  # type: ignore[arg-type]  # fmt: skip
+                return at, DataSourceChange(
+                    event_id=self._id(source, k, suffix),
+                    event_time=self._time(at),
+                    data_source_id=source,
+                    data_source_name=name,
+                    refresh_run_id=run,
+                    **fields,
+                )  # type: ignore[arg-type]
 
             yield change(t, "started", status="started")
             took = rng.uniform(60, 300)
             if rng.random() < c.retry_probability:
                 code, message = rng.choice(FAILURES)
-                yield change(t + took / 2, "retrying", status="failed",
-                             failure=RefreshFailure(code=code, message=message, will_retry=True))  # fmt: skip
+                yield change(
+                    t + took / 2,
+                    "retrying",
+                    status="failed",
+                    failure=RefreshFailure(code=code, message=message, will_retry=True),
+                )
             if rng.random() < c.failure_probability:
                 code, message = rng.choice(FAILURES)
-                yield change(t + took, "failed", status="failed",
-                             failure=RefreshFailure(code=code, message=message, will_retry=False))  # fmt: skip
+                yield change(
+                    t + took,
+                    "failed",
+                    status="failed",
+                    failure=RefreshFailure(code=code, message=message, will_retry=False),
+                )
             else:
                 yield change(t + took, "succeeded", status="succeeded", row_count=rng.randint(10_000, 2_000_000))
             t += c.refresh_every_s * rng.uniform(0.85, 1.15)
@@ -163,26 +193,55 @@ class Simulation:
     def _runs(self) -> Iterator[tuple[float, ChangeEvent]]:
         c, rng = self.config, self._rng("runs")
         e = self.config.entities()
-        tasks = ([TaskRef(kind="data_source", name=s) for s in e["data sources"]]  # type: ignore[arg-type]
-                 + [TaskRef(kind="unification", name=s) for s in ("map", "match", "merge")]  # type: ignore[arg-type]
-                 + [TaskRef(kind="segment", name=s) for s in e["segments"]]  # type: ignore[arg-type]
-                 + [TaskRef(kind="measure", name=m) for m in e["measures"]])  # type: ignore[arg-type]  # fmt: skip
+        tasks = (
+            [TaskRef(kind="data_source", name=s) for s in e["data sources"]]  # type: ignore[arg-type]
+            + [TaskRef(kind="unification", name=s) for s in ("map", "match", "merge")]  # type: ignore[arg-type]
+            + [TaskRef(kind="segment", name=s) for s in e["segments"]]  # type: ignore[arg-type]
+            + [TaskRef(kind="measure", name=m) for m in e["measures"]]
+        )  # type: ignore[arg-type]
         t = 60.0
         for k in itertools.count():
             run = self._id("run", k)
             ids = (self._id("run", k, n) for n in itertools.count())
-            yield t, RefreshRunStarted(event_id=next(ids), event_time=self._time(t), kind="run_started", run_id=run,
-                                       trigger="scheduled", tasks=tasks)  # fmt: skip
+            yield (
+                t,
+                RefreshRunStarted(
+                    event_id=next(ids),
+                    event_time=self._time(t),
+                    kind="run_started",
+                    run_id=run,
+                    trigger="scheduled",
+                    tasks=tasks,
+                ),
+            )
             hangs = rng.random() < c.stall_probability
             at = t
             for i, task in enumerate(tasks):
                 if hangs and i == len(tasks) - 1:
                     break  # never finishes: the worker reports it stalled
                 at += rng.uniform(1, 5)
-                yield at, TaskProgress(event_id=next(ids), event_time=self._time(at), kind="task_progress",
-                                       run_id=run, task=task, status="started")  # fmt: skip
+                yield (
+                    at,
+                    TaskProgress(
+                        event_id=next(ids),
+                        event_time=self._time(at),
+                        kind="task_progress",
+                        run_id=run,
+                        task=task,
+                        status="started",
+                    ),
+                )
                 at += rng.uniform(10, 60)
                 failed = task.kind.value == "data_source" and rng.random() < c.failure_probability
-                yield at, TaskProgress(event_id=next(ids), event_time=self._time(at), kind="task_progress",
-                                       run_id=run, task=task, status="failed" if failed else "succeeded")  # fmt: skip
+                yield (
+                    at,
+                    TaskProgress(
+                        event_id=next(ids),
+                        event_time=self._time(at),
+                        kind="task_progress",
+                        run_id=run,
+                        task=task,
+                        status="failed" if failed else "succeeded",
+                    ),
+                )
             t = max(t + c.run_every_s * rng.uniform(0.95, 1.05), at)  # runs never overlap

@@ -25,8 +25,22 @@ def make_ca(directory: Path) -> Path:
     """ca.pem (and its key), once."""
     directory.mkdir(parents=True, exist_ok=True)
     if not (directory / "ca.pem").exists():
-        _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
-                 "-days", "30", "-subj", "/CN=cdp-triggers dev CA", cwd=directory)  # fmt: skip
+        _openssl(
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=cdp-triggers dev CA",
+            cwd=directory,
+        )
     return directory / "ca.pem"
 
 
@@ -37,13 +51,41 @@ def issue(directory: Path, name: str, *, server: bool) -> tuple[Path, Path]:
         return cert, key
     ext = directory / f"{name}.ext"
     ext.write_text(
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n" if server
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n"
+        if server
         else "extendedKeyUsage=clientAuth\n"
-    )  # fmt: skip
-    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key.name, "-out", f"{name}.csr",
-             "-subj", f"/CN={name}", cwd=directory)  # fmt: skip
-    _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-             "-out", cert.name, "-days", "30", "-extfile", ext.name, cwd=directory)  # fmt: skip
+    )
+    _openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        key.name,
+        "-out",
+        f"{name}.csr",
+        "-subj",
+        f"/CN={name}",
+        cwd=directory,
+    )
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        f"{name}.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        cert.name,
+        "-days",
+        "30",
+        "-extfile",
+        ext.name,
+        cwd=directory,
+    )
     key.chmod(0o600)
     return cert, key
 

@@ -19,8 +19,10 @@ class DeadLetterReason(StrEnum):
 class DeadLetter(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(description="<topic>/<partition>/<offset> of the rejected message, also the record's key: "
-                    "a replay writes the same id, so consumers can drop repeats")
+    id: str = Field(
+        description="<topic>/<partition>/<offset> of the rejected message, also the record's key: "
+        "a replay writes the same id, so consumers can drop repeats"
+    )
     reason: DeadLetterReason
     error: str = Field(description="Human-readable detail: the parser's or validator's message")
     topic: str

@@ -114,7 +114,9 @@ class Receiver(_Model):
     def _exactly_one_target(self) -> Receiver:
         given = [k for k in TARGETS if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError(f"receiver {self.name!r}: give exactly one of teams, email, webhook (got {given or 'none'})")
+            raise ValueError(
+                f"receiver {self.name!r}: give exactly one of teams, email, webhook (got {given or 'none'})"
+            )
         return self
 
     @property

@@ -184,107 +184,230 @@ def _secs(value: Any) -> str:
 
 
 def _refresh_failed(d: dict[str, Any]) -> Summary:
-    return Summary(f"Data source refresh failed: {d['data_source_name']}", "attention", [
-        ("Data source", f"{d['data_source_name']} ({d['data_source_id']})"),
-        ("Error", f"{d['error_code']}: {d['error_message']}"),
-        ("Refresh run", d["refresh_run_id"]),
-        ("Duration", _secs(d.get("duration_seconds"))),
-        ("Retried failures before", str(d.get("retried_failures", 0))),
-    ], f"{d['error_code']}: {d['error_message']}")  # fmt: skip
+    return Summary(
+        f"Data source refresh failed: {d['data_source_name']}",
+        "attention",
+        [
+            ("Data source", f"{d['data_source_name']} ({d['data_source_id']})"),
+            ("Error", f"{d['error_code']}: {d['error_message']}"),
+            ("Refresh run", d["refresh_run_id"]),
+            ("Duration", _secs(d.get("duration_seconds"))),
+            ("Retried failures before", str(d.get("retried_failures", 0))),
+        ],
+        f"{d['error_code']}: {d['error_message']}",
+    )
 
 
 def _refresh_succeeded(d: dict[str, Any]) -> Summary:
     rows = d.get("row_count")
-    return Summary(f"Data source refreshed: {d['data_source_name']}", "good", [
-        ("Data source", f"{d['data_source_name']} ({d['data_source_id']})"),
-        ("Rows", _num(rows) if rows is not None else "unknown"),
-        ("Refresh run", d["refresh_run_id"]),
-        ("Duration", _secs(d.get("duration_seconds"))),
-    ], f"{rows:,} rows" if rows is not None else "succeeded")  # fmt: skip
+    return Summary(
+        f"Data source refreshed: {d['data_source_name']}",
+        "good",
+        [
+            ("Data source", f"{d['data_source_name']} ({d['data_source_id']})"),
+            ("Rows", _num(rows) if rows is not None else "unknown"),
+            ("Refresh run", d["refresh_run_id"]),
+            ("Duration", _secs(d.get("duration_seconds"))),
+        ],
+        f"{rows:,} rows" if rows is not None else "succeeded",
+    )
 
 
 def _crossed(d: dict[str, Any]) -> Summary:
     noun = "Segment" if d["entity_kind"] == "segment" else "Measure"
     labels = ", ".join(f"{k}={v}" for k, v in sorted(d.get("labels", {}).items())) or "none"
-    return Summary(f"{noun} threshold crossed: {d['entity_name']} at {_num(d['value'])} (threshold {_num(d['threshold'])})", "warning", [
-        (noun, f"{d['entity_name']} ({d['entity_id']})"),
-        ("Value", f"{_num(d['previous_value'])} → {_num(d['value'])}"),
-        ("Threshold", f"{_num(d['threshold'])} (re-arms below {_num(d['recovery_threshold'])})"),
-        ("Subscription", d["subscription_id"]),
-        ("Owner", d["owner"]),
-        ("Labels", labels),
-    ], f"{d['previous_value']:,g} → {d['value']:,g} (threshold {d['threshold']:,g}, {d['subscription_id']})")  # fmt: skip
+    return Summary(
+        f"{noun} threshold crossed: {d['entity_name']} at {_num(d['value'])} (threshold {_num(d['threshold'])})",
+        "warning",
+        [
+            (noun, f"{d['entity_name']} ({d['entity_id']})"),
+            ("Value", f"{_num(d['previous_value'])} → {_num(d['value'])}"),
+            ("Threshold", f"{_num(d['threshold'])} (re-arms below {_num(d['recovery_threshold'])})"),
+            ("Subscription", d["subscription_id"]),
+            ("Owner", d["owner"]),
+            ("Labels", labels),
+        ],
+        f"{d['previous_value']:,g} → {d['value']:,g} (threshold {d['threshold']:,g}, {d['subscription_id']})",
+    )
 
 
 def _full_completed(d: dict[str, Any]) -> Summary:
     ok = d["succeeded"]
     failed = ", ".join(d["failed_tasks"]) or "none"
-    return Summary(f"Full refresh {'completed' if ok else 'completed with failures'}", "good" if ok else "attention", [
-        ("Run", f"{d['run_id']} ({d['trigger']})"),
-        ("Duration", _secs(d["duration_seconds"])),
-        ("Tasks", f"{len(d['tasks'])} ({len(d['failed_tasks'])} failed, {len(d['skipped_tasks'])} skipped)"),
-        ("Failed tasks", failed),
-    ], "all tasks succeeded" if ok else f"failed: {', '.join(d['failed_tasks'])}")  # fmt: skip
+    return Summary(
+        f"Full refresh {'completed' if ok else 'completed with failures'}",
+        "good" if ok else "attention",
+        [
+            ("Run", f"{d['run_id']} ({d['trigger']})"),
+            ("Duration", _secs(d["duration_seconds"])),
+            ("Tasks", f"{len(d['tasks'])} ({len(d['failed_tasks'])} failed, {len(d['skipped_tasks'])} skipped)"),
+            ("Failed tasks", failed),
+        ],
+        "all tasks succeeded" if ok else f"failed: {', '.join(d['failed_tasks'])}",
+    )
 
 
 def _unification_completed(d: dict[str, Any]) -> Summary:
     ok = d["succeeded"]
     steps = ", ".join(f"{s['name']} {s['status']}" for s in d["steps"])
-    return Summary(f"Unification refresh {'completed' if ok else 'failed'}", "good" if ok else "attention", [
-        ("Run", d["run_id"]),
-        ("Steps", steps),
-    ], " ".join(f"{s['name']}={s['status']}" for s in d["steps"]))  # fmt: skip
+    return Summary(
+        f"Unification refresh {'completed' if ok else 'failed'}",
+        "good" if ok else "attention",
+        [
+            ("Run", d["run_id"]),
+            ("Steps", steps),
+        ],
+        " ".join(f"{s['name']}={s['status']}" for s in d["steps"]),
+    )
 
 
 def _stalled(d: dict[str, Any]) -> Summary:
-    return Summary("Refresh run stalled", "attention", [
-        ("Run", f"{d['run_id']} ({d.get('trigger') or 'unknown trigger'})"),
-        ("Running for", _secs(d["stalled_after_seconds"])),
-        ("Pending tasks", ", ".join(d["pending_tasks"]) or "none"),
-        ("Started", d["started_at"]),
-    ], f"pending: {', '.join(d['pending_tasks'])}")  # fmt: skip
+    return Summary(
+        "Refresh run stalled",
+        "attention",
+        [
+            ("Run", f"{d['run_id']} ({d.get('trigger') or 'unknown trigger'})"),
+            ("Running for", _secs(d["stalled_after_seconds"])),
+            ("Pending tasks", ", ".join(d["pending_tasks"]) or "none"),
+            ("Started", d["started_at"]),
+        ],
+        f"pending: {', '.join(d['pending_tasks'])}",
+    )
 
 
 def _step(kind: str, name: str, status: str = "succeeded", start: str = "08:10", end: str = "08:20") -> dict[str, Any]:
-    return {"kind": kind, "name": name, "status": status, "started_at": f"2026-11-24T{start}:00Z",
-            "finished_at": f"2026-11-24T{end}:00Z", "duration_seconds": 600.0}  # fmt: skip
+    return {
+        "kind": kind,
+        "name": name,
+        "status": status,
+        "started_at": f"2026-11-24T{start}:00Z",
+        "finished_at": f"2026-11-24T{end}:00Z",
+        "duration_seconds": 600.0,
+    }
 
 
 _UNIFICATION_STEPS = [_step("unification", "map"), _step("unification", "match"), _step("unification", "merge")]
-_THRESHOLD = {"subscription_id": "vip-1000", "threshold": 1000.0, "recovery_threshold": 950.0,
-              "previous_value": 990.0, "value": 1012.0, "crossed_at": "2026-11-24T09:00:00Z", "run_id": None,
-              "owner": "owner@example.com", "labels": {"team": "marketing"}}  # fmt: skip
+_THRESHOLD = {
+    "subscription_id": "vip-1000",
+    "threshold": 1000.0,
+    "recovery_threshold": 950.0,
+    "previous_value": 990.0,
+    "value": 1012.0,
+    "crossed_at": "2026-11-24T09:00:00Z",
+    "run_id": None,
+    "owner": "owner@example.com",
+    "labels": {"team": "marketing"},
+}
 
 _KINDS = (
-    TriggerKind(TriggerType.DATA_SOURCE_REFRESH_FAILED, DataSourceRefreshFailed, "bold red", True, _refresh_failed, {
-        "data_source_id": "crm", "data_source_name": "CRM contacts", "refresh_run_id": "r-42",
-        "error_code": "AuthFailed", "error_message": "token expired", "failed_at": "2026-11-24T08:01:00Z",
-        "started_at": "2026-11-24T08:00:00Z", "duration_seconds": 60.0, "retried_failures": 2}),
-    TriggerKind(TriggerType.DATA_SOURCE_REFRESH_SUCCEEDED, DataSourceRefreshSucceeded, "green", True,
-                _refresh_succeeded, {
-        "data_source_id": "crm", "data_source_name": "CRM contacts", "refresh_run_id": "r-43",
-        "succeeded_at": "2026-11-24T08:05:00Z", "started_at": "2026-11-24T08:00:00Z", "duration_seconds": 300.0,
-        "row_count": 1250000, "retried_failures": 0}),
-    TriggerKind(TriggerType.SEGMENT_THRESHOLD_CROSSED, ThresholdCrossed, "bold magenta", True, _crossed, {
-        **_THRESHOLD, "entity_kind": "segment", "entity_id": "vip", "entity_name": "VIP customers"}),
-    TriggerKind(TriggerType.MEASURE_THRESHOLD_CROSSED, ThresholdCrossed, "bold magenta", True, _crossed, {
-        **_THRESHOLD, "subscription_id": "revenue-50k", "entity_kind": "measure", "entity_id": "monthly-revenue",
-        "entity_name": "Monthly revenue", "threshold": 50000.0, "recovery_threshold": 48000.0,
-        "previous_value": 49880.4, "value": 51572.7}),
-    TriggerKind(TriggerType.FULL_REFRESH_COMPLETED, FullRefreshCompleted, "cyan", True, _full_completed, {
-        "run_id": "run-7", "trigger": "scheduled", "succeeded": False, "started_at": "2026-11-24T08:00:00Z",
-        "completed_at": "2026-11-24T08:40:00Z", "duration_seconds": 2400.0,
-        "tasks": [_step("data_source", "crm", "succeeded", "08:00", "08:10"),
-                  _step("data_source", "web", "failed", "08:00", "08:10"), *_UNIFICATION_STEPS,
-                  _step("segment", "vip", "skipped", "08:30", "08:40")],
-        "failed_tasks": ["data_source:web"], "skipped_tasks": ["segment:vip"]}),
-    TriggerKind(TriggerType.UNIFICATION_REFRESH_COMPLETED, UnificationRefreshCompleted, "cyan", True,
-                _unification_completed, {
-        "run_id": "run-7", "succeeded": True, "completed_at": "2026-11-24T08:20:00Z", "steps": _UNIFICATION_STEPS}),
-    TriggerKind(TriggerType.REFRESH_RUN_STALLED, RefreshRunStalled, "bold yellow", False, _stalled, {
-        "run_id": "run-8", "trigger": "manual", "started_at": "2026-11-24T08:00:00Z", "stalled_after_seconds": 3600.0,
-        "detected_at": "2026-11-24T09:00:00Z", "pending_tasks": ["unification:merge", "segment:vip"]}),
-)  # fmt: skip
+    TriggerKind(
+        TriggerType.DATA_SOURCE_REFRESH_FAILED,
+        DataSourceRefreshFailed,
+        "bold red",
+        True,
+        _refresh_failed,
+        {
+            "data_source_id": "crm",
+            "data_source_name": "CRM contacts",
+            "refresh_run_id": "r-42",
+            "error_code": "AuthFailed",
+            "error_message": "token expired",
+            "failed_at": "2026-11-24T08:01:00Z",
+            "started_at": "2026-11-24T08:00:00Z",
+            "duration_seconds": 60.0,
+            "retried_failures": 2,
+        },
+    ),
+    TriggerKind(
+        TriggerType.DATA_SOURCE_REFRESH_SUCCEEDED,
+        DataSourceRefreshSucceeded,
+        "green",
+        True,
+        _refresh_succeeded,
+        {
+            "data_source_id": "crm",
+            "data_source_name": "CRM contacts",
+            "refresh_run_id": "r-43",
+            "succeeded_at": "2026-11-24T08:05:00Z",
+            "started_at": "2026-11-24T08:00:00Z",
+            "duration_seconds": 300.0,
+            "row_count": 1250000,
+            "retried_failures": 0,
+        },
+    ),
+    TriggerKind(
+        TriggerType.SEGMENT_THRESHOLD_CROSSED,
+        ThresholdCrossed,
+        "bold magenta",
+        True,
+        _crossed,
+        {**_THRESHOLD, "entity_kind": "segment", "entity_id": "vip", "entity_name": "VIP customers"},
+    ),
+    TriggerKind(
+        TriggerType.MEASURE_THRESHOLD_CROSSED,
+        ThresholdCrossed,
+        "bold magenta",
+        True,
+        _crossed,
+        {
+            **_THRESHOLD,
+            "subscription_id": "revenue-50k",
+            "entity_kind": "measure",
+            "entity_id": "monthly-revenue",
+            "entity_name": "Monthly revenue",
+            "threshold": 50000.0,
+            "recovery_threshold": 48000.0,
+            "previous_value": 49880.4,
+            "value": 51572.7,
+        },
+    ),
+    TriggerKind(
+        TriggerType.FULL_REFRESH_COMPLETED,
+        FullRefreshCompleted,
+        "cyan",
+        True,
+        _full_completed,
+        {
+            "run_id": "run-7",
+            "trigger": "scheduled",
+            "succeeded": False,
+            "started_at": "2026-11-24T08:00:00Z",
+            "completed_at": "2026-11-24T08:40:00Z",
+            "duration_seconds": 2400.0,
+            "tasks": [
+                _step("data_source", "crm", "succeeded", "08:00", "08:10"),
+                _step("data_source", "web", "failed", "08:00", "08:10"),
+                *_UNIFICATION_STEPS,
+                _step("segment", "vip", "skipped", "08:30", "08:40"),
+            ],
+            "failed_tasks": ["data_source:web"],
+            "skipped_tasks": ["segment:vip"],
+        },
+    ),
+    TriggerKind(
+        TriggerType.UNIFICATION_REFRESH_COMPLETED,
+        UnificationRefreshCompleted,
+        "cyan",
+        True,
+        _unification_completed,
+        {"run_id": "run-7", "succeeded": True, "completed_at": "2026-11-24T08:20:00Z", "steps": _UNIFICATION_STEPS},
+    ),
+    TriggerKind(
+        TriggerType.REFRESH_RUN_STALLED,
+        RefreshRunStalled,
+        "bold yellow",
+        False,
+        _stalled,
+        {
+            "run_id": "run-8",
+            "trigger": "manual",
+            "started_at": "2026-11-24T08:00:00Z",
+            "stalled_after_seconds": 3600.0,
+            "detected_at": "2026-11-24T09:00:00Z",
+            "pending_tasks": ["unification:merge", "segment:vip"],
+        },
+    ),
+)
 KINDS: dict[TriggerType, TriggerKind] = {kind.type: kind for kind in _KINDS}
 if set(KINDS) != set(TriggerType):  # a new type without its declaration must not load
     raise RuntimeError(f"trigger types without a TriggerKind: {sorted(set(TriggerType) - set(KINDS))}")
@@ -299,5 +422,12 @@ def sample_event(trigger_type: TriggerType, event_id: str, source: str, time: da
         subject = f"data-source/{data['data_source_id']}"
     else:
         subject = f"refresh-run/{data['run_id']}"
-    return TriggerEvent(id=event_id, source=source, type=trigger_type, subject=subject, time=time,
-                        dataschema=dataschema_for(trigger_type), data=data)  # fmt: skip
+    return TriggerEvent(
+        id=event_id,
+        source=source,
+        type=trigger_type,
+        subject=subject,
+        time=time,
+        dataschema=dataschema_for(trigger_type),
+        data=data,
+    )

@@ -30,8 +30,10 @@ def acls(role: Role, settings: Settings) -> list[Acl]:
     t = Topics(settings)
     inputs = (t.datasources, t.segments, t.measures, t.runs)
     if role == "worker":
-        internal = (*(f"{settings.app_id}-{table}-changelog" for table in WORKER_TABLES),
-                    *(t.control(agent) for agent in Topics.AGENTS))  # fmt: skip
+        internal = (
+            *(f"{settings.app_id}-{table}-changelog" for table in WORKER_TABLES),
+            *(t.control(agent) for agent in Topics.AGENTS),
+        )
         return [
             Acl("topic", (*inputs, t.subscriptions), ("Read", "Describe"), "change events and subscriptions in"),
             Acl("topic", (t.actions, t.dead_letter), ("Write", "Describe"), "trigger events and dead letters out"),
@@ -64,7 +66,9 @@ def acls(role: Role, settings: Settings) -> list[Acl]:
 def kafka_acls_commands(role: Role, principal: str, settings: Settings) -> list[str]:
     return [
         f"kafka-acls.sh --bootstrap-server {settings.kafka_bootstrap} --command-config admin.properties --add "
-        f"--allow-principal {principal} " + " ".join(f"--operation {op}" for op in acl.operations) + " "
+        f"--allow-principal {principal} "
+        + " ".join(f"--operation {op}" for op in acl.operations)
+        + " "
         + " ".join(f"--{acl.resource} {name}" for name in acl.names)
         for acl in acls(role, settings)
     ]
@@ -74,8 +78,16 @@ def topics_of(role: Role, settings: Settings) -> set[str]:
     """The topics a role's process makes sure exist at start (the ones it may see)."""
     t = Topics(settings)
     if role == "worker":
-        return {t.datasources, t.segments, t.measures, t.runs, t.subscriptions, t.actions, t.dead_letter,
-                *(t.control(agent) for agent in Topics.AGENTS)}  # fmt: skip
+        return {
+            t.datasources,
+            t.segments,
+            t.measures,
+            t.runs,
+            t.subscriptions,
+            t.actions,
+            t.dead_letter,
+            *(t.control(agent) for agent in Topics.AGENTS),
+        }
     if role == "dispatcher":
         return {t.actions, t.hooks, t.delivery_dead_letter, t.dispatcher_control}
     if role == "api":

@@ -12,9 +12,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.events_consumed = Counter(
-            f"{PREFIX}_input_events_total", "Input messages consumed", ["topic"], registry=r
-        )
+        self.events_consumed = Counter(f"{PREFIX}_input_events_total", "Input messages consumed", ["topic"], registry=r)
         self.events_invalid = Counter(
             f"{PREFIX}_input_invalid_total", "Input messages rejected, by reason", ["topic", "reason"], registry=r
         )
@@ -52,9 +50,7 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
             registry=r,
         )
-        self.subscriptions = Gauge(
-            f"{PREFIX}_subscriptions_active", "Threshold subscriptions loaded", registry=r
-        )
+        self.subscriptions = Gauge(f"{PREFIX}_subscriptions_active", "Threshold subscriptions loaded", registry=r)
         self.runs_in_flight = Gauge(
             f"{PREFIX}_refresh_runs_in_flight", "Refresh runs tracked that have not completed", registry=r
         )
@@ -72,7 +68,9 @@ class Metrics:
             registry=r,
         )
         self.state_entries = Gauge(
-            f"{PREFIX}_state_entries", "Entries in a state table on this worker (entities, sources, runs)", ["table"],
+            f"{PREFIX}_state_entries",
+            "Entries in a state table on this worker (entities, sources, runs)",
+            ["table"],
             registry=r,
         )
         self.subscriptions_invalid = Counter(
@@ -104,21 +102,30 @@ class Metrics:
             ["receiver_type", "reason"],
             registry=r,
         )
-        self.hooks = Gauge(f"{PREFIX}_hooks", "Webhook registrations held (dispatcher: followed; API: known)", registry=r)
+        self.hooks = Gauge(
+            f"{PREFIX}_hooks", "Webhook registrations held (dispatcher: followed; API: known)", registry=r
+        )
         self.hooks_invalid = Counter(
             f"{PREFIX}_hooks_invalid_total", "Hook records on the hooks topic that failed validation", registry=r
         )
         # The triggers API. Operations are the OpenAPI operation ids: a fixed set.
         self.api_requests = Counter(
-            f"{PREFIX}_api_requests_total", "API requests by operation and status code", ["operation", "code"],
+            f"{PREFIX}_api_requests_total",
+            "API requests by operation and status code",
+            ["operation", "code"],
             registry=r,
         )
         self.api_latency = Histogram(
-            f"{PREFIX}_api_request_duration_seconds", "API request handling time", ["operation"],
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=r,
+            f"{PREFIX}_api_request_duration_seconds",
+            "API request handling time",
+            ["operation"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
         )
         self.unrouted = Counter(
-            f"{PREFIX}_triggers_unrouted_total", "Trigger events that matched no route with a receiver", ["type"],
+            f"{PREFIX}_triggers_unrouted_total",
+            "Trigger events that matched no route with a receiver",
+            ["type"],
             registry=r,
         )
 
@@ -128,7 +135,8 @@ class Metrics:
             f"{PREFIX}_not_ready", "1 while a readiness check fails (see /readyz for why)", ["check"], registry=r
         )
         self.loop_heartbeat_age = Gauge(
-            f"{PREFIX}_event_loop_heartbeat_age_seconds", "Time since the event loop last turned (0 before start)",
+            f"{PREFIX}_event_loop_heartbeat_age_seconds",
+            "Time since the event loop last turned (0 before start)",
             registry=r,
         )
         self.stalls = Counter(

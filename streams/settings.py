@@ -23,8 +23,9 @@ class Settings(BaseSettings):
     # Kafka and the Faust application
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]")
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
-        "PLAINTEXT", description="How every client connects: PLAINTEXT, SSL (TLS, mutual with a client certificate), "
-        "SASL_PLAINTEXT or SASL_SSL"
+        "PLAINTEXT",
+        description="How every client connects: PLAINTEXT, SSL (TLS, mutual with a client certificate), "
+        "SASL_PLAINTEXT or SASL_SSL",
     )
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
         "PLAIN", description="SASL mechanism (SASL_* protocols)"
@@ -66,28 +67,33 @@ class Settings(BaseSettings):
         None, description="Static group membership id (stable per worker): a restart rejoins without a rebalance"
     )
     continuity_check_interval_seconds: float = Field(
-        5.0, gt=0,
+        5.0,
+        gt=0,
         description="How often input partitions are checked for messages Faust skipped at their end (two checks "
         "without progress re-read them)",
     )
     kafka_timeout_seconds: float = Field(
-        30.0, ge=1,
+        30.0,
+        ge=1,
         description="Bound on each wait for Kafka that a process cannot go on without (a flush's acknowledgements, an "
         "offset commit, a re-read, a look-up of committed or end offsets); past it the process exits with code 3 to "
         "be restarted",
     )
     progress_timeout_seconds: float = Field(
-        60.0, ge=5,
+        60.0,
+        ge=5,
         description="A partition whose input is applied beyond its committed offset, while that offset has not moved "
         "for this long, is stuck: logged at error, /readyz fails and the process exits with code 3",
     )
     shutdown_timeout_seconds: float = Field(
-        25.0, ge=1,
+        25.0,
+        ge=1,
         description="A worker or dispatcher that has not stopped this long after SIGTERM exits with code 3 (it is "
         "restart-safe at any moment); keep it below the supervisor's grace period",
     )
     loop_timeout_seconds: float = Field(
-        30.0, ge=1,
+        30.0,
+        ge=1,
         description="An event loop that has not turned for this long fails /livez, and the process exits with code 3",
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Worker log level")
@@ -97,7 +103,8 @@ class Settings(BaseSettings):
     stall_after_seconds: float = Field(3600.0, gt=0, description="A refresh run unfinished this long fires 'stalled'")
     stall_check_interval_seconds: float = Field(30.0, gt=0, description="How often in-flight runs are checked")
     idle_partition_seconds: float = Field(
-        30.0, gt=0,
+        30.0,
+        gt=0,
         description="A runs partition caught up and without input this long follows the wall clock; until then "
         "stalls and evictions follow its latest event time",
     )
@@ -118,24 +125,28 @@ class Settings(BaseSettings):
     api_host: str = Field("127.0.0.1", description="Address the triggers API binds to")
     api_port: int = Field(8088, ge=1, le=65535, description="Port of the triggers API")
     api_public_url: str | None = Field(
-        None, description="The API's URL as clients reach it (behind a proxy), for Location headers; "
-        "default: the URL of each request"
+        None,
+        description="The API's URL as clients reach it (behind a proxy), for Location headers; "
+        "default: the URL of each request",
     )
     api_keys_max_age_seconds: float = Field(
-        10.0, ge=1,
+        10.0,
+        ge=1,
         description="The API authenticates only with a copy of the API keys confirmed current this recently: a key "
         "revoked elsewhere is refused within this bound, and while the keys topic cannot be read every request gets "
         "503",
     )
     api_rate_limit_per_minute: int = Field(600, ge=1, description="Requests per minute per API key (bursts up to it)")
     hook_signing_key: SecretStr | None = Field(
-        None, description="Key from which each hook's signing secret is derived (API and dispatcher; at least 32 "
-        "characters; or CDP_HOOK_SIGNING_KEY_FILE). Changing it changes every hook's secret"
+        None,
+        description="Key from which each hook's signing secret is derived (API and dispatcher; at least 32 "
+        "characters; or CDP_HOOK_SIGNING_KEY_FILE). Changing it changes every hook's secret",
     )
     hook_signing_key_file: Path | None = Field(None, description="File holding the hook signing key")
     hook_allowed_networks: Annotated[list[IPvAnyNetwork], NoDecode] = Field(
-        default_factory=list, description="Comma-separated CIDRs that hook callbacks may reach although private "
-        "or loopback (e.g. an internal automation host); default none"
+        default_factory=list,
+        description="Comma-separated CIDRs that hook callbacks may reach although private "
+        "or loopback (e.g. an internal automation host); default none",
     )
     hook_ca_file: Path | None = Field(
         None, description="PEM file of extra CAs to trust for hook callbacks (on top of the system's)"
@@ -174,8 +185,14 @@ class Settings(BaseSettings):
         if given and not tls:
             names = ", ".join(f"CDP_KAFKA_SSL_{n.upper()}" for n in given)
             raise ValueError(f"{names} given, but {protocol} does not use TLS (SSL or SASL_SSL)")
-        files = ("kafka_ssl_ca_file", "kafka_ssl_cert_file", "kafka_ssl_key_file", "kafka_sasl_password_file",
-                 "hook_signing_key_file", "hook_ca_file")  # fmt: skip
+        files = (
+            "kafka_ssl_ca_file",
+            "kafka_ssl_cert_file",
+            "kafka_ssl_key_file",
+            "kafka_sasl_password_file",
+            "hook_signing_key_file",
+            "hook_ca_file",
+        )
         for name in files:
             path = getattr(self, name)
             if path is not None and not Path(path).is_file():

@@ -53,18 +53,36 @@ class Topics:
             TopicSpec(self.measures, n, week, "business-measure values (key: measure id)"),
             TopicSpec(self.runs, n, week, "refresh-run progress (key: run id)"),
             TopicSpec(
-                self.subscriptions, n, {"cleanup.policy": "compact"},
+                self.subscriptions,
+                n,
+                {"cleanup.policy": "compact"},
                 "threshold subscriptions, compacted (key: subscription id; null value removes)",
             ),
-            TopicSpec(self.hooks, 1, {"cleanup.policy": "compact"},
-                      "webhook registrations of the API, compacted (key: hook id; null value deletes)"),
-            TopicSpec(self.api_keys, 1, {"cleanup.policy": "compact"},
-                      "API keys (hashed), compacted (key: key id; null value revokes)"),
+            TopicSpec(
+                self.hooks,
+                1,
+                {"cleanup.policy": "compact"},
+                "webhook registrations of the API, compacted (key: hook id; null value deletes)",
+            ),
+            TopicSpec(
+                self.api_keys,
+                1,
+                {"cleanup.policy": "compact"},
+                "API keys (hashed), compacted (key: key id; null value revokes)",
+            ),
             TopicSpec(self.actions, n, week, "trigger events, CloudEvents JSON (key: subject)"),
             TopicSpec(self.dead_letter, 1, {"retention.ms": str(30 * DAY_MS)}, "rejected input with reason"),
-            TopicSpec(self.delivery_dead_letter, 1, {"retention.ms": str(30 * DAY_MS)},
-                      "trigger events a receiver did not take, with reason (key: trigger id)"),
-            TopicSpec(self.dispatcher_control, n, {"retention.ms": str(DAY_MS)}, "internal: dispatcher sweeps and nudges"),
-            *(TopicSpec(self.control(a), n, {"retention.ms": str(DAY_MS)}, f"internal: {a} agent ticks and nudges")
-              for a in self.AGENTS),
-        ]  # fmt: skip
+            TopicSpec(
+                self.delivery_dead_letter,
+                1,
+                {"retention.ms": str(30 * DAY_MS)},
+                "trigger events a receiver did not take, with reason (key: trigger id)",
+            ),
+            TopicSpec(
+                self.dispatcher_control, n, {"retention.ms": str(DAY_MS)}, "internal: dispatcher sweeps and nudges"
+            ),
+            *(
+                TopicSpec(self.control(a), n, {"retention.ms": str(DAY_MS)}, f"internal: {a} agent ticks and nudges")
+                for a in self.AGENTS
+            ),
+        ]

@@ -22,13 +22,31 @@ ALLOWED: dict[str, set[str]] = {
     "streams.worker": BASE | {"streams.base", "streams.detection", "streams.runtime"},
     "streams.delivery": BASE | {"streams.base", "streams.detection", "streams.runtime"},
     "streams.client": BASE | {"streams.base", "streams.detection", "streams.runtime"},
-    "streams.api": BASE | {"streams.base", "streams.detection", "streams.runtime", "streams.delivery",
-                           "streams.client"},
-    "streams.cli": BASE | {"streams.base", "streams.detection", "streams.runtime", "streams.worker",
-                           "streams.delivery", "streams.client", "streams.api", "devtools"},
-    "devtools": BASE | {"streams.base", "streams.detection", "streams.runtime", "streams.worker",
-                        "streams.delivery", "streams.client", "streams.api", "streams.cli"},
-}  # fmt: skip
+    "streams.api": BASE
+    | {"streams.base", "streams.detection", "streams.runtime", "streams.delivery", "streams.client"},
+    "streams.cli": BASE
+    | {
+        "streams.base",
+        "streams.detection",
+        "streams.runtime",
+        "streams.worker",
+        "streams.delivery",
+        "streams.client",
+        "streams.api",
+        "devtools",
+    },
+    "devtools": BASE
+    | {
+        "streams.base",
+        "streams.detection",
+        "streams.runtime",
+        "streams.worker",
+        "streams.delivery",
+        "streams.client",
+        "streams.api",
+        "streams.cli",
+    },
+}
 FIRST_PARTY = ("schemas", "streams", "devtools", "tests", "benchmarks")
 
 
@@ -77,8 +95,12 @@ def upward(path: Path, module: str) -> list[str]:
 
 
 def test_nothing_imports_upward():
-    found = [v for top in ("schemas", "streams", "devtools") for path in sorted((ROOT / top).rglob("*.py"))
-             for v in upward(path, module_name(path))]  # fmt: skip
+    found = [
+        v
+        for top in ("schemas", "streams", "devtools")
+        for path in sorted((ROOT / top).rglob("*.py"))
+        for v in upward(path, module_name(path))
+    ]
     assert found == []
 
 
@@ -95,8 +117,9 @@ def test_benchmarks_import_no_test_module():
 def test_the_checker_sees_upward_imports(tmp_path):
     """The check can fail: relative, absolute and lazy upward imports are caught."""
     probe = tmp_path / "probe.py"
-    probe.write_text("from ..runtime.pipeline import Pipeline\nfrom .. import cli\n"
-                     "def f():\n    import devtools.demo\n")  # fmt: skip
+    probe.write_text(
+        "from ..runtime.pipeline import Pipeline\nfrom .. import cli\ndef f():\n    import devtools.demo\n"
+    )
     found = upward(probe, "streams.detection.probe")
     assert [v.split(": ", 1)[1] for v in found] == [
         "streams.detection imports streams.runtime.pipeline (streams.runtime)",

@@ -49,14 +49,17 @@ def test_readme_documents_every_setting():
         assert f"| `CDP_{name.upper()}` |" in table, f"CDP_{name.upper()} is not in the README's table"
 
 
-@pytest.mark.parametrize("env, named", [
-    ({"CDP_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}, "CDP_KAFKA_SASL_USERNAME"),
-    ({"CDP_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "CDP_KAFKA_SASL_USERNAME": "u"}, "CDP_KAFKA_SASL_PASSWORD"),
-    ({"CDP_KAFKA_SECURITY_PROTOCOL": "SSL", "CDP_KAFKA_SSL_CERT_FILE": "/etc/hosts"}, "CDP_KAFKA_SSL_KEY_FILE"),
-    ({"CDP_KAFKA_SSL_CA_FILE": "/etc/hosts"}, "CDP_KAFKA_SSL_CA_FILE"),
-    ({"CDP_KAFKA_SECURITY_PROTOCOL": "SSL", "CDP_KAFKA_SSL_CA_FILE": "/nope.pem"}, "CDP_KAFKA_SSL_CA_FILE"),
-    ({"CDP_KAFKA_SECURITY_PROTOCOL": "TLS"}, "CDP_KAFKA_SECURITY_PROTOCOL"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "env, named",
+    [
+        ({"CDP_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}, "CDP_KAFKA_SASL_USERNAME"),
+        ({"CDP_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "CDP_KAFKA_SASL_USERNAME": "u"}, "CDP_KAFKA_SASL_PASSWORD"),
+        ({"CDP_KAFKA_SECURITY_PROTOCOL": "SSL", "CDP_KAFKA_SSL_CERT_FILE": "/etc/hosts"}, "CDP_KAFKA_SSL_KEY_FILE"),
+        ({"CDP_KAFKA_SSL_CA_FILE": "/etc/hosts"}, "CDP_KAFKA_SSL_CA_FILE"),
+        ({"CDP_KAFKA_SECURITY_PROTOCOL": "SSL", "CDP_KAFKA_SSL_CA_FILE": "/nope.pem"}, "CDP_KAFKA_SSL_CA_FILE"),
+        ({"CDP_KAFKA_SECURITY_PROTOCOL": "TLS"}, "CDP_KAFKA_SECURITY_PROTOCOL"),
+    ],
+)
 def test_an_incomplete_kafka_connection_names_the_setting(monkeypatch, env, named):
     for key, value in env.items():
         monkeypatch.setenv(key, value)

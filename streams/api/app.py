@@ -65,13 +65,20 @@ class HookView(BaseModel):
     def of(cls, hook: Hook) -> HookView:
         parts = urlsplit(str(hook.url))
         url = urlunsplit(parts._replace(query="redacted" if parts.query else ""))
-        return cls(id=hook.id, url=url, types=list(hook.types), filter=hook.filter, description=hook.description,
-                   created_at=hook.created_at)  # fmt: skip
+        return cls(
+            id=hook.id,
+            url=url,
+            types=list(hook.types),
+            filter=hook.filter,
+            description=hook.description,
+            created_at=hook.created_at,
+        )
 
 
 class CreatedHook(HookView):
-    secret: str = Field(description="Standard Webhooks signing secret (whsec_...): shown once, verify each delivery "
-                        "with it")  # fmt: skip
+    secret: str = Field(
+        description="Standard Webhooks signing secret (whsec_...): shown once, verify each delivery with it"
+    )
 
 
 class HookList(BaseModel):
@@ -120,15 +127,25 @@ class Health(BaseModel):
 
 def trigger_type_info(trigger_type: TriggerType) -> TriggerTypeInfo:
     kind = KINDS[trigger_type]
-    sample = sample_event(trigger_type, f"sample-{trigger_type.short}", "/cdp-triggers/sample",
-                          datetime(2026, 11, 24, 9, tzinfo=timezone.utc))  # fmt: skip
-    return TriggerTypeInfo(name=trigger_type.short, type=trigger_type.value, title=kind.describe(kind.example).title,
-                           in_product=kind.in_product, sample=sample.model_dump(mode="json"),
-                           data_schema=kind.payload.model_json_schema())  # fmt: skip
+    sample = sample_event(
+        trigger_type,
+        f"sample-{trigger_type.short}",
+        "/cdp-triggers/sample",
+        datetime(2026, 11, 24, 9, tzinfo=timezone.utc),
+    )
+    return TriggerTypeInfo(
+        name=trigger_type.short,
+        type=trigger_type.value,
+        title=kind.describe(kind.example).title,
+        in_product=kind.in_product,
+        sample=sample.model_dump(mode="json"),
+        data_schema=kind.payload.model_json_schema(),
+    )
 
 
-KEY_HEADER = APIKeyHeader(name=HEADER, auto_error=False,
-                          description="cdpk_<id>_<secret>, from 'cdp-triggers api-keys create'")  # fmt: skip
+KEY_HEADER = APIKeyHeader(
+    name=HEADER, auto_error=False, description="cdpk_<id>_<secret>, from 'cdp-triggers api-keys create'"
+)
 
 
 def needs(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
@@ -174,11 +191,13 @@ def create_api(settings: Settings, store: ApiStore, metrics: Metrics | None = No
             await store.stop()
 
     app = FastAPI(
-        title="cdp-triggers API", version=VERSION, lifespan=lifespan,
+        title="cdp-triggers API",
+        version=VERSION,
+        lifespan=lifespan,
         description="Subscribe automation tools to customer-data triggers: threshold subscriptions, webhook "
         "registrations (REST hooks) and trigger-type samples. Authenticate with an API key in the X-API-Key header.",
         responses=responses(401, 429, 503),
-    )  # fmt: skip
+    )
     app.state.store, app.state.limiter = store, limiter
 
     @app.middleware("http")
@@ -208,8 +227,14 @@ def create_api(settings: Settings, store: ApiStore, metrics: Metrics | None = No
 
     @app.exception_handler(KafkaError)
     async def _kafka(request: Request, exc: KafkaError) -> JSONResponse:
-        return await _problem(request, ProblemError(503, f"Kafka is unavailable ({type(exc).__name__}); nothing "
-                                                         "was changed, retry later", headers={"Retry-After": "5"}))
+        return await _problem(
+            request,
+            ProblemError(
+                503,
+                f"Kafka is unavailable ({type(exc).__name__}); nothing was changed, retry later",
+                headers={"Retry-After": "5"},
+            ),
+        )
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
@@ -247,19 +272,28 @@ def create_api(settings: Settings, store: ApiStore, metrics: Metrics | None = No
         """Threshold subscriptions in id order, a page at a time."""
         ids = sorted(s.subscription_id for s in store.subscriptions if after is None or s.subscription_id > after)
         page = [store.subscriptions.get(i) for i in ids[:limit]]
-        return SubscriptionList(items=[s for s in page if s is not None],
-                                next_after=ids[limit - 1] if len(ids) > limit else None)  # fmt: skip
+        return SubscriptionList(
+            items=[s for s in page if s is not None], next_after=ids[limit - 1] if len(ids) > limit else None
+        )
 
-    @app.get("/v1/subscriptions/{subscription_id}", name="getSubscription", tags=["subscriptions"],
-             responses=responses(403, 404, 422))  # fmt: skip
+    @app.get(
+        "/v1/subscriptions/{subscription_id}",
+        name="getSubscription",
+        tags=["subscriptions"],
+        responses=responses(403, 404, 422),
+    )
     async def get_subscription(_: Reader, subscription_id: SubscriptionIdPath) -> ThresholdSubscription:
         found = store.subscriptions.get(subscription_id)
         if found is None:
             raise ProblemError(404, f"no subscription {subscription_id!r}")
         return found
 
-    @app.put("/v1/subscriptions/{subscription_id}", name="putSubscription", tags=["subscriptions"],
-             responses={201: {"model": ThresholdSubscription, "description": "created"}, **responses(403, 422)})  # fmt: skip
+    @app.put(
+        "/v1/subscriptions/{subscription_id}",
+        name="putSubscription",
+        tags=["subscriptions"],
+        responses={201: {"model": ThresholdSubscription, "description": "created"}, **responses(403, 422)},
+    )
     async def put_subscription(
         _: Writer, subscription_id: SubscriptionIdPath, spec: SubscriptionSpec, request: Request, response: Response
     ) -> ThresholdSubscription:
@@ -272,8 +306,13 @@ def create_api(settings: Settings, store: ApiStore, metrics: Metrics | None = No
             response.headers["Location"] = location(request, f"/v1/subscriptions/{quote(subscription_id, safe='')}")
         return sub
 
-    @app.delete("/v1/subscriptions/{subscription_id}", name="deleteSubscription", tags=["subscriptions"],
-                status_code=204, responses=responses(403, 404, 422))  # fmt: skip
+    @app.delete(
+        "/v1/subscriptions/{subscription_id}",
+        name="deleteSubscription",
+        tags=["subscriptions"],
+        status_code=204,
+        responses=responses(403, 404, 422),
+    )
     async def delete_subscription(_: Writer, subscription_id: SubscriptionIdPath) -> Response:
         if store.subscriptions.get(subscription_id) is None:
             raise ProblemError(404, f"no subscription {subscription_id!r}")
@@ -286,11 +325,20 @@ def create_api(settings: Settings, store: ApiStore, metrics: Metrics | None = No
         try:
             await egress.check_host(str(body.url))
         except EgressDenied as exc:
-            raise ProblemError(422, f"body.url: {exc}", errors=[FieldError(field="body.url", message=str(exc))],
-                               kind="callback-not-allowed") from None  # fmt: skip
+            raise ProblemError(
+                422,
+                f"body.url: {exc}",
+                errors=[FieldError(field="body.url", message=str(exc))],
+                kind="callback-not-allowed",
+            ) from None
         hook_id = "hk_" + secrets.token_hex(12)
-        hook = Hook(**body.model_dump(), id=hook_id, nonce=secrets.token_hex(16),
-                    created_at=datetime.now(timezone.utc), created_by=key.key_id)  # fmt: skip
+        hook = Hook(
+            **body.model_dump(),
+            id=hook_id,
+            nonce=secrets.token_hex(16),
+            created_at=datetime.now(timezone.utc),
+            created_by=key.key_id,
+        )
         await store.put_hook(hook)
         response.status_code = 201
         response.headers["Location"] = location(request, f"/v1/hooks/{hook_id}")
@@ -301,10 +349,18 @@ def create_api(settings: Settings, store: ApiStore, metrics: Metrics | None = No
         """Register a callback URL for trigger events of the given types (REST hooks)."""
         return await register(key, body, request, response)
 
-    @app.post("/v1/trigger-types/{name}/hooks", name="createTypedHook", tags=["hooks"], status_code=201,
-              responses=responses(403, 404, 422))  # fmt: skip
+    @app.post(
+        "/v1/trigger-types/{name}/hooks",
+        name="createTypedHook",
+        tags=["hooks"],
+        status_code=201,
+        responses=responses(403, 404, 422),
+    )
     async def create_typed_hook(
-        key: Writer, name: TypeName, body: TypedHookRequest, request: Request,
+        key: Writer,
+        name: TypeName,
+        body: TypedHookRequest,
+        request: Request,
         response: Response,
     ) -> CreatedHook:
         """Register a callback for one trigger type: one webhook trigger per type in Power Automate."""
@@ -327,8 +383,9 @@ def create_api(settings: Settings, store: ApiStore, metrics: Metrics | None = No
             raise ProblemError(404, f"no hook {hook_id!r}")
         return HookView.of(hook)
 
-    @app.delete("/v1/hooks/{hook_id}", name="deleteHook", tags=["hooks"], status_code=204,
-                responses=responses(403, 404, 422))  # fmt: skip
+    @app.delete(
+        "/v1/hooks/{hook_id}", name="deleteHook", tags=["hooks"], status_code=204, responses=responses(403, 404, 422)
+    )
     async def delete_hook(_: Writer, hook_id: HookIdPath) -> Response:
         """Unregister: no trigger is delivered to it once this returns (deliveries in flight may finish)."""
         if store.hooks.records.get(hook_id) is None:
@@ -346,12 +403,23 @@ def create_api(settings: Settings, store: ApiStore, metrics: Metrics | None = No
             raise ProblemError(404, f"no hook {hook_id!r}")
         results = []
         for name in hook.types:
-            event = sample_event(BY_NAME[name], f"test-{secrets.token_hex(8)}", f"/cdp-triggers/{settings.app_id}",
-                                 datetime.now(timezone.utc)).model_dump(mode="json")  # fmt: skip
+            event = sample_event(
+                BY_NAME[name],
+                f"test-{secrets.token_hex(8)}",
+                f"/cdp-triggers/{settings.app_id}",
+                datetime.now(timezone.utc),
+            ).model_dump(mode="json")
             outcome = await deliver(sender, event, orjson.dumps(event), policy=ONCE)
             last = outcome.last
-            results.append(TestResult(type=name, event_id=event["id"], delivered=outcome.failure is None,
-                                      attempt=last.result if last else "none", detail=last.detail if last else ""))  # fmt: skip
+            results.append(
+                TestResult(
+                    type=name,
+                    event_id=event["id"],
+                    delivered=outcome.failure is None,
+                    attempt=last.result if last else "none",
+                    detail=last.detail if last else "",
+                )
+            )
         return TestResults(results=results)
 
     # -- trigger types -------------------------------------------------------
@@ -361,8 +429,9 @@ def create_api(settings: Settings, store: ApiStore, metrics: Metrics | None = No
         """Every trigger type with a sample event and its data's JSON Schema (for flow designers)."""
         return TriggerTypeList(items=[trigger_type_info(t) for t in TriggerType])
 
-    @app.get("/v1/trigger-types/{name}", name="getTriggerType", tags=["trigger types"],
-             responses=responses(403, 404, 422))  # fmt: skip
+    @app.get(
+        "/v1/trigger-types/{name}", name="getTriggerType", tags=["trigger types"], responses=responses(403, 404, 422)
+    )
     async def get_trigger_type(_: Reader, name: TypeName) -> TriggerTypeInfo:
         if name not in BY_NAME:
             raise ProblemError(404, f"no trigger type {name!r}; known: {', '.join(sorted(BY_NAME))}")

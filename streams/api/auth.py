@@ -25,11 +25,14 @@ def authenticate(keys: Records[ApiKey], presented: str | None, needed: Scope) ->
     parts = split_key(presented.strip())
     record = keys.get(parts[0]) if parts else None
     if parts is None or record is None or not record.matches(parts[1]):
-        raise ProblemError(401, "the API key is not valid (malformed, unknown or revoked)",
-                           headers={"WWW-Authenticate": HEADER})  # fmt: skip
+        raise ProblemError(
+            401, "the API key is not valid (malformed, unknown or revoked)", headers={"WWW-Authenticate": HEADER}
+        )
     if not record.allows(needed):
-        raise ProblemError(403, f"the API key {record.key_id} ({record.name}) has scope {record.scope!r}; "
-                                f"this operation needs {needed!r}")  # fmt: skip
+        raise ProblemError(
+            403,
+            f"the API key {record.key_id} ({record.name}) has scope {record.scope!r}; this operation needs {needed!r}",
+        )
     return record
 
 
@@ -55,5 +58,8 @@ class RateLimiter:
         wait = self.take(key_id, now)
         if wait > 0:
             seconds = max(1, math.ceil(wait))
-            raise ProblemError(429, f"more than {self.per_minute} requests a minute with this key; retry in "
-                                    f"{seconds} s", headers={"Retry-After": str(seconds)})  # fmt: skip
+            raise ProblemError(
+                429,
+                f"more than {self.per_minute} requests a minute with this key; retry in {seconds} s",
+                headers={"Retry-After": str(seconds)},
+            )

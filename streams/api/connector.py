@@ -23,19 +23,34 @@ PLACEHOLDER_HOST = "cdp-triggers.example.com"
 _ENTITY = {"segment": "Segment id", "measure": "Measure id", "data-source": "Data source id"}
 # Trigger type -> (summary in the flow designer, subject kind the user may filter on or None)
 _TRIGGERS: dict[TriggerType, tuple[str, str, str | None]] = {  # operation id, flow-designer summary, filter on
-    TriggerType.DATA_SOURCE_REFRESH_FAILED: ("OnDataSourceRefreshFailed", "When a data source refresh fails",
-                                             "data-source"),
-    TriggerType.DATA_SOURCE_REFRESH_SUCCEEDED: ("OnDataSourceRefreshSucceeded", "When a data source refresh succeeds",
-                                                "data-source"),
-    TriggerType.SEGMENT_THRESHOLD_CROSSED: ("OnSegmentThresholdCrossed", "When a segment threshold is crossed upward",
-                                            "segment"),
-    TriggerType.MEASURE_THRESHOLD_CROSSED: ("OnMeasureThresholdCrossed",
-                                            "When a business measure threshold is crossed upward", "measure"),
+    TriggerType.DATA_SOURCE_REFRESH_FAILED: (
+        "OnDataSourceRefreshFailed",
+        "When a data source refresh fails",
+        "data-source",
+    ),
+    TriggerType.DATA_SOURCE_REFRESH_SUCCEEDED: (
+        "OnDataSourceRefreshSucceeded",
+        "When a data source refresh succeeds",
+        "data-source",
+    ),
+    TriggerType.SEGMENT_THRESHOLD_CROSSED: (
+        "OnSegmentThresholdCrossed",
+        "When a segment threshold is crossed upward",
+        "segment",
+    ),
+    TriggerType.MEASURE_THRESHOLD_CROSSED: (
+        "OnMeasureThresholdCrossed",
+        "When a business measure threshold is crossed upward",
+        "measure",
+    ),
     TriggerType.FULL_REFRESH_COMPLETED: ("OnFullRefreshCompleted", "When a full refresh completes", None),
-    TriggerType.UNIFICATION_REFRESH_COMPLETED: ("OnUnificationRefreshCompleted",
-                                                "When a unification refresh completes", None),
+    TriggerType.UNIFICATION_REFRESH_COMPLETED: (
+        "OnUnificationRefreshCompleted",
+        "When a unification refresh completes",
+        None,
+    ),
     TriggerType.REFRESH_RUN_STALLED: ("OnRefreshRunStalled", "When a refresh run stalls", None),
-}  # fmt: skip
+}
 if set(_TRIGGERS) != set(TriggerType):  # a new type must get its flow-designer wording here
     raise RuntimeError(f"trigger types without a connector trigger: {sorted(set(TriggerType) - set(_TRIGGERS))}")
 
@@ -82,16 +97,26 @@ def _notification(trigger_type: TriggerType, definitions: dict[str, Any]) -> dic
 def _body(entity: str | None) -> dict[str, Any]:
     filters: dict[str, Any] = {}
     if entity is not None:
-        filters["entity_id"] = {"type": "string", "x-ms-summary": _ENTITY[entity],
-                                "description": f"Only this {entity.replace('-', ' ')} (leave empty for all)"}  # fmt: skip
+        filters["entity_id"] = {
+            "type": "string",
+            "x-ms-summary": _ENTITY[entity],
+            "description": f"Only this {entity.replace('-', ' ')} (leave empty for all)",
+        }
     if entity in ("segment", "measure"):
-        filters["subscription_id"] = {"type": "string", "x-ms-summary": "Subscription id",
-                                      "description": "Only crossings of this threshold subscription"}  # fmt: skip
+        filters["subscription_id"] = {
+            "type": "string",
+            "x-ms-summary": "Subscription id",
+            "description": "Only crossings of this threshold subscription",
+        }
     properties: dict[str, Any] = {
-        "url": {"type": "string", "x-ms-notification-url": True, "x-ms-visibility": "internal",
-                "description": "The flow's callback URL"},
+        "url": {
+            "type": "string",
+            "x-ms-notification-url": True,
+            "x-ms-visibility": "internal",
+            "description": "The flow's callback URL",
+        },
         "description": {"type": "string", "x-ms-visibility": "internal", "default": "Power Automate flow"},
-    }  # fmt: skip
+    }
     if filters:
         properties["filter"] = {"type": "object", "x-ms-summary": "Filter", "properties": filters}
     return {"type": "object", "required": ["url"], "properties": properties}
@@ -115,62 +140,102 @@ def api_definition(host: str = PLACEHOLDER_HOST) -> dict[str, Any]:
                 "x-ms-trigger-hint": "To see it work, make the change happen in your customer data.",
                 "parameters": [{"name": "body", "in": "body", "required": True, "schema": _body(entity)}],
                 "responses": {
-                    "201": {"description": "Registered; Location is the hook's URL, deleted with the flow",
-                            "headers": {"Location": {"type": "string", "description": "The hook's URL"}}},
+                    "201": {
+                        "description": "Registered; Location is the hook's URL, deleted with the flow",
+                        "headers": {"Location": {"type": "string", "description": "The hook's URL"}},
+                    },
                     "default": {"description": "A problem (application/problem+json)"},
                 },
             },
-        }  # fmt: skip
+        }
     paths["/v1/hooks/{hook_id}"] = {
         "delete": {
-            "operationId": "DeleteHook", "summary": "Delete a hook", "x-ms-visibility": "internal",
+            "operationId": "DeleteHook",
+            "summary": "Delete a hook",
+            "x-ms-visibility": "internal",
             "description": "Called by the platform, at the trigger's Location, when the flow is deleted.",
             "parameters": [{"name": "hook_id", "in": "path", "required": True, "type": "string"}],
             "responses": {"204": {"description": "Deleted"}, "404": {"description": "No such hook"}},
         }
-    }  # fmt: skip
+    }
     paths["/v1/subscriptions/{subscription_id}"] = {
         "put": {
-            "operationId": "PutSubscription", "summary": "Create or update a threshold subscription",
+            "operationId": "PutSubscription",
+            "summary": "Create or update a threshold subscription",
             "description": "The segment or measure threshold whose upward crossing fires a trigger.",
             "parameters": [
-                {"name": "subscription_id", "in": "path", "required": True, "type": "string",
-                 "x-ms-summary": "Subscription id"},
+                {
+                    "name": "subscription_id",
+                    "in": "path",
+                    "required": True,
+                    "type": "string",
+                    "x-ms-summary": "Subscription id",
+                },
                 {"name": "body", "in": "body", "required": True, "schema": {"$ref": "#/definitions/SubscriptionSpec"}},
             ],
-            "responses": {"200": {"description": "Replaced"}, "201": {"description": "Created"},
-                          "default": {"description": "A problem (application/problem+json)"}},
+            "responses": {
+                "200": {"description": "Replaced"},
+                "201": {"description": "Created"},
+                "default": {"description": "A problem (application/problem+json)"},
+            },
         },
         "delete": {
-            "operationId": "DeleteSubscription", "summary": "Delete a threshold subscription",
-            "parameters": [{"name": "subscription_id", "in": "path", "required": True, "type": "string",
-                            "x-ms-summary": "Subscription id"}],
+            "operationId": "DeleteSubscription",
+            "summary": "Delete a threshold subscription",
+            "parameters": [
+                {
+                    "name": "subscription_id",
+                    "in": "path",
+                    "required": True,
+                    "type": "string",
+                    "x-ms-summary": "Subscription id",
+                }
+            ],
             "responses": {"204": {"description": "Deleted"}, "404": {"description": "No such subscription"}},
         },
-    }  # fmt: skip
+    }
     from schemas.subscriptions import SubscriptionSpec
 
     definitions["SubscriptionSpec"] = _swagger2(SubscriptionSpec.model_json_schema(), definitions)
     return {
         "swagger": "2.0",
-        "info": {"title": "CDP Triggers", "version": "1.0",
-                 "description": "Start flows when customer data changes: refreshes, thresholds, unification."},
-        "host": host, "basePath": "/", "schemes": ["https"],
-        "consumes": ["application/json"], "produces": ["application/json"],
+        "info": {
+            "title": "CDP Triggers",
+            "version": "1.0",
+            "description": "Start flows when customer data changes: refreshes, thresholds, unification.",
+        },
+        "host": host,
+        "basePath": "/",
+        "schemes": ["https"],
+        "consumes": ["application/json"],
+        "produces": ["application/json"],
         "securityDefinitions": {"api_key": {"type": "apiKey", "in": "header", "name": HEADER}},
         "security": [{"api_key": []}],
         "paths": paths,
         "definitions": dict(sorted(definitions.items())),
-    }  # fmt: skip
+    }
 
 
 def api_properties() -> dict[str, Any]:
-    return {"properties": {
-        "connectionParameters": {"api_key": {"type": "securestring", "uiDefinition": {
-            "displayName": "API key", "description": "A key from 'cdp-triggers api-keys create' (scope write)",
-            "tooltip": "cdpk_<id>_<secret>", "constraints": {"tabIndex": 2, "clearText": False, "required": "true"}}}},
-        "iconBrandColor": "#0F6CBD", "capabilities": [], "publisher": "cdp-triggers", "stackOwner": "cdp-triggers",
-    }}  # fmt: skip
+    return {
+        "properties": {
+            "connectionParameters": {
+                "api_key": {
+                    "type": "securestring",
+                    "uiDefinition": {
+                        "displayName": "API key",
+                        "description": "A key from 'cdp-triggers api-keys create' (scope write)",
+                        "tooltip": "cdpk_<id>_<secret>",
+                        "constraints": {"tabIndex": 2, "clearText": False, "required": "true"},
+                    },
+                }
+            },
+            "iconBrandColor": "#0F6CBD",
+            "capabilities": [],
+            "publisher": "cdp-triggers",
+            "stackOwner": "cdp-triggers",
+        }
+    }
 
 
 def write(directory: Path, host: str = PLACEHOLDER_HOST) -> list[Path]:

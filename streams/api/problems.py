@@ -28,17 +28,34 @@ class Problem(BaseModel):
 
 
 TITLES = {
-    400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",
-    406: "not-acceptable", 409: "conflict", 413: "too-large", 415: "unsupported-media-type",
-    422: "invalid-request", 429: "rate-limited", 500: "internal-error", 503: "unavailable",
-}  # fmt: skip
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    409: "conflict",
+    413: "too-large",
+    415: "unsupported-media-type",
+    422: "invalid-request",
+    429: "rate-limited",
+    500: "internal-error",
+    503: "unavailable",
+}
 
 
 class ProblemError(Exception):
     """Raised by handlers; becomes a problem response."""
 
-    def __init__(self, status: int, detail: str, *, errors: list[FieldError] | None = None,
-                 headers: dict[str, str] | None = None, kind: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+        kind: str | None = None,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
@@ -47,20 +64,35 @@ class ProblemError(Exception):
         self.kind = kind or TITLES.get(status, "error")
 
     def body(self, instance: str) -> dict[str, Any]:
-        problem = Problem(type=TYPE_PREFIX + self.kind, title=self.kind.replace("-", " ").capitalize(),
-                          status=self.status, detail=self.detail, instance=instance, errors=self.errors)  # fmt: skip
+        problem = Problem(
+            type=TYPE_PREFIX + self.kind,
+            title=self.kind.replace("-", " ").capitalize(),
+            status=self.status,
+            detail=self.detail,
+            instance=instance,
+            errors=self.errors,
+        )
         return problem.model_dump(mode="json", exclude_none=True)
 
 
 def field_errors(errors: list[dict[str, Any]]) -> list[FieldError]:
     """pydantic / FastAPI errors as (field, message), the field as a dotted path."""
-    return [FieldError(field=".".join(str(p) for p in err.get("loc", ())) or "body",
-                       message=str(err.get("msg", "invalid")).removeprefix("Value error, "))
-            for err in errors]  # fmt: skip
+    return [
+        FieldError(
+            field=".".join(str(p) for p in err.get("loc", ())) or "body",
+            message=str(err.get("msg", "invalid")).removeprefix("Value error, "),
+        )
+        for err in errors
+    ]
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for the problems an operation can answer with."""
-    return {status: {"model": Problem, "description": TITLES[status].replace("-", " "),
-                     "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
-            for status in statuses}  # fmt: skip
+    return {
+        status: {
+            "model": Problem,
+            "description": TITLES[status].replace("-", " "),
+            "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }

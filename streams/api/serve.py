@@ -26,9 +26,18 @@ async def serve(settings: Settings, say: Callable[[str], None]) -> None:
     metrics = Metrics()
     health = Health(metrics, settings.loop_timeout_seconds)
     health.start(asyncio.get_running_loop())  # a wedged loop or a dead follower ends the process (exit code 3)
-    app = create_api(settings, ApiStore(settings, metrics, on_failure=lambda why: health.fail(why, "follower")), metrics)
-    config = uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level=settings.log_level,
-                            proxy_headers=True, server_header=False, access_log=False)  # fmt: skip
+    app = create_api(
+        settings, ApiStore(settings, metrics, on_failure=lambda why: health.fail(why, "follower")), metrics
+    )
+    config = uvicorn.Config(
+        app,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level=settings.log_level,
+        proxy_headers=True,
+        server_header=False,
+        access_log=False,
+    )
     say(f"API on http://{settings.api_host}:{settings.api_port} (OpenAPI at /openapi.json, metrics at /metrics)")
     await uvicorn.Server(config).serve()
 

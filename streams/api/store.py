@@ -34,16 +34,17 @@ READ_BACK_SECONDS = 10.0
 
 
 class ApiStore:
-    def __init__(self, settings: Settings, metrics: Metrics,
-                 on_failure: Callable[[str], None] | None = None) -> None:  # fmt: skip
+    def __init__(self, settings: Settings, metrics: Metrics, on_failure: Callable[[str], None] | None = None) -> None:
         self.topics = Topics(settings)
         self._keys_max_age = settings.api_keys_max_age_seconds
         self._on_failure = on_failure
         self.failure: str | None = None  # why a follower ended
         self.subscriptions: Records[ThresholdSubscription] = Records(
-            ThresholdSubscription, lambda s: s.subscription_id, settings.max_event_bytes,
+            ThresholdSubscription,
+            lambda s: s.subscription_id,
+            settings.max_event_bytes,
             on_invalid=lambda message: metrics.subscriptions_invalid.inc(),
-        )  # fmt: skip
+        )
         self.keys: Records[ApiKey] = Records(ApiKey, lambda k: k.key_id)
         self.hooks = HookBook(settings, metrics)
         self._views = {
@@ -63,8 +64,12 @@ class ApiStore:
             task = asyncio.create_task(view.follow(), name=f"follow {view.topic}")
             task.add_done_callback(self._ended)
             self._tasks.append(task)
-        log.info("API store loaded: %d subscriptions, %d hooks, %d API keys",
-                 len(self.subscriptions), len(self.hooks.records), len(self.keys))  # fmt: skip
+        log.info(
+            "API store loaded: %d subscriptions, %d hooks, %d API keys",
+            len(self.subscriptions),
+            len(self.hooks.records),
+            len(self.keys),
+        )
 
     def _ended(self, task: asyncio.Task[None]) -> None:
         if task.cancelled():  # stop()
@@ -84,9 +89,13 @@ class ApiStore:
         keep working on a copy that stopped following)."""
         age = self.keys_age()
         if self.failure is not None or age > self._keys_max_age:
-            raise ProblemError(503, f"the API cannot confirm that its list of API keys is current (last confirmed "
-                                    f"{age:.0f} s ago; the limit is {self._keys_max_age:g} s): no key is accepted "
-                                    "until Kafka answers again", headers={"Retry-After": "5"})  # fmt: skip
+            raise ProblemError(
+                503,
+                f"the API cannot confirm that its list of API keys is current (last confirmed "
+                f"{age:.0f} s ago; the limit is {self._keys_max_age:g} s): no key is accepted "
+                "until Kafka answers again",
+                headers={"Retry-After": "5"},
+            )
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -112,6 +121,10 @@ class ApiStore:
         written = await self._producer.put_record(topic, key, value)
         if not await self._views[topic].reached(written.partition, written.offset, READ_BACK_SECONDS):
             log.warning("%s/%s written but not read back within %g s", topic, key, READ_BACK_SECONDS)
-            raise ProblemError(503, f"the change was written to Kafka but this API did not read it back within "
-                                    f"{READ_BACK_SECONDS:g} s, so it may or may not be visible yet: read it back "
-                                    "before retrying", headers={"Retry-After": "5"})  # fmt: skip
+            raise ProblemError(
+                503,
+                f"the change was written to Kafka but this API did not read it back within "
+                f"{READ_BACK_SECONDS:g} s, so it may or may not be visible yet: read it back "
+                "before retrying",
+                headers={"Retry-After": "5"},
+            )

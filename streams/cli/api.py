@@ -18,8 +18,11 @@ def api() -> None:
     s = settings()
     try:
         if s.hook_key() is None:
-            fail("CDP_HOOK_SIGNING_KEY (or CDP_HOOK_SIGNING_KEY_FILE) is not set: the API derives each hook's "
-                 "signing secret from it. Hint: 'openssl rand -base64 48'.", EXIT_CONFIG)  # fmt: skip
+            fail(
+                "CDP_HOOK_SIGNING_KEY (or CDP_HOOK_SIGNING_KEY_FILE) is not set: the API derives each hook's "
+                "signing secret from it. Hint: 'openssl rand -base64 48'.",
+                EXIT_CONFIG,
+            )
     except ValueError as exc:
         fail(str(exc), EXIT_CONFIG)
     from ..api.serve import serve
@@ -58,8 +61,13 @@ def keys_create(
 
     key_id, secret, full = new_key()
     try:
-        record = ApiKey(key_id=key_id, name=name, scope=scope, sha256=digest(secret),  # type: ignore[arg-type]
-                        created_at=datetime.now(timezone.utc))  # fmt: skip
+        record = ApiKey(
+            key_id=key_id,
+            name=name,
+            scope=scope,
+            sha256=digest(secret),  # type: ignore[arg-type]
+            created_at=datetime.now(timezone.utc),
+        )
     except ValidationError as exc:
         fail(one_line(exc), EXIT_CONFIG)
     _put(key_id, encode(record))

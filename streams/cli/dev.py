@@ -26,8 +26,12 @@ def _broker(**overrides: object) -> DevBroker:
 
 @broker_app.command("start")
 def broker_start(
-    secure: bool = typer.Option(False, "--secure", help="Also SASL_SSL (SCRAM, PLAIN) on port+2 and mutual TLS on "
-                                "port+3, with an authorizer; prints the client settings"),  # fmt: skip
+    secure: bool = typer.Option(
+        False,
+        "--secure",
+        help="Also SASL_SSL (SCRAM, PLAIN) on port+2 and mutual TLS on "
+        "port+3, with an authorizer; prints the client settings",
+    ),
 ) -> None:
     """Fetch (first time) and start the broker; returns when it answers. Idempotent."""
     broker = _broker(**({"secure": True} if secure else {}))
@@ -38,8 +42,10 @@ def broker_start(
         fail(str(exc))
     typer.echo(f"broker {status.describe()} ({time.monotonic() - began:.1f} s)")
     if broker.secure:
-        typer.echo(f"principals: {', '.join(USERS)} (and admin, a super user); passwords and certificates in "
-                   f"{broker.secrets_dir}; grant each role its ACLs ('cdp-triggers acls ROLE --principal User:NAME')")  # fmt: skip
+        typer.echo(
+            f"principals: {', '.join(USERS)} (and admin, a super user); passwords and certificates in "
+            f"{broker.secrets_dir}; grant each role its ACLs ('cdp-triggers acls ROLE --principal User:NAME')"
+        )
         for how in ("scram", "plain", "mtls"):
             settings_line = " ".join(f"{k}={v}" for k, v in broker.client_settings("worker", how).items())
             typer.echo(f"worker over {how}: {settings_line}")
@@ -162,8 +168,14 @@ def simulate(
 
     async def go() -> None:
         async with EventProducer(s) as producer:
-            sent = await play(producer, sim.events(), duration=duration or None, max_events=events or None,
-                              max_rate=max_rate or None, pace=not unpaced)  # fmt: skip
+            sent = await play(
+                producer,
+                sim.events(),
+                duration=duration or None,
+                max_events=events or None,
+                max_rate=max_rate or None,
+                pace=not unpaced,
+            )
         typer.echo(f"published {sent} events")
 
     try:

@@ -13,7 +13,9 @@ from .common import EXIT_CONFIG, fail, one_line, run, settings
 def publish(
     kind: str = typer.Argument(..., help="datasource, segment, measure or run"),
     document: str = typer.Argument("", help="The event as JSON; '-' reads one event per line from stdin"),
-    field: list[str] = typer.Option([], "--set", "-s", help="field=value (value parsed as JSON if it can be), repeatable"),
+    field: list[str] = typer.Option(
+        [], "--set", "-s", help="field=value (value parsed as JSON if it can be), repeatable"
+    ),
 ) -> None:
     """Validate and publish change events, from JSON or --set flags. event_id and event_time default to a new id and now."""
     import json

@@ -30,13 +30,16 @@ def _launch(s: Settings, role: str, build, prepare=None) -> None:  # type: ignor
     except ConfigError as exc:
         fail(str(exc), EXIT_CONFIG)
     except MissingTopicsError as exc:
-        fail(f"{exc}. Hint: on a secured cluster the principal may lack Describe on it; "
-             f"'cdp-triggers acls {role}' prints what the {role} needs.")
+        fail(
+            f"{exc}. Hint: on a secured cluster the principal may lack Describe on it; "
+            f"'cdp-triggers acls {role}' prints what the {role} needs."
+        )
 
 
 def worker(
     with_dispatcher: bool = typer.Option(
-        False, "--with-dispatcher",
+        False,
+        "--with-dispatcher",
         help="Also run the dispatcher (needs CDP_ROUTES_FILE), as a supervised child process on metrics port + 1",
     ),
 ) -> None:
@@ -75,9 +78,12 @@ def routes(s: Settings):  # type: ignore[no-untyped-def]
     if s.routes_file is None:
         if hooks:
             return Routes.empty()
-        fail("neither CDP_ROUTES_FILE nor CDP_HOOK_SIGNING_KEY is set, so no trigger could be delivered. Hint: "
-             "point CDP_ROUTES_FILE at a routes YAML (see examples/routes.yaml), or set a signing key to deliver "
-             "to the API's hooks.", EXIT_CONFIG)  # fmt: skip
+        fail(
+            "neither CDP_ROUTES_FILE nor CDP_HOOK_SIGNING_KEY is set, so no trigger could be delivered. Hint: "
+            "point CDP_ROUTES_FILE at a routes YAML (see examples/routes.yaml), or set a signing key to deliver "
+            "to the API's hooks.",
+            EXIT_CONFIG,
+        )
     return load_routes(s.routes_file)
 
 

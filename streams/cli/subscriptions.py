@@ -52,8 +52,15 @@ def subs_add(
     s = settings()
     try:
         labels = dict(item.split("=", 1) for item in label)
-        sub = ThresholdSubscription(subscription_id=subscription_id, entity_kind=kind, entity_id=entity,
-                                    threshold=threshold, recovery_threshold=recovery, owner=owner, labels=labels)  # type: ignore[arg-type]  # fmt: skip
+        sub = ThresholdSubscription(
+            subscription_id=subscription_id,
+            entity_kind=kind,
+            entity_id=entity,
+            threshold=threshold,
+            recovery_threshold=recovery,
+            owner=owner,
+            labels=labels,
+        )  # type: ignore[arg-type]
     except ValueError as exc:
         fail(one_line(exc) if isinstance(exc, ValidationError) else f"label: {exc}", EXIT_CONFIG)
 

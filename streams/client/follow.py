@@ -9,8 +9,9 @@ from ..settings import Settings
 from ..topics import Topics
 
 
-async def trigger_records(settings: Settings, *, from_beginning: bool = False,
-                          poll_ms: int = 300) -> AsyncIterator[list[bytes]]:  # fmt: skip
+async def trigger_records(
+    settings: Settings, *, from_beginning: bool = False, poll_ms: int = 300
+) -> AsyncIterator[list[bytes]]:
     """Batches of raw trigger events as they arrive (an empty batch when none
     came within ``poll_ms``, so callers can check their own deadlines)."""
     actions = Topics(settings).actions

@@ -58,12 +58,15 @@ class ChangeKind:
         return TypeAdapter(self.model)
 
 
-CHANGE_KINDS: dict[str, ChangeKind] = {k.name: k for k in (
-    ChangeKind("datasource", DataSourceChange, lambda t: t.datasources, lambda e: e.data_source_id),
-    ChangeKind("segment", SegmentChange, lambda t: t.segments, lambda e: e.segment_id),
-    ChangeKind("measure", MeasureChange, lambda t: t.measures, lambda e: e.measure_id),
-    ChangeKind("run", RefreshRunChange, lambda t: t.runs, lambda e: e.run_id),
-)}  # fmt: skip
+CHANGE_KINDS: dict[str, ChangeKind] = {
+    k.name: k
+    for k in (
+        ChangeKind("datasource", DataSourceChange, lambda t: t.datasources, lambda e: e.data_source_id),
+        ChangeKind("segment", SegmentChange, lambda t: t.segments, lambda e: e.segment_id),
+        ChangeKind("measure", MeasureChange, lambda t: t.measures, lambda e: e.measure_id),
+        ChangeKind("run", RefreshRunChange, lambda t: t.runs, lambda e: e.run_id),
+    )
+}
 
 
 class SubscriptionFileError(Exception):

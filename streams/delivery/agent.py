@@ -109,8 +109,11 @@ def register(p: Pipeline, routes: Routes, hooks: HookBook) -> None:
             if to is None:
                 return name, None
             result = await deliver(
-                to, event, msg.value or b"", on_attempt=lambda a: m.delivery_attempts.labels(kind(name), a.result).inc(),
-            )  # fmt: skip
+                to,
+                event,
+                msg.value or b"",
+                on_attempt=lambda a: m.delivery_attempts.labels(kind(name), a.result).inc(),
+            )
             return name, result
 
         for finished in asyncio.as_completed([one(name) for name in pending]):
@@ -133,16 +136,29 @@ def register(p: Pipeline, routes: Routes, hooks: HookBook) -> None:
         assert result.failure is not None
         error = result.last.detail if result.last else f"older than {p.settings.delivery_max_age_seconds:g} s"
         record = DeliveryDeadLetter(
-            id=delivery_id(event["id"], name), reason=result.failure, receiver=name, receiver_type=kind(name), attempts=result.attempts, error=error,
-            trigger_id=event["id"], event=event, dead_lettered_at=datetime.now(timezone.utc),
+            id=delivery_id(event["id"], name),
+            reason=result.failure,
+            receiver=name,
+            receiver_type=kind(name),
+            attempts=result.attempts,
+            error=error,
+            trigger_id=event["id"],
+            event=event,
+            dead_lettered_at=datetime.now(timezone.utc),
             dispatcher=p.settings.app_id,
-        )  # fmt: skip
+        )
         with p.kafka_wait("delivery_dead_letter", f"the acknowledgement of delivery dead letter {record.id}"):
             await p.publisher.delivery_dead_letter(record)
         m.deliveries.labels(kind(name), "dead_lettered").inc()
         m.delivery_dead_lettered.labels(kind(name), result.failure.value).inc()
-        log.warning("gave up delivering %s to %s after %d attempt(s): %s: %s",
-                    event["id"], name, result.attempts, result.failure.value, error)  # fmt: skip
+        log.warning(
+            "gave up delivering %s to %s after %d attempt(s): %s: %s",
+            event["id"],
+            name,
+            result.attempts,
+            result.failure.value,
+            error,
+        )
 
     async def on_control(command: Command, partition: int) -> None:
         if isinstance(command, Sweep):

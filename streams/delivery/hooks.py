@@ -57,8 +57,11 @@ def matches(f: HookFilter, facts: Facts) -> bool:
 
 def hooks_for(hooks: Iterable[Hook], facts: Facts, published: datetime) -> list[str]:
     """Receiver names of the hooks an event goes to, in id order (pure)."""
-    return sorted(receiver_name(h.id) for h in hooks
-                  if facts.type in h.types and h.created_at <= published and matches(h.filter, facts))  # fmt: skip
+    return sorted(
+        receiver_name(h.id)
+        for h in hooks
+        if facts.type in h.types and h.created_at <= published and matches(h.filter, facts)
+    )
 
 
 class HookSender(WebhookSender):
@@ -67,7 +70,9 @@ class HookSender(WebhookSender):
     since the hook was registered)."""
 
     def __init__(self, hook: Hook, signing_key: bytes, session: aiohttp.ClientSession, policy: EgressPolicy) -> None:
-        super().__init__(str(hook.url), POLICY, session, key=parse_secret(hook_secret(signing_key, hook.id, hook.nonce)))
+        super().__init__(
+            str(hook.url), POLICY, session, key=parse_secret(hook_secret(signing_key, hook.id, hook.nonce))
+        )
         self._policy = policy
 
     async def attempt(self, event: dict[str, Any], raw: bytes) -> Attempt:

@@ -29,17 +29,31 @@ def teams_message(event: dict[str, Any]) -> dict[str, Any]:
         "version": "1.4",
         "msteams": {"width": "Full"},
         "body": [
-            {"type": "TextBlock", "text": s.title, "size": "Medium", "weight": "Bolder", "color": s.tone,
-             "wrap": True, "style": "heading"},
+            {
+                "type": "TextBlock",
+                "text": s.title,
+                "size": "Medium",
+                "weight": "Bolder",
+                "color": s.tone,
+                "wrap": True,
+                "style": "heading",
+            },
             {"type": "TextBlock", "text": event["subject"], "isSubtle": True, "spacing": "None", "wrap": True},
             {"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in s.facts]},
-            {"type": "TextBlock", "text": f"cdp-triggers · {TriggerType(event['type']).short} · id {event['id']}",
-             "isSubtle": True, "size": "Small", "wrap": True},
+            {
+                "type": "TextBlock",
+                "text": f"cdp-triggers · {TriggerType(event['type']).short} · id {event['id']}",
+                "isSubtle": True,
+                "size": "Small",
+                "wrap": True,
+            },
         ],
-    }  # fmt: skip
+    }
     return {
         "type": "message",
-        "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}],
+        "attachments": [
+            {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}
+        ],
     }
 
 
@@ -56,13 +70,12 @@ def email_message(event: dict[str, Any], sender: str, recipients: list[str], rec
     text = [s.title, "", *(f"{k.ljust(width)}  {v}" for k, v in s.facts), "", f"Trigger id {event['id']}", ""]
     msg.set_content("\n".join(text))
     rows = "".join(
-        f'<tr><th align="left" style="padding:2px 12px 2px 0">{html.escape(k)}</th>'
-        f"<td>{html.escape(v)}</td></tr>"
+        f'<tr><th align="left" style="padding:2px 12px 2px 0">{html.escape(k)}</th><td>{html.escape(v)}</td></tr>'
         for k, v in s.facts
     )
     msg.add_alternative(
         f"<html><body><h2>{html.escape(s.title)}</h2><p>{html.escape(event['subject'])}</p>"
-        f"<table>{rows}</table><p style=\"color:#888\">Trigger id {html.escape(event['id'])}</p></body></html>",
+        f'<table>{rows}</table><p style="color:#888">Trigger id {html.escape(event["id"])}</p></body></html>',
         subtype="html",
     )
     return msg
@@ -73,6 +86,8 @@ def cloudevent_request(event: dict[str, Any], raw: bytes, mode: str) -> tuple[di
     the event as read from the actions topic, byte for byte."""
     if mode == "structured":
         return {"Content-Type": "application/cloudevents+json; charset=utf-8"}, raw
-    headers = {f"ce-{k}": str(event[k]) for k in ("specversion", "id", "source", "type", "subject", "time", "dataschema")}
+    headers = {
+        f"ce-{k}": str(event[k]) for k in ("specversion", "id", "source", "type", "subject", "time", "dataschema")
+    }
     headers["Content-Type"] = "application/json"
     return headers, orjson.dumps(event["data"])

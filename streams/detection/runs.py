@@ -64,9 +64,7 @@ class RunState:
             "trigger": self.trigger,
             "started_us": self.started_us,
             "declared": list(self.declared) if self.declared is not None else None,
-            "tasks": {
-                k: [t.clock.to_dict(), t.status, t.started_us, t.finished_us] for k, t in self.tasks.items()
-            },
+            "tasks": {k: [t.clock.to_dict(), t.status, t.started_us, t.finished_us] for k, t in self.tasks.items()},
             "fired": sorted(self.fired),
             "last_event_us": self.last_event_us,
         }
@@ -102,7 +100,9 @@ def observe(state: RunState | None, event: RefreshRunStarted | TaskProgress) -> 
     if isinstance(event, RefreshRunStarted):
         tasks[_RUN_KEY] = TaskState(clock, "declared")
         if state.declared is None:  # a repeated start does not re-declare
-            state = replace(state, trigger=event.trigger, started_us=time_us, declared=tuple(t.key for t in event.tasks))
+            state = replace(
+                state, trigger=event.trigger, started_us=time_us, declared=tuple(t.key for t in event.tasks)
+            )
     else:
         status = event.status.value
         started = previous.started_us if previous else None
@@ -179,8 +179,9 @@ def _outcome(key: str, task: TaskState) -> TaskOutcome:
     )
 
 
-def partition_clock(now_us: int, watermark_us: int | None, caught_up: bool, quiet_us: int,
-                    idle_after_us: int) -> int | None:  # fmt: skip
+def partition_clock(
+    now_us: int, watermark_us: int | None, caught_up: bool, quiet_us: int, idle_after_us: int
+) -> int | None:
     """The time a partition's runs are judged at (stalled, evicted).
 
     Event time: the latest event time applied on the partition, so a worker

@@ -46,8 +46,13 @@ class Rule:
 
     @classmethod
     def of(cls, subscription: ThresholdSubscription) -> Rule:
-        return cls(subscription.subscription_id, subscription.threshold, subscription.rearm_below,
-                   subscription.owner, tuple(subscription.labels.items()))  # fmt: skip
+        return cls(
+            subscription.subscription_id,
+            subscription.threshold,
+            subscription.rearm_below,
+            subscription.owner,
+            tuple(subscription.labels.items()),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,10 +116,13 @@ def observe(
         kind, entity_id, name, value = "segment", event.segment_id, event.segment_name, float(event.member_count)
     else:
         kind, entity_id, name, value = "measure", event.measure_id, event.measure_name, event.value
-    found = evaluate(state, event.event_id, to_micros(event.event_time), event.sequence, value,
-                     subscriptions.rules_for(key(event)))  # fmt: skip
-    triggers = tuple(crossing_trigger(crossing, kind, entity_id, name, event.event_id, event.event_time, event.run_id)
-                     for crossing in found.crossings)  # fmt: skip
+    found = evaluate(
+        state, event.event_id, to_micros(event.event_time), event.sequence, value, subscriptions.rules_for(key(event))
+    )
+    triggers = tuple(
+        crossing_trigger(crossing, kind, entity_id, name, event.event_id, event.event_time, event.run_id)
+        for crossing in found.crossings
+    )
     return Observation(found.verdict, found.state, triggers)
 
 
@@ -157,7 +165,9 @@ def evaluate(
         elif not armed and value < rule.rearm_below:
             armed = True
         # most values change no subscription's arming: keep its (immutable) record
-        arming[rule.subscription_id] = known if known is not None and known.armed == armed else Arming(rule.fingerprint, armed)
+        arming[rule.subscription_id] = (
+            known if known is not None and known.armed == armed else Arming(rule.fingerprint, armed)
+        )
     return Evaluation(verdict, EntityState(clock, value, arming), tuple(crossings))
 
 

@@ -26,8 +26,12 @@ log = logging.getLogger("cdp_triggers")
 def _credentials(connection: KafkaConnection) -> Any:
     """The connection as Faust's credentials (it hands them to aiokafka for the consumer and producer)."""
     if connection.sasl is not None:
-        return faust.SASLCredentials(username=connection.sasl.username, password=connection.sasl.password,
-                                     ssl_context=connection.ssl_context, mechanism=connection.sasl.mechanism)  # fmt: skip
+        return faust.SASLCredentials(
+            username=connection.sasl.username,
+            password=connection.sasl.password,
+            ssl_context=connection.ssl_context,
+            mechanism=connection.sasl.mechanism,
+        )
     if connection.ssl_context is not None:
         return faust.SSLCredentials(connection.ssl_context)
     return None
@@ -79,12 +83,19 @@ def pipeline(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
     reader = GapReader(connection, bound=lambda what, detail: health.bounded(what, timeout, detail))
     ledger = OffsetLedger(reader, settings.app_id, on_gap=lambda topic, n: metrics.gap_rereads.labels(topic).inc(n))
     faust_fixes.commit_from(app, ledger)
-    faust_fixes.bound_commits(app, lambda: health.bounded("commit", timeout, "an offset commit (the producer's "
-                                                          "flush, then the commit request)"))  # fmt: skip
+    faust_fixes.bound_commits(
+        app,
+        lambda: health.bounded("commit", timeout, "an offset commit (the producer's flush, then the commit request)"),
+    )
     p = Pipeline(
-        app=app, settings=settings, topics=topics, metrics=metrics,
-        publisher=Publisher(app, settings, topics, metrics), ledger=ledger, health=health,
-    )  # fmt: skip
+        app=app,
+        settings=settings,
+        topics=topics,
+        metrics=metrics,
+        publisher=Publisher(app, settings, topics, metrics),
+        ledger=ledger,
+        health=health,
+    )
     health.set_check("started", "Faust is starting: joining the group, restoring state")
     health.add_check("rebalance", lambda: "a rebalance is under way" if app.rebalancing else None)
     health.add_check("recovery", lambda: "restoring state from the changelogs" if app.in_recovery else None)
@@ -104,8 +115,11 @@ def pipeline(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
         worst = max(ages.items(), key=lambda item: item[1], default=None)
         if worst is not None and worst[1] > settings.progress_timeout_seconds:
             (topic, partition), age = worst
-            stuck = ", ".join(f"{t}[{n}] committed {committed.get((t, n))} of {applied[(t, n)]} applied"
-                              for (t, n), a in sorted(ages.items()) if a > settings.progress_timeout_seconds)  # fmt: skip
+            stuck = ", ".join(
+                f"{t}[{n}] committed {committed.get((t, n))} of {applied[(t, n)]} applied"
+                for (t, n), a in sorted(ages.items())
+                if a > settings.progress_timeout_seconds
+            )
             reason = f"committed offsets stuck for {age:.0f} s while their input was applied: {stuck}"
             health.set_check("commits", reason)
             health.fail(reason, "commit_progress")

@@ -104,8 +104,9 @@ class CompactedView:
                     if target is None and time.time() - self.confirmed_at >= CONFIRM_SECONDS:
                         target = await self._ends(consumer)
                     await self._poll()
-                    if target is not None and all([await consumer.position(tp) >= end
-                                                   for tp, end in target[1].items()]):  # fmt: skip
+                    if target is not None and all(
+                        [await consumer.position(tp) >= end for tp, end in target[1].items()]
+                    ):
                         self.confirmed_at, target = max(self.confirmed_at, target[0]), None
                 await asyncio.sleep(0)
         finally:
@@ -154,8 +155,13 @@ class Records(Generic[M]):
     """Validated records by key, for a ``CompactedView``. A record that does not
     validate, or whose key differs from its own id, is logged and skipped."""
 
-    def __init__(self, model: type[M], id_of: Callable[[M], str], max_bytes: int = 65536,
-                 on_invalid: Callable[[str], None] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        model: type[M],
+        id_of: Callable[[M], str],
+        max_bytes: int = 65536,
+        on_invalid: Callable[[str], None] | None = None,
+    ) -> None:
         self._decoder: Decoder[M] = Decoder(model, max_bytes)
         self._id_of = id_of
         self._by_id: dict[str, M] = {}

@@ -43,8 +43,9 @@ class Incoming:
     @classmethod
     def from_faust(cls, message: Any) -> Incoming:
         ts = message.timestamp
-        return cls(message.topic, message.partition, message.offset, int(ts * 1000) if ts else None,
-                   message.key, message.value)  # fmt: skip
+        return cls(
+            message.topic, message.partition, message.offset, int(ts * 1000) if ts else None, message.key, message.value
+        )
 
 
 Bound = Callable[[str, str], AbstractContextManager[None]]  # (operation, what it waits for) -> around one wait
@@ -86,9 +87,11 @@ class GapReader:
     async def _ready(self) -> AIOKafkaConsumer:
         if self._consumer is None:
             consumer = self._connection.consumer(
-                group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
+                group_id=None,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
                 isolation_level="read_committed",
-            )  # fmt: skip
+            )
             await consumer.start()
             self._consumer = consumer
         return self._consumer
@@ -123,8 +126,9 @@ class GapReader:
                 batch = await consumer.getmany(tp, timeout_ms=1000, max_records=min(end - start, 5000))
                 for record in batch.get(tp, []):
                     if record.offset < end:
-                        out.append(Incoming(topic, partition, record.offset, record.timestamp, record.key,
-                                            record.value))  # fmt: skip
+                        out.append(
+                            Incoming(topic, partition, record.offset, record.timestamp, record.key, record.value)
+                        )
             return out
 
     async def close(self) -> None:
@@ -215,8 +219,14 @@ class OffsetLedger:
         if before <= start:
             return []
         records = await self._reader.read(topic, partition, start, before)
-        log.warning("re-read %d skipped message(s) of %s[%d] at offsets %d..%d", len(records), topic, partition,
-                    start, before - 1)  # fmt: skip
+        log.warning(
+            "re-read %d skipped message(s) of %s[%d] at offsets %d..%d",
+            len(records),
+            topic,
+            partition,
+            start,
+            before - 1,
+        )
         if self._on_gap:
             self._on_gap(topic, len(records))
         return records

@@ -57,8 +57,10 @@ class EgressPolicy:
         if any(address in network for network in self.allowed_networks):
             return
         if not address.is_global or address.is_multicast:
-            raise EgressDenied(f"the callback host resolves to {address}, a loopback, private, link-local or "
-                               "reserved address (allow its network with CDP_HOOK_ALLOWED_NETWORKS)")  # fmt: skip
+            raise EgressDenied(
+                f"the callback host resolves to {address}, a loopback, private, link-local or "
+                "reserved address (allow its network with CDP_HOOK_ALLOWED_NETWORKS)"
+            )
 
     async def check_host(self, url: str) -> None:
         """The URL's rules, then every address its host resolves to now."""
@@ -68,8 +70,9 @@ class EgressPolicy:
         if _literal(parts.hostname) is not None:
             return
         try:
-            infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname, parts.port or 443,
-                                                                 type=socket.SOCK_STREAM)  # fmt: skip
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                parts.hostname, parts.port or 443, type=socket.SOCK_STREAM
+            )
         except socket.gaierror:
             raise EgressDenied(f"the callback host {parts.hostname!r} does not resolve") from None
         for info in infos:

@@ -149,8 +149,11 @@ async def _commit_offsets(self: Consumer, offsets: Any, *args: Any, **kwargs: An
         # Faust records a refused commit as done: restore what was really committed, so the next commit retries
         for tp, offset in before.items():
             self._committed_offset[tp] = offset
-        log.warning("the group coordinator refused an offset commit of %d partition(s) (a rebalance under way, or "
-                    "this member's generation is stale); retrying at the next commit", len(offsets))  # fmt: skip
+        log.warning(
+            "the group coordinator refused an offset commit of %d partition(s) (a rebalance under way, or "
+            "this member's generation is stale); retrying at the next commit",
+            len(offsets),
+        )
     return did_commit
 
 

@@ -118,8 +118,12 @@ class Health:
             self._failed = reason
         try:
             self._metrics.stalls.labels(what).inc()
-            log.error("%s; exiting with code %d so that the supervisor restarts this process (it resumes from its "
-                      "last commit)", reason, EXIT_STALLED)  # fmt: skip
+            log.error(
+                "%s; exiting with code %d so that the supervisor restarts this process (it resumes from its "
+                "last commit)",
+                reason,
+                EXIT_STALLED,
+            )
             for handler in logging.getLogger().handlers + log.handlers:
                 handler.flush()
             # The real stderr: Faust replaces sys.stderr with a logging proxy that has no file descriptor.
@@ -150,8 +154,11 @@ class Health:
         if self._failed is not None:
             return False, {"status": "failed", "reason": self._failed}
         if age is not None and age > self._loop_timeout:
-            return False, {"status": "stalled", "reason": f"the event loop has not turned for {age:.1f} s",
-                           "heartbeat_age_seconds": round(age, 3)}  # fmt: skip
+            return False, {
+                "status": "stalled",
+                "reason": f"the event loop has not turned for {age:.1f} s",
+                "heartbeat_age_seconds": round(age, 3),
+            }
         return True, {"status": "ok", "heartbeat_age_seconds": None if age is None else round(age, 3)}
 
     def ready(self) -> tuple[bool, dict[str, Any]]:
@@ -172,13 +179,16 @@ class Health:
         late = self.overdue()
         if late is not None:
             waited = time.monotonic() - late.started
-            self.fail(f"{late.what}: still waiting after {waited:.1f} s (bound {late.limit:g} s) for {late.detail}",
-                      late.what)  # fmt: skip
+            self.fail(
+                f"{late.what}: still waiting after {waited:.1f} s (bound {late.limit:g} s) for {late.detail}", late.what
+            )
             return
         age = self.heartbeat_age()
         if age is not None and age > self._loop_timeout:
-            self.fail(f"the event loop has not turned for {age:.1f} s (bound {self._loop_timeout:g} s): something "
-                      "blocks it", "event_loop")  # fmt: skip
+            self.fail(
+                f"the event loop has not turned for {age:.1f} s (bound {self._loop_timeout:g} s): something blocks it",
+                "event_loop",
+            )
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Beat on ``loop`` (a callback of its own, not a Faust timer: it goes on through a rebalance, a restore and

@@ -57,16 +57,20 @@ class KafkaConnection:
         password = settings.kafka_password()
         self.sasl = (
             Sasl(settings.kafka_sasl_mechanism, settings.kafka_sasl_username or "", password or "")
-            if self.protocol.startswith("SASL_") else None
-        )  # fmt: skip
+            if self.protocol.startswith("SASL_")
+            else None
+        )
 
     def _common(self) -> dict[str, Any]:
         args: dict[str, Any] = {"bootstrap_servers": self.bootstrap, "security_protocol": self.protocol}
         if self.ssl_context is not None:
             args["ssl_context"] = self.ssl_context
         if self.sasl is not None:
-            args.update(sasl_mechanism=self.sasl.mechanism, sasl_plain_username=self.sasl.username,
-                        sasl_plain_password=self.sasl.password)  # fmt: skip
+            args.update(
+                sasl_mechanism=self.sasl.mechanism,
+                sasl_plain_username=self.sasl.username,
+                sasl_plain_password=self.sasl.password,
+            )
         return args
 
     def describe(self) -> str:
@@ -91,7 +95,9 @@ def _tls(settings: Settings) -> ssl.SSLContext:
     """Verifies the brokers (the given CA, or the system's) and their host names
     unless told otherwise; presents a client certificate when one is given."""
     try:
-        context = ssl.create_default_context(cafile=str(settings.kafka_ssl_ca_file) if settings.kafka_ssl_ca_file else None)
+        context = ssl.create_default_context(
+            cafile=str(settings.kafka_ssl_ca_file) if settings.kafka_ssl_ca_file else None
+        )
     except (ssl.SSLError, OSError) as exc:
         raise ConfigError(f"CDP_KAFKA_SSL_CA_FILE: not a PEM file of CA certificates ({exc})") from None
     context.check_hostname = settings.kafka_ssl_check_hostname
@@ -145,9 +151,7 @@ async def ensure_topics(settings: Settings, timeout_s: float = 30.0, only: set[s
         existing = set(await admin.list_topics())
         missing = [s for s in Topics(settings).specs() if s.name not in existing and (only is None or s.name in only)]
         if missing:
-            new = [
-                NewTopic(s.name, s.partitions, settings.replication_factor, topic_configs=s.config) for s in missing
-            ]
+            new = [NewTopic(s.name, s.partitions, settings.replication_factor, topic_configs=s.config) for s in missing]
             try:
                 await admin.create_topics(new)
             except TopicAlreadyExistsError:
@@ -166,8 +170,9 @@ async def ensure_topics(settings: Settings, timeout_s: float = 30.0, only: set[s
         await admin.close()
 
 
-async def group_offsets(admin: AIOKafkaAdminClient, group: str, partitions: list[TopicPartition] | None,
-                        patience: float = 10.0) -> dict[TopicPartition, Any]:  # fmt: skip
+async def group_offsets(
+    admin: AIOKafkaAdminClient, group: str, partitions: list[TopicPartition] | None, patience: float = 10.0
+) -> dict[TopicPartition, Any]:
     """The group's committed offsets, waiting out a coordinator still being elected
     (a new cluster creates its offsets topic on the first such request)."""
     deadline = time.monotonic() + patience
@@ -200,56 +205,75 @@ async def diagnose(connection: KafkaConnection, timeout: float = 5.0) -> Connect
     tls = connection.ssl_context is not None
     try:
         reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(host, int(port), ssl=connection.ssl_context,
-                                    server_hostname=host if tls else None), timeout)  # fmt: skip
+            asyncio.open_connection(host, int(port), ssl=connection.ssl_context, server_hostname=host if tls else None),
+            timeout,
+        )
     except ssl.SSLCertVerificationError as exc:
         if "mismatch" in (exc.verify_message or ""):
-            return ConnectionProblem(f"the certificate of {where} does not name {host!r}: check CDP_KAFKA_BOOTSTRAP "
-                                     "(use a name the certificate has) or CDP_KAFKA_SSL_CHECK_HOSTNAME")  # fmt: skip
-        return ConnectionProblem(f"the certificate of {where} is not trusted ({exc.verify_message}): "
-                                 "check CDP_KAFKA_SSL_CA_FILE")  # fmt: skip
+            return ConnectionProblem(
+                f"the certificate of {where} does not name {host!r}: check CDP_KAFKA_BOOTSTRAP "
+                "(use a name the certificate has) or CDP_KAFKA_SSL_CHECK_HOSTNAME"
+            )
+        return ConnectionProblem(
+            f"the certificate of {where} is not trusted ({exc.verify_message}): check CDP_KAFKA_SSL_CA_FILE"
+        )
     except ssl.SSLError as exc:
-        return ConnectionProblem(f"{where} does not speak TLS ({exc.reason}): check CDP_KAFKA_SECURITY_PROTOCOL "
-                                 "and the port of CDP_KAFKA_BOOTSTRAP")  # fmt: skip
+        return ConnectionProblem(
+            f"{where} does not speak TLS ({exc.reason}): check CDP_KAFKA_SECURITY_PROTOCOL "
+            "and the port of CDP_KAFKA_BOOTSTRAP"
+        )
     except (ConnectionResetError, ConnectionAbortedError) as exc:
         if tls:  # a plaintext listener hangs up on a TLS hello
-            return ConnectionProblem(f"{where} does not speak TLS ({type(exc).__name__}): check "
-                                     "CDP_KAFKA_SECURITY_PROTOCOL and the port of CDP_KAFKA_BOOTSTRAP")  # fmt: skip
-        return ConnectionProblem(f"Kafka is not reachable at {where} ({type(exc).__name__}): check "
-                                 "CDP_KAFKA_BOOTSTRAP", configuration=False)  # fmt: skip
+            return ConnectionProblem(
+                f"{where} does not speak TLS ({type(exc).__name__}): check "
+                "CDP_KAFKA_SECURITY_PROTOCOL and the port of CDP_KAFKA_BOOTSTRAP"
+            )
+        return ConnectionProblem(
+            f"Kafka is not reachable at {where} ({type(exc).__name__}): check CDP_KAFKA_BOOTSTRAP", configuration=False
+        )
     except (OSError, asyncio.TimeoutError) as exc:
-        return ConnectionProblem(f"Kafka is not reachable at {where} ({type(exc).__name__}): check "
-                                 "CDP_KAFKA_BOOTSTRAP", configuration=False)  # fmt: skip
+        return ConnectionProblem(
+            f"Kafka is not reachable at {where} ({type(exc).__name__}): check CDP_KAFKA_BOOTSTRAP", configuration=False
+        )
     try:
         writer.write(_API_VERSIONS)
         await writer.drain()
         head = await asyncio.wait_for(reader.read(4), timeout)
     except ssl.SSLError as exc:  # an alert after the handshake: the server refused the client's certificate
         if not connection.client_certificate:
-            return ConnectionProblem(f"{where} requires a client certificate ({exc.reason}): set "
-                                     "CDP_KAFKA_SSL_CERT_FILE and CDP_KAFKA_SSL_KEY_FILE")  # fmt: skip
-        return ConnectionProblem(f"{where} rejected the client certificate ({exc.reason}): check that the CA it "
-                                 "trusts signed CDP_KAFKA_SSL_CERT_FILE")  # fmt: skip
+            return ConnectionProblem(
+                f"{where} requires a client certificate ({exc.reason}): set "
+                "CDP_KAFKA_SSL_CERT_FILE and CDP_KAFKA_SSL_KEY_FILE"
+            )
+        return ConnectionProblem(
+            f"{where} rejected the client certificate ({exc.reason}): check that the CA it "
+            "trusts signed CDP_KAFKA_SSL_CERT_FILE"
+        )
     except (OSError, asyncio.TimeoutError):
         head = b""
     finally:
         writer.close()
     if not tls and (not head or head[:1] == b"\x15"):  # closed, or a TLS alert
-        return ConnectionProblem(f"{where} expects TLS: set CDP_KAFKA_SECURITY_PROTOCOL to SSL or SASL_SSL "
-                                 "(and CDP_KAFKA_SSL_CA_FILE)")  # fmt: skip
+        return ConnectionProblem(
+            f"{where} expects TLS: set CDP_KAFKA_SECURITY_PROTOCOL to SSL or SASL_SSL (and CDP_KAFKA_SSL_CA_FILE)"
+        )
     if tls and not head:  # TLS 1.3: a refused client certificate shows only as the server hanging up
         if not connection.client_certificate:
-            return ConnectionProblem(f"{where} closed the TLS connection: it requires a client certificate; set "
-                                     "CDP_KAFKA_SSL_CERT_FILE and CDP_KAFKA_SSL_KEY_FILE")  # fmt: skip
-        return ConnectionProblem(f"{where} rejected the client certificate: check that the CA it trusts signed "
-                                 "CDP_KAFKA_SSL_CERT_FILE")  # fmt: skip
+            return ConnectionProblem(
+                f"{where} closed the TLS connection: it requires a client certificate; set "
+                "CDP_KAFKA_SSL_CERT_FILE and CDP_KAFKA_SSL_KEY_FILE"
+            )
+        return ConnectionProblem(
+            f"{where} rejected the client certificate: check that the CA it trusts signed CDP_KAFKA_SSL_CERT_FILE"
+        )
     if connection.sasl is not None:
         return ConnectionProblem(
             f"{where} refused to authenticate {connection.sasl.username!r} with {connection.sasl.mechanism}: "
             "check CDP_KAFKA_SASL_USERNAME, CDP_KAFKA_SASL_PASSWORD (or _FILE) and CDP_KAFKA_SASL_MECHANISM"
         )
-    return ConnectionProblem(f"{where} refused the connection over {connection.protocol}: check "
-                             "CDP_KAFKA_SECURITY_PROTOCOL")  # fmt: skip
+    return ConnectionProblem(
+        f"{where} refused the connection over {connection.protocol}: check CDP_KAFKA_SECURITY_PROTOCOL"
+    )
 
 
 def _refused_login(connection: KafkaConnection, where: str) -> ConnectionProblem:
@@ -289,8 +313,10 @@ async def check(settings: Settings, group: str | None = None, timeout: float = 1
             raise _refused_login(connection, connection.bootstrap.split(",")[0]) from None
         raise await diagnose(connection) from None
     except GroupAuthorizationFailedError:
-        raise ConnectionProblem(f"{connection.describe()} may not use consumer group {group!r} (a missing ACL): "
-                                "see 'cdp-triggers acls --help'") from None  # fmt: skip
+        raise ConnectionProblem(
+            f"{connection.describe()} may not use consumer group {group!r} (a missing ACL): "
+            "see 'cdp-triggers acls --help'"
+        ) from None
     finally:
         aiokafka_log.removeHandler(captured)
         aiokafka_log.propagate = propagate

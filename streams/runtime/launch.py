@@ -18,8 +18,14 @@ class LaunchError(Exception):
     """A process could not start; the message says why and what to check."""
 
 
-def run(settings: Settings, group: str, topics: set[str], build: Callable[[], Pipeline], say: Callable[[str], None],
-        prepare: Callable[[Pipeline], None] | None = None) -> None:  # fmt: skip
+def run(
+    settings: Settings,
+    group: str,
+    topics: set[str],
+    build: Callable[[], Pipeline],
+    say: Callable[[str], None],
+    prepare: Callable[[Pipeline], None] | None = None,
+) -> None:
     """Build and run until stopped. ``prepare`` runs once everything is up,
     just before Faust takes over (the worker starts its dispatcher there)."""
     import uvloop
@@ -33,8 +39,9 @@ def run(settings: Settings, group: str, topics: set[str], build: Callable[[], Pi
     try:
         created = loop.run_until_complete(ensure_topics(settings, only=topics))
     except ConnectionError as exc:
-        raise LaunchError(f"{exc}. Hint: start the dev broker with 'cdp-triggers broker start' or set "
-                          "CDP_KAFKA_BOOTSTRAP.") from None  # fmt: skip
+        raise LaunchError(
+            f"{exc}. Hint: start the dev broker with 'cdp-triggers broker start' or set CDP_KAFKA_BOOTSTRAP."
+        ) from None
     if created:
         say(f"created topics: {', '.join(created)}")
     pipeline = build()
@@ -75,6 +82,7 @@ class BoundedWorker(Worker):  # type: ignore[misc]  # faust has no type informat
 
     async def stop(self) -> None:
         p = self._cdp_pipeline
-        with p.health.bounded("shutdown", p.settings.shutdown_timeout_seconds,
-                              "the shutdown: flush, commit, close the stores"):  # fmt: skip
+        with p.health.bounded(
+            "shutdown", p.settings.shutdown_timeout_seconds, "the shutdown: flush, commit, close the stores"
+        ):
             await super().stop()

@@ -115,8 +115,12 @@ class Publisher:
         if partition is None:
             partition = await self._partition(self._actions, key)
         headers = [("content-type", b"application/cloudevents+json"), ("ce-type", trigger.type.value.encode())]
-        self._queue(self._actions, partition, (key, encode(self.envelope(trigger)), headers),
-                    (trigger.type, trigger.time.timestamp()))  # fmt: skip
+        self._queue(
+            self._actions,
+            partition,
+            (key, encode(self.envelope(trigger)), headers),
+            (trigger.type, trigger.time.timestamp()),
+        )
         log.debug("trigger %s %s id=%s", trigger.type.short, trigger.subject, trigger.id)  # info cost 7% of CPU
 
     async def dead_letter(self, msg: Incoming, rejected: Rejected) -> None:
@@ -136,9 +140,13 @@ class Publisher:
         self._metrics.events_invalid.labels(msg.topic, rejected.reason.value).inc()
         self._metrics.dead_lettered.labels(msg.topic).inc()
         log.warning(
-            "dead-lettered %s[%d]@%d: %s: %s", msg.topic, msg.partition, msg.offset, rejected.reason.value,
+            "dead-lettered %s[%d]@%d: %s: %s",
+            msg.topic,
+            msg.partition,
+            msg.offset,
+            rejected.reason.value,
             rejected.error[:300],
-        )  # fmt: skip
+        )
 
     async def delivery_dead_letter(self, record: DeliveryDeadLetter) -> None:
         headers = {"reason": record.reason.value.encode(), "receiver": record.receiver.encode()}
@@ -160,7 +168,9 @@ class Publisher:
             self._partition_of[key] = partition
         return partition
 
-    def _queue(self, topic: str, partition: int, record: Record, trigger: tuple[TriggerType, float] | None = None) -> None:
+    def _queue(
+        self, topic: str, partition: int, record: Record, trigger: tuple[TriggerType, float] | None = None
+    ) -> None:
         self._outbox.setdefault((topic, partition), []).append(record)
         self._queued += 1
         if trigger is not None:
@@ -195,8 +205,9 @@ class Publisher:
                 self._send_due = None
             futures = []
             for (topic, partition), records in outbox.items():
-                sent = await send_batches(kafka_producer(self._app), topic, partition, records,
-                                          self._metrics.send_errors.labels(topic))  # fmt: skip
+                sent = await send_batches(
+                    kafka_producer(self._app), topic, partition, records, self._metrics.send_errors.labels(topic)
+                )
                 futures += [future for future, _ in sent]
             if sent_by:
                 done = asyncio.gather(*futures)
@@ -223,8 +234,9 @@ class Publisher:
             await asyncio.gather(*unacked)
 
 
-async def send_batches(producer: Any, topic: str, partition: int, records: list[Record],
-                       errors: Any = None) -> list[tuple[Any, int]]:  # fmt: skip
+async def send_batches(
+    producer: Any, topic: str, partition: int, records: list[Record], errors: Any = None
+) -> list[tuple[Any, int]]:
     """Records as few batches as fit, straight to the aiokafka producer: (future, record count) of each.
     ``errors``: a counter of failed batches."""
     sent = []
@@ -247,8 +259,10 @@ async def send_changelog(producer: Any, topic: str, changes: list[Change]) -> di
     for partition, _, _, raw_key, raw_value in changes:
         assert partition is not None, "a buffered state write without its partition"
         by_partition.setdefault(partition, []).append((raw_key, raw_value, []))
-    return {partition: (await send_batches(producer, topic, partition, records))[-1]
-            for partition, records in by_partition.items()}  # fmt: skip
+    return {
+        partition: (await send_batches(producer, topic, partition, records))[-1]
+        for partition, records in by_partition.items()
+    }
 
 
 async def changelog_offsets(sent: dict[int, tuple[Any, int]]) -> dict[int, int]:
@@ -291,7 +305,9 @@ class Pipeline:
     publisher: Publisher
     ledger: OffsetLedger  # what this worker applied; Faust commits from it
     health: Health  # bounds on waits for Kafka, the loop's heartbeat, /livez and /readyz
-    state_tables: dict[str, Any] = field(default_factory=dict)  # name -> table (anything with a len), for the size metric
+    state_tables: dict[str, Any] = field(
+        default_factory=dict
+    )  # name -> table (anything with a len), for the size metric
     # Run to completion before Faust starts (the worker loads its subscriptions here).
     before_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     buffered: list[StateTable[Any]] = field(default_factory=list)  # the tables ``flush`` writes
@@ -321,13 +337,18 @@ class Pipeline:
                 mark = self.ledger.mark()
                 changes = [(table, table.begin_flush()) for table in self.buffered]
                 self._since = None
-                waiting = (f"the acknowledgements of {self.publisher.unacked} trigger and dead-letter record(s) and "
-                           f"{sum(len(records) for _, records in changes)} changelog record(s)")  # fmt: skip
+                waiting = (
+                    f"the acknowledgements of {self.publisher.unacked} trigger and dead-letter record(s) and "
+                    f"{sum(len(records) for _, records in changes)} changelog record(s)"
+                )
                 with self.kafka_wait("flush", waiting):
                     await self.publisher.settle()
                     producer = kafka_producer(self.app)
-                    sent = [(table, records, await send_changelog(producer, table.changelog_topic, records))
-                            for table, records in changes if records]  # fmt: skip
+                    sent = [
+                        (table, records, await send_changelog(producer, table.changelog_topic, records))
+                        for table, records in changes
+                        if records
+                    ]
                     for table, records, last in sent:
                         table.end_flush(records, await changelog_offsets(last))
                 self.ledger.durable_to(mark)
@@ -475,12 +496,14 @@ class Pipeline:
         self.ledger.applied(incoming, durable=False)
         timing.observe(time.perf_counter() - started)
 
-    def state(self, name: str, to_json: Callable[[S], Any], from_json: Callable[[Any], S],
-              buffered: bool = False) -> StateTable[S]:  # fmt: skip
+    def state(
+        self, name: str, to_json: Callable[[S], Any], from_json: Callable[[Any], S], buffered: bool = False
+    ) -> StateTable[S]:
         """``buffered``: written through ``flush`` (detection state), in the configured store; else at
         once, in memory (delivery records)."""
-        table = StateTable(self.table(name, persistent=buffered), to_json, from_json, buffered,
-                           self.settings.state_cache_entries)  # fmt: skip
+        table = StateTable(
+            self.table(name, persistent=buffered), to_json, from_json, buffered, self.settings.state_cache_entries
+        )
         if buffered:
             self.buffered.append(table)
         self.state_tables[name] = table
@@ -496,7 +519,13 @@ class Pipeline:
         if persistent and self.settings.state_store == "rocksdb":
             # "rocksdb:<name>": Faust reads a bare "rocksdb://" as no store at all (an empty URL is false)
             store = {"store": f"rocksdb:{name}", "options": dict(ROCKSDB_OPTIONS)}
-        table = self.app.Table(name, default=None, partitions=self.settings.partitions, schema=schema,
-                               extra_topic_configs=CHANGELOG_CONFIG, **store)  # fmt: skip
+        table = self.app.Table(
+            name,
+            default=None,
+            partitions=self.settings.partitions,
+            schema=schema,
+            extra_topic_configs=CHANGELOG_CONFIG,
+            **store,
+        )
         self.state_tables[name] = table
         return table

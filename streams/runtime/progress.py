@@ -21,8 +21,9 @@ class Since:
     at: float  # when that was (or when the partition fell behind)
 
 
-def stuck_for(previous: dict[TP, Since], applied: dict[TP, int], committed: dict[TP, int | None],
-              now: float) -> tuple[dict[TP, Since], dict[TP, float]]:  # fmt: skip
+def stuck_for(
+    previous: dict[TP, Since], applied: dict[TP, int], committed: dict[TP, int | None], now: float
+) -> tuple[dict[TP, Since], dict[TP, float]]:
     """The new bookkeeping, and how long each partition of ``applied`` has been stuck (0: caught up or moving).
     A partition never committed (None) counts as committed at nothing: behind once anything is applied."""
     state: dict[TP, Since] = {}

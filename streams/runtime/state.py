@@ -90,8 +90,14 @@ class Recent(Generic[V]):
 
 
 class StateTable(Generic[S]):
-    def __init__(self, table: Any, to_json: Callable[[S], Any], from_json: Callable[[Any], S],
-                 buffered: bool = False, cached: int = 0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        table: Any,
+        to_json: Callable[[S], Any],
+        from_json: Callable[[Any], S],
+        buffered: bool = False,
+        cached: int = 0,
+    ) -> None:
         """``cached``: how many decoded entries a buffered table keeps in memory."""
         self.table = table
         self._store = store_for(table, buffered)
@@ -154,8 +160,12 @@ class StateTable(Generic[S]):
                 yield key, entry
 
     def __len__(self) -> int:
-        added = sum(1 for layer in (self._pending, self._flushing) for k, (e, _) in layer.items()
-                    if e is not None and k not in self._store)  # fmt: skip
+        added = sum(
+            1
+            for layer in (self._pending, self._flushing)
+            for k, (e, _) in layer.items()
+            if e is not None and k not in self._store
+        )
         return len(self._store) + added
 
     @property

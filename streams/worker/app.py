@@ -20,7 +20,9 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
     runs.register(pipeline)
 
     t = pipeline.topics
-    pipeline.metrics.preset([t.datasources, t.segments, t.measures, t.runs], [t.actions, t.dead_letter], list(Topics.AGENTS))
+    pipeline.metrics.preset(
+        [t.datasources, t.segments, t.measures, t.runs], [t.actions, t.dead_letter], list(Topics.AGENTS)
+    )
 
     async def load_subscriptions() -> None:
         await registry.load(settings, t.subscriptions)

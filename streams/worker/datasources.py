@@ -14,8 +14,15 @@ def register(p: Pipeline) -> None:
         if datasources.retrying_failure(event):
             p.metrics.retrying_failures.inc()
 
-    p.detector(Detector(
-        name="datasources", table="datasources", inputs={p.topics.datasources: DataSourceChange},
-        key=datasources.key, observe=datasources.observe, to_json=DataSourceState.to_dict, from_json=DataSourceState.from_dict,
-        applied=applied,
-    ))  # fmt: skip
+    p.detector(
+        Detector(
+            name="datasources",
+            table="datasources",
+            inputs={p.topics.datasources: DataSourceChange},
+            key=datasources.key,
+            observe=datasources.observe,
+            to_json=DataSourceState.to_dict,
+            from_json=DataSourceState.from_dict,
+            applied=applied,
+        )
+    )

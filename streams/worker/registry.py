@@ -81,8 +81,14 @@ class SubscriptionRegistry:
         rules = self._rules.get(entity_key)
         if rules is None:
             raw = self._read(_ENTITY + entity_key.encode())
-            rules = () if raw is None else tuple(Rule(sid, threshold, rearm_below, owner, tuple(labels.items()))
-                                                 for sid, threshold, rearm_below, owner, labels in orjson.loads(raw))  # fmt: skip
+            rules = (
+                ()
+                if raw is None
+                else tuple(
+                    Rule(sid, threshold, rearm_below, owner, tuple(labels.items()))
+                    for sid, threshold, rearm_below, owner, labels in orjson.loads(raw)
+                )
+            )
             self._rules.put(entity_key, rules)
         return rules
 
@@ -155,9 +161,12 @@ class SubscriptionRegistry:
             log.info("local copy of the subscriptions is in an older format: reading the topic again")
             return None
         if time.time() - float(saved_at) > LOCAL_COPY_MAX_AGE_SECONDS:
-            log.info("local copy of the subscriptions is older than %d s: reading the topic again", LOCAL_COPY_MAX_AGE_SECONDS)
+            log.info(
+                "local copy of the subscriptions is older than %d s: reading the topic again",
+                LOCAL_COPY_MAX_AGE_SECONDS,
+            )
             return None
-        return {int(k[len(_OFFSET):]): int(v) for k, v in self._kv.items(_OFFSET)}
+        return {int(k[len(_OFFSET) :]): int(v) for k, v in self._kv.items(_OFFSET)}
 
     def reset(self, topic: str) -> None:
         """Forget the local copy: the topic is read again from its start."""
@@ -186,9 +195,12 @@ class SubscriptionRegistry:
         if not await self._view.load(start):
             self.reset(topic)
             await self._view.load(None)
-        log.info("subscriptions loaded: %d active (%s, %.1f s)", self._count,
-                 "from the local copy and the topic since" if start is not None and self._count else "from the topic",
-                 time.monotonic() - began)  # fmt: skip
+        log.info(
+            "subscriptions loaded: %d active (%s, %.1f s)",
+            self._count,
+            "from the local copy and the topic since" if start is not None and self._count else "from the topic",
+            time.monotonic() - began,
+        )
         self.ready.set()
 
     def unconfirmed(self, limit: float) -> str | None:

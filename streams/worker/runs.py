@@ -81,11 +81,19 @@ def register(p: Pipeline) -> None:
         assert isinstance(tick, Tick)
         await apply_time(tick.run_id, tick.now_us, partition)
 
-    table = p.detector(Detector(
-        name="runs", table="refresh-runs", inputs={p.topics.runs: RefreshRunChange}, key=runs.key,
-        observe=runs.observe, to_json=RunState.to_dict, from_json=RunState.from_dict, before=before,
-        on_control=on_tick,
-    ))  # fmt: skip
+    table = p.detector(
+        Detector(
+            name="runs",
+            table="refresh-runs",
+            inputs={p.topics.runs: RefreshRunChange},
+            key=runs.key,
+            observe=runs.observe,
+            to_json=RunState.to_dict,
+            from_json=RunState.from_dict,
+            before=before,
+            on_control=on_tick,
+        )
+    )
     channel = p.control("runs")
 
     @p.app.on_partitions_revoked.connect
@@ -101,10 +109,15 @@ def register(p: Pipeline) -> None:
         assigned = [(tp.topic, tp.partition) for tp in p.app.consumer.assignment() if tp.topic == p.topics.runs]
         lag = await p.ledger.lag(assigned)
         clocks = {
-            partition: runs.partition_clock(int(now * 1e6), watermark.get(partition), lag[(topic, partition)] == 0,
-                                            int((now - last_input.setdefault(partition, now)) * 1e6), idle_after_us)
+            partition: runs.partition_clock(
+                int(now * 1e6),
+                watermark.get(partition),
+                lag[(topic, partition)] == 0,
+                int((now - last_input.setdefault(partition, now)) * 1e6),
+                idle_after_us,
+            )
             for topic, partition in assigned
-        }  # fmt: skip
+        }
         in_flight = 0
         for run_id, entry in table.entries():
             in_flight += not entry.state.finished

@@ -20,7 +20,14 @@ def register(p: Pipeline, registry: SubscriptionRegistry) -> None:
             raise RuntimeError("the subscription registry must be loaded before the worker starts")
         return thresholds.observe(state, event, registry)
 
-    p.detector(Detector(
-        name="thresholds", table="threshold-entities",
-        inputs={p.topics.segments: SegmentChange, p.topics.measures: MeasureChange}, key=thresholds.key, observe=observe, to_json=EntityState.to_dict, from_json=EntityState.from_dict,
-    ))  # fmt: skip
+    p.detector(
+        Detector(
+            name="thresholds",
+            table="threshold-entities",
+            inputs={p.topics.segments: SegmentChange, p.topics.measures: MeasureChange},
+            key=thresholds.key,
+            observe=observe,
+            to_json=EntityState.to_dict,
+            from_json=EntityState.from_dict,
+        )
+    )

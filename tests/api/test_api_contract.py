@@ -57,11 +57,23 @@ def test_keys_missing_invalid_too_weak_and_revoked(fresh):
 
     # A secret is URL-safe base64 and may itself hold "_": split the way the API does.
     key_id, secret = split_key(reader.key)
-    revoked = subprocess.run([sys.executable, "-m", "streams.cli", "api-keys", "revoke", key_id], env=env_for(s),
-                             cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
+    revoked = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "api-keys", "revoke", key_id],
+        env=env_for(s),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert revoked.returncode == 0, revoked.stderr
-    listed = subprocess.run([sys.executable, "-m", "streams.cli", "api-keys", "list"], env=env_for(s), cwd=ROOT,
-                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    listed = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "api-keys", "list"],
+        env=env_for(s),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert key_id not in listed.stdout and secret not in listed.stdout
 
     deadline = time.monotonic() + 15
@@ -70,59 +82,98 @@ def test_keys_missing_invalid_too_weak_and_revoked(fresh):
         time.sleep(0.2)
 
 
-@pytest.mark.parametrize("url, why", [
-    ("https://127.0.0.1:9/x", "127.0.0.1"),
-    ("https://169.254.169.254/latest/meta-data", "169.254.169.254"),
-    ("https://10.1.2.3/hook", "10.1.2.3"),
-    ("https://localhost/hook", "127.0.0.1"),
-    ("http://example.com/hook", "must use https"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "url, why",
+    [
+        ("https://127.0.0.1:9/x", "127.0.0.1"),
+        ("https://169.254.169.254/latest/meta-data", "169.254.169.254"),
+        ("https://10.1.2.3/hook", "10.1.2.3"),
+        ("https://localhost/hook", "127.0.0.1"),
+        ("http://example.com/hook", "must use https"),
+    ],
+)
 def test_callbacks_to_private_addresses_or_plain_http_are_refused(fresh, url, why):
     _, api = fresh
     before = api.call("GET", "/v1/hooks").json()["items"]
-    body = problem(api.call("POST", "/v1/hooks", json={"url": url, "types": ["datasource.refresh.failed"]}), 422,
-                   "callback-not-allowed")  # fmt: skip
+    body = problem(
+        api.call("POST", "/v1/hooks", json={"url": url, "types": ["datasource.refresh.failed"]}),
+        422,
+        "callback-not-allowed",
+    )
     assert body["errors"][0]["field"] == "body.url" and why in body["detail"]
     assert api.call("GET", "/v1/hooks").json()["items"] == before
 
 
 def test_unknown_trigger_types_are_named(fresh):
     _, api = fresh
-    body = problem(api.call("POST", "/v1/hooks", json={"url": "https://example.com/h", "types": ["segment.grew"]}),
-                   422, "invalid-request")  # fmt: skip
+    body = problem(
+        api.call("POST", "/v1/hooks", json={"url": "https://example.com/h", "types": ["segment.grew"]}),
+        422,
+        "invalid-request",
+    )
     assert body["errors"][0]["field"] == "body.types.0" and "segment.threshold.crossed" in body["errors"][0]["message"]
-    body = problem(api.call("POST", "/v1/trigger-types/segment.grew/hooks", json={"url": "https://example.com/h"}),
-                   404, "not-found")  # fmt: skip
+    body = problem(
+        api.call("POST", "/v1/trigger-types/segment.grew/hooks", json={"url": "https://example.com/h"}),
+        404,
+        "not-found",
+    )
     assert "segment.grew" in body["detail"]
     problem(api.call("GET", "/v1/trigger-types/segment.grew"), 404)
 
 
 def test_a_bad_subscription_names_the_field_and_writes_nothing(fresh):
     _, api = fresh
-    body = problem(api.call("PUT", "/v1/subscriptions/bad-1", json={
-        "entity_kind": "segment", "entity_id": "vip", "threshold": 10, "recovery_threshold": 20, "owner": "o"}),
-        422)  # fmt: skip
+    body = problem(
+        api.call(
+            "PUT",
+            "/v1/subscriptions/bad-1",
+            json={
+                "entity_kind": "segment",
+                "entity_id": "vip",
+                "threshold": 10,
+                "recovery_threshold": 20,
+                "owner": "o",
+            },
+        ),
+        422,
+    )
     assert "recovery_threshold (20.0) must not be above threshold" in body["detail"]
-    body = problem(api.call("PUT", "/v1/subscriptions/bad-1", json={
-        "entity_kind": "planet", "entity_id": "vip", "threshold": 10, "owner": "o"}), 422)  # fmt: skip
+    body = problem(
+        api.call(
+            "PUT",
+            "/v1/subscriptions/bad-1",
+            json={"entity_kind": "planet", "entity_id": "vip", "threshold": 10, "owner": "o"},
+        ),
+        422,
+    )
     assert body["errors"][0]["field"] == "body.entity_kind"
-    problem(api.call("PUT", "/v1/subscriptions/bad-1", data=b"{not json", headers={"Content-Type": "application/json"}),
-            422)  # fmt: skip
+    problem(
+        api.call("PUT", "/v1/subscriptions/bad-1", data=b"{not json", headers={"Content-Type": "application/json"}), 422
+    )
     problem(api.call("GET", "/v1/subscriptions/bad-1"), 404)
 
 
 def test_subscriptions_round_trip_and_page(fresh):
     _, api = fresh
     for i in range(3):
-        body = {"entity_kind": "measure", "entity_id": "revenue", "threshold": 100 + i, "owner": "o",
-                "labels": {"team": "finance"}}  # fmt: skip
+        body = {
+            "entity_kind": "measure",
+            "entity_id": "revenue",
+            "threshold": 100 + i,
+            "owner": "o",
+            "labels": {"team": "finance"},
+        }
         assert api.call("PUT", f"/v1/subscriptions/page-{i}", json=body).status_code == 201
     replaced = api.call("PUT", "/v1/subscriptions/page-0", json={**body, "threshold": 7})
     assert replaced.status_code == 200 and replaced.json()["threshold"] == 7
     first = api.call("GET", "/v1/subscriptions", params={"limit": 2, "after": "page-"}).json()
     assert [s["subscription_id"] for s in first["items"]] == ["page-0", "page-1"] and first["next_after"] == "page-1"
     rest = api.call("GET", "/v1/subscriptions", params={"limit": 2, "after": "page-1"}).json()
-    assert [s["subscription_id"] for s in rest["items"]] == ["page-2"] and "next_after" not in rest or not rest["next_after"]
+    assert (
+        [s["subscription_id"] for s in rest["items"]] == ["page-2"]
+        and "next_after" not in rest
+        or not rest["next_after"]
+    )
     assert api.call("DELETE", "/v1/subscriptions/page-2").status_code == 204
     problem(api.call("DELETE", "/v1/subscriptions/page-2"), 404)
 
@@ -154,4 +205,5 @@ def test_the_openapi_document_is_committed_and_valid(fresh):
     validate(served)
     assert served["openapi"].startswith("3.")
     assert json.loads(COMMITTED.read_text()) == served, (
-        "schemas/json/openapi.json is stale: run 'cdp-triggers schemas export'")
+        "schemas/json/openapi.json is stale: run 'cdp-triggers schemas export'"
+    )

@@ -20,8 +20,6 @@ from tests.support.api import create_key, own_api
 MAX_AGE = 3.0
 
 
-
-
 def _until(check, timeout: float) -> float:
     """Seconds until ``check()`` is true (AssertionError after ``timeout``)."""
     began = time.monotonic()
@@ -38,8 +36,14 @@ def test_a_key_revoked_elsewhere_is_refused_within_the_bound(own_broker, tmp_pat
         other = create_key(settings, "other", "read")
         assert _until(lambda: api.call("GET", "/v1/subscriptions", key=other).status_code == 200, 10) >= 0
         key_id = split_key(other)[0]  # type: ignore[index]
-        revoked = subprocess.run([sys.executable, "-m", "streams.cli", "api-keys", "revoke", key_id],
-                                 env=env_for(settings), cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
+        revoked = subprocess.run(
+            [sys.executable, "-m", "streams.cli", "api-keys", "revoke", key_id],
+            env=env_for(settings),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert revoked.returncode == 0, revoked.stderr
         took = _until(lambda: api.call("GET", "/v1/subscriptions", key=other).status_code == 401, MAX_AGE)
         assert api.call("GET", "/v1/subscriptions").status_code == 200  # the test's own key still works
@@ -70,5 +74,7 @@ def test_while_the_keys_topic_cannot_be_read_every_request_gets_503_and_healthz_
     finally:
         os.kill(broker_pid, signal.SIGCONT)
         process.stop()
-    print(f"\nrequests refused {refused:.1f} s after the broker froze (bound {MAX_AGE:g} s); served again {back:.1f} s "
-          "after it resumed")
+    print(
+        f"\nrequests refused {refused:.1f} s after the broker froze (bound {MAX_AGE:g} s); served again {back:.1f} s "
+        "after it resumed"
+    )

@@ -32,25 +32,37 @@ def test_a_hook_registered_through_the_api_gets_signed_triggers_until_deleted(
     settings, kafka, worker_factory, tmp_path
 ):
     with hooks_pipeline(settings, worker_factory, tmp_path) as (receiver, s, api):
-        created = api.call("POST", "/v1/hooks", json={
-            "url": receiver.url("/flow-a?sig=abc"), "types": ["segment.threshold.crossed"],
-            "filter": {"entity_kind": "segment", "entity_id": "vip"}, "description": "flow A"})  # fmt: skip
+        created = api.call(
+            "POST",
+            "/v1/hooks",
+            json={
+                "url": receiver.url("/flow-a?sig=abc"),
+                "types": ["segment.threshold.crossed"],
+                "filter": {"entity_kind": "segment", "entity_id": "vip"},
+                "description": "flow A",
+            },
+        )
         assert created.status_code == 201, created.text
         hook = created.json()
         assert created.headers["Location"].endswith(f"/v1/hooks/{hook['id']}")
         assert hook["secret"].startswith("whsec_") and hook["url"].endswith("/flow-a?redacted")
-        other = api.call("POST", "/v1/trigger-types/segment.threshold.crossed/hooks",
-                         json={"url": receiver.url("/flow-b")})  # fmt: skip
+        other = api.call(
+            "POST", "/v1/trigger-types/segment.threshold.crossed/hooks", json={"url": receiver.url("/flow-b")}
+        )
         assert other.status_code == 201, other.text
 
-        sub = api.call("PUT", "/v1/subscriptions/vip-100", json={
-            "entity_kind": "segment", "entity_id": "vip", "threshold": 100, "owner": "ann@example.com"})  # fmt: skip
+        sub = api.call(
+            "PUT",
+            "/v1/subscriptions/vip-100",
+            json={"entity_kind": "segment", "entity_id": "vip", "threshold": 100, "owner": "ann@example.com"},
+        )
         assert sub.status_code == 201 and sub.headers["Location"].endswith("/v1/subscriptions/vip-100")
         assert api.call("GET", "/v1/subscriptions/vip-100").json()["threshold"] == 100
 
         now = time.time()
-        kafka.produce_all(s.topic("segment-changes"), [("vip", segment("vip", 50, now)),
-                                                       ("vip", segment("vip", 150, now + 1))])  # fmt: skip
+        kafka.produce_all(
+            s.topic("segment-changes"), [("vip", segment("vip", 50, now)), ("vip", segment("vip", 150, now + 1))]
+        )
         first = wait_for(lambda: receiver.on("/flow-a"), what="the first crossing at flow A")[0]
         event = Webhook(hook["secret"]).verify(first.body, first.headers)
         assert event["type"] == "io.cdptriggers.segment.threshold.crossed.v1"
@@ -62,8 +74,9 @@ def test_a_hook_registered_through_the_api_gets_signed_triggers_until_deleted(
         assert deleted.status_code == 204
         assert api.call("GET", created.headers["Location"]).status_code == 404
 
-        kafka.produce_all(s.topic("segment-changes"), [("vip", segment("vip", 50, now + 2)),
-                                                       ("vip", segment("vip", 160, now + 3))])  # fmt: skip
+        kafka.produce_all(
+            s.topic("segment-changes"), [("vip", segment("vip", 50, now + 2)), ("vip", segment("vip", 160, now + 3))]
+        )
         # flow B still registered: once it has the second crossing, the dispatcher has routed it
         wait_for(lambda: len(receiver.on("/flow-b")) >= 2, what="the second crossing at flow B")
         time.sleep(1.0)

@@ -56,15 +56,19 @@ def test_power_automates_lifecycle_from_the_definition(settings, kafka, worker_f
     doc = definition()
     with hooks_pipeline(settings, worker_factory, tmp_path) as (flow, s, api):
         # "Save the flow": the platform calls the trigger operation with the flow's callback in the marked property
-        path, item = next((p, i) for p, i in doc["paths"].items()
-                          if i.get("post", {}).get("operationId") == "OnDataSourceRefreshFailed")  # fmt: skip
+        path, item = next(
+            (p, i)
+            for p, i in doc["paths"].items()
+            if i.get("post", {}).get("operationId") == "OnDataSourceRefreshFailed"
+        )
         schema = item["post"]["parameters"][0]["schema"]
         callback = flow.url("/workflows/abc/triggers/manual/run?api-version=2016-06-01&sig=s3cret")
         body = {name: callback for name, p in schema["properties"].items() if p.get("x-ms-notification-url")}
         body["filter"] = {"entity_id": "crm"}  # what the maker typed into the trigger's parameter
         header = doc["securityDefinitions"]["api_key"]["name"]
-        subscribed = api.session.post(api.base + doc["basePath"].rstrip("/") + path, json=body,
-                                      headers={header: api.key}, timeout=30)  # fmt: skip
+        subscribed = api.session.post(
+            api.base + doc["basePath"].rstrip("/") + path, json=body, headers={header: api.key}, timeout=30
+        )
         assert subscribed.status_code == 201, subscribed.text
         location = subscribed.headers["Location"]
         delete_template = re.escape("/v1/hooks/{hook_id}").replace(r"\{hook_id\}", "[^/]+")
@@ -72,9 +76,13 @@ def test_power_automates_lifecycle_from_the_definition(settings, kafka, worker_f
 
         now = time.time()
         for ds in ("crm", "web"):
-            kafka.produce_all(s.topic("datasource-changes"), [
-                (ds, datasource(ds, "started", now, run=f"{ds}-1")),
-                (ds, datasource(ds, "failed", now + 1, run=f"{ds}-1"))])  # fmt: skip
+            kafka.produce_all(
+                s.topic("datasource-changes"),
+                [
+                    (ds, datasource(ds, "started", now, run=f"{ds}-1")),
+                    (ds, datasource(ds, "failed", now + 1, run=f"{ds}-1")),
+                ],
+            )
         deadline = time.monotonic() + 60
         while not flow.requests and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -82,7 +90,9 @@ def test_power_automates_lifecycle_from_the_definition(settings, kafka, worker_f
         assert [r.path for r in flow.requests] == ["/workflows/abc/triggers/manual/run"]
         event = orjson.loads(flow.requests[0].body)
         notification = item["x-ms-notification-content"]["schema"]
-        assert set(notification["required"]) <= set(event) and event["type"] in notification["properties"]["type"]["enum"]
+        assert (
+            set(notification["required"]) <= set(event) and event["type"] in notification["properties"]["type"]["enum"]
+        )
         assert event["data"]["data_source_id"] == "crm"
 
         # "Delete the flow": the platform DELETEs the Location it was given

@@ -18,8 +18,10 @@ NOW = datetime(2026, 11, 24, 8, 0, tzinfo=timezone.utc)
 
 
 def test_sync_producer_publishes_validated_events_keyed_by_entity(kafka, settings):
-    events = [SegmentChange(event_id=f"s-{i}", event_time=NOW, segment_id=f"seg-{i}", segment_name="S",
-                            member_count=i) for i in range(6)]  # fmt: skip
+    events = [
+        SegmentChange(event_id=f"s-{i}", event_time=NOW, segment_id=f"seg-{i}", segment_name="S", member_count=i)
+        for i in range(6)
+    ]
     with SyncEventProducer(settings) as producer:
         for event in events:
             producer.publish(event)
@@ -33,8 +35,9 @@ def test_sync_producer_publishes_validated_events_keyed_by_entity(kafka, setting
 def test_async_producer_round_trip_and_missing_topics(kafka, settings):
     async def go() -> None:
         async with EventProducer(settings) as producer:
-            await producer.publish(MeasureChange(event_id="m-1", event_time=NOW, measure_id="rev",
-                                                 measure_name="Revenue", value=12.5))  # fmt: skip
+            await producer.publish(
+                MeasureChange(event_id="m-1", event_time=NOW, measure_id="rev", measure_name="Revenue", value=12.5)
+            )
         with pytest.raises(MissingTopicsError, match="never-created.segment-changes"):
             async with EventProducer(settings.model_copy(update={"topic_prefix": "never-created."})):
                 pass

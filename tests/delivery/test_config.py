@@ -53,7 +53,10 @@ def test_a_good_file_loads_with_secrets_resolved_and_masked_everywhere(env):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (("{env: SMTP_PW}", "{env: NOT_SET_ANYWHERE}"), "receivers.2.email.smtp.password: environment variable NOT_SET_ANYWHERE"),
+        (
+            ("{env: SMTP_PW}", "{env: NOT_SET_ANYWHERE}"),
+            "receivers.2.email.smtp.password: environment variable NOT_SET_ANYWHERE",
+        ),
         (("receiver: teams", "receiver: nobody"), "unknown receiver 'nobody'"),
         (("datasource.refresh.failed", "datasource.refresh.faild"), "unknown trigger type 'datasource.refresh.faild'"),
         (("security: none", "security: ssl"), "receivers.2.email.smtp.security"),
@@ -63,7 +66,7 @@ def test_a_good_file_loads_with_secrets_resolved_and_masked_everywhere(env):
         (("route:", "rute:"), "route: Field required"),
         (("port: 2525", "port: [2525"), "not valid YAML at line"),
     ],
-)  # fmt: skip
+)
 def test_mistakes_name_the_field(env, change, message):
     with pytest.raises(RoutesError) as err:
         load(write(env, GOOD.replace(*change)))

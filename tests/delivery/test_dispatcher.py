@@ -23,16 +23,28 @@ def test_seed_examples_from_change_event_to_teams_and_email(kafka, settings, wor
         dispatcher = worker_factory(dispatcher_settings(settings), "dispatcher", "dispatcher", env).start()
         kafka.produce_all(t.subscriptions, [("vip", b.subscription("vip", "segment", "vip", 1000))])
         time.sleep(1)  # the worker follows the subscriptions topic
-        kafka.produce_all(t.datasources, [
-            ("crm", b.datasource("crm", "started", 0)),
-            ("crm", b.datasource("crm", "failed", 20, will_retry=False)),
-            ("erp", b.datasource("erp", "started", 0, run="n1")),
-            ("erp", b.datasource("erp", "succeeded", 30, run="n1")),
-        ])  # fmt: skip
+        kafka.produce_all(
+            t.datasources,
+            [
+                ("crm", b.datasource("crm", "started", 0)),
+                ("crm", b.datasource("crm", "failed", 20, will_retry=False)),
+                ("erp", b.datasource("erp", "started", 0, run="n1")),
+                ("erp", b.datasource("erp", "succeeded", 30, run="n1")),
+            ],
+        )
         kafka.produce_all(t.segments, [("vip", b.segment("vip", n, i)) for i, n in enumerate([900, 1200])])
 
-        wait_for(lambda: len(http.on("/teams")) >= 1 and len(smtp.mails) >= 1 and len(http.on("/hook")) >= 3
-                 and len(http.on("/broken")) >= 1, 60, "deliveries", dispatcher.log)  # fmt: skip
+        wait_for(
+            lambda: (
+                len(http.on("/teams")) >= 1
+                and len(smtp.mails) >= 1
+                and len(http.on("/hook")) >= 3
+                and len(http.on("/broken")) >= 1
+            ),
+            60,
+            "deliveries",
+            dispatcher.log,
+        )
         time.sleep(2)  # any repeat would arrive now
         teams, mails, hooks = http.on("/teams"), list(smtp.mails), http.on("/hook")
 
@@ -65,7 +77,9 @@ def test_seed_examples_from_change_event_to_teams_and_email(kafka, settings, wor
 def _metrics(process) -> str:
     import urllib.request
 
-    return urllib.request.urlopen(f"http://127.0.0.1:{process.settings.metrics_port}/metrics", timeout=5).read().decode()
+    return (
+        urllib.request.urlopen(f"http://127.0.0.1:{process.settings.metrics_port}/metrics", timeout=5).read().decode()
+    )
 
 
 @pytest.mark.broker
@@ -98,7 +112,9 @@ def test_dispatcher_killed_mid_delivery_delivers_each_event_once_but_for_the_in_
         counts = Counter(r.headers["webhook-id"] for r in http.on("/hook"))
     assert set(counts) == set(ids)
     repeats = {i: c for i, c in counts.items() if c > 1}
-    print(f"delivered {len(counts)} ids in {sum(counts.values())} requests; repeated: {len(repeats)} after {kills} kills")
+    print(
+        f"delivered {len(counts)} ids in {sum(counts.values())} requests; repeated: {len(repeats)} after {kills} kills"
+    )
     assert max(counts.values()) <= 2, repeats
     assert len(repeats) <= kills, f"{len(repeats)} events repeated after {kills} kills: {repeats}"
     assert 'receiver_type="webhook"' in _metrics(d)
@@ -117,10 +133,20 @@ def test_a_dispatcher_killed_mid_delivery_to_an_api_hook_loses_nothing_and_repea
 
     n, kills = 200, 2
     with HttpReceiver(lambda path, i: ("slow", 0.04), tls_dir=tmp_path / "tls") as https:
-        s = api_settings(dispatcher_settings(settings), hook_allowed_networks=["127.0.0.1/32"],
-                         hook_ca_file=https.ca_file, routes_file=None)  # fmt: skip
-        hook = Hook(id="hk_" + "a" * 24, url=https.url("/hook"), types=["segment.threshold.crossed"], nonce="n" * 32,
-                    created_at=datetime.now(timezone.utc) - timedelta(minutes=1), created_by="test")  # type: ignore[arg-type]  # fmt: skip
+        s = api_settings(
+            dispatcher_settings(settings),
+            hook_allowed_networks=["127.0.0.1/32"],
+            hook_ca_file=https.ca_file,
+            routes_file=None,
+        )
+        hook = Hook(
+            id="hk_" + "a" * 24,
+            url=https.url("/hook"),
+            types=["segment.threshold.crossed"],
+            nonce="n" * 32,
+            created_at=datetime.now(timezone.utc) - timedelta(minutes=1),
+            created_by="test",
+        )  # type: ignore[arg-type]
         kafka.produce(s.topic("hooks"), hook.id, hook.model_dump(mode="json"))
         d = worker_factory(s, "dispatcher", "dispatcher")
         ids = [f"00000000-0000-5000-8000-{i:012d}" for i in range(n)]
@@ -139,8 +165,10 @@ def test_a_dispatcher_killed_mid_delivery_to_an_api_hook_loses_nothing_and_repea
         time.sleep(2)
         requests = https.on("/hook")
     counts = Counter(r.headers["webhook-id"] for r in requests)
-    print(f"hook: delivered {len(counts)} ids in {len(requests)} requests; repeated: "
-          f"{sum(c > 1 for c in counts.values())} after {kills} kills")
+    print(
+        f"hook: delivered {len(counts)} ids in {len(requests)} requests; repeated: "
+        f"{sum(c > 1 for c in counts.values())} after {kills} kills"
+    )
     assert set(counts) == set(ids) and max(counts.values()) <= 2
     assert sum(c > 1 for c in counts.values()) <= kills, counts
     secret = hook_secret(SIGNING_KEY.encode(), hook.id, hook.nonce)
@@ -157,10 +185,13 @@ def test_worker_with_dispatcher_runs_both_and_stops_both(kafka, settings, worker
     with HttpReceiver() as http:
         _, env = routes_file(tmp_path, http, None)
         worker = worker_factory(settings, "worker", "worker --with-dispatcher", env).start()
-        kafka.produce_all(worker.topics.datasources, [
-            ("crm", b.datasource("crm", "started", 0)),
-            ("crm", b.datasource("crm", "failed", 20, will_retry=False)),
-        ])  # fmt: skip
+        kafka.produce_all(
+            worker.topics.datasources,
+            [
+                ("crm", b.datasource("crm", "started", 0)),
+                ("crm", b.datasource("crm", "failed", 20, will_retry=False)),
+            ],
+        )
         wait_for(lambda: len(http.on("/teams")) == 1 and len(http.on("/hook")) == 1, 60, "deliveries", worker.log)
         child = int(re.search(r"dispatcher started \(pid (\d+)\)", worker.log()).group(1))
         os.kill(worker.proc.pid, signal.SIGTERM)  # the worker alone, not its process group

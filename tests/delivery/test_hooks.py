@@ -16,8 +16,15 @@ T0 = datetime(2026, 11, 24, 9, tzinfo=timezone.utc)
 
 
 def hook(hook_id: str, types: list[str], created: datetime = T0, **filter_) -> Hook:
-    return Hook(id="hk_" + hook_id * 24, url="https://example.com/x", types=types, filter=filter_, nonce="n" * 32,
-                created_at=created, created_by="k")  # type: ignore[arg-type]  # fmt: skip
+    return Hook(
+        id="hk_" + hook_id * 24,
+        url="https://example.com/x",
+        types=types,
+        filter=filter_,
+        nonce="n" * 32,
+        created_at=created,
+        created_by="k",
+    )  # type: ignore[arg-type]
 
 
 CROSSED = Facts("segment.threshold.crossed", "segment/vip", "ann", {"team": "marketing"}, "vip-100")
@@ -27,14 +34,20 @@ FAILED = Facts("datasource.refresh.failed", "data-source/crm")
 def test_types_filters_and_registration_time_decide():
     hooks = [
         hook("a", ["segment.threshold.crossed"]),
-        hook("b", ["segment.threshold.crossed"], entity_kind="segment", entity_id="vip", subscription_id="vip-100",
-             labels={"team": "marketing"}),
+        hook(
+            "b",
+            ["segment.threshold.crossed"],
+            entity_kind="segment",
+            entity_id="vip",
+            subscription_id="vip-100",
+            labels={"team": "marketing"},
+        ),
         hook("c", ["segment.threshold.crossed"], entity_id="other"),
         hook("d", ["segment.threshold.crossed"], labels={"team": "sales"}),
         hook("e", ["datasource.refresh.failed", "segment.threshold.crossed"], entity_kind="measure"),
         hook("f", ["segment.threshold.crossed"], created=T0 + timedelta(seconds=1)),
         hook("g", ["datasource.refresh.failed"], entity_kind="data-source", entity_id="crm"),
-    ]  # fmt: skip
+    ]
     assert [name[-1] for name in hooks_for(hooks, CROSSED, T0)] == ["a", "b"]  # f: registered after the event
     assert [name[-1] for name in hooks_for(hooks, FAILED, T0 + timedelta(seconds=5))] == ["g"]
 
@@ -48,9 +61,23 @@ def test_each_hook_has_its_own_secret_derived_from_the_operators_key():
     assert len(parse_secret(hook_secret(key, a.id, a.nonce))) == 32
 
 
-@pytest.mark.parametrize("address", ["127.0.0.1", "10.0.0.8", "172.16.0.1", "192.168.1.1", "169.254.169.254",
-                                     "100.64.0.1", "0.0.0.0", "::1", "fe80::1", "fd00:ec2::254", "::ffff:127.0.0.1",
-                                     "224.0.0.1"])  # fmt: skip
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.0.0.8",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "::1",
+        "fe80::1",
+        "fd00:ec2::254",
+        "::ffff:127.0.0.1",
+        "224.0.0.1",
+    ],
+)
 def test_non_global_addresses_are_denied(address):
     with pytest.raises(EgressDenied):
         EgressPolicy().check_address(ipaddress.ip_address(address))

@@ -37,8 +37,12 @@ def send(routes, event: dict):
             [resolved] = routes.receivers.values()
             attempts = []
             began = time.monotonic()
-            result = await deliver(make_sender(resolved, session), event, orjson.dumps(event),
-                                   on_attempt=lambda a: attempts.append(a.result))  # fmt: skip
+            result = await deliver(
+                make_sender(resolved, session),
+                event,
+                orjson.dumps(event),
+                on_attempt=lambda a: attempts.append(a.result),
+            )
             return result, attempts, time.monotonic() - began
 
     return asyncio.run(go())
@@ -46,8 +50,11 @@ def send(routes, event: dict):
 
 def webhook(monkeypatch, server, path="/hook", **extra):
     monkeypatch.setenv("HOOK_URL", server.url(path))
-    spec = {"name": "hook", "webhook": {"url": {"env": "HOOK_URL"}, "signing_secret": {"env": "TEST_SECRET"}, **extra},
-            "retry": FAST}  # fmt: skip
+    spec = {
+        "name": "hook",
+        "webhook": {"url": {"env": "HOOK_URL"}, "signing_secret": {"env": "TEST_SECRET"}, **extra},
+        "retry": FAST,
+    }
     return routes_for(monkeypatch, spec)
 
 
@@ -127,16 +134,24 @@ def test_a_refused_connection_is_retried_and_the_url_not_reported(monkeypatch):
     from tests.support.kafka import free_port
 
     monkeypatch.setenv("HOOK_URL", f"http://127.0.0.1:{free_port()}/secret-path?sig=TOPSECRET")
-    routes = routes_for(monkeypatch, {"name": "hook", "webhook": {"url": {"env": "HOOK_URL"}},
-                                      "retry": {**FAST, "max_attempts": 2}})  # fmt: skip
+    routes = routes_for(
+        monkeypatch, {"name": "hook", "webhook": {"url": {"env": "HOOK_URL"}}, "retry": {**FAST, "max_attempts": 2}}
+    )
     result, attempts, _ = send(routes, trigger_event("crossed"))
     assert result.failure is DeliveryFailure.EXHAUSTED and attempts == ["connection", "connection"]
     assert "TOPSECRET" not in result.last.detail and "secret-path" not in result.last.detail
 
 
 def email_receiver(monkeypatch, smtp, **target):
-    spec = {"name": "owners", "email": {"from": "cdp@example.com", "smtp": {"host": "127.0.0.1", "port": smtp.port,
-            "security": "none"}, **target}, "retry": FAST}  # fmt: skip
+    spec = {
+        "name": "owners",
+        "email": {
+            "from": "cdp@example.com",
+            "smtp": {"host": "127.0.0.1", "port": smtp.port, "security": "none"},
+            **target,
+        },
+        "retry": FAST,
+    }
     return routes_for(monkeypatch, spec)
 
 
@@ -148,16 +163,31 @@ def test_email_to_route_addresses_and_the_owner_with_both_parts(monkeypatch):
     assert result.failure is None and attempts == ["ok"]
     assert mail.sender == "cdp@example.com"
     assert sorted(mail.recipients) == ["data-team@example.com", "owner@example.com"]
-    assert mail.message["Subject"] == "[cdp-triggers] Segment threshold crossed: VIP customers at 1,012 (threshold 1,000)"
+    assert (
+        mail.message["Subject"] == "[cdp-triggers] Segment threshold crossed: VIP customers at 1,012 (threshold 1,000)"
+    )
     assert "990 → 1,012" in mail.message.get_body(("plain",)).get_content()
     assert "<table>" in mail.message.get_body(("html",)).get_content()
 
 
 def starttls_auth(smtp) -> dict:
     """A receiver logging in as cdp/hunter2 over STARTTLS (self-signed certificate)."""
-    return {"name": "owners", "email": {"from": "cdp@example.com", "to": ["a@example.com"], "smtp": {
-            "host": "127.0.0.1", "port": smtp.port, "security": "starttls", "username": "cdp",
-            "password": {"env": "SMTP_PW"}, "validate_certs": False}}, "retry": FAST}  # fmt: skip
+    return {
+        "name": "owners",
+        "email": {
+            "from": "cdp@example.com",
+            "to": ["a@example.com"],
+            "smtp": {
+                "host": "127.0.0.1",
+                "port": smtp.port,
+                "security": "starttls",
+                "username": "cdp",
+                "password": {"env": "SMTP_PW"},
+                "validate_certs": False,
+            },
+        },
+        "retry": FAST,
+    }
 
 
 def test_email_with_starttls_and_auth(monkeypatch, tmp_path):

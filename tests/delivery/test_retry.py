@@ -9,11 +9,19 @@ from streams.delivery.retry import Outcome, from_http, from_smtp, retry_after_se
 
 @pytest.mark.parametrize(
     "status, outcome, result",
-    [(200, Outcome.DELIVERED, "ok"), (202, Outcome.DELIVERED, "ok"), (500, Outcome.RETRY, "http_5xx"),
-     (503, Outcome.RETRY, "http_5xx"), (429, Outcome.RETRY, "http_429"), (408, Outcome.RETRY, "http_4xx"),
-     (400, Outcome.REJECTED, "http_4xx"), (401, Outcome.REJECTED, "http_4xx"), (404, Outcome.REJECTED, "http_4xx"),
-     (302, Outcome.REJECTED, "http_other")],
-)  # fmt: skip
+    [
+        (200, Outcome.DELIVERED, "ok"),
+        (202, Outcome.DELIVERED, "ok"),
+        (500, Outcome.RETRY, "http_5xx"),
+        (503, Outcome.RETRY, "http_5xx"),
+        (429, Outcome.RETRY, "http_429"),
+        (408, Outcome.RETRY, "http_4xx"),
+        (400, Outcome.REJECTED, "http_4xx"),
+        (401, Outcome.REJECTED, "http_4xx"),
+        (404, Outcome.REJECTED, "http_4xx"),
+        (302, Outcome.REJECTED, "http_other"),
+    ],
+)
 def test_http_status_classification(status, outcome, result):
     attempt = from_http(status, {})
     assert (attempt.outcome, attempt.result) == (outcome, result)

@@ -13,8 +13,11 @@ SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode
 def test_signature_verifies_with_the_reference_implementation():
     body = b'{"id":"t-1","data":{"x":1}}'
     now = int(time.time())
-    headers = {"webhook-id": "t-1", "webhook-timestamp": str(now),
-               "webhook-signature": signature(parse_secret(SECRET), "t-1", now, body)}  # fmt: skip
+    headers = {
+        "webhook-id": "t-1",
+        "webhook-timestamp": str(now),
+        "webhook-signature": signature(parse_secret(SECRET), "t-1", now, body),
+    }
     assert Webhook(SECRET).verify(body, headers) == {"id": "t-1", "data": {"x": 1}}
 
 
@@ -23,7 +26,9 @@ def test_a_changed_body_or_id_fails_verification():
     now = int(time.time())
     sig = signature(parse_secret(SECRET), "t-1", now, body)
     with pytest.raises(WebhookVerificationError):
-        Webhook(SECRET).verify(b'{"a":2}', {"webhook-id": "t-1", "webhook-timestamp": str(now), "webhook-signature": sig})
+        Webhook(SECRET).verify(
+            b'{"a":2}', {"webhook-id": "t-1", "webhook-timestamp": str(now), "webhook-signature": sig}
+        )
     with pytest.raises(WebhookVerificationError):
         Webhook(SECRET).verify(body, {"webhook-id": "t-2", "webhook-timestamp": str(now), "webhook-signature": sig})
 

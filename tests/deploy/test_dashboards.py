@@ -88,14 +88,16 @@ def _promtool() -> str:
 
 
 def test_alert_rules_pass_promtool_check():
-    proc = subprocess.run([_promtool(), "check", "rules", str(RULES / "cdp-triggers.rules.yml")],
-                          capture_output=True, text=True)  # fmt: skip
+    proc = subprocess.run(
+        [_promtool(), "check", "rules", str(RULES / "cdp-triggers.rules.yml")], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_alert_rules_unit_tests_pass():
-    proc = subprocess.run([_promtool(), "test", "rules", "cdp-triggers.tests.yml"], cwd=RULES,
-                          capture_output=True, text=True)  # fmt: skip
+    proc = subprocess.run(
+        [_promtool(), "test", "rules", "cdp-triggers.tests.yml"], cwd=RULES, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

@@ -77,6 +77,7 @@ def test_grafana_datasource_uid_is_fixed():
 def test_prometheus_config_passes_promtool():
     promtool = shutil.which("promtool")
     assert promtool, "promtool is installed by './dev test' (Debian package prometheus)"
-    proc = subprocess.run([promtool, "check", "config", str(ROOT / "prometheus/prometheus.yml")],
-                          capture_output=True, text=True)  # fmt: skip
+    proc = subprocess.run(
+        [promtool, "check", "config", str(ROOT / "prometheus/prometheus.yml")], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -34,25 +34,32 @@ def live(doc: dict, offset: float) -> dict:
 
 
 def drive_every_trigger_type(kafka, topics) -> None:
-    kafka.produce_all(topics.subscriptions, [
-        ("seg", b.subscription("seg", "segment", "vip", 100)),
-        ("mea", b.subscription("mea", "measure", "ltv", 5.5)),
-    ])  # fmt: skip
+    kafka.produce_all(
+        topics.subscriptions,
+        [
+            ("seg", b.subscription("seg", "segment", "vip", 100)),
+            ("mea", b.subscription("mea", "measure", "ltv", 5.5)),
+        ],
+    )
     time.sleep(1.5)  # the registry follows the subscriptions topic
-    kafka.produce_all(topics.segments, [("vip", live(b.segment("vip", n, 0), i * 0.01 - 1)) for i, n in
-                                        enumerate([10, 150])])  # fmt: skip
-    kafka.produce_all(topics.measures, [("ltv", live(b.measure("ltv", v, 0), i * 0.01 - 1)) for i, v in
-                                        enumerate([1.0, 9.0])])  # fmt: skip
-    kafka.produce_all(topics.datasources, [
-        ("crm", live(b.datasource("crm", "started", 0), -1)),
-        ("crm", live(b.datasource("crm", "failed", 0, will_retry=True), -0.9)),
-        ("crm", live(b.datasource("crm", "succeeded", 0), -0.8)),
-        ("web", live(b.datasource("web", "failed", 0), -0.7)),
-        ("web", live(b.datasource("web", "failed", 0), -5)),   # stale
-    ])  # fmt: skip
+    kafka.produce_all(
+        topics.segments, [("vip", live(b.segment("vip", n, 0), i * 0.01 - 1)) for i, n in enumerate([10, 150])]
+    )
+    kafka.produce_all(
+        topics.measures, [("ltv", live(b.measure("ltv", v, 0), i * 0.01 - 1)) for i, v in enumerate([1.0, 9.0])]
+    )
+    kafka.produce_all(
+        topics.datasources,
+        [
+            ("crm", live(b.datasource("crm", "started", 0), -1)),
+            ("crm", live(b.datasource("crm", "failed", 0, will_retry=True), -0.9)),
+            ("crm", live(b.datasource("crm", "succeeded", 0), -0.8)),
+            ("web", live(b.datasource("web", "failed", 0), -0.7)),
+            ("web", live(b.datasource("web", "failed", 0), -5)),  # stale
+        ],
+    )
     tasks = [("unification", "map"), ("unification", "match"), ("unification", "merge")]
-    run = [live(b.run_started("r1", tasks, 0), -1)] + [live(b.task("r1", k, n, "succeeded", 0), -0.5)
-                                                       for k, n in tasks]  # fmt: skip
+    run = [live(b.run_started("r1", tasks, 0), -1)] + [live(b.task("r1", k, n, "succeeded", 0), -0.5) for k, n in tasks]
     run.append(live(b.run_started("stuck", [("segment", "vip")], 0), -1))
     kafka.produce_all(topics.runs, [(d["run_id"], d) for d in run])
     kafka.produce(topics.segments, "vip", b"{broken")
@@ -83,10 +90,18 @@ def prometheus(tmp_path):
             f"    static_configs: [{{targets: {[f'127.0.0.1:{p}' for p in metrics_ports]}}}]\n"
         )
         log = open(tmp_path / "prometheus.log", "wb")
-        procs.append(subprocess.Popen(
-            [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{port}"], stdout=log, stderr=subprocess.STDOUT,
-        ))  # fmt: skip
+        procs.append(
+            subprocess.Popen(
+                [
+                    binary,
+                    f"--config.file={config}",
+                    f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                    f"--web.listen-address=127.0.0.1:{port}",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -103,8 +118,14 @@ def prometheus(tmp_path):
 
 
 def test_every_dashboard_query_returns_data(kafka, settings, worker_factory, prometheus, tmp_path):
-    settings = settings.model_copy(update={"stall_after_seconds": 2.0, "stall_check_interval_seconds": 0.3,
-                                           "continuity_check_interval_seconds": 0.5, "idle_partition_seconds": 0.5})  # fmt: skip
+    settings = settings.model_copy(
+        update={
+            "stall_after_seconds": 2.0,
+            "stall_check_interval_seconds": 0.3,
+            "continuity_check_interval_seconds": 0.5,
+            "idle_partition_seconds": 0.5,
+        }
+    )
     settings = api_settings(settings)  # the dispatcher follows the API's hooks too
     worker = worker_factory(settings).start()
     http = HttpReceiver(lambda path, n: ("status", 400 if path == "/broken" else 202)).__enter__()
@@ -114,8 +135,12 @@ def test_every_dashboard_query_returns_data(kafka, settings, worker_factory, pro
     try:
         for call in (("GET", "/v1/trigger-types", api.key), ("GET", "/v1/hooks", "wrong")):
             api.call(call[0], call[1], key=call[2])
-        check_dashboards(kafka, worker, dispatcher, prometheus(settings.metrics_port, dispatcher.settings.metrics_port,
-                                                               settings.api_port))  # fmt: skip
+        check_dashboards(
+            kafka,
+            worker,
+            dispatcher,
+            prometheus(settings.metrics_port, dispatcher.settings.metrics_port, settings.api_port),
+        )
     finally:
         api_process.stop()
         http.__exit__()
@@ -153,10 +178,12 @@ def check_dashboards(kafka, worker, dispatcher, port):
     assert not empty, "panel queries without data:\n" + "\n".join(empty)
 
     # The data is the real thing, not only zero-initialised series.
-    per_type = {r["metric"]["type"]: float(r["value"][1])
-                for r in query(port, "sum by (type) (increase(cdp_triggers_triggers_total[5m]))")}  # fmt: skip
+    per_type = {
+        r["metric"]["type"]: float(r["value"][1])
+        for r in query(port, "sum by (type) (increase(cdp_triggers_triggers_total[5m]))")
+    }
     assert len(per_type) == 7 and all(v > 0 for v in per_type.values()), per_type
-    p99 = query(port, 'histogram_quantile(0.99, sum by (le) (rate(cdp_triggers_detection_latency_seconds_bucket[5m])))')
+    p99 = query(port, "histogram_quantile(0.99, sum by (le) (rate(cdp_triggers_detection_latency_seconds_bucket[5m])))")
     assert 0 < float(p99[0]["value"][1]) < 60, p99
     invalid = query(port, 'sum(cdp_triggers_input_invalid_total{reason="not_json"})')
     stale = query(port, 'sum(cdp_triggers_input_ignored_total{reason="stale"})')

@@ -7,8 +7,13 @@ from streams.detection.runs import STALLED, RunState, needs_tick, observe, tick
 from tests.support import builders as b
 
 ADAPTER = TypeAdapter(RefreshRunChange)
-TASKS = [("data_source", "crm"), ("unification", "map"), ("unification", "match"), ("unification", "merge"),
-         ("segment", "vip")]  # fmt: skip
+TASKS = [
+    ("data_source", "crm"),
+    ("unification", "map"),
+    ("unification", "match"),
+    ("unification", "merge"),
+    ("segment", "vip"),
+]
 S = 1_000_000  # microseconds per second
 T0 = to_micros(b.T0)
 
@@ -68,8 +73,11 @@ def test_unification_needs_all_three_steps_and_carries_outcomes():
     )
     (unif,) = triggers
     assert not unif.data.succeeded
-    assert [(s.name, s.status) for s in unif.data.steps] == [("map", "succeeded"), ("match", "failed"),
-                                                             ("merge", "skipped")]  # fmt: skip
+    assert [(s.name, s.status) for s in unif.data.steps] == [
+        ("map", "succeeded"),
+        ("match", "failed"),
+        ("merge", "skipped"),
+    ]
 
 
 def test_each_completion_fires_once_even_when_events_repeat_with_new_ids():

@@ -175,8 +175,9 @@ def test_observe_turns_each_crossing_into_its_trigger():
     from streams.detection.thresholds import key, observe
     from tests.support import builders as b
 
-    vip = ThresholdSubscription(subscription_id="vip-100", entity_kind="segment", entity_id="vip", threshold=100,
-                                owner="o@example.com")  # fmt: skip
+    vip = ThresholdSubscription(
+        subscription_id="vip-100", entity_kind="segment", entity_id="vip", threshold=100, owner="o@example.com"
+    )
     subs = Subs(vip)
     first = SegmentChange.model_validate(b.segment("vip", 90, 1))
     second = SegmentChange.model_validate(b.segment("vip", 120, 2))
@@ -186,8 +187,9 @@ def test_observe_turns_each_crossing_into_its_trigger():
     assert obs.triggers == ()
     obs = observe(obs.state, second, subs)
     (fired,) = obs.triggers
-    assert fired == crossing_trigger(Crossing(Rule.of(vip), 90, 120), "segment", "vip", "Segment vip",
-                                     second.event_id, second.event_time, None)  # fmt: skip
+    assert fired == crossing_trigger(
+        Crossing(Rule.of(vip), 90, 120), "segment", "vip", "Segment vip", second.event_id, second.event_time, None
+    )
     assert fired.data.owner == "o@example.com"
     # Without rules (the subscription removed) nothing fires.
     assert observe(EntityState(value=90.0), second, Subs()).triggers == ()
@@ -197,14 +199,33 @@ def test_a_trigger_keeps_its_id_and_payload_across_versions():
     """Pinned: a replay by a newer worker must repeat a trigger under the id an older one gave it."""
     from datetime import datetime, timezone
 
-    sub = ThresholdSubscription(subscription_id="s1", entity_kind="measure", entity_id="ltv/eu", threshold=100,
-                                recovery_threshold=80, owner="o@example.com", labels={"team": "growth"})  # fmt: skip
+    sub = ThresholdSubscription(
+        subscription_id="s1",
+        entity_kind="measure",
+        entity_id="ltv/eu",
+        threshold=100,
+        recovery_threshold=80,
+        owner="o@example.com",
+        labels={"team": "growth"},
+    )
     when = datetime(2026, 1, 1, tzinfo=timezone.utc)
     fired = crossing_trigger(Crossing(Rule.of(sub), 0.0, 100.0), "measure", "ltv/eu", "LTV", "evt-1", when, "run-7")
     assert (fired.id, fired.type, fired.subject) == (
-        "e1d480e2-07a2-512c-bb0b-56761bf0a359", TriggerType.MEASURE_THRESHOLD_CROSSED, "measure/ltv/eu")
+        "e1d480e2-07a2-512c-bb0b-56761bf0a359",
+        TriggerType.MEASURE_THRESHOLD_CROSSED,
+        "measure/ltv/eu",
+    )
     assert fired.data.model_dump(mode="json") == {
-        "subscription_id": "s1", "entity_kind": "measure", "entity_id": "ltv/eu", "entity_name": "LTV",
-        "threshold": 100.0, "recovery_threshold": 80.0, "previous_value": 0.0, "value": 100.0,
-        "crossed_at": "2026-01-01T00:00:00Z", "run_id": "run-7", "owner": "o@example.com", "labels": {"team": "growth"},
-    }  # fmt: skip
+        "subscription_id": "s1",
+        "entity_kind": "measure",
+        "entity_id": "ltv/eu",
+        "entity_name": "LTV",
+        "threshold": 100.0,
+        "recovery_threshold": 80.0,
+        "previous_value": 0.0,
+        "value": 100.0,
+        "crossed_at": "2026-01-01T00:00:00Z",
+        "run_id": "run-7",
+        "owner": "o@example.com",
+        "labels": {"team": "growth"},
+    }

@@ -36,15 +36,17 @@ def test_cli_status_exit_code_reflects_the_broker(broker, tmp_path):
     cmd = [sys.executable, "-m", "streams.cli", "broker", "status"]
     down = subprocess.run(cmd, env={**_base_env(), **env_down}, cwd=ROOT, capture_output=True, text=True)
     assert down.returncode == 3 and "stopped" in down.stdout
-    up = subprocess.run(cmd, env={**_base_env(), "CDP_BROKER_PORT": str(broker.port)}, cwd=ROOT,
-                        capture_output=True, text=True)  # fmt: skip
+    up = subprocess.run(
+        cmd, env={**_base_env(), "CDP_BROKER_PORT": str(broker.port)}, cwd=ROOT, capture_output=True, text=True
+    )
     assert up.returncode == 0 and "ready" in up.stdout
 
 
 def test_bad_config_fails_at_start_naming_the_field(tmp_path):
     cmd = [sys.executable, "-m", "streams.cli", "worker"]
-    proc = subprocess.run(cmd, env={**_base_env(), "CDP_PARTITIONS": "zero"}, cwd=ROOT, capture_output=True,
-                          text=True, timeout=60)  # fmt: skip
+    proc = subprocess.run(
+        cmd, env={**_base_env(), "CDP_PARTITIONS": "zero"}, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 2
     assert "CDP_PARTITIONS" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -72,7 +74,13 @@ def test_worker_metrics_port_in_use_is_a_clear_error(settings):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         env = {**env_for(settings), "CDP_METRICS_PORT": str(busy.getsockname()[1])}
-        proc = subprocess.run([sys.executable, "-m", "streams.cli", "worker"], env=env, cwd=ROOT,
-                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        proc = subprocess.run(
+            [sys.executable, "-m", "streams.cli", "worker"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert proc.returncode == 1
     assert "CDP_METRICS_PORT" in proc.stderr and "Traceback" not in proc.stderr

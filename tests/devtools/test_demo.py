@@ -19,9 +19,15 @@ SIX = [t for t in TriggerType if t is not TriggerType.REFRESH_RUN_STALLED]
 
 def _demo(settings, tmp_path, *args: str) -> subprocess.Popen:
     env = {**env_for(settings), "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "streams.cli", "demo", *args], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "demo", *args],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def _read_until(proc: subprocess.Popen, needle: str, timeout: float) -> list[str]:
@@ -58,10 +64,27 @@ def test_a_subscription_added_from_the_cli_fires_in_the_demo_then_sigint_stops_e
     _read_until(proc, "live trigger view", 120)
     assert len(_children_of(settings.app_id)) == 3, "the demo runs a worker, a dispatcher and the API"
     add = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "subscriptions", "add", "my-churn-watch", "--kind", "segment",
-         "--entity", "churn-risk", "--threshold", "2500", "--owner", "me@example.com"],
-        env=env_for(settings), capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "streams.cli",
+            "subscriptions",
+            "add",
+            "my-churn-watch",
+            "--kind",
+            "segment",
+            "--entity",
+            "churn-risk",
+            "--threshold",
+            "2500",
+            "--owner",
+            "me@example.com",
+        ],
+        env=env_for(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert add.returncode == 0, add.stdout + add.stderr
     _read_until(proc, "my-churn-watch", 120)  # a crossing of the new subscription in the live view
     os.killpg(proc.pid, signal.SIGINT)
@@ -93,6 +116,9 @@ def _children_of(app_id: str) -> list[int]:
             cmdline = open(f"/proc/{entry}/cmdline", "rb").read()
         except OSError:
             continue
-        if any(name in cmdline.split(b"\0") for name in (b"worker", b"dispatcher", b"api")) and f"CDP_APP_ID={app_id}".encode() in environ:
+        if (
+            any(name in cmdline.split(b"\0") for name in (b"worker", b"dispatcher", b"api"))
+            and f"CDP_APP_ID={app_id}".encode() in environ
+        ):
             pids.append(int(entry))
     return pids

@@ -40,10 +40,16 @@ def test_time_order_and_real_event_times_follow_speed():
 
 
 def test_an_entity_story_does_not_depend_on_the_others():
-    one = [t.event for t in first(SimConfig(segments=1, measures=0, data_sources=0), 600)
-           if isinstance(t.event, SegmentChange)]  # fmt: skip
-    many = [t.event for t in first(SimConfig(segments=5), 600)
-            if isinstance(t.event, SegmentChange) and t.event.segment_id == "high-value-customers"]  # fmt: skip
+    one = [
+        t.event
+        for t in first(SimConfig(segments=1, measures=0, data_sources=0), 600)
+        if isinstance(t.event, SegmentChange)
+    ]
+    many = [
+        t.event
+        for t in first(SimConfig(segments=5), 600)
+        if isinstance(t.event, SegmentChange) and t.event.segment_id == "high-value-customers"
+    ]
     assert [e.member_count for e in one] == [e.member_count for e in many]
 
 
@@ -54,8 +60,9 @@ def test_two_minutes_of_demo_hold_every_story_the_triggers_need():
     assert any(e.status == "failed" and not e.failure.will_retry for e in sources)
     assert any(e.status == "succeeded" for e in sources)
     runs = [e for e in events if isinstance(e, RefreshRunStarted)]
-    finished = {e.run_id for e in events if isinstance(e, TaskProgress) and e.task.name == "merge"
-                and e.status != "started"}  # fmt: skip
+    finished = {
+        e.run_id for e in events if isinstance(e, TaskProgress) and e.task.name == "merge" and e.status != "started"
+    }
     assert len(runs) >= 5 and len(finished) >= 4
     # The example subscriptions (devtools/data/demo-subscriptions.yaml) fire: rising through 1000 after being below 950,
     # and through 50,000 after being below 48,000.

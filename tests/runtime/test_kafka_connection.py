@@ -19,8 +19,14 @@ def test_plaintext_is_the_default():
 def test_sasl_ssl_verifies_the_broker_and_sends_the_credentials(tmp_path: Path):
     secret = tmp_path / "pw"
     secret.write_text("s3cret\n")
-    c = KafkaConnection(Settings(kafka_security_protocol="SASL_SSL", kafka_sasl_mechanism="SCRAM-SHA-512",
-                                 kafka_sasl_username="worker", kafka_sasl_password_file=secret))  # fmt: skip
+    c = KafkaConnection(
+        Settings(
+            kafka_security_protocol="SASL_SSL",
+            kafka_sasl_mechanism="SCRAM-SHA-512",
+            kafka_sasl_username="worker",
+            kafka_sasl_password_file=secret,
+        )
+    )
     args = c._common()
     assert args["security_protocol"] == "SASL_SSL" and args["sasl_mechanism"] == "SCRAM-SHA-512"
     assert args["sasl_plain_username"] == "worker" and args["sasl_plain_password"] == "s3cret"

@@ -51,11 +51,17 @@ def secured(broker, tmp_path_factory):
         for acl in acls(role, base):  # type: ignore[arg-type]
             for name in acl.names:
                 for op in acl.operations:
-                    bindings.append(AclBinding(
-                        ResourceType.TOPIC if acl.resource == "topic" else ResourceType.GROUP, name,
-                        ResourcePatternType.LITERAL, f"User:{role}", "*", AclOperation[op.upper()],
-                        AclPermissionType.ALLOW,
-                    ))  # fmt: skip
+                    bindings.append(
+                        AclBinding(
+                            ResourceType.TOPIC if acl.resource == "topic" else ResourceType.GROUP,
+                            name,
+                            ResourcePatternType.LITERAL,
+                            f"User:{role}",
+                            "*",
+                            AclOperation[op.upper()],
+                            AclPermissionType.ALLOW,
+                        )
+                    )
     admin = AdminClient({"bootstrap.servers": dev.bootstrap})
     for future in admin.create_acls(bindings).values():
         future.result(30)
@@ -69,8 +75,15 @@ def as_user(dev: DevBroker, base: Settings, user: str, how: str, **extra: object
 
 
 def cli(settings: Settings, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "streams.cli", *args], env=env_for(settings), cwd=ROOT,
-                          capture_output=True, text=True, timeout=120, input=stdin)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", *args],
+        env=env_for(settings),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        input=stdin,
+    )
 
 
 def secrets_of(dev: DevBroker) -> list[str]:
@@ -87,10 +100,17 @@ def test_the_trigger_round_trip_through_every_client_as_least_privileged_princip
     outputs = []
     http = HttpReceiver(lambda path, n: ("status", 202)).__enter__()
     routes = tmp_path / "routes.yaml"
-    routes.write_text(json.dumps({"receivers": [{"name": "hook", "webhook": {"url": {"env": "HOOK_URL"}}}],
-                                  "route": {"receiver": "hook"}}))  # fmt: skip
-    dispatcher = WorkerProcess(as_user(dev, base, "dispatcher", how, routes_file=routes), tmp_path / "dispatcher.log",
-                               "dispatcher", {"HOOK_URL": http.url("/hook")}).start()  # fmt: skip
+    routes.write_text(
+        json.dumps(
+            {"receivers": [{"name": "hook", "webhook": {"url": {"env": "HOOK_URL"}}}], "route": {"receiver": "hook"}}
+        )
+    )
+    dispatcher = WorkerProcess(
+        as_user(dev, base, "dispatcher", how, routes_file=routes),
+        tmp_path / "dispatcher.log",
+        "dispatcher",
+        {"HOOK_URL": http.url("/hook")},
+    ).start()
     try:
         producer = as_user(dev, base, "producer", how)
         sub = b.subscription(f"vip-{how}", "segment", f"vip-{how}", 100)
@@ -104,8 +124,9 @@ def test_the_trigger_round_trip_through_every_client_as_least_privileged_princip
         lines = "\n".join(json.dumps(b.segment(f"vip-{how}", n, i)) for i, n in enumerate((90, 120)))
         outputs.append(published := cli(producer, "publish", "segment", "-", stdin=lines))
         assert published.returncode == 0, published.stderr
-        outputs.append(tailed := cli(as_user(dev, base, "viewer", how), "tail", "--json", "--from-beginning",
-                                     "--idle", "10"))  # fmt: skip
+        outputs.append(
+            tailed := cli(as_user(dev, base, "viewer", how), "tail", "--json", "--from-beginning", "--idle", "10")
+        )
         (event,) = [e for e in map(json.loads, tailed.stdout.splitlines()) if e["subject"] == f"segment/vip-{how}"]
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not http.requests:
@@ -141,20 +162,38 @@ def failing(dev: DevBroker, base: Settings, tmp_path: Path) -> dict[str, tuple[S
 
     tls.make_ca(other_ca)
     return {
-        "wrong password": (as_user(dev, base, "worker", "scram", kafka_sasl_password_file=None,
-                                   kafka_sasl_password="not-the-password"), "CDP_KAFKA_SASL_PASSWORD"),  # fmt: skip
-        "untrusted certificate": (as_user(dev, base, "worker", "scram", kafka_ssl_ca_file=other_ca / "ca.pem"),
-                                  "CDP_KAFKA_SSL_CA_FILE"),  # fmt: skip
-        "plaintext client on the TLS port": (base.model_copy(update={
-            "kafka_bootstrap": f"127.0.0.1:{dev.ssl_port}", "metrics_port": free_port()}), "CDP_KAFKA_SECURITY_PROTOCOL"),
-        "no client certificate": (as_user(dev, base, "worker", "mtls", kafka_ssl_cert_file=None,
-                                          kafka_ssl_key_file=None), "CDP_KAFKA_SSL_CERT_FILE"),  # fmt: skip
+        "wrong password": (
+            as_user(
+                dev, base, "worker", "scram", kafka_sasl_password_file=None, kafka_sasl_password="not-the-password"
+            ),
+            "CDP_KAFKA_SASL_PASSWORD",
+        ),
+        "untrusted certificate": (
+            as_user(dev, base, "worker", "scram", kafka_ssl_ca_file=other_ca / "ca.pem"),
+            "CDP_KAFKA_SSL_CA_FILE",
+        ),
+        "plaintext client on the TLS port": (
+            base.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{dev.ssl_port}", "metrics_port": free_port()}),
+            "CDP_KAFKA_SECURITY_PROTOCOL",
+        ),
+        "no client certificate": (
+            as_user(dev, base, "worker", "mtls", kafka_ssl_cert_file=None, kafka_ssl_key_file=None),
+            "CDP_KAFKA_SSL_CERT_FILE",
+        ),
         "missing ACL": (as_user(dev, base, "viewer", "scram"), "ACL"),
     }
 
 
-@pytest.mark.parametrize("case", ["wrong password", "untrusted certificate", "plaintext client on the TLS port",
-                                  "no client certificate", "missing ACL"])  # fmt: skip
+@pytest.mark.parametrize(
+    "case",
+    [
+        "wrong password",
+        "untrusted certificate",
+        "plaintext client on the TLS port",
+        "no client certificate",
+        "missing ACL",
+    ],
+)
 def test_a_refused_connection_is_one_sentence_naming_the_setting(secured, tmp_path, case):
     dev, base = secured
     settings, setting = failing(dev, base, tmp_path)[case]
@@ -190,16 +229,22 @@ def test_the_api_and_its_hooks_as_least_privileged_principals(secured, tmp_path)
         hooks = {"hook_allowed_networks": ["127.0.0.1/32"], "hook_ca_file": callback.ca_file}
         api_as = api_settings(as_user(dev, base, "api", "scram"), **hooks)
         worker = WorkerProcess(as_user(dev, base, "worker", "scram"), tmp_path / "worker.log")
-        dispatcher = WorkerProcess(api_settings(as_user(dev, base, "dispatcher", "scram"), **hooks),
-                                   tmp_path / "dispatcher.log", "dispatcher")  # fmt: skip
+        dispatcher = WorkerProcess(
+            api_settings(as_user(dev, base, "dispatcher", "scram"), **hooks), tmp_path / "dispatcher.log", "dispatcher"
+        )
         api_process, api = start_api(api_as, tmp_path / "api.log", admin=base)
         try:
             worker.start()
             dispatcher.start()
-            hook = api.call("POST", "/v1/hooks", json={"url": callback.url("/h"), "types": ["segment.threshold.crossed"]})
+            hook = api.call(
+                "POST", "/v1/hooks", json={"url": callback.url("/h"), "types": ["segment.threshold.crossed"]}
+            )
             assert hook.status_code == 201, hook.text
-            sub = api.call("PUT", "/v1/subscriptions/api-vip", json={"entity_kind": "segment", "entity_id": "api-vip",
-                                                                     "threshold": 100, "owner": "o"})  # fmt: skip
+            sub = api.call(
+                "PUT",
+                "/v1/subscriptions/api-vip",
+                json={"entity_kind": "segment", "entity_id": "api-vip", "threshold": 100, "owner": "o"},
+            )
             assert sub.status_code == 201, sub.text
             time.sleep(1.0)  # the worker follows the subscriptions topic
             lines = "\n".join(json.dumps(b.segment("api-vip", n, i)) for i, n in enumerate((90, 120)))
@@ -208,7 +253,9 @@ def test_the_api_and_its_hooks_as_least_privileged_principals(secured, tmp_path)
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and not callback.requests:
                 time.sleep(0.2)
-            assert [orjson.loads(r.body)["subject"] for r in callback.requests] == ["segment/api-vip"], dispatcher.log()[-3000:]
+            assert [orjson.loads(r.body)["subject"] for r in callback.requests] == ["segment/api-vip"], (
+                dispatcher.log()[-3000:]
+            )
         finally:
             for process in (api_process, worker, dispatcher):
                 process.stop()
@@ -228,14 +275,28 @@ def test_an_api_whose_follower_loses_its_read_permission_says_so_and_exits(secur
 
     dev, base = secured
     keys_topic = Topics(base).api_keys
-    read = AclBinding(ResourceType.TOPIC, keys_topic, ResourcePatternType.LITERAL, "User:api", "*",
-                      AclOperation.READ, AclPermissionType.ALLOW)  # fmt: skip
+    read = AclBinding(
+        ResourceType.TOPIC,
+        keys_topic,
+        ResourcePatternType.LITERAL,
+        "User:api",
+        "*",
+        AclOperation.READ,
+        AclPermissionType.ALLOW,
+    )
     admin = AdminClient({"bootstrap.servers": dev.bootstrap})
     api_process, api = start_api(api_settings(as_user(dev, base, "api", "scram")), tmp_path / "api.log", admin=base)
     try:
         assert api.call("GET", "/healthz").status_code == 200
-        taken = AclBindingFilter(ResourceType.TOPIC, keys_topic, ResourcePatternType.LITERAL, "User:api", "*",
-                                 AclOperation.READ, AclPermissionType.ALLOW)  # fmt: skip
+        taken = AclBindingFilter(
+            ResourceType.TOPIC,
+            keys_topic,
+            ResourcePatternType.LITERAL,
+            "User:api",
+            "*",
+            AclOperation.READ,
+            AclPermissionType.ALLOW,
+        )
         for future in admin.delete_acls([taken]).values():
             future.result(30)
         assert api_process.proc is not None
@@ -246,4 +307,6 @@ def test_an_api_whose_follower_loses_its_read_permission_says_so_and_exits(secur
         api_process.stop()
     said = api_process.log()
     assert code == EXIT_STALLED, said[-3000:]
-    assert "stopped following" in said and "TopicAuthorizationFailed" in said and "exiting with code 3" in said, said[-3000:]
+    assert "stopped following" in said and "TopicAuthorizationFailed" in said and "exiting with code 3" in said, said[
+        -3000:
+    ]

@@ -26,7 +26,10 @@ def test_buffered_writes_are_read_at_once_and_reach_the_changelog_once_per_flush
     state.put("b", 5, 3)
     assert state.get("a") == 2 and faust_table == {} and state.dirty == 2
     changes = state.begin_flush()
-    assert changes == [(0, "a", {"p": 0, "s": 2}, b'"a"', b'{"p":0,"s":2}'), (3, "b", {"p": 3, "s": 5}, b'"b"', b'{"p":3,"s":5}')]
+    assert changes == [
+        (0, "a", {"p": 0, "s": 2}, b'"a"', b'{"p":0,"s":2}'),
+        (3, "b", {"p": 3, "s": 5}, b'"b"', b'{"p":3,"s":5}'),
+    ]
     state.put("a", 3, 0)  # written while the flush awaits its acknowledgements
     assert state.get("a") == 3 and state.get("b") == 5 and faust_table == {}  # the store waits for the changelog
     state.end_flush(changes, {0: 10, 3: 11})
@@ -50,8 +53,13 @@ def test_unbuffered_tables_write_through():
 @pytest.fixture
 def rocks_table(tmp_path):
     app = faust.App("state-test", store="memory://", datadir=str(tmp_path))
-    table = app.Table("t", default=None, partitions=4, store="rocksdb:t",
-                      schema=faust.Schema(key_serializer="json", value_serializer="json"))  # fmt: skip
+    table = app.Table(
+        "t",
+        default=None,
+        partitions=4,
+        store="rocksdb:t",
+        schema=faust.Schema(key_serializer="json", value_serializer="json"),
+    )
     yield table
     table.data._dbs.clear()
 

@@ -18,8 +18,15 @@ def test_each_declaration_is_complete_and_its_example_valid(trigger_type):
     assert summary.title and summary.line and summary.facts
     assert summary.tone in ("good", "warning", "attention")
     assert kind.style
-    event = TriggerEvent(id="x", source="/t", type=trigger_type, subject="s/1", time="2026-11-24T09:00:00Z",
-                         dataschema=dataschema_for(trigger_type), data=kind.example)  # type: ignore[arg-type]  # fmt: skip
+    event = TriggerEvent(
+        id="x",
+        source="/t",
+        type=trigger_type,
+        subject="s/1",
+        time="2026-11-24T09:00:00Z",
+        dataschema=dataschema_for(trigger_type),
+        data=kind.example,
+    )  # type: ignore[arg-type]
     assert event.payload() == payload
 
 

@@ -23,8 +23,14 @@ def api_settings(settings: Settings, **overrides: Any) -> Settings:
 
 
 def create_key(settings: Settings, name: str, scope: str = "write") -> str:
-    done = subprocess.run([sys.executable, "-m", "streams.cli", "api-keys", "create", name, "--scope", scope],
-                          env=env_for(settings), cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "api-keys", "create", name, "--scope", scope],
+        env=env_for(settings),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
@@ -43,8 +49,9 @@ class Api:
         return self.session.request(method, url, headers=headers, timeout=30, **kwargs)
 
 
-def start_api(settings: Settings, log: Path, key_scope: str = "write",
-              admin: Settings | None = None) -> tuple[WorkerProcess, Api]:  # fmt: skip
+def start_api(
+    settings: Settings, log: Path, key_scope: str = "write", admin: Settings | None = None
+) -> tuple[WorkerProcess, Api]:
     """``admin``: the settings the key is created with, when the API's principal may not write keys."""
     key = create_key(admin or settings, "tests", key_scope)
     process = WorkerProcess(settings, log, "api").start()

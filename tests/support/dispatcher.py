@@ -20,24 +20,41 @@ def routes_file(tmp: Path, http: HttpReceiver, smtp: SmtpReceiver | None) -> tup
     receiver that always answers 400 for data-source successes."""
     receivers = [
         {"name": "data-team-channel", "teams": {"url": {"env": "T_TEAMS_URL"}}},
-        {"name": "hook", "webhook": {"url": {"env": "T_HOOK_URL"}, "signing_secret": {"env": "T_HOOK_SECRET"}},
-         "retry": {"max_attempts": 3, "initial_backoff_seconds": 0.2, "timeout_seconds": 5}},
+        {
+            "name": "hook",
+            "webhook": {"url": {"env": "T_HOOK_URL"}, "signing_secret": {"env": "T_HOOK_SECRET"}},
+            "retry": {"max_attempts": 3, "initial_backoff_seconds": 0.2, "timeout_seconds": 5},
+        },
         {"name": "broken", "webhook": {"url": {"env": "T_BROKEN_URL"}}, "retry": {"max_attempts": 3}},
-    ]  # fmt: skip
+    ]
     routes = [
         {"match": {"types": ["datasource.refresh.failed"]}, "receiver": "data-team-channel", "continue": True},
         {"match": {"types": ["datasource.refresh.succeeded"]}, "receiver": "broken", "continue": True},
     ]
     if smtp is not None:
-        receivers.append({"name": "segment-owners", "email": {
-            "from": "cdp@example.com", "to_owner": True,
-            "smtp": {"host": "127.0.0.1", "port": smtp.port, "security": "none"}}})  # fmt: skip
-        routes.append({"match": {"types": ["segment.threshold.crossed"]}, "receiver": "segment-owners", "continue": True})
+        receivers.append(
+            {
+                "name": "segment-owners",
+                "email": {
+                    "from": "cdp@example.com",
+                    "to_owner": True,
+                    "smtp": {"host": "127.0.0.1", "port": smtp.port, "security": "none"},
+                },
+            }
+        )
+        routes.append(
+            {"match": {"types": ["segment.threshold.crossed"]}, "receiver": "segment-owners", "continue": True}
+        )
     routes.append({"receiver": "hook"})
     path = tmp / "routes.yaml"
     path.write_text(yaml.safe_dump({"receivers": receivers, "route": {"routes": routes}}))
-    env = {"CDP_ROUTES_FILE": str(path), "T_TEAMS_URL": http.url("/teams"), "T_HOOK_URL": http.url("/hook"),
-           "T_HOOK_SECRET": SECRET, "T_BROKEN_URL": http.url("/broken")}  # fmt: skip
+    env = {
+        "CDP_ROUTES_FILE": str(path),
+        "T_TEAMS_URL": http.url("/teams"),
+        "T_HOOK_URL": http.url("/hook"),
+        "T_HOOK_SECRET": SECRET,
+        "T_BROKEN_URL": http.url("/broken"),
+    }
     return path, env
 
 

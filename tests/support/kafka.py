@@ -36,10 +36,18 @@ def test_settings(bootstrap: str, tmp: Path, **overrides: Any) -> Settings:
 def group_of_workers(base: Settings, count: int, tmp: Path) -> list[WorkerProcess]:
     """``count`` workers of one consumer group: each its own instance id, metrics port, data folder and log."""
     return [
-        WorkerProcess(base.model_copy(update={"instance_id": f"{base.instance_id}-{i}", "metrics_port": free_port(),
-                                              "data_dir": tmp / f"w{i}"}), tmp / f"worker-{i}.log")
+        WorkerProcess(
+            base.model_copy(
+                update={
+                    "instance_id": f"{base.instance_id}-{i}",
+                    "metrics_port": free_port(),
+                    "data_dir": tmp / f"w{i}",
+                }
+            ),
+            tmp / f"worker-{i}.log",
+        )
         for i in range(count)
-    ]  # fmt: skip
+    ]
 
 
 class Kafka:

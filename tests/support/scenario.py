@@ -40,14 +40,23 @@ class Scenario:
         def move(doc: dict[str, Any]) -> dict[str, Any]:
             return {**doc, "event_time": (datetime.fromisoformat(doc["event_time"]) + delta).isoformat()}
 
-        return Scenario(self.subs, [(k, move(d)) for k, d in self.segments], [(k, move(d)) for k, d in self.sources],
-                        [(k, move(d)) for k, d in self.runs], self.hung, self.slow)  # fmt: skip
+        return Scenario(
+            self.subs,
+            [(k, move(d)) for k, d in self.segments],
+            [(k, move(d)) for k, d in self.sources],
+            [(k, move(d)) for k, d in self.runs],
+            self.hung,
+            self.slow,
+        )
 
     def inputs(self, topics: Topics) -> list[tuple[str, str, dict[str, Any]]]:
         """(topic, key, document), the three inputs interleaved as a CDP would write them."""
         merged = []
-        for topic, events in ((topics.segments, self.segments), (topics.datasources, self.sources),
-                              (topics.runs, self.runs)):  # fmt: skip
+        for topic, events in (
+            (topics.segments, self.segments),
+            (topics.datasources, self.sources),
+            (topics.runs, self.runs),
+        ):
             merged += [(i / len(events), topic, key, doc) for i, (key, doc) in enumerate(events)]
         return [(topic, key, doc) for _, topic, key, doc in sorted(merged, key=lambda item: item[0])]
 
@@ -71,9 +80,18 @@ def play(kafka: Any, inputs: list[tuple[str, str, Any]], batch: int = 100, pause
     return thread, done
 
 
-def build(seed: int = 7, segments: int = 40, values: int = 150, sources: int = 20, run_count: int = 20,
-          hung: int = 0, run_every: float = 1.0, run_length: float = 240.0, slow_every: int = 0,
-          slow_length: float = 0.0) -> Scenario:  # fmt: skip
+def build(
+    seed: int = 7,
+    segments: int = 40,
+    values: int = 150,
+    sources: int = 20,
+    run_count: int = 20,
+    hung: int = 0,
+    run_every: float = 1.0,
+    run_length: float = 240.0,
+    slow_every: int = 0,
+    slow_length: float = 0.0,
+) -> Scenario:
     """Segments drifting around two thresholds, data sources refreshing, and
     refresh runs starting ``run_every`` seconds apart (event time), each done
     ``run_length`` seconds later (every ``slow_every``-th: ``slow_length``),

@@ -18,8 +18,9 @@ def test_the_dispatcher_keeps_its_delivery_records_table(tmp_path, monkeypatch):
     from streams.delivery.config import parse
 
     monkeypatch.setenv("T_URL", "https://teams.example/hook")
-    routes = parse({"receivers": [{"name": "t", "teams": {"url": {"env": "T_URL"}}}], "route": {"receiver": "t"}},
-                   "inline")  # fmt: skip
+    routes = parse(
+        {"receivers": [{"name": "t", "teams": {"url": {"env": "T_URL"}}}], "route": {"receiver": "t"}}, "inline"
+    )
     pipeline = create_dispatcher(settings_for("127.0.0.1:9", tmp_path, app_id="names"), routes)
     assert set(pipeline.app.tables) == {"deliveries"}
     assert pipeline.app.conf.id == "names-dispatcher"

@@ -18,8 +18,18 @@ def test_replaying_an_old_history_yields_the_live_triggers(kafka, settings, work
     # minutes, every tenth in two hours, two hung from the start. Live, with
     # the default one-hour limit, exactly the slow and the hung ones stall.
     # Two months old when replayed.
-    history = scenario.build(seed=3, segments=5, values=50, sources=5, run_count=2000, hung=2, run_every=120,
-                             run_length=1200, slow_every=10, slow_length=7200)  # fmt: skip
+    history = scenario.build(
+        seed=3,
+        segments=5,
+        values=50,
+        sources=5,
+        run_count=2000,
+        hung=2,
+        run_every=120,
+        run_length=1200,
+        slow_every=10,
+        slow_length=7200,
+    )
     history = history.shifted(datetime.now(timezone.utc) - timedelta(days=60) - b.T0)
     expected = scenario.expected_ids(history)
     stalls = {trigger_id(TriggerType.REFRESH_RUN_STALLED.value, run): run for run in history.hung + history.slow}
@@ -46,6 +56,9 @@ def test_replaying_an_old_history_yields_the_live_triggers(kafka, settings, work
     stalled = [d[0]["data"] for d in seen.values() if d[0]["type"] == TriggerType.REFRESH_RUN_STALLED.value]
     assert len(stalled) == len(history.hung) + len(history.slow)
     # Stalled as of the history's own time: start + the limit, whenever noticed.
-    assert all(datetime.fromisoformat(d["detected_at"]) - datetime.fromisoformat(d["started_at"])
-               == timedelta(seconds=settings.stall_after_seconds) for d in stalled)  # fmt: skip
+    assert all(
+        datetime.fromisoformat(d["detected_at"]) - datetime.fromisoformat(d["started_at"])
+        == timedelta(seconds=settings.stall_after_seconds)
+        for d in stalled
+    )
     print(f"\ncatch-up: runs={len(history.slow) * 10} triggers={len(expected)} stalls={len(stalled)}")

@@ -27,15 +27,14 @@ from tests.support.kafka import test_settings as settings_for
 from tests.support.metrics import wait_for_metric
 
 
-
-
 @pytest.mark.parametrize("count", [2, 3], ids=lambda n: f"{n}-workers")
 def test_workers_through_kills_a_rolling_restart_and_a_broker_restart(own_broker, tmp_path, count):
     import asyncio
 
     kills_wanted = int(os.environ.get("CHAOS_KILLS", "6"))
-    base = settings_for(own_broker.bootstrap, tmp_path, partitions=4, stall_after_seconds=1e9,
-                        continuity_check_interval_seconds=2.0)  # fmt: skip
+    base = settings_for(
+        own_broker.bootstrap, tmp_path, partitions=4, stall_after_seconds=1e9, continuity_check_interval_seconds=2.0
+    )
     asyncio.run(ensure_topics(base))
     kafka = Kafka(own_broker.bootstrap)
     workers = group_of_workers(base, count, tmp_path)
@@ -103,6 +102,8 @@ def test_workers_through_kills_a_rolling_restart_and_a_broker_restart(own_broker
     assert all(m.key().decode() == i for m, i in zip(dead, dead_ids))
     assert settled != float("inf"), f"group lag stuck: { {tp: n for tp, n in lag.items() if n} }"
     records = sum(len(docs) for docs in seen.values())
-    print(f"\nchaos: workers={count} kills={kills} rolling={rolling} broker_restarts={broker_restarts} "
-          f"crashes={crashes} events={len(inputs)} malformed={len(bad)} triggers={len(expected)} "
-          f"trigger_records={records} dead_letter_records={len(dead)} lag_zero_after_s={settled_after:.1f}")
+    print(
+        f"\nchaos: workers={count} kills={kills} rolling={rolling} broker_restarts={broker_restarts} "
+        f"crashes={crashes} events={len(inputs)} malformed={len(bad)} triggers={len(expected)} "
+        f"trigger_records={records} dead_letter_records={len(dead)} lag_zero_after_s={settled_after:.1f}"
+    )

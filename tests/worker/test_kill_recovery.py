@@ -34,8 +34,17 @@ def test_sigkill_mid_stream_loses_no_trigger(kafka, settings, worker_factory):
 
     seen = scenario.triggers_by_id(kafka, t.actions, expected, timeout=90)
     missing = sorted(expected[i] for i in set(expected) - set(seen))
-    unexpected = [(d["type"], d["subject"], d["data"].get("subscription_id"), d["data"].get("previous_value"),
-                   d["data"].get("value")) for i in set(seen) - set(expected) for d in seen[i][:1]]  # fmt: skip
+    unexpected = [
+        (
+            d["type"],
+            d["subject"],
+            d["data"].get("subscription_id"),
+            d["data"].get("previous_value"),
+            d["data"].get("value"),
+        )
+        for i in set(seen) - set(expected)
+        for d in seen[i][:1]
+    ]
     assert not missing and not unexpected, (
         f"after {kills} kills: {len(missing)} of {len(expected)} triggers lost: {missing[:10]}; "
         f"{len(unexpected)} unexplained: {unexpected[:10]}"
@@ -44,9 +53,12 @@ def test_sigkill_mid_stream_loses_no_trigger(kafka, settings, worker_factory):
     assert all(all(d == docs[0] for d in docs) for docs in seen.values())
     records = sum(len(docs) for docs in seen.values())
     # The group's committed offsets follow what was applied, to the end.
-    settled, lag = scenario.wait_for_zero_lag(kafka.bootstrap, settings.app_id,
-                                              [t.segments, t.datasources, t.runs], timeout=60)  # fmt: skip
+    settled, lag = scenario.wait_for_zero_lag(
+        kafka.bootstrap, settings.app_id, [t.segments, t.datasources, t.runs], timeout=60
+    )
     assert settled != float("inf"), f"group lag stuck: { {tp: n for tp, n in lag.items() if n} }"
     events = len(history.inputs(t))
-    print(f"\nkill-recovery: events={events} kills={kills} expected={len(expected)} records={records} "
-          f"repeats={records - len(seen)} lag_zero_after_s={settled:.1f}")
+    print(
+        f"\nkill-recovery: events={events} kills={kills} expected={len(expected)} records={records} "
+        f"repeats={records - len(seen)} lag_zero_after_s={settled:.1f}"
+    )

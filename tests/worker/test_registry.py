@@ -16,7 +16,9 @@ def test_upsert_index_and_tombstone():
     put(reg, b.subscription("a", "segment", "vip", 100))
     put(reg, b.subscription("b", "segment", "vip", 200, recovery=150))
     assert [(r.subscription_id, r.threshold, r.rearm_below) for r in reg.rules_for("segment/vip")] == [
-        ("a", 100, 100), ("b", 200, 150)]  # fmt: skip
+        ("a", 100, 100),
+        ("b", 200, 150),
+    ]
     reg.apply(b"a", None)
     assert [r.subscription_id for r in reg.rules_for("segment/vip")] == ["b"]
     reg.apply(b"b", None)
@@ -63,7 +65,9 @@ def test_local_copy_survives_a_restart_with_its_offsets(tmp_path):
     again = SubscriptionRegistry(directory=tmp_path / "subs")
     assert again.offsets("topic-a") == {0: 4, 1: 0} and len(again) == 2
     assert [(r.subscription_id, r.threshold, r.rearm_below) for r in again.rules_for("segment/vip")] == [
-        ("a", 100, 100), ("b", 200, 150)]  # fmt: skip
+        ("a", 100, 100),
+        ("b", 200, 150),
+    ]
     assert again.rules_for("measure/ltv") == () and again.get("b").recovery_threshold == 150
     assert again.offsets("topic-b") is None  # another topic's copy is not used
     again.reset("topic-b")

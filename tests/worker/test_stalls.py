@@ -24,11 +24,15 @@ from tests.support.metrics import wait_for_metric
 BOUND = 5.0
 
 
-
-
 def test_a_broker_that_stops_answering_makes_the_worker_exit_within_its_bound_and_recover_exactly(own_broker, tmp_path):
-    settings = settings_for(own_broker.bootstrap, tmp_path, partitions=2, stall_after_seconds=1e9,
-                            kafka_timeout_seconds=BOUND, continuity_check_interval_seconds=1.0)  # fmt: skip
+    settings = settings_for(
+        own_broker.bootstrap,
+        tmp_path,
+        partitions=2,
+        stall_after_seconds=1e9,
+        kafka_timeout_seconds=BOUND,
+        continuity_check_interval_seconds=1.0,
+    )
     asyncio.run(ensure_topics(settings))
     kafka = Kafka(own_broker.bootstrap)
     worker = WorkerProcess(settings, tmp_path / "worker.log")
@@ -71,11 +75,15 @@ def test_a_broker_that_stops_answering_makes_the_worker_exit_within_its_bound_an
     finally:
         worker.stop()
     missing = set(expected) - set(seen)
-    assert not missing and not set(seen) - set(expected), f"{len(missing)} lost, {len(set(seen) - set(expected))} invented"
+    assert not missing and not set(seen) - set(expected), (
+        f"{len(missing)} lost, {len(set(seen) - set(expected))} invented"
+    )
     assert all(all(d == docs[0] for d in docs) for docs in seen.values()), "an id with two payloads"
     assert settled != float("inf"), f"group lag stuck: { {tp: n for tp, n in lag.items() if n} }"
-    print(f"\nworker exited {exited_after:.1f} s after the broker froze (bound {BOUND:g} s); "
-          f"{len(expected)} triggers exact after the restart")
+    print(
+        f"\nworker exited {exited_after:.1f} s after the broker froze (bound {BOUND:g} s); "
+        f"{len(expected)} triggers exact after the restart"
+    )
 
 
 def test_readyz_fails_until_the_worker_has_loaded_and_joined_and_livez_answers_throughout(settings, worker_factory):
@@ -111,4 +119,6 @@ def test_readyz_fails_until_the_worker_has_loaded_and_joined_and_livez_answers_t
     assert set(ready[0][1]["checks"]) & {"loading", "started"}, ready[0]
     assert ready[-1] == (200, {"status": "ready"}), ready[-3:]
     assert all(code == 200 for code, _ in filter(None, live)), live
-    print(f"\n/readyz: {sum(code == 503 for code, _ in ready)} answers 503 ({sorted({c for _, b in ready for c in b.get('checks', {})})}), then 200")
+    print(
+        f"\n/readyz: {sum(code == 503 for code, _ in ready)} answers 503 ({sorted({c for _, b in ready for c in b.get('checks', {})})}), then 200"
+    )

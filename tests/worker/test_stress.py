@@ -52,8 +52,9 @@ def _diagnose(workers: list[WorkerProcess], folder: Path) -> dict:
             continue
         assert w.proc is not None
         if py_spy:
-            dump = subprocess.run([py_spy, "dump", "--pid", str(w.proc.pid)], capture_output=True, text=True,
-                                  timeout=60)  # fmt: skip
+            dump = subprocess.run(
+                [py_spy, "dump", "--pid", str(w.proc.pid)], capture_output=True, text=True, timeout=60
+            )
             (folder / f"worker-{i}.py-spy.txt").write_text(dump.stdout + dump.stderr)
         os.kill(w.proc.pid, signal.SIGUSR1)  # Faust's worker (mode) logs every thread's and task's stack
         time.sleep(1.0)
@@ -86,8 +87,15 @@ def _start_all(workers: list[WorkerProcess]) -> None:
 
 def _one_run(broker, tmp: Path, seed: int, artifacts: Path) -> dict:
     # The production defaults of commit interval and session timeout (the suite's are shorter), as a user runs it.
-    base = settings_for(broker.bootstrap, tmp, partitions=4, stall_after_seconds=1e9, commit_interval_seconds=1.0,
-                        session_timeout_seconds=10.0, continuity_check_interval_seconds=2.0)  # fmt: skip
+    base = settings_for(
+        broker.bootstrap,
+        tmp,
+        partitions=4,
+        stall_after_seconds=1e9,
+        commit_interval_seconds=1.0,
+        session_timeout_seconds=10.0,
+        continuity_check_interval_seconds=2.0,
+    )
     asyncio.run(ensure_topics(base))
     tmp.mkdir(parents=True, exist_ok=True)
     kafka = Kafka(broker.bootstrap)
@@ -123,17 +131,25 @@ def _one_run(broker, tmp: Path, seed: int, artifacts: Path) -> dict:
         seen = scenario.triggers_by_id(kafka, t.actions, expected, timeout=120)
         settled, lag = scenario.wait_for_zero_lag(broker.bootstrap, base.app_id, topics, timeout=90)
         dead = {json.loads(m.value())["id"] for m in kafka.read(t.dead_letter, idle=3.0, timeout=60)}
-        result.update(missing=len(set(expected) - set(seen)), invented=len(set(seen) - set(expected)),
-                      dead_letters=len(dead), lag_zero_after_s=None if settled == float("inf") else round(settled, 1),
-                      stuck={f"{tp[0]}[{tp[1]}]": n for tp, n in lag.items() if n} if settled == float("inf") else {},
-                      exits=sum(w.log().count("exiting with code") for w in workers))  # fmt: skip
+        result.update(
+            missing=len(set(expected) - set(seen)),
+            invented=len(set(seen) - set(expected)),
+            dead_letters=len(dead),
+            lag_zero_after_s=None if settled == float("inf") else round(settled, 1),
+            stuck={f"{tp[0]}[{tp[1]}]": n for tp, n in lag.items() if n} if settled == float("inf") else {},
+            exits=sum(w.log().count("exiting with code") for w in workers),
+        )
         if result["stuck"]:
             result["diagnosis"] = _diagnose(workers, artifacts / f"run-{seed}")
     finally:
         for w in workers:
             w.stop()
-    result["ok"] = not result.get("missing") and not result.get("invented") and not result["stuck"] \
-        and result.get("dead_letters") == MALFORMED  # fmt: skip
+    result["ok"] = (
+        not result.get("missing")
+        and not result.get("invented")
+        and not result["stuck"]
+        and result.get("dead_letters") == MALFORMED
+    )
     return result
 
 

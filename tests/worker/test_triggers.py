@@ -20,11 +20,14 @@ def triggers(kafka, worker, n: int, *, idle: float = 3.0, timeout: float = 40.0)
 
 def test_datasource_failed_fires_only_for_final_failures(kafka, worker):
     t = worker.topics
-    kafka.produce_all(t.datasources, [
-        ("crm", b.datasource("crm", "started", 0)),
-        ("crm", b.datasource("crm", "failed", 10, will_retry=True)),
-        ("crm", b.datasource("crm", "failed", 20, will_retry=False)),
-    ])  # fmt: skip
+    kafka.produce_all(
+        t.datasources,
+        [
+            ("crm", b.datasource("crm", "started", 0)),
+            ("crm", b.datasource("crm", "failed", 10, will_retry=True)),
+            ("crm", b.datasource("crm", "failed", 20, will_retry=False)),
+        ],
+    )
     (event,) = triggers(kafka, worker, 1)
     assert event.type is TriggerType.DATA_SOURCE_REFRESH_FAILED
     assert event.subject == "data-source/crm"
@@ -34,10 +37,13 @@ def test_datasource_failed_fires_only_for_final_failures(kafka, worker):
 
 def test_datasource_succeeded(kafka, worker):
     t = worker.topics
-    kafka.produce_all(t.datasources, [
-        ("erp", b.datasource("erp", "started", 0, run="n1")),
-        ("erp", b.datasource("erp", "succeeded", 42, run="n1", row_count=10)),
-    ])  # fmt: skip
+    kafka.produce_all(
+        t.datasources,
+        [
+            ("erp", b.datasource("erp", "started", 0, run="n1")),
+            ("erp", b.datasource("erp", "succeeded", 42, run="n1", row_count=10)),
+        ],
+    )
     (event,) = triggers(kafka, worker, 1)
     assert event.type is TriggerType.DATA_SOURCE_REFRESH_SUCCEEDED
     assert event.payload().row_count == 10 and event.payload().duration_seconds == 42
@@ -57,8 +63,14 @@ def test_measure_threshold_crossed_with_recovery(kafka, worker):
 
 def test_full_and_unification_refresh_completed(kafka, worker):
     t = worker.topics
-    tasks = [("data_source", "crm"), ("unification", "map"), ("unification", "match"), ("unification", "merge"),
-             ("segment", "vip"), ("measure", "revenue")]  # fmt: skip
+    tasks = [
+        ("data_source", "crm"),
+        ("unification", "map"),
+        ("unification", "match"),
+        ("unification", "merge"),
+        ("segment", "vip"),
+        ("measure", "revenue"),
+    ]
     docs = [b.run_started("run-1", tasks, 0, trigger="manual")]
     for i, (kind, name) in enumerate(tasks):
         docs.append(b.task("run-1", kind, name, "started", 10 * i + 1))
@@ -66,8 +78,11 @@ def test_full_and_unification_refresh_completed(kafka, worker):
     kafka.produce_all(t.runs, [("run-1", d) for d in docs])
     unification, full = triggers(kafka, worker, 2)
     assert unification.type is TriggerType.UNIFICATION_REFRESH_COMPLETED
-    assert unification.payload().succeeded and [s.name for s in unification.payload().steps] == ["map", "match",
-                                                                                                "merge"]  # fmt: skip
+    assert unification.payload().succeeded and [s.name for s in unification.payload().steps] == [
+        "map",
+        "match",
+        "merge",
+    ]
     assert full.type is TriggerType.FULL_REFRESH_COMPLETED
     assert full.payload().failed_tasks == ["segment:vip"] and not full.payload().succeeded
     assert full.payload().trigger == "manual" and full.payload().duration_seconds == 59
@@ -76,8 +91,9 @@ def test_full_and_unification_refresh_completed(kafka, worker):
 def test_stalled_run_fires_once(kafka, settings, worker_factory):
     from datetime import datetime, timezone
 
-    settings = settings.model_copy(update={"stall_after_seconds": 2.0, "stall_check_interval_seconds": 0.3,
-                                           "idle_partition_seconds": 0.5})  # fmt: skip
+    settings = settings.model_copy(
+        update={"stall_after_seconds": 2.0, "stall_check_interval_seconds": 0.3, "idle_partition_seconds": 0.5}
+    )
     worker = worker_factory(settings).start()
     now = datetime.now(timezone.utc).isoformat()
     start = {**b.run_started("slow", [("segment", "vip"), ("measure", "ltv")], 0), "event_time": now}
@@ -91,13 +107,16 @@ def test_stale_and_duplicate_events_are_ignored(kafka, worker):
     t = worker.topics
     kafka.produce_all(t.subscriptions, [("s", b.subscription("s", "segment", "seg", 100))])
     wait_for_metric(worker, "cdp_triggers_subscriptions_active 1.0")  # known before the events
-    kafka.produce_all(t.segments, [
-        ("seg", b.segment("seg", 10, 10, event_id="a")),
-        ("seg", b.segment("seg", 500, 5, event_id="late")),      # older: stale, must not cross
-        ("seg", b.segment("seg", 10, 10, event_id="a")),         # duplicate
-        ("seg", b.segment("seg", 100, 11, event_id="real")),     # the real crossing
-        ("seg", b.segment("seg", 100, 11, event_id="real")),     # duplicate of it: no second trigger
-    ])  # fmt: skip
+    kafka.produce_all(
+        t.segments,
+        [
+            ("seg", b.segment("seg", 10, 10, event_id="a")),
+            ("seg", b.segment("seg", 500, 5, event_id="late")),  # older: stale, must not cross
+            ("seg", b.segment("seg", 10, 10, event_id="a")),  # duplicate
+            ("seg", b.segment("seg", 100, 11, event_id="real")),  # the real crossing
+            ("seg", b.segment("seg", 100, 11, event_id="real")),  # duplicate of it: no second trigger
+        ],
+    )
     (event,) = triggers(kafka, worker, 1)
     assert (event.payload().previous_value, event.payload().value) == (10, 100)
     metrics = metrics_text(worker)
@@ -155,12 +174,20 @@ def test_kcat_producer(kafka, worker, tmp_path):
     assert kcat, "kcat is installed by './dev test' (Debian package kcat)"
     t = worker.topics
     lines = [f"vip|{json.dumps(b.subscription('vip', 'segment', 'vip', 3))}"]
-    subprocess.run([kcat, "-b", kafka.bootstrap, "-P", "-t", t.subscriptions, "-K", "|",
-                    "-X", "topic.partitioner=murmur2_random"], input="\n".join(lines), text=True, check=True)  # fmt: skip
+    subprocess.run(
+        [kcat, "-b", kafka.bootstrap, "-P", "-t", t.subscriptions, "-K", "|", "-X", "topic.partitioner=murmur2_random"],
+        input="\n".join(lines),
+        text=True,
+        check=True,
+    )
     wait_for_metric(worker, "cdp_triggers_subscriptions_active 1.0")  # known before the events
     seg_lines = "\n".join(f"vip|{json.dumps(b.segment('vip', n, i))}" for i, n in enumerate([1, 2, 3]))
-    subprocess.run([kcat, "-b", kafka.bootstrap, "-P", "-t", t.segments, "-K", "|",
-                    "-X", "topic.partitioner=murmur2_random"], input=seg_lines, text=True, check=True)  # fmt: skip
+    subprocess.run(
+        [kcat, "-b", kafka.bootstrap, "-P", "-t", t.segments, "-K", "|", "-X", "topic.partitioner=murmur2_random"],
+        input=seg_lines,
+        text=True,
+        check=True,
+    )
     (event,) = triggers(kafka, worker, 1)
     assert event.type is TriggerType.SEGMENT_THRESHOLD_CROSSED and event.payload().value == 3
 
@@ -172,8 +199,9 @@ def test_compressed_batches_from_any_producer_are_read(kafka, worker):
 
     t = worker.topics
     for codec in ("gzip", "lz4", "snappy", "zstd"):
-        producer = Producer({"bootstrap.servers": kafka.bootstrap, "compression.type": codec,
-                             "partitioner": "murmur2_random"})  # fmt: skip
+        producer = Producer(
+            {"bootstrap.servers": kafka.bootstrap, "compression.type": codec, "partitioner": "murmur2_random"}
+        )
         producer.produce(t.datasources, json.dumps(b.datasource(codec, "failed", 1)).encode(), codec.encode())
         assert producer.flush(30) == 0
     events = triggers(kafka, worker, 4)

@@ -40,10 +40,16 @@ class EmailSender:
         timeout = self.receiver.spec.retry.timeout_seconds
         try:
             refused, _ = await aiosmtplib.send(
-                message, hostname=smtp.host, port=smtp.port, username=smtp.username, password=self._password,
-                use_tls=smtp.security == "tls", start_tls=smtp.security == "starttls",
-                validate_certs=smtp.validate_certs, timeout=timeout,
-            )  # fmt: skip
+                message,
+                hostname=smtp.host,
+                port=smtp.port,
+                username=smtp.username,
+                password=self._password,
+                use_tls=smtp.security == "tls",
+                start_tls=smtp.security == "starttls",
+                validate_certs=smtp.validate_certs,
+                timeout=timeout,
+            )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             first = exc.recipients[0]
             return retry.from_smtp(first.code, f"every recipient refused: {first.message}")
@@ -52,7 +58,9 @@ class EmailSender:
         except (aiosmtplib.SMTPTimeoutError, asyncio.TimeoutError):
             return Attempt(Outcome.RETRY, "timeout", f"SMTP server silent for {timeout} s")
         except (aiosmtplib.SMTPException, OSError) as exc:
-            return Attempt(Outcome.RETRY, "connection", scrub(f"{type(exc).__name__}: {exc}", self.receiver.secret_values()))
+            return Attempt(
+                Outcome.RETRY, "connection", scrub(f"{type(exc).__name__}: {exc}", self.receiver.secret_values())
+            )
         detail = f"accepted for {len(to) - len(refused)} of {len(to)} recipients"
         if refused:
             detail += "; refused: " + ", ".join(f"{a} ({r.code})" for a, r in refused.items())

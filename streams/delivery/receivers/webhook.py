@@ -16,8 +16,15 @@ from .signing import parse_secret, signature
 
 
 class WebhookSender(HttpSender):
-    def __init__(self, url: str, policy: RetryPolicy, session: aiohttp.ClientSession, *, key: bytes | None,
-                 mode: Literal["structured", "binary"] = "structured") -> None:  # fmt: skip
+    def __init__(
+        self,
+        url: str,
+        policy: RetryPolicy,
+        session: aiohttp.ClientSession,
+        *,
+        key: bytes | None,
+        mode: Literal["structured", "binary"] = "structured",
+    ) -> None:
         super().__init__(url, policy, session)
         self._mode = mode
         self._key = key
