@@ -14,7 +14,7 @@ import gc
 import sys
 import time
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 
@@ -44,7 +44,7 @@ def main(events: int = 40_000) -> None:
     registry.commit({})
     inputs = [
         (topic, orjson.dumps(doc))
-        for topic, _, doc in generate(plan, datetime.now(timezone.utc))
+        for topic, _, doc in generate(plan, datetime.now(UTC))
         if topic in ("segment-changes", "measure-changes")
     ]
     decoders = {"segment-changes": Decoder(SegmentChange, 65536), "measure-changes": Decoder(MeasureChange, 65536)}

@@ -3,8 +3,9 @@ with the worker's settings (at-least-once, memory store, acks=all). ``bare``
 decodes each message and writes nothing (the reference of issue 15's target);
 ``table`` also writes one table entry per message (Faust's cost of a
 changelogged write); ``uvloop`` is ``bare`` on uvloop, the event loop the
-worker runs on (so the worker's gain from uvloop is not mistaken for ours). What the worker does beyond these is ours; what they cost
-above the plain aiokafka loop is Faust's.
+worker runs on (so the worker's gain from uvloop is not mistaken for ours).
+What the worker does beyond these is ours; what they cost above the plain
+aiokafka loop is Faust's.
 
     python -m benchmarks.faust_floor BOOTSTRAP PREFIX APP_ID PARTITIONS bare|table|uvloop
 """

@@ -25,7 +25,7 @@ import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -225,7 +225,7 @@ def preload(settings: Settings, plan: Plan) -> list[str]:
     produce(settings.kafka_bootstrap, ((topics.subscriptions, k, v) for k, v in subs), "subscriptions")
     produce(
         settings.kafka_bootstrap,
-        ((settings.topic_prefix + t, k, v) for t, k, v in generate(plan, datetime.now(timezone.utc))),
+        ((settings.topic_prefix + t, k, v) for t, k, v in generate(plan, datetime.now(UTC))),
         "change events",
     )
     return [topics.datasources, topics.segments, topics.measures, topics.runs]
@@ -457,7 +457,7 @@ def latency_run(
         high = (sent // len(entities)) % 2 == 1
         doc = {
             "event_id": f"{e}-{round_}-{sent}",
-            "event_time": datetime.now(timezone.utc).isoformat(),
+            "event_time": datetime.now(UTC).isoformat(),
             "segment_id": e,
             "segment_name": "L",
             "member_count": 150 if high else 50,
@@ -627,22 +627,23 @@ def faust_floor(settings: Settings, tmp: Path, inputs: list[str], events: int, m
     app_id = f"{settings.app_id}-floor-{mode}"
     ends = end_offsets(settings.kafka_bootstrap, inputs)
     began = time.monotonic()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.faust_floor",
-            settings.kafka_bootstrap,
-            settings.topic_prefix,
-            app_id,
-            str(settings.partitions),
-            mode,
-        ],
-        cwd=tmp,
-        stdout=open(tmp / f"floor-{mode}.log", "wb"),
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    with open(tmp / f"floor-{mode}.log", "wb") as log:  # the child keeps its own descriptor
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.faust_floor",
+                settings.kafka_bootstrap,
+                settings.topic_prefix,
+                app_id,
+                str(settings.partitions),
+                mode,
+            ],
+            cwd=tmp,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
     try:
         progress = follow_lag(settings.kafka_bootstrap, app_id, ends, 3600, [proc])
     finally:
@@ -702,7 +703,7 @@ def memory_phase(bootstrap: str, tmp: Path, plan: Plan) -> dict:
         "subscriptions",
     )
     half = plan.memory_entities // 2
-    start = datetime.now(timezone.utc)
+    start = datetime.now(UTC)
 
     def one_each():
         for e in range(plan.memory_entities):
@@ -854,7 +855,7 @@ def print_table(r: Results) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     print()
     for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)))
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
 
 
 if __name__ == "__main__":

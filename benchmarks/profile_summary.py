@@ -20,7 +20,7 @@ def summarise(path: Path, top: int = 30) -> str:
     own: Counter[int] = Counter()
     total = 0
     for profile in doc["profiles"]:
-        for stack, weight in zip(profile["samples"], profile["weights"]):
+        for stack, weight in zip(profile["samples"], profile["weights"], strict=True):
             total += weight
             for frame in set(stack):
                 inclusive[frame] += weight

@@ -17,9 +17,9 @@ import struct
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from streams.acls import ROLES
 
@@ -250,7 +250,9 @@ class DevBroker:
             "advertised.listeners": f"PLAINTEXT://127.0.0.1:{p},SASL_SSL://127.0.0.1:{p + 2},SSL://127.0.0.1:{p + 3}",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL",
             "sasl.enabled.mechanisms": "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
-            "listener.name.sasl_ssl.plain.sasl.jaas.config": f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};",
+            "listener.name.sasl_ssl.plain.sasl.jaas.config": (
+                f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};"
+            ),
             "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config": scram,
             "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": scram,
             "listener.name.ssl.ssl.client.auth": "required",
@@ -374,15 +376,14 @@ class DevBroker:
         if not (self._data_dir / "meta.properties").exists():
             self._format(config)
         self.say(f"starting Kafka {self.version} on {self.bootstrap}")
-        log = open(self.log_file, "ab")
-        proc = subprocess.Popen(
-            self._java_cmd("kafka.Kafka", str(config)),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # survives the shell that started it, like a daemon
-        )
-        log.close()
+        with open(self.log_file, "ab") as log:  # the child keeps its own descriptor
+            proc = subprocess.Popen(
+                self._java_cmd("kafka.Kafka", str(config)),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # survives the shell that started it, like a daemon
+            )
         self._pid_file.write_text(str(proc.pid))
         self._log_offset_at_start = self.log_file.stat().st_size
         try:

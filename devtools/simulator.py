@@ -26,9 +26,9 @@ import heapq
 import itertools
 import math
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterator
 
 from pydantic import BaseModel, Field
 
@@ -140,7 +140,9 @@ class Simulation:
         for k in itertools.count():
             run = self._id(source, k)
 
-            def change(at: float, suffix: str, **fields: object) -> tuple[float, ChangeEvent]:
+            def change(
+                at: float, suffix: str, k: int = k, run: str = run, **fields: object
+            ) -> tuple[float, ChangeEvent]:
                 return at, DataSourceChange(
                     event_id=self._id(source, k, suffix),
                     event_time=self._time(at),

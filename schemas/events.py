@@ -7,7 +7,7 @@ segment, measure or refresh run) so one entity's events stay on one partition.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -151,4 +151,4 @@ class TaskProgress(ChangeEvent):
     message: Annotated[str, Field(max_length=4096)] | None = None
 
 
-RefreshRunChange = Annotated[Union[RefreshRunStarted, TaskProgress], Field(discriminator="kind")]
+RefreshRunChange = Annotated[RefreshRunStarted | TaskProgress, Field(discriminator="kind")]

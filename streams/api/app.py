@@ -10,7 +10,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -131,7 +131,7 @@ def trigger_type_info(trigger_type: TriggerType) -> TriggerTypeInfo:
         trigger_type,
         f"sample-{trigger_type.short}",
         "/cdp-triggers/sample",
-        datetime(2026, 11, 24, 9, tzinfo=timezone.utc),
+        datetime(2026, 11, 24, 9, tzinfo=UTC),
     )
     return TriggerTypeInfo(
         name=trigger_type.short,
@@ -336,7 +336,7 @@ def create_api(settings: Settings, store: ApiStore, metrics: Metrics | None = No
             **body.model_dump(),
             id=hook_id,
             nonce=secrets.token_hex(16),
-            created_at=datetime.now(timezone.utc),
+            created_at=datetime.now(UTC),
             created_by=key.key_id,
         )
         await store.put_hook(hook)
@@ -407,7 +407,7 @@ def create_api(settings: Settings, store: ApiStore, metrics: Metrics | None = No
                 BY_NAME[name],
                 f"test-{secrets.token_hex(8)}",
                 f"/cdp-triggers/{settings.app_id}",
-                datetime.now(timezone.utc),
+                datetime.now(UTC),
             ).model_dump(mode="json")
             outcome = await deliver(sender, event, orjson.dumps(event), policy=ONCE)
             last = outcome.last

@@ -5,7 +5,7 @@ port, outside /v1 and without a key."""
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
+from collections.abc import Callable
 
 import uvicorn
 

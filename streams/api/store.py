@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from schemas.apikeys import ApiKey
 from schemas.hooks import Hook
@@ -24,10 +24,10 @@ from ..client.producer import EventProducer
 from ..delivery.hooks import HookBook
 from ..metrics import Metrics
 from ..runtime.codec import encode
-from .problems import ProblemError
 from ..runtime.compacted import CompactedView, Records
 from ..settings import Settings
 from ..topics import Topics
+from .problems import ProblemError
 
 log = logging.getLogger("cdp_triggers.api")
 READ_BACK_SECONDS = 10.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
 
 import typer
@@ -50,7 +51,7 @@ def keys_create(
     scope: str = typer.Option("write", "--scope", help="read (GET only) or write (everything)"),
 ) -> None:
     """Create a key and print it, once: only its hash is stored."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from pydantic import ValidationError
 
@@ -66,7 +67,7 @@ def keys_create(
             name=name,
             scope=scope,
             sha256=digest(secret),  # type: ignore[arg-type]
-            created_at=datetime.now(timezone.utc),
+            created_at=datetime.now(UTC),
         )
     except ValidationError as exc:
         fail(one_line(exc), EXIT_CONFIG)

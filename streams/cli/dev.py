@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
+from datetime import UTC
 
 import typer
 
@@ -77,7 +79,7 @@ def broker_logs(
     typer.echo(broker.log_tail(lines))
     if follow:
         try:
-            with open(broker.log_file, "r", errors="replace") as f:
+            with open(broker.log_file, errors="replace") as f:
                 f.seek(0, 2)
                 while True:
                     line = f.readline()
@@ -136,7 +138,7 @@ def simulate(
     origin: str = typer.Option("", help="Start time, RFC 3339 (default: now); with --seed, fixes the output"),
 ) -> None:
     """Play a simulated CDP: refreshing data sources, refresh runs, drifting segments and measures."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from pydantic import ValidationError
 
@@ -149,7 +151,7 @@ def simulate(
         say("no --duration or --events: running until Ctrl-C")
     try:
         config = SimConfig(seed=seed, speed=speed, data_sources=sources, segments=segments, measures=measures)
-        start = datetime.fromisoformat(origin) if origin else datetime.now(timezone.utc)
+        start = datetime.fromisoformat(origin) if origin else datetime.now(UTC)
     except (ValidationError, ValueError) as exc:
         fail(one_line(exc), EXIT_CONFIG)
     if start.tzinfo is None:
@@ -178,7 +180,5 @@ def simulate(
             )
         typer.echo(f"published {sent} events")
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         run(go)
-    except KeyboardInterrupt:
-        pass

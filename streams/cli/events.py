@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 
@@ -17,7 +18,8 @@ def publish(
         [], "--set", "-s", help="field=value (value parsed as JSON if it can be), repeatable"
     ),
 ) -> None:
-    """Validate and publish change events, from JSON or --set flags. event_id and event_time default to a new id and now."""
+    """Validate and publish change events, from JSON or --set flags.
+    event_id and event_time default to a new id and now."""
     import json
 
     from pydantic import ValidationError
@@ -85,7 +87,5 @@ def tail(
                 if (limit and shown >= limit) or (idle and time.monotonic() - last > idle):
                     return
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         run(go)
-    except KeyboardInterrupt:
-        pass

@@ -3,7 +3,7 @@ coloured by type on a terminal, plain text otherwise)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rich.console import Console
 from rich.text import Text
@@ -16,7 +16,7 @@ def detail(event: TriggerEvent) -> str:
 
 
 def line(event: TriggerEvent, now: datetime | None = None) -> Text:
-    age = ((now or datetime.now(timezone.utc)) - event.time).total_seconds()
+    age = ((now or datetime.now(UTC)) - event.time).total_seconds()
     text = Text()
     text.append(event.time.astimezone().strftime("%H:%M:%S "), style="dim")
     text.append(f"{event.type.short:<32}", style=KINDS[event.type].style)

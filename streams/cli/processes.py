@@ -123,5 +123,5 @@ def acls(
     if role not in ROLES:
         fail(f"unknown role {role!r}; use one of: {', '.join(ROLES)}", EXIT_CONFIG)
     s = settings()
-    for acl, command in zip(declared(role, s), kafka_acls_commands(role, principal, s)):  # type: ignore[arg-type]
+    for acl, command in zip(declared(role, s), kafka_acls_commands(role, principal, s), strict=True):  # type: ignore[arg-type]
         typer.echo(f"# {acl.why}\n{command}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -30,5 +30,5 @@ def assign(document: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
 def with_defaults(document: dict[str, Any]) -> dict[str, Any]:
     """A new ``event_id`` and ``now`` as ``event_time`` where the document has none."""
     document.setdefault("event_id", str(uuid.uuid4()))
-    document.setdefault("event_time", datetime.now(timezone.utc).isoformat())
+    document.setdefault("event_time", datetime.now(UTC).isoformat())
     return document

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from ..runtime.kafka import KafkaConnection, require_topic
 from ..settings import Settings

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol, Union, get_args
+from typing import Any, Protocol, get_args
 
 import yaml
 from aiokafka.structs import RecordMetadata
@@ -37,7 +38,7 @@ from ..runtime.kafka import KafkaConnection, MissingTopicsError, require_topics
 from ..settings import Settings
 from ..topics import Topics
 
-ChangeEvent = Union[DataSourceChange, SegmentChange, MeasureChange, RefreshRunStarted, TaskProgress]
+ChangeEvent = DataSourceChange | SegmentChange | MeasureChange | RefreshRunStarted | TaskProgress
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 import aiohttp
 import orjson
@@ -144,7 +145,7 @@ def register(p: Pipeline, routes: Routes, hooks: HookBook) -> None:
             error=error,
             trigger_id=event["id"],
             event=event,
-            dead_lettered_at=datetime.now(timezone.utc),
+            dead_lettered_at=datetime.now(UTC),
             dispatcher=p.settings.app_id,
         )
         with p.kafka_wait("delivery_dead_letter", f"the acknowledgement of delivery dead letter {record.id}"):

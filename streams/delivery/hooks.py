@@ -15,8 +15,9 @@ brought up to date, so a hook registered just before a trigger is not missed.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 import aiohttp
 
@@ -114,7 +115,7 @@ class HookBook:
     def route(self, facts: Facts, published: float) -> list[str]:
         if not self.enabled:
             return []
-        return hooks_for(self.records, facts, datetime.fromtimestamp(published, timezone.utc))
+        return hooks_for(self.records, facts, datetime.fromtimestamp(published, UTC))
 
     def hook(self, name: str) -> Hook | None:
         return self.records.get(name.removeprefix(PREFIX))

@@ -10,11 +10,11 @@ bounds stay predictable; a receiver's Retry-After replaces the computed wait.
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import Enum
-from typing import Mapping
 
 from schemas.routes import RetryPolicy
 
@@ -64,8 +64,8 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def wait_before(attempt_number: int, policy: RetryPolicy, retry_after: float | None, rng: random.Random) -> float:

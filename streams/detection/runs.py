@@ -7,9 +7,10 @@ Each of the three triggers fires at most once per run.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -119,7 +120,7 @@ def _completions(state: RunState, verdict: Verdict) -> Observation[RunState]:
     fired = set(state.fired)
     steps = [state.tasks.get(k) for k in UNIFICATION_KEYS]
     if UNIFICATION not in fired and all(s is not None and s.status in FINAL for s in steps):
-        outcomes = [_outcome(k, s) for k, s in zip(UNIFICATION_KEYS, steps)]  # type: ignore[arg-type]
+        outcomes = [_outcome(k, s) for k, s in zip(UNIFICATION_KEYS, steps, strict=True)]  # type: ignore[arg-type]
         completed = max(o.finished_at for o in outcomes)
         triggers.append(
             _run_trigger(

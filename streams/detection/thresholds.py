@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Literal, Mapping, Protocol
+from typing import Any, Literal, Protocol
 
 from schemas.events import MeasureChange, SegmentChange
 from schemas.subscriptions import ThresholdSubscription

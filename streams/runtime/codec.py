@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 import orjson
@@ -76,7 +76,7 @@ def dead_letter(
         timestamp_ms=timestamp_ms,
         key_base64=base64.b64encode(key).decode() if key is not None else None,
         value_base64=base64.b64encode(value).decode() if value is not None else None,
-        dead_lettered_at=datetime.now(timezone.utc),
+        dead_lettered_at=datetime.now(UTC),
         worker=worker,
     )
 

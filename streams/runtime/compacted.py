@@ -17,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Callable, Generic, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -53,7 +54,7 @@ class CompactedView:
                 self.topic, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
             )
             await self._consumer.start()
-            while not self._consumer.assignment():
+            while not self._consumer.assignment():  # noqa: ASYNC110 (aiokafka has no event for its first assignment)
                 await asyncio.sleep(0.05)
         if start is not None:
             consumer = self._consumer
@@ -90,7 +91,7 @@ class CompactedView:
         tp = TopicPartition(self.topic, partition)
         try:
             await asyncio.wait_for(self._until(lambda positions: positions[tp] > offset), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
         return True
 
@@ -116,7 +117,7 @@ class CompactedView:
         asked = time.time()
         try:
             ends = await asyncio.wait_for(consumer.end_offsets(sorted(consumer.assignment())), ASK_TIMEOUT_SECONDS)
-        except (asyncio.TimeoutError, KafkaError) as exc:
+        except (TimeoutError, KafkaError) as exc:
             log.warning("cannot confirm that the copy of %s is current: %r", self.topic, exc)
             return None
         return asked, ends

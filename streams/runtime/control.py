@@ -9,7 +9,7 @@ partition that owns the state, and the agent applies it like an input event.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar
 
 import orjson
 
@@ -40,7 +40,7 @@ class Sweep:
     before: float
 
 
-Command = Union[Nudge, Tick, Sweep]
+Command = Nudge | Tick | Sweep
 _BY_KIND: dict[str, type[Any]] = {c.kind: c for c in (Nudge, Tick, Sweep)}
 
 

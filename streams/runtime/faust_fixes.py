@@ -52,8 +52,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from typing import Any, Callable, Iterator, Optional, Protocol
+from typing import Any, Protocol
 
 import faust
 from faust.sensors.base import Sensor
@@ -94,7 +95,7 @@ async def _drain_completely(self: ProducerBuffer) -> None:
         self.message_sent.clear()
         try:
             await asyncio.wait_for(self.message_sent.wait(), timeout=0.1)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             continue  # slow, not done: keep waiting rather than let the commit overtake
 
 
@@ -102,7 +103,7 @@ def _source(consumer: Consumer) -> CommitSource | None:
     return getattr(consumer.app, _SOURCE_ATTRIBUTE, None)
 
 
-def _new_offset(self: Consumer, tp: TP) -> Optional[int]:
+def _new_offset(self: Consumer, tp: TP) -> int | None:
     source = _source(self)
     if source is None or not source.owns(tp.topic):
         return _original_new_offset(self, tp)

@@ -12,8 +12,9 @@ import logging
 import ssl
 import struct
 import time
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -145,7 +146,7 @@ async def ensure_topics(settings: Settings, timeout_s: float = 30.0, only: set[s
     admin = connection.admin(request_timeout_ms=int(timeout_s * 1000))
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
-    except (asyncio.TimeoutError, KafkaConnectionError) as exc:
+    except (TimeoutError, KafkaConnectionError) as exc:
         raise ConnectionError(f"Kafka is not reachable at {connection.bootstrap} ({exc!r})") from None
     try:
         existing = set(await admin.list_topics())
@@ -231,7 +232,7 @@ async def diagnose(connection: KafkaConnection, timeout: float = 5.0) -> Connect
         return ConnectionProblem(
             f"Kafka is not reachable at {where} ({type(exc).__name__}): check CDP_KAFKA_BOOTSTRAP", configuration=False
         )
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         return ConnectionProblem(
             f"Kafka is not reachable at {where} ({type(exc).__name__}): check CDP_KAFKA_BOOTSTRAP", configuration=False
         )
@@ -249,7 +250,7 @@ async def diagnose(connection: KafkaConnection, timeout: float = 5.0) -> Connect
             f"{where} rejected the client certificate ({exc.reason}): check that the CA it "
             "trusts signed CDP_KAFKA_SSL_CERT_FILE"
         )
-    except (OSError, asyncio.TimeoutError):
+    except (TimeoutError, OSError):
         head = b""
     finally:
         writer.close()
@@ -308,7 +309,7 @@ async def check(settings: Settings, group: str | None = None, timeout: float = 1
         await admin.list_topics()
         if group is not None:
             await group_offsets(admin, group, None, patience=timeout)
-    except (KafkaConnectionError, asyncio.TimeoutError):
+    except (TimeoutError, KafkaConnectionError):
         if connection.sasl is not None and any("SaslAuthenticationFailed" in m for m in captured.messages):
             raise _refused_login(connection, connection.bootstrap.split(",")[0]) from None
         raise await diagnose(connection) from None

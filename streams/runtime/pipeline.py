@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import faust
 from aiokafka.partitioner import murmur2
@@ -384,7 +385,7 @@ class Pipeline:
             await follow()
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 (any end is the failure; the log line names it)
+        except Exception as exc:
             self.health.fail(f"{what} stopped following its topic: {type(exc).__name__}: {exc}", "follower")
         else:
             self.health.fail(f"{what} stopped following its topic", "follower")

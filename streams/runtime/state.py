@@ -21,8 +21,9 @@ partition, or Faust's recovery, writes the store behind our back.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, Iterator, TypeVar
+from typing import Any, Generic, TypeVar
 
 import orjson
 
@@ -110,7 +111,7 @@ class StateTable(Generic[S]):
 
     def _decode(self, raw: Any) -> Entry[S]:
         if isinstance(raw, dict) and "p" in raw:
-            return Entry(raw["p"], self._from_json(raw["s"] if "s" in raw else raw))
+            return Entry(raw["p"], self._from_json(raw.get("s", raw)))
         return Entry(None, self._from_json(raw))
 
     def _encode(self, entry: Entry[S]) -> dict[str, Any]:

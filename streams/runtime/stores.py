@@ -21,8 +21,9 @@ registry's local copy (``worker/registry.py``).
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Protocol
+from typing import Any, Protocol
 
 import orjson
 from faust.types import TP

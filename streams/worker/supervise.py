@@ -9,7 +9,8 @@ import logging
 import os
 import subprocess
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..runtime.pipeline import Pipeline
 from ..settings import Settings

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 
-
 from devtools.processes import ROOT, env_for
 from schemas.apikeys import split_key
 from tests.support.api import create_key, own_api

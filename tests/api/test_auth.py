@@ -1,6 +1,6 @@
 """API keys and the rate limit: pure logic."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -14,7 +14,7 @@ from streams.runtime.compacted import Records
 def ring(scope: str = "write") -> tuple[Records[ApiKey], str]:
     key_id, secret, full = new_key()
     keys: Records[ApiKey] = Records(ApiKey, lambda k: k.key_id)
-    record = ApiKey(key_id=key_id, name="n", scope=scope, sha256=digest(secret), created_at=datetime.now(timezone.utc))
+    record = ApiKey(key_id=key_id, name="n", scope=scope, sha256=digest(secret), created_at=datetime.now(UTC))
     keys.apply(key_id.encode(), encode(record))
     return keys, full
 

@@ -4,7 +4,7 @@ the broker and read back with another client (librdkafka)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -14,7 +14,7 @@ from streams.runtime.kafka import MissingTopicsError
 from streams.topics import Topics
 from tests.support.kafka import murmur2_partition
 
-NOW = datetime(2026, 11, 24, 8, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 
 
 def test_sync_producer_publishes_validated_events_keyed_by_entity(kafka, settings):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from datetime import UTC
 
 import pytest
 from standardwebhooks import Webhook
@@ -104,7 +105,7 @@ def test_dispatcher_killed_mid_delivery_delivers_each_event_once_but_for_the_in_
         d.start()
         for k in range(kills):
             target = (k + 1) * n // (kills + 2)
-            wait_for(lambda: len(http.on("/hook")) >= target, 60, f"{target} deliveries", d.log)
+            wait_for(lambda target=target: len(http.on("/hook")) >= target, 60, f"{target} deliveries", d.log)
             d.kill()
             d.start()
         wait_for(lambda: set(ids) <= {r.headers["webhook-id"] for r in http.on("/hook")}, 90, "all ids", d.log)
@@ -126,7 +127,7 @@ def test_a_dispatcher_killed_mid_delivery_to_an_api_hook_loses_nothing_and_repea
 ):
     """The same for a hook of the API: it is read from the hooks topic before
     the restarted dispatcher routes anything, so a replay reaches it too."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from schemas.hooks import Hook, hook_secret
     from tests.support.api import SIGNING_KEY, api_settings
@@ -144,7 +145,7 @@ def test_a_dispatcher_killed_mid_delivery_to_an_api_hook_loses_nothing_and_repea
             url=https.url("/hook"),
             types=["segment.threshold.crossed"],
             nonce="n" * 32,
-            created_at=datetime.now(timezone.utc) - timedelta(minutes=1),
+            created_at=datetime.now(UTC) - timedelta(minutes=1),
             created_by="test",
         )  # type: ignore[arg-type]
         kafka.produce(s.topic("hooks"), hook.id, hook.model_dump(mode="json"))
@@ -158,7 +159,7 @@ def test_a_dispatcher_killed_mid_delivery_to_an_api_hook_loses_nothing_and_repea
         d.start()
         for k in range(kills):
             target = (k + 1) * n // (kills + 2)
-            wait_for(lambda: len(https.on("/hook")) >= target, 60, f"{target} deliveries", d.log)
+            wait_for(lambda target=target: len(https.on("/hook")) >= target, 60, f"{target} deliveries", d.log)
             d.kill()
             d.start()
         wait_for(lambda: set(ids) <= {r.headers["webhook-id"] for r in https.on("/hook")}, 90, "all ids", d.log)

@@ -2,7 +2,7 @@
 
 import asyncio
 import ipaddress
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,7 +12,7 @@ from streams.delivery.receivers.signing import parse_secret
 from streams.delivery.routing import Facts
 from streams.runtime.egress import EgressDenied, EgressPolicy
 
-T0 = datetime(2026, 11, 24, 9, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 24, 9, tzinfo=UTC)
 
 
 def hook(hook_id: str, types: list[str], created: datetime = T0, **filter_) -> Hook:

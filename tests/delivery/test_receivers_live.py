@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import time
 
 import aiohttp
@@ -95,7 +96,7 @@ def test_500_is_retried_until_it_succeeds_with_the_same_webhook_id(monkeypatch):
         requests = server.on("/hook")
     assert result.failure is None and attempts == ["http_5xx", "http_5xx", "ok"]
     assert len({r.headers["webhook-id"] for r in requests}) == 1
-    gaps = [b.at - a.at for a, b in zip(requests, requests[1:])]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(requests)]
     assert 0.1 <= gaps[0] <= 0.2 + 0.3 and 0.2 <= gaps[1] <= 0.4 + 0.3  # 0.2 s then 0.4 s steps, jitter in [1/2, 1]
 
 

@@ -1,5 +1,5 @@
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -33,7 +33,7 @@ def test_smtp_transient_retries_permanent_does_not():
 
 
 def test_retry_after_seconds_and_http_date():
-    now = datetime(2026, 11, 24, 12, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
     assert retry_after_seconds("7") == 7.0
     assert retry_after_seconds("Tue, 24 Nov 2026 12:00:30 GMT", now) == 30.0
     assert retry_after_seconds("Tue, 24 Nov 2026 11:00:00 GMT", now) == 0.0

@@ -10,7 +10,7 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -26,7 +26,7 @@ VARIABLES = {"$job": ".+", "$instance": ".+", "$__rate_interval": "30s", "$__ran
 
 
 def now_iso(offset: float = 0.0) -> str:
-    return (datetime.now(timezone.utc) + timedelta(seconds=offset)).isoformat()
+    return (datetime.now(UTC) + timedelta(seconds=offset)).isoformat()
 
 
 def live(doc: dict, offset: float) -> dict:
@@ -89,19 +89,19 @@ def prometheus(tmp_path):
             "  - job_name: cdp-triggers-test\n"
             f"    static_configs: [{{targets: {[f'127.0.0.1:{p}' for p in metrics_ports]}}}]\n"
         )
-        log = open(tmp_path / "prometheus.log", "wb")
-        procs.append(
-            subprocess.Popen(
-                [
-                    binary,
-                    f"--config.file={config}",
-                    f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                    f"--web.listen-address=127.0.0.1:{port}",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
+        with open(tmp_path / "prometheus.log", "wb") as log:  # the child keeps its own descriptor
+            procs.append(
+                subprocess.Popen(
+                    [
+                        binary,
+                        f"--config.file={config}",
+                        f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                        f"--web.listen-address=127.0.0.1:{port}",
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
             )
-        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:

@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from streams.detection.ordering import RECENT_IDS, Clock, Verdict, admit, from_micros, to_micros
 
@@ -55,5 +55,5 @@ def test_clock_round_trips_through_dict():
 
 
 def test_micros_round_trip_is_exact():
-    moment = datetime(2026, 11, 24, 12, 30, 1, 123456, tzinfo=timezone.utc)
+    moment = datetime(2026, 11, 24, 12, 30, 1, 123456, tzinfo=UTC)
     assert from_micros(to_micros(moment)) == moment

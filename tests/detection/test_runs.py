@@ -31,7 +31,7 @@ def feed(*docs, state=None):
 
 def whole_run(final=("succeeded",) * 5):
     docs = [b.run_started("r1", TASKS, 0)]
-    for i, ((kind, name), status) in enumerate(zip(TASKS, final)):
+    for i, ((kind, name), status) in enumerate(zip(TASKS, final, strict=True)):
         docs += [b.task("r1", kind, name, "started", 10 * i + 1), b.task("r1", kind, name, status, 10 * i + 5)]
     return docs
 

@@ -1,4 +1,5 @@
 import math
+from datetime import UTC
 
 import pytest
 
@@ -146,11 +147,11 @@ def test_state_round_trips_through_dict():
 
 
 def test_crossing_trigger_id_is_deterministic_and_cause_specific():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     feed = Feed(rule(100))
     crossing = feed(0) and feed(100).crossings[0]
-    when = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    when = datetime(2026, 1, 1, tzinfo=UTC)
     a = crossing_trigger(crossing, "segment", "vip", "VIP", "evt-1", when, None)
     b = crossing_trigger(crossing, "segment", "vip", "VIP", "evt-1", when, None)
     c = crossing_trigger(crossing, "segment", "vip", "VIP", "evt-2", when, None)
@@ -197,7 +198,7 @@ def test_observe_turns_each_crossing_into_its_trigger():
 
 def test_a_trigger_keeps_its_id_and_payload_across_versions():
     """Pinned: a replay by a newer worker must repeat a trigger under the id an older one gave it."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     sub = ThresholdSubscription(
         subscription_id="s1",
@@ -208,7 +209,7 @@ def test_a_trigger_keeps_its_id_and_payload_across_versions():
         owner="o@example.com",
         labels={"team": "growth"},
     )
-    when = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    when = datetime(2026, 1, 1, tzinfo=UTC)
     fired = crossing_trigger(Crossing(Rule.of(sub), 0.0, 100.0), "measure", "ltv/eu", "LTV", "evt-1", when, "run-7")
     assert (fired.id, fired.type, fired.subject) == (
         "e1d480e2-07a2-512c-bb0b-56761bf0a359",

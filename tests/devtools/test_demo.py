@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from schemas.triggers import TriggerType
 from tests.support.kafka import env_for
@@ -112,8 +113,8 @@ def _children_of(app_id: str) -> list[int]:
         if not entry.isdigit():
             continue
         try:
-            environ = open(f"/proc/{entry}/environ", "rb").read()
-            cmdline = open(f"/proc/{entry}/cmdline", "rb").read()
+            environ = Path(f"/proc/{entry}/environ").read_bytes()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
         except OSError:
             continue
         if (

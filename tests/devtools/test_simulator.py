@@ -4,13 +4,13 @@ that the demo's subscriptions fire."""
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from devtools.simulator import SimConfig, Simulation
 from schemas.events import DataSourceChange, MeasureChange, RefreshRunStarted, SegmentChange, TaskProgress
 from streams.runtime.codec import encode
 
-ORIGIN = datetime(2026, 11, 24, 8, 0, tzinfo=timezone.utc)
+ORIGIN = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 
 
 def first(config: SimConfig, seconds: float, origin: datetime = ORIGIN) -> list:

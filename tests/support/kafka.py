@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 

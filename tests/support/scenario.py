@@ -7,9 +7,10 @@ import json
 import random
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 from pydantic import TypeAdapter

@@ -4,7 +4,7 @@ fires exactly what the live run would have, completions and stalls alike."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from schemas.triggers import TriggerType
 from streams.detection.ids import trigger_id
@@ -30,7 +30,7 @@ def test_replaying_an_old_history_yields_the_live_triggers(kafka, settings, work
         slow_every=10,
         slow_length=7200,
     )
-    history = history.shifted(datetime.now(timezone.utc) - timedelta(days=60) - b.T0)
+    history = history.shifted(datetime.now(UTC) - timedelta(days=60) - b.T0)
     expected = scenario.expected_ids(history)
     stalls = {trigger_id(TriggerType.REFRESH_RUN_STALLED.value, run): run for run in history.hung + history.slow}
     expected.update({i: f"stalled {run}" for i, run in stalls.items()})

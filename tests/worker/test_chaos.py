@@ -46,7 +46,7 @@ def test_workers_through_kills_a_rolling_restart_and_a_broker_restart(own_broker
     # Malformed messages spread over the stream, on every input topic.
     spots = sorted(random.Random(5).sample(range(len(inputs)), len(bad)))
     topics = [t.segments, t.measures, t.datasources, t.runs]
-    for n, (spot, value) in enumerate(zip(reversed(spots), bad)):
+    for n, (spot, value) in enumerate(zip(reversed(spots), bad, strict=True)):
         inputs.insert(spot, (topics[n % len(topics)], f"bad-{n}", value))
 
     kafka.produce_all(t.subscriptions, [(s["subscription_id"], s) for s in history.subs])
@@ -99,7 +99,7 @@ def test_workers_through_kills_a_rolling_restart_and_a_broker_restart(own_broker
     assert all(all(d == docs[0] for d in docs) for docs in seen.values()), "an id with two payloads"
     dead_ids = [json.loads(m.value())["id"] for m in dead]
     assert len(set(dead_ids)) == len(bad), f"{len(set(dead_ids))} distinct dead letters for {len(bad)} bad messages"
-    assert all(m.key().decode() == i for m, i in zip(dead, dead_ids))
+    assert all(m.key().decode() == i for m, i in zip(dead, dead_ids, strict=True))
     assert settled != float("inf"), f"group lag stuck: { {tp: n for tp, n in lag.items() if n} }"
     records = sum(len(docs) for docs in seen.values())
     print(

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import time
 
-
 from devtools.processes import WorkerProcess
 from streams.runtime.health import EXIT_STALLED
 from streams.runtime.kafka import ensure_topics
@@ -119,6 +118,5 @@ def test_readyz_fails_until_the_worker_has_loaded_and_joined_and_livez_answers_t
     assert set(ready[0][1]["checks"]) & {"loading", "started"}, ready[0]
     assert ready[-1] == (200, {"status": "ready"}), ready[-3:]
     assert all(code == 200 for code, _ in filter(None, live)), live
-    print(
-        f"\n/readyz: {sum(code == 503 for code, _ in ready)} answers 503 ({sorted({c for _, b in ready for c in b.get('checks', {})})}), then 200"
-    )
+    failing = sorted({check for _, body in ready for check in body.get("checks", {})})
+    print(f"\n/readyz: {sum(code == 503 for code, _ in ready)} answers 503 ({failing}), then 200")

@@ -73,7 +73,7 @@ def _start_all(workers: list[WorkerProcess]) -> None:
     def start(w: WorkerProcess) -> None:
         try:
             w.start()
-        except BaseException as exc:  # noqa: BLE001 (re-raised below, in the test's thread)
+        except BaseException as exc:
             errors.append(exc)
 
     starters = [threading.Thread(target=start, args=(w,)) for w in workers]
@@ -108,7 +108,8 @@ def _one_run(broker, tmp: Path, seed: int, artifacts: Path) -> dict:
     inputs = history.inputs(t)
     rng = random.Random(seed)
     topics = [t.segments, t.measures, t.datasources, t.runs]
-    for n, (spot, value) in enumerate(zip(sorted(rng.sample(range(len(inputs)), len(bad)), reverse=True), bad)):
+    spots = sorted(rng.sample(range(len(inputs)), len(bad)), reverse=True)
+    for n, (spot, value) in enumerate(zip(spots, bad, strict=True)):
         inputs.insert(spot, (topics[n % len(topics)], f"bad-{n}", value))
     kafka.produce_all(t.subscriptions, [(s["subscription_id"], s) for s in history.subs])
     result: dict = {"seed": seed, "events": len(inputs)}

@@ -4,6 +4,7 @@ the worker on the real broker, trigger events read back from the actions topic."
 from __future__ import annotations
 
 import json
+from datetime import UTC
 
 from schemas.triggers import TriggerEvent, TriggerType
 from tests.support import builders as b
@@ -89,13 +90,13 @@ def test_full_and_unification_refresh_completed(kafka, worker):
 
 
 def test_stalled_run_fires_once(kafka, settings, worker_factory):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     settings = settings.model_copy(
         update={"stall_after_seconds": 2.0, "stall_check_interval_seconds": 0.3, "idle_partition_seconds": 0.5}
     )
     worker = worker_factory(settings).start()
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     start = {**b.run_started("slow", [("segment", "vip"), ("measure", "ltv")], 0), "event_time": now}
     kafka.produce_all(worker.topics.runs, [("slow", start)])
     (event,) = triggers(kafka, worker, 1, idle=3.0)

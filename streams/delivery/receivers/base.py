@@ -3,8 +3,9 @@ makes one attempt to hand over one trigger event."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import aiohttp
 from pydantic import SecretStr

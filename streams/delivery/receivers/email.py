@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Any
 
@@ -55,7 +54,7 @@ class EmailSender:
             return retry.from_smtp(first.code, f"every recipient refused: {first.message}")
         except aiosmtplib.SMTPResponseException as exc:
             return retry.from_smtp(exc.code, exc.message)
-        except (aiosmtplib.SMTPTimeoutError, asyncio.TimeoutError):
+        except (TimeoutError, aiosmtplib.SMTPTimeoutError):
             return Attempt(Outcome.RETRY, "timeout", f"SMTP server silent for {timeout} s")
         except (aiosmtplib.SMTPException, OSError) as exc:
             return Attempt(

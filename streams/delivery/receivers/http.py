@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import aiohttp
@@ -38,7 +37,7 @@ class HttpSender:
             ) as response:
                 excerpt = (await response.content.read(200)).decode("utf-8", "replace").strip()
                 found = retry.from_http(response.status, response.headers, excerpt)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return Attempt(Outcome.RETRY, "timeout", f"no complete answer within {self._timeout.total} s")
         except aiohttp.ClientError as exc:
             return Attempt(Outcome.RETRY, "connection", scrub(f"{type(exc).__name__}: {exc}", [self._url]))
