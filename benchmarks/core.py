@@ -15,6 +15,7 @@ import sys
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
@@ -23,7 +24,7 @@ from schemas.triggers import TriggerEvent, dataschema_for
 from streams.detection import thresholds
 from streams.detection.ordering import to_micros
 from streams.detection.thresholds import EntityState
-from streams.runtime.codec import Decoder, encode
+from streams.runtime.codec import Decoder, Rejected, encode
 from streams.runtime.state import StateTable
 from streams.worker.registry import SubscriptionRegistry
 
@@ -47,7 +48,10 @@ def main(events: int = 40_000) -> None:
         for topic, _, doc in generate(plan, datetime.now(UTC))
         if topic in ("segment-changes", "measure-changes")
     ]
-    decoders = {"segment-changes": Decoder(SegmentChange, 65536), "measure-changes": Decoder(MeasureChange, 65536)}
+    decoders: dict[str, Decoder[Any]] = {
+        "segment-changes": Decoder(SegmentChange, 65536),
+        "measure-changes": Decoder(MeasureChange, 65536),
+    }
     table = StateTable(_Table(), EntityState.to_dict, EntityState.from_dict, buffered=True)
     spent: dict[str, float] = defaultdict(float)
     clock = time.perf_counter
@@ -58,6 +62,7 @@ def main(events: int = 40_000) -> None:
         t0 = clock()
         event = decoders[topic].decode(raw)
         t1 = clock()
+        assert not isinstance(event, Rejected), event
         key = thresholds.key(event)
         state = table.get(key, 0)
         t2 = clock()
@@ -72,10 +77,11 @@ def main(events: int = 40_000) -> None:
         spent["evaluate"] += t4 - t3
         for crossing in found.crossings:
             t5 = clock()
+            kind: Any
             kind, entity_id = key.split("/", 1)
             trigger = thresholds.crossing_trigger(
                 crossing, kind, entity_id, "S", event.event_id, event.event_time, None
-            )  # type: ignore[arg-type]
+            )
             t6 = clock()
             encode(
                 TriggerEvent(

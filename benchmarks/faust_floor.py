@@ -46,7 +46,7 @@ table = app.Table(
 
 
 @app.agent(inputs)
-async def floor(stream):  # type: ignore[no-untyped-def]
+async def floor(stream):
     async for key, value in stream.items():
         doc = orjson.loads(value)
         if mode == "table":

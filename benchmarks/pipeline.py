@@ -27,6 +27,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -86,6 +87,7 @@ def generate(plan: Plan, start: datetime, seed: int = 1):
     updates over ``entities`` (half each, values in a slow wave so each
     subscription crosses about once), 5% data-source refreshes, 5% refresh-run
     progress."""
+    doc: dict[str, Any]
     rng = random.Random(seed)
     _iso = lambda us: event_time(start, us)  # noqa: E731
     half = plan.entities // 2
@@ -285,7 +287,7 @@ def follow_lag(bootstrap: str, group: str, ends: dict, timeout: float, procs: li
     while time.monotonic() < deadline:
         for proc in procs:
             if proc.poll() is not None:
-                raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
+                raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
         lag = group_lag(admin, group, ends)
         now = time.monotonic()
         if first is None and lag < total:
@@ -350,7 +352,7 @@ def run_workers(
                 "py-spy",
                 "record",
                 "--pid",
-                str(workers[0].proc.pid),
+                str(workers[0].process.pid),
                 "--format",
                 "speedscope",
                 "--rate",
@@ -362,7 +364,7 @@ def run_workers(
             stderr=subprocess.STDOUT,
         )
     try:
-        progress = follow_lag(settings.kafka_bootstrap, settings.app_id, ends, 3600, [w.proc for w in workers])
+        progress = follow_lag(settings.kafka_bootstrap, settings.app_id, ends, 3600, [w.process for w in workers])
     finally:
         if sampler is not None:
             sampler.send_signal(2)
@@ -419,7 +421,7 @@ def latency_run(
     while not consumer.assignment():
         consumer.poll(0.1)
     wanted = set(entities)
-    samples: list[float] = []
+    samples: list[tuple[float, float]] = []  # (cause time, latency)
     stop = threading.Event()
 
     def read() -> None:
@@ -427,7 +429,7 @@ def latency_run(
             msg = consumer.poll(0.05)
             if msg is None or msg.error():
                 continue
-            doc = orjson.loads(msg.value())
+            doc = orjson.loads(msg.value() or b"null")
             entity, at = time_field(doc)
             if entity in wanted:
                 caused = datetime.fromisoformat(at).timestamp()
@@ -474,7 +476,12 @@ def latency_run(
     if stall:
         samples = [s for s in samples if s[0] >= resumed[0] + 1.0]
     latencies = sorted(latency for _, latency in samples)
-    figures = {"rate": round(rate), "sent": sent, "triggers": len(latencies), "cpu_us_per_event": cpu_us}
+    figures: dict[str, float] = {
+        "rate": round(rate),
+        "sent": sent,
+        "triggers": len(latencies),
+        "cpu_us_per_event": cpu_us,
+    }
     if stall:
         figures["stall_seconds"] = stall
     if not latencies:
@@ -543,7 +550,7 @@ def main() -> None:
         figures["ratio_to_baseline"] = round(figures["events_per_second"] / base["events_per_second"], 3)
         print(f"    {figures}", flush=True)
 
-    first_workers = None
+    first_workers: tuple[Settings, list[WorkerProcess]] | None = None
     for count in plan.workers:
         group_settings = settings.model_copy(update={"app_id": f"bench-{tag}-{count}w"})
         print(f"  worker x{count} ...", flush=True)
@@ -566,6 +573,7 @@ def main() -> None:
             for w in workers:
                 w.stop()
 
+    assert first_workers is not None
     group_settings, workers = first_workers
     rate = results.throughput["1_worker"]["events_per_second"] * plan.rate_fraction
 
@@ -580,7 +588,9 @@ def main() -> None:
             )
             print(f"    {results.latency[who + suffix]}", flush=True)
 
-    measure_latency("worker", topics.actions, lambda d: (d["data"].get("entity_id"), d["time"]), 1, workers[0].proc.pid)
+    measure_latency(
+        "worker", topics.actions, lambda d: (d["data"].get("entity_id"), d["time"]), 1, workers[0].process.pid
+    )
     follower = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.baseline", "follow", bootstrap, settings.topic_prefix, out_topic],
         cwd=ROOT,
@@ -680,8 +690,9 @@ def recovery(settings: Settings, worker: WorkerProcess, tmp: Path) -> dict:
             if msg.error():
                 continue
             read += 1
-            if msg.offset() + 1 >= ends[(msg.topic(), msg.partition())]:
-                remaining.discard((msg.topic(), msg.partition()))
+            tp = (str(msg.topic()), int(msg.partition() or 0))
+            if int(msg.offset() or 0) + 1 >= ends[tp]:
+                remaining.discard(tp)
     plain = time.monotonic() - t0
     consumer.close()
     return {
@@ -774,7 +785,7 @@ def restart_to_first_trigger(settings: Settings, worker: WorkerProcess, start: d
     try:
         while time.monotonic() - began < 600:
             for msg in consumer.consume(100, 0.2):
-                if not msg.error() and orjson.loads(msg.value())["subject"] == "segment/seg-0":
+                if not msg.error() and orjson.loads(msg.value() or b"{}").get("subject") == "segment/seg-0":
                     return round(time.monotonic() - began, 2)
         raise RuntimeError("no trigger from the restarted worker within 600 s")
     finally:

@@ -18,7 +18,7 @@ from streams.detection.thresholds import Rule
 from streams.worker.registry import SubscriptionRegistry
 
 
-def measure(label: str, n: int, make) -> float:  # type: ignore[no-untyped-def]
+def measure(label: str, n: int, make) -> float:
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
     keep = [make(i) for i in range(n)]
@@ -45,6 +45,7 @@ def main(n: int) -> None:
         state = None
         for k, v in enumerate((50, 150)):
             state = thresholds.evaluate(state, f"e{i}-{k}", 1_700_000_000_000_000 + k, None, v, rules).state
+        assert state is not None
         return f"segment/seg-{i}", {"p": 0, "s": state.to_dict()}
 
     def source(i: int) -> tuple[str, dict]:
@@ -91,7 +92,7 @@ def main(n: int) -> None:
             "owner": "owner@example.com",
             "labels": {},
         }
-        registry.apply(doc["subscription_id"].encode(), json.dumps(doc).encode())
+        registry.apply(str(doc["subscription_id"]).encode(), json.dumps(doc).encode())
         if i % 1000 == 999:  # as the registry stores what it read after each poll
             registry.commit({})
 

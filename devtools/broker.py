@@ -361,7 +361,8 @@ class DevBroker:
         current = self.status()
         if current.running:
             if not current.answering:
-                self._wait_ready(current.pid)  # type: ignore[arg-type]
+                assert current.pid is not None  # running: its pid is known
+                self._wait_ready(current.pid)
             return self.status()
         if api_versions_ok("127.0.0.1", self.port):
             raise BrokerError(f"port {self.port} already has a Kafka broker that this tool did not start")

@@ -85,13 +85,13 @@ class Inbox:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # set once started
         tls.make_ca(self.tls_dir)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(*tls.issue(self.tls_dir, "inbox", server=True))
         secure = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=context)
         await secure.start()
-        self.tls_port = secure._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.tls_port = secure._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # set once started
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -189,7 +189,7 @@ async def _watch(
                 return
             for child in children:
                 if child.poll() is not None:
-                    raise RuntimeError(f"{child.args[-1]} exited with code {child.returncode}; see .demo/")
+                    raise RuntimeError(f"{child.args!r} exited with code {child.returncode}; see .demo/")
             for value in batch:
                 event = TriggerEvent.model_validate_json(value)
                 seen.add(event.type)

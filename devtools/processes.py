@@ -116,5 +116,10 @@ class WorkerProcess:
             return self.proc.wait(10)
 
     @property
+    def process(self) -> subprocess.Popen[bytes]:
+        assert self.proc is not None, "start() first"
+        return self.proc
+
+    @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,8 +38,8 @@ class BrokerSettings(BaseSettings):
         return value
 
 
-def load_broker_settings(**overrides: object) -> BrokerSettings:
+def load_broker_settings(**overrides: Any) -> BrokerSettings:
     try:  # the same optional dotenv file as the runtime's settings
-        return BrokerSettings(_env_file=os.environ.get("CDP_CONFIG_FILE"), **overrides)  # type: ignore[call-arg]
+        return BrokerSettings(_env_file=os.environ.get("CDP_CONFIG_FILE"), **overrides)
     except ValidationError as exc:
         raise ConfigError(describe_errors(exc, "CDP_BROKER_")) from None

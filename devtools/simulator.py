@@ -150,7 +150,7 @@ class Simulation:
                     data_source_name=name,
                     refresh_run_id=run,
                     **fields,
-                )  # type: ignore[arg-type]
+                )
 
             yield change(t, "started", status="started")
             took = rng.uniform(60, 300)
@@ -187,20 +187,20 @@ class Simulation:
             value = max(value, 0.0)
             common = dict(event_id=self._id(entity, k), event_time=self._time(t))
             if kind == "segment":
-                yield t, SegmentChange(**common, segment_id=entity, segment_name=name, member_count=round(value))  # type: ignore[arg-type]
+                yield t, SegmentChange(**common, segment_id=entity, segment_name=name, member_count=round(value))
             else:
-                yield t, MeasureChange(**common, measure_id=entity, measure_name=name, value=round(value, 2))  # type: ignore[arg-type]
+                yield t, MeasureChange(**common, measure_id=entity, measure_name=name, value=round(value, 2))
             t += c.values_every_s * rng.uniform(0.8, 1.2)
 
     def _runs(self) -> Iterator[tuple[float, ChangeEvent]]:
         c, rng = self.config, self._rng("runs")
         e = self.config.entities()
         tasks = (
-            [TaskRef(kind="data_source", name=s) for s in e["data sources"]]  # type: ignore[arg-type]
-            + [TaskRef(kind="unification", name=s) for s in ("map", "match", "merge")]  # type: ignore[arg-type]
-            + [TaskRef(kind="segment", name=s) for s in e["segments"]]  # type: ignore[arg-type]
+            [TaskRef(kind="data_source", name=s) for s in e["data sources"]]
+            + [TaskRef(kind="unification", name=s) for s in ("map", "match", "merge")]
+            + [TaskRef(kind="segment", name=s) for s in e["segments"]]
             + [TaskRef(kind="measure", name=m) for m in e["measures"]]
-        )  # type: ignore[arg-type]
+        )
         t = 60.0
         for k in itertools.count():
             run = self._id("run", k)

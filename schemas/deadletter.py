@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -55,7 +56,7 @@ class DeliveryDeadLetter(BaseModel):
     attempts: int
     error: str = Field(description="The last attempt's error, secrets removed")
     trigger_id: str
-    event: dict = Field(description="The trigger event (CloudEvents JSON) as read from the actions topic")
+    event: dict[str, Any] = Field(description="The trigger event (CloudEvents JSON) as read from the actions topic")
     dead_lettered_at: datetime
     dispatcher: str = Field(description="Faust app id of the dispatcher")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import TypeAdapter
 
@@ -48,7 +48,11 @@ _OUTPUTS: dict[str, Any] = {
 def render() -> dict[str, str]:
     """File name -> file text, for every published schema."""
     files = {}
-    for names, mode in ((_INPUTS, "validation"), (_OUTPUTS, "serialization")):
+    modes: tuple[tuple[dict[str, Any], Literal["validation", "serialization"]], ...] = (
+        (_INPUTS, "validation"),
+        (_OUTPUTS, "serialization"),
+    )
+    for names, mode in modes:
         for name, model in names.items():
             schema = TypeAdapter(model).json_schema(mode=mode)
             schema = {

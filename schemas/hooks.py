@@ -26,7 +26,7 @@ from .subscriptions import Label
 from .triggers import TriggerType
 
 TRIGGER_NAMES = tuple(sorted(t.short for t in TriggerType))
-TriggerName = Literal[TRIGGER_NAMES]  # type: ignore[valid-type]
+TriggerName = Literal[TRIGGER_NAMES]  # type: ignore[valid-type]  # built from the enum at run time; pydantic reads it
 EntityKind = Literal["segment", "measure", "data-source", "refresh-run"]  # the subject's prefix
 HookId = Annotated[str, Field(pattern=r"^hk_[a-z0-9]{20,40}$", description="hk_ and lower-case letters and digits")]
 

@@ -100,7 +100,8 @@ class EmailTarget(_Model):
         return self
 
 
-TARGETS = ("teams", "email", "webhook")  # the receiver kinds: one field of Receiver each
+ReceiverKind = Literal["teams", "email", "webhook"]
+TARGETS: tuple[ReceiverKind, ...] = ("teams", "email", "webhook")  # the receiver kinds: one field of Receiver each
 
 
 class Receiver(_Model):
@@ -120,12 +121,13 @@ class Receiver(_Model):
         return self
 
     @property
-    def kind(self) -> Literal["teams", "email", "webhook"]:
-        return next(k for k in TARGETS if getattr(self, k) is not None)  # type: ignore[return-value]
+    def kind(self) -> ReceiverKind:
+        return next(k for k in TARGETS if getattr(self, k) is not None)
 
     @property
     def target(self) -> BaseModel:
-        return getattr(self, self.kind)  # type: ignore[no-any-return]
+        target: BaseModel = getattr(self, self.kind)
+        return target
 
 
 class Match(_Model):

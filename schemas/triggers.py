@@ -12,6 +12,7 @@ member to ``TriggerType``, a payload model and one ``TriggerKind``.
 
 from __future__ import annotations
 
+import builtins
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -163,7 +164,7 @@ class TriggerKind:
     """Everything the engine knows about one trigger type."""
 
     type: TriggerType
-    payload: type[_Payload]
+    payload: builtins.type[_Payload]  # builtins: the field above shadows ``type`` in this class body
     style: str  # terminal colour (a rich style)
     in_product: bool  # one of the six triggers of the product we model; False: our own
     describe: Callable[[dict[str, Any]], Summary]  # from the payload as JSON

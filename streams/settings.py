@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, IPvAnyNetwork, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -235,13 +235,13 @@ class Settings(BaseSettings):
         return f"{self.topic_prefix}{name}"
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Read settings, turning pydantic's error into one naming the variable."""
     config_file = os.environ.get("CDP_CONFIG_FILE")
     if config_file and not Path(config_file).is_file():
         raise ConfigError(f"CDP_CONFIG_FILE: no such file: {config_file}")
     try:
-        return Settings(_env_file=config_file, **overrides)  # type: ignore[call-arg]
+        return Settings(_env_file=config_file, **overrides)
     except ValidationError as exc:
         raise ConfigError(describe_errors(exc, "CDP_")) from None
 

@@ -170,7 +170,7 @@ TypeName = Annotated[str, Path(max_length=64, description="e.g. segment.threshol
 
 def openapi_document() -> dict[str, Any]:
     """The API's OpenAPI document, without Kafka (for ``cdp-triggers schemas export``)."""
-    offline = Settings(hook_signing_key="document-only-" + "x" * 32)  # type: ignore[call-arg]
+    offline = Settings(hook_signing_key="document-only-" + "x" * 32)
     return create_api(offline, None).openapi()  # type: ignore[arg-type]  # no request is served
 
 

@@ -66,7 +66,7 @@ def keys_create(
             key_id=key_id,
             name=name,
             scope=scope,
-            sha256=digest(secret),  # type: ignore[arg-type]
+            sha256=digest(secret),
             created_at=datetime.now(UTC),
         )
     except ValidationError as exc:
@@ -104,7 +104,7 @@ def _put(key_id: str, value: bytes | None) -> None:
     run(go)
 
 
-def _load():  # type: ignore[no-untyped-def]
+def _load():
     from schemas.apikeys import ApiKey
 
     from ..runtime.compacted import CompactedView, Records

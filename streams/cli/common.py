@@ -47,7 +47,7 @@ def run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
     from ..runtime.kafka import KafkaConnection, MissingTopicsError, diagnose
 
     try:
-        return asyncio.run(coro_fn())  # type: ignore[arg-type]
+        return asyncio.run(coro_fn())  # type: ignore[arg-type]  # typer commands hand any awaitable factory
     except (KafkaConnectionError, ConnectionError):
         # aiokafka only says it could not bootstrap; find out why, in one sentence
         problem = asyncio.run(diagnose(KafkaConnection(settings())))

@@ -51,7 +51,7 @@ def publish(
     async def go() -> None:
         async with EventProducer(s) as producer:
             for event in built:
-                await producer.publish(event)  # type: ignore[arg-type]
+                await producer.publish(event)  # type: ignore[arg-type]  # validated by the kind's model just above
 
     run(go)
     typer.echo(f"published {len(built)} {kind} event{'s' if len(built) != 1 else ''}")

@@ -12,7 +12,7 @@ from .common import EXIT_CONFIG, ensure_topics, fail, say, settings
 topics_app = typer.Typer(no_args_is_help=True, help="The pipeline's Kafka topics.")
 
 
-def _launch(s: Settings, role: str, build, prepare=None) -> None:  # type: ignore[no-untyped-def]
+def _launch(s: Settings, role: str, build, prepare=None) -> None:
     from ..acls import topics_of
     from ..runtime.kafka import ConnectionProblem, MissingTopicsError
     from ..runtime.launch import LaunchError, run
@@ -20,7 +20,7 @@ def _launch(s: Settings, role: str, build, prepare=None) -> None:  # type: ignor
 
     group = s.app_id if role == "worker" else s.dispatcher_app_id
     try:
-        run(s, group, topics_of(role, s), build, say, prepare)  # type: ignore[arg-type]
+        run(s, group, topics_of(role, s), build, say, prepare)  # type: ignore[arg-type]  # role: a Role, checked by the caller
     except LaunchError as exc:
         fail(str(exc))
     except ConnectionProblem as exc:
@@ -67,7 +67,7 @@ def dispatcher() -> None:
     _launch(s, "dispatcher", lambda: create_dispatcher(s, loaded))
 
 
-def routes(s: Settings):  # type: ignore[no-untyped-def]
+def routes(s: Settings):
     """The dispatcher's routes; checks the hook signing key too, so a bad one fails before anything starts."""
     from ..delivery.config import Routes
 
@@ -87,7 +87,7 @@ def routes(s: Settings):  # type: ignore[no-untyped-def]
     return load_routes(s.routes_file)
 
 
-def load_routes(path: Path):  # type: ignore[no-untyped-def]
+def load_routes(path: Path):
     from ..delivery.config import RoutesError, load
 
     try:
@@ -123,5 +123,5 @@ def acls(
     if role not in ROLES:
         fail(f"unknown role {role!r}; use one of: {', '.join(ROLES)}", EXIT_CONFIG)
     s = settings()
-    for acl, command in zip(declared(role, s), kafka_acls_commands(role, principal, s), strict=True):  # type: ignore[arg-type]
+    for acl, command in zip(declared(role, s), kafka_acls_commands(role, principal, s), strict=True):
         typer.echo(f"# {acl.why}\n{command}")

@@ -60,7 +60,7 @@ def subs_add(
             recovery_threshold=recovery,
             owner=owner,
             labels=labels,
-        )  # type: ignore[arg-type]
+        )
     except ValueError as exc:
         fail(one_line(exc) if isinstance(exc, ValidationError) else f"label: {exc}", EXIT_CONFIG)
 
@@ -100,7 +100,7 @@ def subs_list(as_json: bool = typer.Option(False, "--json", help="One JSON objec
             typer.echo(f"{sub.subscription_id:<24} {sub.entity_key:<40} >= {sub.threshold:g}{rearm}  {sub.owner}")
 
 
-def _load(s: Settings):  # type: ignore[no-untyped-def]
+def _load(s: Settings):
     from ..topics import Topics
     from ..worker.registry import load_once
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from ..runtime.kafka import KafkaConnection, require_topic
 from ..settings import Settings
@@ -11,7 +11,7 @@ from ..topics import Topics
 
 async def trigger_records(
     settings: Settings, *, from_beginning: bool = False, poll_ms: int = 300
-) -> AsyncIterator[list[bytes]]:
+) -> AsyncGenerator[list[bytes], None]:
     """Batches of raw trigger events as they arrive (an empty batch when none
     came within ``poll_ms``, so callers can check their own deadlines)."""
     actions = Topics(settings).actions

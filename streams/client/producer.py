@@ -186,8 +186,11 @@ async def _construct(settings: Settings) -> EventProducer:
 
 
 class TimedEvent(Protocol):
-    at: float
-    event: ChangeEvent
+    @property
+    def at(self) -> float: ...  # seconds after the start of play
+
+    @property
+    def event(self) -> ChangeEvent: ...
 
 
 async def play(

@@ -31,6 +31,7 @@ from schemas.triggers import TriggerEvent, TriggerType
 from ..runtime.codec import Decoder
 from ..runtime.continuity import Incoming
 from ..runtime.control import Command, Sweep
+from ..runtime.faust_fixes import receiver, timer
 from ..runtime.pipeline import Pipeline
 from ..runtime.state import Entry, StateTable, plain
 from ..topics import DISPATCHER_AGENT
@@ -102,7 +103,7 @@ def register(p: Pipeline, routes: Routes, hooks: HookBook) -> None:
                 m.deliveries.labels(kind(name), "duplicate").inc()
         if time.time() - published > p.settings.delivery_max_age_seconds:
             for name in pending:
-                await _give_up(name, event, Delivery(0, None, DeliveryFailure.EXPIRED))  # type: ignore[arg-type]
+                await _give_up(name, event, Delivery(0, None, DeliveryFailure.EXPIRED))
             return
 
         async def one(name: str) -> tuple[str, Delivery | None]:
@@ -168,7 +169,7 @@ def register(p: Pipeline, routes: Routes, hooks: HookBook) -> None:
 
     p.input_agent(DISPATCHER_AGENT, [p.topics.actions], handle, on_control=on_control)
 
-    @p.app.timer(interval=SWEEP_INTERVAL_SECONDS)
+    @timer(p.app, SWEEP_INTERVAL_SECONDS)
     async def sweep() -> None:
         before = time.time() - p.settings.delivery_record_retention_seconds
         for tp in p.app.consumer.assignment():
@@ -176,15 +177,19 @@ def register(p: Pipeline, routes: Routes, hooks: HookBook) -> None:
                 await control.send(Sweep(tp.partition, before), tp.partition)
 
     if hooks.enabled:
-        p.before_start.append(hooks.view.load)
+
+        async def load_hooks() -> None:
+            await hooks.view.load()
+
+        p.before_start.append(load_hooks)
         p.health.add_check("hooks", lambda: hooks.view.unconfirmed(p.settings.progress_timeout_seconds))
 
         @p.app.task
         async def follow_hooks() -> None:
             await p.follow("the hooks view", hooks.view.follow)
 
-    @p.app.on_before_shutdown.connect
-    async def _close_session(sender: Any, **kwargs: Any) -> None:
+    @receiver(p.app.on_before_shutdown)
+    async def _close_session(sender: Any, *args: Any, **kwargs: Any) -> None:
         if sessions:
             await sessions[0].close()
         await hooks.close()

@@ -120,7 +120,7 @@ def _completions(state: RunState, verdict: Verdict) -> Observation[RunState]:
     fired = set(state.fired)
     steps = [state.tasks.get(k) for k in UNIFICATION_KEYS]
     if UNIFICATION not in fired and all(s is not None and s.status in FINAL for s in steps):
-        outcomes = [_outcome(k, s) for k, s in zip(UNIFICATION_KEYS, steps, strict=True)]  # type: ignore[arg-type]
+        outcomes = [_outcome(k, s) for k, s in zip(UNIFICATION_KEYS, steps, strict=True)]  # type: ignore[arg-type]  # all not None: checked above
         completed = max(o.finished_at for o in outcomes)
         triggers.append(
             _run_trigger(
@@ -139,7 +139,8 @@ def _completions(state: RunState, verdict: Verdict) -> Observation[RunState]:
     if FULL not in fired and state.declared is not None and not state.pending():
         outcomes = [_outcome(k, state.tasks[k]) for k in state.declared]
         completed = max(o.finished_at for o in outcomes)
-        started = from_micros(state.started_us)  # type: ignore[arg-type]
+        assert state.started_us is not None  # declared tasks come with the run's start
+        started = from_micros(state.started_us)
         triggers.append(
             _run_trigger(
                 TriggerType.FULL_REFRESH_COMPLETED,
@@ -147,7 +148,7 @@ def _completions(state: RunState, verdict: Verdict) -> Observation[RunState]:
                 completed,
                 FullRefreshCompleted(
                     run_id=state.run_id,
-                    trigger=state.trigger,  # type: ignore[arg-type]
+                    trigger=state.trigger,
                     succeeded=all(o.status == "succeeded" for o in outcomes),
                     started_at=started,
                     completed_at=completed,
@@ -173,7 +174,7 @@ def _outcome(key: str, task: TaskState) -> TaskOutcome:
     return TaskOutcome(
         kind=kind,
         name=name,
-        status=task.status,  # type: ignore[arg-type]
+        status=task.status,
         started_at=from_micros(task.started_us) if task.started_us is not None else None,
         finished_at=from_micros(task.finished_us),
         duration_seconds=(task.finished_us - task.started_us) / 1e6 if task.started_us is not None else None,
@@ -215,6 +216,7 @@ def tick(state: RunState, now_us: int, stall_after_us: int, retention_us: int) -
     """
     deadline = stall_deadline(state, stall_after_us)
     if deadline is not None and now_us >= deadline:
+        assert state.started_us is not None  # a deadline is counted from the start
         detected = from_micros(deadline)  # the moment it became stalled: the same whenever it is noticed
         trigger = _run_trigger(
             TriggerType.REFRESH_RUN_STALLED,
@@ -222,7 +224,7 @@ def tick(state: RunState, now_us: int, stall_after_us: int, retention_us: int) -
             detected,
             RefreshRunStalled(
                 run_id=state.run_id,
-                trigger=state.trigger,  # type: ignore[arg-type]
+                trigger=state.trigger,
                 started_at=from_micros(state.started_us),
                 stalled_after_seconds=stall_after_us / 1e6,
                 detected_at=detected,

@@ -113,6 +113,7 @@ def observe(
     state: EntityState | None, event: SegmentChange | MeasureChange, subscriptions: Subscriptions
 ) -> Observation[EntityState]:
     """One value of one entity against that entity's subscriptions, with the trigger of each crossing."""
+    kind: Literal["segment", "measure"]
     if isinstance(event, SegmentChange):
         kind, entity_id, name, value = "segment", event.segment_id, event.segment_name, float(event.member_count)
     else:
@@ -161,7 +162,7 @@ def evaluate(
         if armed is None:
             armed = value < rule.threshold
         elif armed and value >= rule.threshold:
-            crossings.append(Crossing(rule, previous, value))  # type: ignore[arg-type]
+            crossings.append(Crossing(rule, previous, value))  # type: ignore[arg-type]  # previous: set once armed
             armed = False
         elif not armed and value < rule.rearm_below:
             armed = True

@@ -102,7 +102,7 @@ def pipeline(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
 
     since: dict[tuple[str, int], Since] = {}
 
-    @app.timer(interval=settings.continuity_check_interval_seconds)
+    @faust_fixes.timer(app, settings.continuity_check_interval_seconds)
     async def check_progress() -> None:
         """Committed offsets must follow what was applied (``progress``): a partition stuck past the bound
         fails the process."""
@@ -124,23 +124,23 @@ def pipeline(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
             health.set_check("commits", reason)
             health.fail(reason, "commit_progress")
 
-    @app.timer(interval=settings.continuity_check_interval_seconds)
+    @faust_fixes.timer(app, settings.continuity_check_interval_seconds)
     async def report_state_size() -> None:
         for name, table in p.state_tables.items():
             metrics.state_entries.labels(name).set(len(table))
 
-    @app.timer(interval=FLUSH_SECONDS)
+    @faust_fixes.timer(app, FLUSH_SECONDS)
     async def flush_idle() -> None:  # work done just before input paused must not wait for the next message
         if p.pending():
             await p.flush()
 
-    @app.on_before_shutdown.connect
-    async def _close_ledger(sender: Any, **kwargs: Any) -> None:
+    @faust_fixes.receiver(app.on_before_shutdown)
+    async def _close_ledger(sender: Any, *args: Any, **kwargs: Any) -> None:
         await p.flush()
         await ledger.close()
 
-    @app.on_partitions_revoked.connect
-    async def _forget_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+    @faust_fixes.receiver(app.on_partitions_revoked)
+    async def _forget_revoked(sender: Any, revoked: Any, *args: Any, **kwargs: Any) -> None:
         # Durable first: unflushed state of a revoked partition would otherwise reach its changelog later,
         # under the new owner's feet. Faust has stopped the agents' streams by now.
         await p.flush()
@@ -148,8 +148,8 @@ def pipeline(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
         for table in p.buffered:
             table.forget_cached()
 
-    @app.on_rebalance_complete.connect
-    async def _joined(sender: Any, **kwargs: Any) -> None:
+    @faust_fixes.receiver(app.on_rebalance_complete)
+    async def _joined(sender: Any, *args: Any, **kwargs: Any) -> None:
         by_topic: dict[str, list[int]] = {}
         for tp in app.consumer.assignment():
             if not tp.topic.endswith("-changelog"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -24,7 +24,7 @@ class Rejected:
 class Decoder(Generic[T]):
     """Validates JSON bytes against one input model (or union of models)."""
 
-    def __init__(self, model: object, max_bytes: int) -> None:
+    def __init__(self, model: Any, max_bytes: int) -> None:  # a model, or a union of models (a typing form)
         self._adapter: TypeAdapter[T] = TypeAdapter(model)
         self._max_bytes = max_bytes
 

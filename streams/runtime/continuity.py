@@ -102,7 +102,8 @@ class GapReader:
             async with self._lock:
                 consumer = await self._ready()
                 tp = TopicPartition(topic, partition)
-                return (await consumer.beginning_offsets([tp]))[tp]
+                first: int = (await consumer.beginning_offsets([tp]))[tp]
+                return first
 
     async def end_offsets(self, tps: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
         with self._bound("end_offsets", f"the end offsets of {len(tps)} partition(s)"):

@@ -51,7 +51,7 @@ def encode(command: Command) -> bytes:
 def decode(raw: bytes) -> Command:
     document = orjson.loads(raw)
     cls = _BY_KIND[document["kind"]]
-    return cls(**{f.name: document[f.name] for f in fields(cls)})  # type: ignore[no-any-return]
+    return cls(**{f.name: document[f.name] for f in fields(cls)})  # type: ignore[no-any-return]  # cls: one of Command
 
 
 class ControlChannel:

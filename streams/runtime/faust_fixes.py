@@ -52,9 +52,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import faust
 from faust.sensors.base import Sensor
@@ -138,9 +138,11 @@ async def _bounded_commit(self: Consumer, *args: Any, **kwargs: Any) -> bool:
     # commit behind it, silently (``Consumer.commit`` waits on the one in flight), and then the shutdown too.
     bound = getattr(self.app, _BOUND_ATTRIBUTE, None)
     if bound is None:
-        return await _original_force_commit(self, *args, **kwargs)
+        done: bool = await _original_force_commit(self, *args, **kwargs)
+        return done
     with bound():
-        return await _original_force_commit(self, *args, **kwargs)
+        done = await _original_force_commit(self, *args, **kwargs)
+        return done
 
 
 async def _commit_offsets(self: Consumer, offsets: Any, *args: Any, **kwargs: Any) -> bool:
@@ -203,6 +205,7 @@ def apply() -> None:
             f"streams.runtime.faust_fixes was written for faust-streaming {FAUST_VERSION}, found {faust.__version__}: "
             "re-check the fixes against the new release (and the SIGKILL and chaos tests) before upgrading"
         )
+    # Replacing faust's methods is what this module is for; each ignore below is that.
     ProducerBuffer.flush = _drain_completely  # type: ignore[method-assign]
     Consumer.force_commit = _bounded_commit  # type: ignore[method-assign]
     Consumer._commit_offsets = _commit_offsets  # type: ignore[method-assign]
@@ -212,3 +215,30 @@ def apply() -> None:
 
 
 __all__ = ["CommitSource", "QuietMonitor", "apply", "bound_commits", "commit_from", "kafka_producer"]
+
+
+# Typed shims: Faust's timer decorator is untyped, and it types signal receivers as plain functions although it
+# awaits coroutine ones; these two say what our code relies on, once.
+Periodic = TypeVar("Periodic", bound=Callable[[], Awaitable[None]])
+Receiver = TypeVar("Receiver", bound=Callable[..., Awaitable[None]])
+
+
+def timer(app: faust.App, interval: float, name: str | None = None) -> Callable[[Periodic], Periodic]:
+    """``@app.timer(interval=..., name=...)``, typed."""
+    decorate: Any = app.timer(interval=interval, name=name)
+
+    def register(fn: Periodic) -> Periodic:
+        decorate(fn)
+        return fn
+
+    return register
+
+
+def receiver(signal: Any) -> Callable[[Receiver], Receiver]:
+    """``@signal.connect`` for an async receiver ``(sender, *args, **kwargs)``, typed."""
+
+    def register(fn: Receiver) -> Receiver:
+        signal.connect(fn)
+        return fn
+
+    return register

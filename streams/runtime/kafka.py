@@ -179,7 +179,8 @@ async def group_offsets(
     deadline = time.monotonic() + patience
     while True:
         try:
-            return await admin.list_consumer_group_offsets(group, partitions=partitions)
+            found: dict[TopicPartition, Any] = await admin.list_consumer_group_offsets(group, partitions=partitions)
+            return found
         except KafkaError as exc:
             if not exc.retriable or time.monotonic() >= deadline:
                 raise

@@ -73,7 +73,7 @@ def run(
     BoundedWorker(pipeline, loglevel=settings.log_level, loop=loop).execute_from_commandline()
 
 
-class BoundedWorker(Worker):  # type: ignore[misc]  # faust has no type information
+class BoundedWorker(Worker):
     """Faust's worker, whose stop (on SIGTERM, SIGINT or a crash) has a bound: a commit or a flush that never
     returns would otherwise hold the process at "Wait for streams..." until a SIGKILL."""
 

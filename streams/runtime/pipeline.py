@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar
 
 import faust
 from aiokafka.partitioner import murmur2
@@ -27,13 +27,19 @@ from . import control
 from .codec import Decoder, Rejected, dead_letter, encode
 from .continuity import Incoming, OffsetLedger
 from .control import ControlChannel, Nudge
-from .faust_fixes import kafka_producer
+from .faust_fixes import kafka_producer, timer
 from .health import Health
 from .state import Change, StateTable
 
 log = logging.getLogger("cdp_triggers")
 
-RAW = {"key_serializer": "raw", "value_serializer": "raw"}
+
+class _Raw(TypedDict):
+    key_serializer: str
+    value_serializer: str
+
+
+RAW: _Raw = {"key_serializer": "raw", "value_serializer": "raw"}
 # Work is made durable (``Pipeline.flush``) after this many sends and state changes, or when the oldest
 # waited this long (a timer flushes an idle pipeline too): one acknowledgement round trip per batch.
 FLUSH_SIZE = 2000
@@ -162,7 +168,7 @@ class Publisher:
         count = self._partitions.get(topic)
         if count is None:
             count = self._partitions[topic] = len(await kafka_producer(self._app).partitions_for(topic))
-        partition = (murmur2(key) & 0x7FFFFFFF) % count
+        partition: int = (murmur2(key) & 0x7FFFFFFF) % count
         if topic == self._actions:
             if len(self._partition_of) >= 100_000:
                 self._partition_of.clear()
@@ -399,7 +405,9 @@ class Pipeline:
     def detector(self, spec: Detector[S]) -> StateTable[S]:
         """Register a detection agent: decode or dead-letter, observe, publish
         the triggers (acknowledged), then store the state."""
-        decoders = {topic: Decoder(model, self.settings.max_event_bytes) for topic, model in spec.inputs.items()}
+        decoders: dict[str, Decoder[Any]] = {
+            t: Decoder(m, self.settings.max_event_bytes) for t, m in spec.inputs.items()
+        }
         table = self.state(spec.table, spec.to_json, spec.from_json, buffered=True)
 
         async def handle(msg: Incoming) -> None:
@@ -460,7 +468,7 @@ class Pipeline:
 
         seen: dict[tuple[str, int], int] = {}
 
-        @self.app.timer(interval=self.settings.continuity_check_interval_seconds, name=f"{name}-continuity")
+        @timer(self.app, self.settings.continuity_check_interval_seconds, name=f"{name}-continuity")
         async def check_continuity() -> None:
             assigned = [(tp.topic, tp.partition) for tp in self.app.consumer.assignment() if tp.topic in topics]
             stuck, lag = await ledger.check(assigned, seen)
@@ -515,7 +523,7 @@ class Pipeline:
         its size is reported in ``cdp_triggers_state_entries``. ``persistent``: in RocksDB when
         ``state_store`` says so (only buffered tables: Faust's own writes to it take the current event's
         partition)."""
-        schema = faust.Schema(key_serializer="json", value_serializer="json")
+        schema: faust.Schema[Any, Any] = faust.Schema(key_serializer="json", value_serializer="json")
         store: dict[str, Any] = {}
         if persistent and self.settings.state_store == "rocksdb":
             # "rocksdb:<name>": Faust reads a bare "rocksdb://" as no store at all (an empty URL is false)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import orjson
 from faust.types import TP
@@ -152,7 +152,9 @@ class DiskKV:
         _write_batch(self._db, changes.items())
 
     def items(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
-        for key, value in self._db.items(from_key=prefix):
+        # rocksdict types keys as any value it can encode; this store's are raw bytes
+        pairs = cast(Iterator[tuple[bytes, bytes]], self._db.items(from_key=prefix))
+        for key, value in pairs:
             if not key.startswith(prefix):
                 return
             yield key, value

@@ -24,6 +24,7 @@ from ..detection import runs
 from ..detection.ordering import to_micros
 from ..detection.runs import RunState
 from ..runtime.control import Command, Tick
+from ..runtime.faust_fixes import receiver, timer
 from ..runtime.pipeline import Detector, Pipeline
 from ..runtime.state import StateTable
 
@@ -96,14 +97,14 @@ def register(p: Pipeline) -> None:
     )
     channel = p.control("runs")
 
-    @p.app.on_partitions_revoked.connect
-    async def _forget(sender: Any, revoked: Any, **kwargs: Any) -> None:
+    @receiver(p.app.on_partitions_revoked)
+    async def _forget(sender: Any, revoked: Any, *args: Any, **kwargs: Any) -> None:
         for tp in revoked:
             if tp.topic == p.topics.runs:
                 for known in (watermark, last_input, deadlines):
                     known.pop(tp.partition, None)
 
-    @p.app.timer(interval=p.settings.stall_check_interval_seconds)
+    @timer(p.app, p.settings.stall_check_interval_seconds)
     async def check_runs() -> None:
         now = time.time()
         assigned = [(tp.topic, tp.partition) for tp in p.app.consumer.assignment() if tp.topic == p.topics.runs]
@@ -123,5 +124,5 @@ def register(p: Pipeline) -> None:
             in_flight += not entry.state.finished
             clock = clocks.get(entry.partition) if entry.partition is not None else None
             if clock is not None and runs.needs_tick(entry.state, clock, stall_us, retention_us):
-                await channel.send(Tick(run_id, clock), entry.partition, key=run_id)  # type: ignore[arg-type]
+                await channel.send(Tick(run_id, clock), entry.partition, key=run_id)  # type: ignore[arg-type]  # partition: not None when clock is
         p.metrics.runs_in_flight.set(in_flight)

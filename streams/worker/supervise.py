@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from ..runtime.faust_fixes import receiver
 from ..runtime.pipeline import Pipeline
 from ..settings import Settings
 
@@ -34,8 +35,8 @@ def supervise_dispatcher(pipeline: Pipeline, settings: Settings, say: Callable[[
         if code is not None and not stopping:  # non-zero, so that the supervisor restarts both
             pipeline.health.fail(f"the dispatcher exited with code {code}; the worker stops too", "dispatcher")
 
-    @app.on_before_shutdown.connect
-    async def _stop_dispatcher(sender: Any, **kwargs: Any) -> None:
+    @receiver(app.on_before_shutdown)
+    async def _stop_dispatcher(sender: Any, *args: Any, **kwargs: Any) -> None:
         nonlocal stopping
         stopping = True
         if child.poll() is None:

@@ -34,7 +34,7 @@ def test_a_key_revoked_elsewhere_is_refused_within_the_bound(own_broker, tmp_pat
     try:
         other = create_key(settings, "other", "read")
         assert _until(lambda: api.call("GET", "/v1/subscriptions", key=other).status_code == 200, 10) >= 0
-        key_id = split_key(other)[0]  # type: ignore[index]
+        key_id = split_key(other)[0]
         revoked = subprocess.run(
             [sys.executable, "-m", "streams.cli", "api-keys", "revoke", key_id],
             env=env_for(settings),

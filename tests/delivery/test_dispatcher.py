@@ -147,7 +147,7 @@ def test_a_dispatcher_killed_mid_delivery_to_an_api_hook_loses_nothing_and_repea
             nonce="n" * 32,
             created_at=datetime.now(UTC) - timedelta(minutes=1),
             created_by="test",
-        )  # type: ignore[arg-type]
+        )
         kafka.produce(s.topic("hooks"), hook.id, hook.model_dump(mode="json"))
         d = worker_factory(s, "dispatcher", "dispatcher")
         ids = [f"00000000-0000-5000-8000-{i:012d}" for i in range(n)]

@@ -24,7 +24,7 @@ def hook(hook_id: str, types: list[str], created: datetime = T0, **filter_) -> H
         nonce="n" * 32,
         created_at=created,
         created_by="k",
-    )  # type: ignore[arg-type]
+    )
 
 
 CROSSED = Facts("segment.threshold.crossed", "segment/vip", "ann", {"team": "marketing"}, "vip-100")

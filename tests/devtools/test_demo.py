@@ -34,6 +34,7 @@ def _demo(settings, tmp_path, *args: str) -> subprocess.Popen:
 def _read_until(proc: subprocess.Popen, needle: str, timeout: float) -> list[str]:
     lines: list[str] = []
     deadline = time.monotonic() + timeout
+    assert proc.stdout is not None
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
         lines.append(line)

@@ -5,7 +5,7 @@ from schemas.events import SegmentChange
 from streams.runtime.codec import Decoder, Rejected
 from tests.support import builders as b
 
-decoder = Decoder(SegmentChange, max_bytes=1024)
+decoder: Decoder[SegmentChange] = Decoder(SegmentChange, max_bytes=1024)
 
 
 def reason(raw):

@@ -40,7 +40,7 @@ def run(coro):
 
 
 def ledger_over(r: Reader) -> OffsetLedger:
-    ledger = OffsetLedger(r, "group")  # type: ignore[arg-type]
+    ledger = OffsetLedger(r, "group")  # type: ignore[arg-type]  # a fake reader, of the calls the ledger makes
     ledger.track(["t"], "t-control")
     return ledger
 

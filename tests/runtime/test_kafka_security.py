@@ -48,7 +48,7 @@ def secured(broker, tmp_path_factory):
     asyncio.run(ensure_topics(base))
     bindings = []
     for role in ROLES:
-        for acl in acls(role, base):  # type: ignore[arg-type]
+        for acl in acls(role, base):
             for name in acl.names:
                 for op in acl.operations:
                     bindings.append(

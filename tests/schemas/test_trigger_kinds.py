@@ -26,7 +26,7 @@ def test_each_declaration_is_complete_and_its_example_valid(trigger_type):
         time="2026-11-24T09:00:00Z",
         dataschema=dataschema_for(trigger_type),
         data=kind.example,
-    )  # type: ignore[arg-type]
+    )
     assert event.payload() == payload
 
 

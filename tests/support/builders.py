@@ -132,6 +132,6 @@ def trigger_event(kind: Any, trigger_id: str = "7f1c2a3b-0000-5000-8000-00000000
         time=at(60),
         dataschema=dataschema_for(trigger_type),
         data=payload,
-    )  # type: ignore[arg-type]
+    )
     event.payload()  # the payload must be valid for its type
     return event.model_dump(mode="json")

@@ -135,7 +135,7 @@ class _SmtpHandler:
         login = session.auth_data.login.decode() if session.auth_data else None
         assert session.ssl is not None or not self.tls, "mail arrived without TLS on a STARTTLS server"
         message = message_from_bytes(envelope.content, policy=policy.default)
-        self.mails.append(Mail(envelope.mail_from, list(envelope.rcpt_tos), message, login))  # type: ignore[arg-type]
+        self.mails.append(Mail(envelope.mail_from, list(envelope.rcpt_tos), message, login))
         return "250 OK"
 
 

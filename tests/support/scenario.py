@@ -147,6 +147,7 @@ def expected_ids(s: Scenario) -> dict[str, str]:
     subscriptions = _Subscriptions(s.subs)
     ids: dict[str, str] = {}
     states: dict[str, Any] = {}
+    obs: Any
     for key, doc in s.segments:
         event = SegmentChange.model_validate(doc)
         obs = thresholds.observe(states.get(key), event, subscriptions)

@@ -25,6 +25,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -105,7 +106,7 @@ def _one_run(broker, tmp: Path, seed: int, artifacts: Path) -> dict:
     expected = scenario.expected_ids(history)
     kinds = scenario.malformed_kinds()
     bad = [kinds[i % len(kinds)] for i in range(MALFORMED)]
-    inputs = history.inputs(t)
+    inputs: list[tuple[str, str, Any]] = list(history.inputs(t))
     rng = random.Random(seed)
     topics = [t.segments, t.measures, t.datasources, t.runs]
     spots = sorted(rng.sample(range(len(inputs)), len(bad)), reverse=True)
