@@ -33,7 +33,7 @@ from aiohttp import web
 
 from schemas.apikeys import ApiKey, digest, new_key
 from schemas.triggers import KINDS, TriggerEvent, TriggerType
-from streams.cli import liveview
+from streams.client import liveview
 from streams.client.follow import trigger_records
 from streams.client.producer import EventProducer, play, read_subscription_file
 from streams.delivery.receivers.signing import parse_secret, signature

@@ -44,7 +44,6 @@ ALLOWED: dict[str, set[str]] = {
         "streams.delivery",
         "streams.client",
         "streams.api",
-        "streams.cli",
     },
 }
 FIRST_PARTY = ("schemas", "streams", "devtools", "tests", "benchmarks")

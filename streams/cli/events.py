@@ -71,8 +71,8 @@ def tail(
 
         from schemas.triggers import TriggerEvent
 
+        from ..client import liveview
         from ..client.follow import trigger_records
-        from . import liveview
 
         console = liveview.console()
         shown, last = 0, time.monotonic()

@@ -1,7 +1,7 @@
 import pytest
 
 from schemas.triggers import KINDS, TriggerEvent, TriggerType
-from streams.cli import liveview
+from streams.client import liveview
 from tests.support.builders import trigger_event
 
 
