@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, IPvAnyNetwork, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from schemas.errors import invalid
+
 _STATE_HOME = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state"))
 
 
@@ -249,12 +251,11 @@ def load_settings(**overrides: Any) -> Settings:
 def describe_errors(exc: ValidationError, prefix: str) -> str:
     """pydantic's errors as lines naming the environment variables; never a secret's value."""
     lines = []
-    for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"])
-        if not field:  # a check across settings: its message names them
-            lines.append(str(err["msg"]).removeprefix("Value error, "))
-        elif "password" in field or "key" in field:
-            lines.append(f"{prefix}{field.upper()}: {err['msg']}")
+    for e in invalid(exc):
+        if not e.field:  # a check across settings: its message names them
+            lines.append(e.message)
+        elif "password" in e.field or "key" in e.field:
+            lines.append(f"{prefix}{e.field.upper()}: {e.message}")
         else:
-            lines.append(f"{prefix}{field.upper()}: {err['msg']} (got {err.get('input')!r})")
+            lines.append(f"{prefix}{e.field.upper()}: {e.message} (got {e.input!r})")
     return "invalid configuration:\n  " + "\n  ".join(lines)

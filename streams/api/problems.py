@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.errors import invalid
+
 MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:cdp-triggers:problem:"
 
@@ -77,13 +79,7 @@ class ProblemError(Exception):
 
 def field_errors(errors: list[dict[str, Any]]) -> list[FieldError]:
     """pydantic / FastAPI errors as (field, message), the field as a dotted path."""
-    return [
-        FieldError(
-            field=".".join(str(p) for p in err.get("loc", ())) or "body",
-            message=str(err.get("msg", "invalid")).removeprefix("Value error, "),
-        )
-        for err in errors
-    ]
+    return [FieldError(field=e.field or "body", message=e.message) for e in invalid(errors)]
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

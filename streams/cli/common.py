@@ -33,9 +33,9 @@ def settings() -> Settings:
 def one_line(exc: Exception) -> str:
     from pydantic import ValidationError
 
-    if isinstance(exc, ValidationError):
-        return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors())
-    return str(exc)
+    from schemas import errors
+
+    return errors.one_line(exc, root="value", limit=100) if isinstance(exc, ValidationError) else str(exc)
 
 
 def run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:

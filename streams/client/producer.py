@@ -23,6 +23,7 @@ import yaml
 from aiokafka.structs import RecordMetadata
 from pydantic import TypeAdapter, ValidationError
 
+from schemas.errors import invalid
 from schemas.events import (
     DataSourceChange,
     MeasureChange,
@@ -84,9 +85,8 @@ def read_subscription_file(path: Path) -> list[ThresholdSubscription]:
     try:
         subs = SubscriptionFile.model_validate(document).subscriptions
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise SubscriptionFileError(f"{path}: {where}: {first['msg']}") from None
+        first = invalid(exc)[0]
+        raise SubscriptionFileError(f"{path}: {first.field}: {first.message}") from None
     ids = [s.subscription_id for s in subs]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:

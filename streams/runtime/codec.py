@@ -11,6 +11,7 @@ import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from schemas.deadletter import DeadLetter, DeadLetterReason, dead_letter_id
+from schemas.errors import one_line
 
 T = TypeVar("T")
 
@@ -44,15 +45,7 @@ class Decoder(Generic[T]):
         try:
             return self._adapter.validate_python(document)
         except ValidationError as exc:
-            return Rejected(DeadLetterReason.SCHEMA, _summarise(exc))
-
-
-def _summarise(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors(include_url=False)[:10]:
-        where = ".".join(str(p) for p in err["loc"]) or "(root)"
-        parts.append(f"{where}: {err['msg']}")
-    return "; ".join(parts)
+            return Rejected(DeadLetterReason.SCHEMA, one_line(exc))
 
 
 def dead_letter(
