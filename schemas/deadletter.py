@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,6 +34,23 @@ class DeadLetter(BaseModel):
     value_base64: str | None = Field(None, description="Original value bytes, base64 (null for a tombstone)")
     dead_lettered_at: datetime
     worker: str = Field(description="Faust app id of the worker that rejected it")
+
+
+# The delivery vocabulary of the metrics: bounded label values, each one declared here and nowhere else.
+AttemptResult = Literal[
+    "ok",
+    "http_5xx",
+    "http_429",
+    "http_4xx",
+    "http_other",
+    "timeout",
+    "connection",
+    "denied",
+    "smtp_4xx",
+    "smtp_5xx",
+    "no_recipients",
+]
+DeliveryOutcome = Literal["delivered", "dead_lettered", "duplicate", "cancelled"]
 
 
 class DeliveryFailure(StrEnum):

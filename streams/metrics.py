@@ -3,7 +3,11 @@ faust's sensor). Labels take bounded values only: topic, reason, trigger type.""
 
 from __future__ import annotations
 
+from typing import get_args
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from schemas.deadletter import AttemptResult, DeliveryOutcome
 
 PREFIX = "cdp_triggers"
 
@@ -79,13 +83,14 @@ class Metrics:
         # The dispatcher. Receivers are labelled by type only: names come from a config file, types are fixed.
         self.deliveries = Counter(
             f"{PREFIX}_deliveries_total",
-            "Trigger events handed to a receiver: delivered, dead_lettered, or duplicate (already delivered, skipped)",
+            "Trigger events handed to a receiver: delivered, dead_lettered, duplicate (already delivered, skipped), "
+            "cancelled (its hook was deleted meanwhile)",
             ["receiver_type", "outcome"],
             registry=r,
         )
         self.delivery_attempts = Counter(
             f"{PREFIX}_delivery_attempts_total",
-            "Delivery attempts by result: ok, http_5xx, http_429, http_4xx, timeout, connection, smtp_4xx, smtp_5xx",
+            f"Delivery attempts by result: {', '.join(get_args(AttemptResult))}",
             ["receiver_type", "result"],
             registry=r,
         )
@@ -183,9 +188,10 @@ class Metrics:
         from schemas.triggers import TriggerType
 
         for kind in receiver_types:
-            for outcome in ("delivered", "dead_lettered", "duplicate"):
+            for outcome in get_args(DeliveryOutcome):
                 self.deliveries.labels(kind, outcome)
-            self.delivery_attempts.labels(kind, "ok")
+            for result in get_args(AttemptResult):
+                self.delivery_attempts.labels(kind, result)
             self.delivery_latency.labels(kind)
             for reason in DeliveryFailure:
                 self.delivery_dead_lettered.labels(kind, reason.value)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import Enum
 
+from schemas.deadletter import AttemptResult
 from schemas.routes import RetryPolicy
 
 
@@ -28,7 +29,7 @@ class Outcome(Enum):
 @dataclass(frozen=True, slots=True)
 class Attempt:
     outcome: Outcome
-    result: str  # bounded metric label: ok, http_5xx, http_429, http_4xx, timeout, connection, smtp_4xx, smtp_5xx
+    result: AttemptResult  # a bounded metric label
     detail: str  # for logs and the dead-letter record; never holds a secret
     retry_after: float | None = None
 
