@@ -242,7 +242,7 @@ def pipeline_health() -> dict:
             8,
             "Kafka errors and re-reads",
             "Errors publishing to Kafka, and input messages Faust skipped that "
-            "the worker re-read (see README, 'No input is skipped').",
+            "the worker re-read (see docs/semantics.md, 'No input is skipped').",
             "ops",
             [
                 (_rate("cdp_triggers_kafka_send_errors_total", "topic"), "send errors: {{topic}}"),

@@ -1,5 +1,5 @@
 """The delivery metrics' label values: what the code emits is what is preset (so a series exists at 0 from
-the start) and what the README documents, because all three come from one declaration."""
+the start) and what the docs document, because all three come from one declaration."""
 
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ def _emitted(call: str, position: int) -> set[str]:
 
 
 def _documented(metric: str) -> set[str]:
-    readme = (ROOT / "README.md").read_text()
-    row = next(line for line in readme.splitlines() if line.startswith(f"| `{metric}` |"))
+    page = (ROOT / "docs" / "observability.md").read_text()
+    row = next(line for line in page.splitlines() if line.startswith(f"| `{metric}` |"))
     return set(re.findall(r"\b[a-z][a-z0-9_]+\b", row.split("|")[4]))
 
 

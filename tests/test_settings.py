@@ -38,15 +38,22 @@ def test_missing_config_file_is_an_error(monkeypatch, tmp_path):
         load_settings()
 
 
-def test_readme_documents_every_setting():
+def test_the_configuration_page_lists_every_setting_from_the_class():
+    import importlib.util
     from pathlib import Path
 
     from streams.settings import Settings
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
-    for name in Settings.model_fields:
-        assert f"| `CDP_{name.upper()}` |" in table, f"CDP_{name.upper()} is not in the README's table"
+    path = Path(__file__).resolve().parents[1] / "docs" / "hooks.py"
+    spec = importlib.util.spec_from_file_location("docs_hooks", path)
+    assert spec is not None and spec.loader is not None
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    page = (path.parent / "configuration.md").read_text()
+    table = hooks.on_page_markdown(page, None, None, None)
+    for name, field in Settings.model_fields.items():
+        assert f"| `CDP_{name.upper()}` |" in table, f"CDP_{name.upper()} is not on the configuration page"
+        assert (field.description or "") in table
 
 
 @pytest.mark.parametrize(

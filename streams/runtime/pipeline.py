@@ -78,7 +78,7 @@ class Publisher:
     ``SEND_SIZE`` records, so a quiet stream still publishes at once), not one
     Faust send each. Their acknowledgements are collected and awaited
     together by ``Pipeline.flush`` before the state that came with them is
-    written, so state never gets ahead of the output (see the README,
+    written, so state never gets ahead of the output (see docs/semantics.md,
     'Delivery guarantees')."""
 
     def __init__(self, app: faust.App, settings: Settings, topics: Topics, metrics: Metrics) -> None:

@@ -1,6 +1,6 @@
 import pytest
 
-from devtools.settings import BrokerSettings, load_broker_settings
+from devtools.settings import load_broker_settings
 from streams.settings import ConfigError
 
 
@@ -13,12 +13,3 @@ def test_a_bad_broker_setting_names_the_variable(monkeypatch):
     monkeypatch.setenv("CDP_BROKER_KAFKA_VERSION", "four")
     with pytest.raises(ConfigError, match="CDP_BROKER_KAFKA_VERSION"):
         load_broker_settings()
-
-
-def test_readme_documents_every_broker_setting():
-    from pathlib import Path
-
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    section = readme.split("## Development", 1)[1]
-    for name in BrokerSettings.model_fields:
-        assert f"| `CDP_BROKER_{name.upper()}` |" in section

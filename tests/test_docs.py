@@ -1,0 +1,42 @@
+"""The documentation site builds with --strict (a broken link or anchor fails), its generated pages list every
+setting, and the README stays an entry page whose links lead into the site."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from devtools.settings import BrokerSettings
+from streams.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_site_builds_strict_with_every_setting_on_its_pages(tmp_path):
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    built = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+    configuration = (tmp_path / "configuration" / "index.html").read_text()
+    assert all(f"CDP_{name.upper()}" in configuration for name in Settings.model_fields)
+    development = (tmp_path / "development" / "index.html").read_text()
+    assert all(f"CDP_BROKER_{name.upper()}" in development for name in BrokerSettings.model_fields)
+    api = (tmp_path / "api" / "index.html").read_text()
+    assert "GET /v1/subscriptions" in api and "DELETE /v1/hooks/{hook_id}" in api
+
+
+def test_the_readme_is_an_entry_page_whose_links_exist():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 200
+    links = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", readme)
+    assert links and all((ROOT / link).is_file() for link in links), links
+    assert "./dev demo" in readme and "./dev test" in readme
