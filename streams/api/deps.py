@@ -1,0 +1,67 @@
+"""What every route depends on: the process's context, and the key a request must bring."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from fastapi.security import APIKeyHeader
+
+from schemas.apikeys import ApiKey, Scope
+
+from ..metrics import Metrics
+from ..runtime.egress import EgressPolicy
+from ..settings import Settings
+from .auth import HEADER, RateLimiter, authenticate
+from .store import ApiStore
+
+
+@dataclass(frozen=True)
+class Context:
+    """The API process's parts, made once by ``create_api``."""
+
+    settings: Settings
+    store: ApiStore
+    metrics: Metrics
+    limiter: RateLimiter
+    egress: EgressPolicy
+    signing_key: bytes
+
+    def location(self, request: Request, path: str) -> str:
+        """The URL of ``path`` as clients reach it (``CDP_API_PUBLIC_URL`` behind a proxy)."""
+        base = self.settings.api_public_url or str(request.base_url)
+        return base.rstrip("/") + path
+
+
+def context(request: Request) -> Context:
+    found: Context = request.app.state.context
+    return found
+
+
+Ctx = Annotated[Context, Depends(context)]
+
+KEY_HEADER = APIKeyHeader(
+    name=HEADER, auto_error=False, description="cdpk_<id>_<secret>, from 'cdp-triggers api-keys create'"
+)
+
+
+def needs(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
+    """The dependency that authenticates a request's key for ``scope`` and takes one rate-limit token."""
+
+    async def check(ctx: Ctx, presented: Annotated[str | None, Depends(KEY_HEADER)]) -> ApiKey:
+        ctx.store.require_current_keys()
+        key = authenticate(ctx.store.keys, presented, scope)
+        ctx.limiter.check(key.key_id, time.monotonic())
+        return key
+
+    return check
+
+
+Reader = Annotated[ApiKey, Depends(needs("read"))]
+Writer = Annotated[ApiKey, Depends(needs("write"))]
+SubscriptionIdPath = Annotated[str, Path(min_length=1, max_length=256, pattern=r"^\S(.*\S)?$")]
+HookIdPath = Annotated[str, Path(pattern=r"^hk_[a-z0-9]{20,40}$")]
+TypeName = Annotated[str, Path(max_length=64, description="e.g. segment.threshold.crossed")]
