@@ -60,99 +60,117 @@ def delivery_records(table: Any) -> StateTable[float]:
     return StateTable(table, plain, lambda raw: float(raw["at"] if isinstance(raw, dict) else raw))
 
 
-def register(p: Pipeline, routes: Routes, hooks: HookBook) -> None:
-    decoder: Decoder[TriggerEvent] = Decoder(TriggerEvent, p.settings.max_event_bytes)
-    delivered = delivery_records(p.table("deliveries"))
-    control = p.control(DISPATCHER_AGENT)
-    m = p.metrics
-    senders: dict[str, Sender] = {}
-    sessions: list[aiohttp.ClientSession] = []
+class Dispatcher:
+    """The dispatcher agent's work on one trigger event: route it, deliver it to each receiver that has not
+    taken it yet (concurrently, with retries), then record each delivery or give it up."""
 
-    def kind(name: str) -> str:
-        return routes.receivers[name].spec.kind if name in routes.receivers else HOOK_KIND
+    def __init__(self, p: Pipeline, routes: Routes, hooks: HookBook) -> None:
+        self._p = p
+        self._routes = routes
+        self._hooks = hooks
+        self._decoder: Decoder[TriggerEvent] = Decoder(TriggerEvent, p.settings.max_event_bytes)
+        self.delivered = delivery_records(p.table("deliveries"))
+        self._senders: dict[str, Sender] = {}
+        self._session: aiohttp.ClientSession | None = None  # made on first use: it belongs to the running loop
 
-    def sender(name: str) -> Sender | None:
+    def kind(self, name: str) -> str:
+        return self._routes.receivers[name].spec.kind if name in self._routes.receivers else HOOK_KIND
+
+    def sender(self, name: str) -> Sender | None:
         """None: a hook deleted since the event was routed."""
-        if name not in routes.receivers:
-            return hooks.sender(name)
-        if not sessions:  # created on first use: it must belong to the running loop
-            sessions.append(aiohttp.ClientSession(headers={"User-Agent": "cdp-triggers"}))
-        if name not in senders:
-            senders[name] = make_sender(routes.receivers[name], sessions[0])
-        return senders[name]
+        if name not in self._routes.receivers:
+            return self._hooks.sender(name)
+        if self._session is None:
+            self._session = aiohttp.ClientSession(headers={"User-Agent": "cdp-triggers"})
+        if name not in self._senders:
+            self._senders[name] = make_sender(self._routes.receivers[name], self._session)
+        return self._senders[name]
 
-    async def handle(msg: Incoming) -> None:
-        if await p.decode(decoder, msg) is None:
+    async def handle(self, msg: Incoming) -> None:
+        """The agent's step for one message of the actions topic."""
+        if await self._p.decode(self._decoder, msg) is None:
             return
         assert msg.value is not None
         event = orjson.loads(msg.value)
-        facts = Facts.of(event)
         published = (msg.timestamp_ms or 0) / 1000
-        if hooks.enabled:
-            with p.kafka_wait("hooks_refresh", "the hooks topic's end offsets and the records before them"):
-                await hooks.fresh_for(published)
-        names = [*receivers_for(routes.file.route, facts), *hooks.route(facts, published)]
-        if not names:
-            m.unrouted.labels(TriggerType(event["type"]).short).inc()
+        pending = self._pending(event, await self._route(event, published))
+        if time.time() - published > self._p.settings.delivery_max_age_seconds:
+            for name in pending:
+                await self.give_up(name, event, Delivery(0, None, DeliveryFailure.EXPIRED))
             return
+        for finished in asyncio.as_completed([self._deliver(name, event, msg.value) for name in pending]):
+            name, result = await finished
+            await self._settle(name, event, result, msg.partition, published)
+
+    async def _route(self, event: dict[str, Any], published: float) -> list[str]:
+        """The receivers of routes and hooks the event goes to (the hooks view first brought up to date)."""
+        facts = Facts.of(event)
+        if self._hooks.enabled:
+            with self._p.kafka_wait("hooks_refresh", "the hooks topic's end offsets and the records before them"):
+                await self._hooks.fresh_for(published)
+        names = [*receivers_for(self._routes.file.route, facts), *self._hooks.route(facts, published)]
+        if not names:
+            self._p.metrics.unrouted.labels(TriggerType(event["type"]).short).inc()
+        return names
+
+    def _pending(self, event: dict[str, Any], names: list[str]) -> list[str]:
+        """Those of ``names`` that have not taken the event yet (a replay skips the others)."""
         pending = []
         for name in names:
-            if delivered.get(record_key(event["id"], name)) is None:
+            if self.delivered.get(record_key(event["id"], name)) is None:
                 pending.append(name)
             else:
-                m.deliveries.labels(kind(name), "duplicate").inc()
-        if time.time() - published > p.settings.delivery_max_age_seconds:
-            for name in pending:
-                await _give_up(name, event, Delivery(0, None, DeliveryFailure.EXPIRED))
-            return
+                self._p.metrics.deliveries.labels(self.kind(name), "duplicate").inc()
+        return pending
 
-        async def one(name: str) -> tuple[str, Delivery | None]:
-            to = sender(name)
-            if to is None:
-                return name, None
-            result = await deliver(
-                to,
-                event,
-                msg.value or b"",
-                on_attempt=lambda a: m.delivery_attempts.labels(kind(name), a.result).inc(),
-            )
-            return name, result
+    async def _deliver(self, name: str, event: dict[str, Any], raw: bytes) -> tuple[str, Delivery | None]:
+        to = self.sender(name)
+        if to is None:
+            return name, None
+        attempts = self._p.metrics.delivery_attempts
+        result = await deliver(to, event, raw, on_attempt=lambda a: attempts.labels(self.kind(name), a.result).inc())
+        return name, result
 
-        for finished in asyncio.as_completed([one(name) for name in pending]):
-            name, result = await finished
-            if result is None:
-                m.deliveries.labels(HOOK_KIND, "cancelled").inc()
-                log.info("not delivering %s to %s: the hook was deleted", event["id"], name)
-            elif result.failure is None:
-                delivered.put(record_key(event["id"], name), time.time(), msg.partition)
-                # Wait for the record's changelog write: a crash can then repeat only deliveries in flight.
-                with p.kafka_wait("delivery_record", "the acknowledgement of a delivery record's changelog write"):
-                    await p.app.producer.flush()
-                m.deliveries.labels(kind(name), "delivered").inc()
-                m.delivery_latency.labels(kind(name)).observe(max(time.time() - published, 0.0))
-                log.info("delivered %s to %s after %d attempt(s)", event["id"], name, result.attempts)
-            else:
-                await _give_up(name, event, result)
+    async def _settle(
+        self, name: str, event: dict[str, Any], result: Delivery | None, partition: int, published: float
+    ) -> None:
+        """Record a delivery (durably, before the next), or give it up, or note a hook deleted meanwhile."""
+        m = self._p.metrics
+        if result is None:
+            m.deliveries.labels(HOOK_KIND, "cancelled").inc()
+            log.info("not delivering %s to %s: the hook was deleted", event["id"], name)
+        elif result.failure is None:
+            self.delivered.put(record_key(event["id"], name), time.time(), partition)
+            # Wait for the record's changelog write: a crash can then repeat only deliveries in flight.
+            with self._p.kafka_wait("delivery_record", "the acknowledgement of a delivery record's changelog write"):
+                await self._p.app.producer.flush()
+            m.deliveries.labels(self.kind(name), "delivered").inc()
+            m.delivery_latency.labels(self.kind(name)).observe(max(time.time() - published, 0.0))
+            log.info("delivered %s to %s after %d attempt(s)", event["id"], name, result.attempts)
+        else:
+            await self.give_up(name, event, result)
 
-    async def _give_up(name: str, event: dict[str, Any], result: Delivery) -> None:
+    async def give_up(self, name: str, event: dict[str, Any], result: Delivery) -> None:
+        """Write the delivery dead letter (acknowledged) and say so."""
         assert result.failure is not None
-        error = result.last.detail if result.last else f"older than {p.settings.delivery_max_age_seconds:g} s"
+        max_age = self._p.settings.delivery_max_age_seconds
+        error = result.last.detail if result.last else f"older than {max_age:g} s"
         record = DeliveryDeadLetter(
             id=delivery_id(event["id"], name),
             reason=result.failure,
             receiver=name,
-            receiver_type=kind(name),
+            receiver_type=self.kind(name),
             attempts=result.attempts,
             error=error,
             trigger_id=event["id"],
             event=event,
             dead_lettered_at=datetime.now(UTC),
-            dispatcher=p.settings.app_id,
+            dispatcher=self._p.settings.app_id,
         )
-        with p.kafka_wait("delivery_dead_letter", f"the acknowledgement of delivery dead letter {record.id}"):
-            await p.publisher.delivery_dead_letter(record)
-        m.deliveries.labels(kind(name), "dead_lettered").inc()
-        m.delivery_dead_lettered.labels(kind(name), result.failure.value).inc()
+        with self._p.kafka_wait("delivery_dead_letter", f"the acknowledgement of delivery dead letter {record.id}"):
+            await self._p.publisher.delivery_dead_letter(record)
+        self._p.metrics.deliveries.labels(self.kind(name), "dead_lettered").inc()
+        self._p.metrics.delivery_dead_lettered.labels(self.kind(name), result.failure.value).inc()
         log.warning(
             "gave up delivering %s to %s after %d attempt(s): %s: %s",
             event["id"],
@@ -162,12 +180,22 @@ def register(p: Pipeline, routes: Routes, hooks: HookBook) -> None:
             error,
         )
 
-    async def on_control(command: Command, partition: int) -> None:
+    async def on_control(self, command: Command, partition: int) -> None:
         if isinstance(command, Sweep):
-            for key in expired_records(delivered.entries(), command.partition, command.before):
-                delivered.delete(key)
+            for key in expired_records(self.delivered.entries(), command.partition, command.before):
+                self.delivered.delete(key)
 
-    p.input_agent(DISPATCHER_AGENT, [p.topics.actions], handle, on_control=on_control)
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+        await self._hooks.close()
+
+
+def register(p: Pipeline, routes: Routes, hooks: HookBook) -> Dispatcher:
+    """The dispatcher agent, its record sweep, and the hooks view it follows."""
+    dispatcher = Dispatcher(p, routes, hooks)
+    p.input_agent(DISPATCHER_AGENT, [p.topics.actions], dispatcher.handle, on_control=dispatcher.on_control)
+    control = p.control(DISPATCHER_AGENT)
 
     @timer(p.app, SWEEP_INTERVAL_SECONDS)
     async def sweep() -> None:
@@ -190,6 +218,6 @@ def register(p: Pipeline, routes: Routes, hooks: HookBook) -> None:
 
     @receiver(p.app.on_before_shutdown)
     async def _close_session(sender: Any, *args: Any, **kwargs: Any) -> None:
-        if sessions:
-            await sessions[0].close()
-        await hooks.close()
+        await dispatcher.close()
+
+    return dispatcher
