@@ -29,60 +29,108 @@ from ..runtime.pipeline import Detector, Pipeline
 from ..runtime.state import StateTable
 
 
-def register(p: Pipeline) -> None:
-    stall_us = int(p.settings.stall_after_seconds * 1e6)
-    retention_us = int(p.settings.run_retention_seconds * 1e6)
-    idle_after_us = int(p.settings.idle_partition_seconds * 1e6)
-    watermark: dict[int, int] = {}  # partition -> latest event time applied (µs)
-    last_input: dict[int, float] = {}  # partition -> when input was last applied (wall clock, s)
-    deadlines: dict[int, list[tuple[int, str]]] = {}  # partition -> heap of (stall deadline, run id)
-    table: StateTable[RunState]
+class RunClocks:
+    """Event time per runs partition, and the stall deadlines waiting on it: what the runs agent applies
+    before each event (``before``) and on each ``Tick`` (``on_tick``), and what the timer checks (``check``)."""
 
-    def due(partition: int) -> list[tuple[int, str]]:
+    def __init__(self, p: Pipeline) -> None:
+        self._p = p
+        self._stall_us = int(p.settings.stall_after_seconds * 1e6)
+        self._retention_us = int(p.settings.run_retention_seconds * 1e6)
+        self._idle_after_us = int(p.settings.idle_partition_seconds * 1e6)
+        self._watermark: dict[int, int] = {}  # partition -> latest event time applied (µs)
+        self._last_input: dict[int, float] = {}  # partition -> when input was last applied (wall clock, s)
+        self._deadlines: dict[int, list[tuple[int, str]]] = {}  # partition -> heap of (stall deadline, run id)
+        self.table: StateTable[RunState] | None = None  # set once the agent is registered
+
+    def _table(self) -> StateTable[RunState]:
+        assert self.table is not None, "register() first"
+        return self.table
+
+    def _due(self, partition: int) -> list[tuple[int, str]]:
         """The partition's deadline heap, built from the table on first use after an assignment."""
-        if partition not in deadlines:
+        if partition not in self._deadlines:
             heap = []
-            for run_id, entry in table.entries():
-                deadline = runs.stall_deadline(entry.state, stall_us)
+            for run_id, entry in self._table().entries():
+                deadline = runs.stall_deadline(entry.state, self._stall_us)
                 if entry.partition == partition and deadline is not None:
                     heap.append((deadline, run_id))
             heapq.heapify(heap)
-            deadlines[partition] = heap
-        return deadlines[partition]
+            self._deadlines[partition] = heap
+        return self._deadlines[partition]
 
-    async def apply_time(run_id: str, now_us: int, partition: int) -> None:
+    async def _apply_time(self, run_id: str, now_us: int, partition: int) -> None:
+        table = self._table()
         found = table.entry(run_id, partition)
         if found is None:
             return  # already evicted
-        result = runs.tick(found.state, now_us, stall_us, retention_us)
+        result = runs.tick(found.state, now_us, self._stall_us, self._retention_us)
         for trigger in result.triggers:
-            await p.publisher.trigger(trigger)
+            await self._p.publisher.trigger(trigger)
         if result.state is None:
             table.delete(run_id, partition)
         elif result.triggers:
             table.put(run_id, result.state, found.partition)
 
-    async def before(event: Any, partition: int) -> None:
-        now_us = max(watermark.get(partition, 0), to_micros(event.event_time))
-        watermark[partition] = now_us
-        last_input[partition] = time.time()
-        heap = due(partition)
+    async def before(self, event: Any, partition: int) -> None:
+        """The time ``event`` brings to its partition: stall every run whose deadline it reached, first."""
+        now_us = max(self._watermark.get(partition, 0), to_micros(event.event_time))
+        self._watermark[partition] = now_us
+        self._last_input[partition] = time.time()
+        heap = self._due(partition)
         while heap and heap[0][0] <= now_us:
             _, run_id = heapq.heappop(heap)
-            found = table.entry(run_id, partition)
-            deadline = runs.stall_deadline(found.state, stall_us) if found else None
+            found = self._table().entry(run_id, partition)
+            deadline = runs.stall_deadline(found.state, self._stall_us) if found else None
             if deadline is not None and deadline <= now_us:
-                await apply_time(run_id, now_us, partition)
+                await self._apply_time(run_id, now_us, partition)
             elif deadline is not None:
                 heapq.heappush(heap, (deadline, run_id))  # a repeated start moved it on
         if isinstance(event, RefreshRunStarted):
-            heapq.heappush(heap, (to_micros(event.event_time) + stall_us, event.run_id))
+            heapq.heappush(heap, (to_micros(event.event_time) + self._stall_us, event.run_id))
 
-    async def on_tick(tick: Command, partition: int) -> None:
+    async def on_tick(self, tick: Command, partition: int) -> None:
         assert isinstance(tick, Tick)
-        await apply_time(tick.run_id, tick.now_us, partition)
+        await self._apply_time(tick.run_id, tick.now_us, partition)
 
-    table = p.detector(
+    def forget(self, partitions: list[int]) -> None:
+        """Revoked: their clocks and heaps are rebuilt by whoever holds them next."""
+        for partition in partitions:
+            for known in (self._watermark, self._last_input, self._deadlines):
+                known.pop(partition, None)
+
+    async def check(self, channel: Any) -> None:
+        """Send a Tick to every run whose partition's clock has reached one of its deadlines (an idle partition
+        follows the wall clock), and report the runs in flight."""
+        now = time.time()
+        topic = self._p.topics.runs
+        assigned = [(tp.topic, tp.partition) for tp in self._p.app.consumer.assignment() if tp.topic == topic]
+        lag = await self._p.ledger.lag(assigned)
+        clocks = {
+            partition: runs.partition_clock(
+                int(now * 1e6),
+                self._watermark.get(partition),
+                lag[(topic, partition)] == 0,
+                int((now - self._last_input.setdefault(partition, now)) * 1e6),
+                self._idle_after_us,
+            )
+            for topic, partition in assigned
+        }
+        in_flight = 0
+        for run_id, entry in self._table().entries():
+            in_flight += not entry.state.finished
+            if entry.partition is None:
+                continue
+            clock = clocks.get(entry.partition)
+            if clock is not None and runs.needs_tick(entry.state, clock, self._stall_us, self._retention_us):
+                await channel.send(Tick(run_id, clock), entry.partition, key=run_id)
+        self._p.metrics.runs_in_flight.set(in_flight)
+
+
+def register(p: Pipeline) -> RunClocks:
+    """The runs agent, its clocks, the timer that ticks idle partitions, and the revocation that resets them."""
+    clocks = RunClocks(p)
+    clocks.table = p.detector(
         Detector(
             name="runs",
             table="refresh-runs",
@@ -91,38 +139,18 @@ def register(p: Pipeline) -> None:
             observe=runs.observe,
             to_json=RunState.to_dict,
             from_json=RunState.from_dict,
-            before=before,
-            on_control=on_tick,
+            before=clocks.before,
+            on_control=clocks.on_tick,
         )
     )
     channel = p.control("runs")
 
     @receiver(p.app.on_partitions_revoked)
     async def _forget(sender: Any, revoked: Any, *args: Any, **kwargs: Any) -> None:
-        for tp in revoked:
-            if tp.topic == p.topics.runs:
-                for known in (watermark, last_input, deadlines):
-                    known.pop(tp.partition, None)
+        clocks.forget([tp.partition for tp in revoked if tp.topic == p.topics.runs])
 
     @timer(p.app, p.settings.stall_check_interval_seconds)
     async def check_runs() -> None:
-        now = time.time()
-        assigned = [(tp.topic, tp.partition) for tp in p.app.consumer.assignment() if tp.topic == p.topics.runs]
-        lag = await p.ledger.lag(assigned)
-        clocks = {
-            partition: runs.partition_clock(
-                int(now * 1e6),
-                watermark.get(partition),
-                lag[(topic, partition)] == 0,
-                int((now - last_input.setdefault(partition, now)) * 1e6),
-                idle_after_us,
-            )
-            for topic, partition in assigned
-        }
-        in_flight = 0
-        for run_id, entry in table.entries():
-            in_flight += not entry.state.finished
-            clock = clocks.get(entry.partition) if entry.partition is not None else None
-            if clock is not None and runs.needs_tick(entry.state, clock, stall_us, retention_us):
-                await channel.send(Tick(run_id, clock), entry.partition, key=run_id)  # type: ignore[arg-type]  # partition: not None when clock is
-        p.metrics.runs_in_flight.set(in_flight)
+        await clocks.check(channel)
+
+    return clocks
