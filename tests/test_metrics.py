@@ -31,6 +31,14 @@ def _emitted(call: str, position: int) -> set[str]:
     return found
 
 
+def _preset(metric: str, label: str) -> set[str]:
+    """The values of ``label`` that ``preset_delivery`` creates at 0 for ``metric``."""
+    metrics = Metrics()
+    metrics.preset_delivery(["webhook", "hook"])
+    text = generate_latest(metrics.registry).decode()
+    return set(re.findall(metric + r"\{[^}]*" + label + r'="([a-z0-9_]+)"', text))
+
+
 def _documented(metric: str) -> set[str]:
     page = (ROOT / "docs" / "observability.md").read_text()
     row = next(line for line in page.splitlines() if line.startswith(f"| `{metric}` |"))
@@ -41,20 +49,12 @@ def test_attempt_results_emitted_preset_and_documented_are_one_set():
     declared = set(get_args(AttemptResult))
     assert _emitted("Attempt", 1) <= declared  # mypy checks the same through the Literal
     assert {"ok", "http_other", "denied", "no_recipients"} <= _emitted("Attempt", 1)
-    metrics = Metrics()
-    metrics.preset_delivery(["webhook"])
-    text = generate_latest(metrics.registry).decode()
-    preset = set(re.findall(r'cdp_triggers_delivery_attempts_total\{[^}]*result="([a-z0-9_]+)"', text))
-    assert preset == declared
+    assert _preset("cdp_triggers_delivery_attempts_total", "result") == declared
     assert declared <= _documented("cdp_triggers_delivery_attempts_total")
 
 
 def test_delivery_outcomes_emitted_preset_and_documented_are_one_set():
     declared = set(get_args(DeliveryOutcome))
     assert _emitted("deliveries.labels", 1) == declared
-    metrics = Metrics()
-    metrics.preset_delivery(["hook"])
-    text = generate_latest(metrics.registry).decode()
-    preset = set(re.findall(r'cdp_triggers_deliveries_total\{[^}]*outcome="([a-z_]+)"', text))
-    assert preset == declared
+    assert _preset("cdp_triggers_deliveries_total", "outcome") == declared
     assert declared <= _documented("cdp_triggers_deliveries_total")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 
 from schemas.apikeys import ApiKey
@@ -82,7 +81,7 @@ class ApiStore:
 
     def keys_age(self) -> float:
         """Seconds since the key list was last confirmed to hold everything written to its topic."""
-        return time.time() - self._views[self.topics.api_keys].confirmed_at
+        return self._views[self.topics.api_keys].age()
 
     def require_current_keys(self) -> None:
         """503 unless the key list is known current within ``api_keys_max_age_seconds`` (a revoked key must not

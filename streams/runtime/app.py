@@ -18,7 +18,7 @@ from .continuity import GapReader, OffsetLedger
 from .health import Health
 from .kafka import KafkaConnection
 from .pipeline import FLUSH_SECONDS, Pipeline, Publisher
-from .progress import Since, stuck_for
+from .progress import Since, stuck_for, worst_by_topic
 
 log = logging.getLogger("cdp_triggers")
 
@@ -101,6 +101,7 @@ def pipeline(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
     health.add_check("recovery", lambda: "restoring state from the changelogs" if app.in_recovery else None)
 
     since: dict[tuple[str, int], Since] = {}
+    reported: set[str] = set()  # topics with a stuck-time gauge: a topic whose partitions were revoked goes to 0
 
     @faust_fixes.timer(app, settings.continuity_check_interval_seconds)
     async def check_progress() -> None:
@@ -110,8 +111,10 @@ def pipeline(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
         applied = ledger.applied_offsets()
         committed = await reader.committed(settings.app_id, list(applied)) if applied else {}
         since, ages = stuck_for(since, applied, committed, time.monotonic())
-        for topic in {t for t, _ in applied} | {t for t, _ in ages}:
-            metrics.commit_stuck.labels(topic).set(max((a for (t, _), a in ages.items() if t == topic), default=0.0))
+        worst_of = worst_by_topic(ages)
+        for topic in reported | set(worst_of):
+            metrics.commit_stuck.labels(topic).set(worst_of.get(topic, 0.0))
+        reported.update(worst_of)
         worst = max(ages.items(), key=lambda item: item[1], default=None)
         if worst is not None and worst[1] > settings.progress_timeout_seconds:
             (topic, partition), age = worst

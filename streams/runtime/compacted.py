@@ -78,10 +78,14 @@ class CompactedView:
         await self._until(lambda positions: all(positions[tp] >= ends[tp] for tp in tps))
         self.confirmed_at = max(self.confirmed_at, started)
 
+    def age(self) -> float:
+        """Seconds since this copy was last confirmed to hold everything written to the topic."""
+        return time.time() - self.confirmed_at
+
     def unconfirmed(self, limit: float) -> str | None:
         """Why this copy cannot be trusted as current, when it was last confirmed more than ``limit`` s ago
         (a readiness check); None while it is current."""
-        age = time.time() - self.confirmed_at
+        age = self.age()
         if age <= limit:
             return None
         return f"the copy of {self.topic} was last confirmed current {age:.0f} s ago (Kafka does not answer)"

@@ -148,7 +148,8 @@ async def _bounded_commit(self: Consumer, *args: Any, **kwargs: Any) -> bool:
 async def _commit_offsets(self: Consumer, offsets: Any, *args: Any, **kwargs: Any) -> bool:
     before = {tp: self._committed_offset.get(tp) for tp in offsets}
     did_commit = await _original_commit_offsets(self, offsets, *args, **kwargs)
-    if not did_commit and any(tp in self.assignment() for tp in offsets):
+    assigned = self.assignment()
+    if not did_commit and any(tp in assigned for tp in offsets):
         # Faust records a refused commit as done: restore what was really committed, so the next commit retries
         for tp, offset in before.items():
             self._committed_offset[tp] = offset

@@ -142,6 +142,11 @@ class Health:
         beat = self._beat
         return None if beat is None else time.monotonic() - beat
 
+    def _loop_stalled_for(self) -> float | None:
+        """The heartbeat's age once it is past ``loop_timeout``; None while the loop turns (or before it beat)."""
+        age = self.heartbeat_age()
+        return age if age is not None and age > self._loop_timeout else None
+
     def overdue(self, now: float | None = None) -> Wait | None:
         """The longest-overdue bounded wait, if any."""
         now = time.monotonic() if now is None else now
@@ -150,15 +155,16 @@ class Health:
         return max(late, key=lambda w: now - w.started - w.limit, default=None)
 
     def live(self) -> tuple[bool, dict[str, Any]]:
-        age = self.heartbeat_age()
         if self._failed is not None:
             return False, {"status": "failed", "reason": self._failed}
-        if age is not None and age > self._loop_timeout:
+        stalled = self._loop_stalled_for()
+        if stalled is not None:
             return False, {
                 "status": "stalled",
-                "reason": f"the event loop has not turned for {age:.1f} s",
-                "heartbeat_age_seconds": round(age, 3),
+                "reason": f"the event loop has not turned for {stalled:.1f} s",
+                "heartbeat_age_seconds": round(stalled, 3),
             }
+        age = self.heartbeat_age()
         return True, {"status": "ok", "heartbeat_age_seconds": None if age is None else round(age, 3)}
 
     def ready(self) -> tuple[bool, dict[str, Any]]:
@@ -183,10 +189,11 @@ class Health:
                 f"{late.what}: still waiting after {waited:.1f} s (bound {late.limit:g} s) for {late.detail}", late.what
             )
             return
-        age = self.heartbeat_age()
-        if age is not None and age > self._loop_timeout:
+        stalled = self._loop_stalled_for()
+        if stalled is not None:
             self.fail(
-                f"the event loop has not turned for {age:.1f} s (bound {self._loop_timeout:g} s): something blocks it",
+                f"the event loop has not turned for {stalled:.1f} s (bound {self._loop_timeout:g} s): "
+                "something blocks it",
                 "event_loop",
             )
 

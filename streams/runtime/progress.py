@@ -38,3 +38,11 @@ def stuck_for(
         state[tp] = since
         ages[tp] = now - since.at
     return state, ages
+
+
+def worst_by_topic(ages: dict[TP, float]) -> dict[str, float]:
+    """The longest stuck time of each topic's partitions."""
+    worst: dict[str, float] = {}
+    for (topic, _), age in ages.items():
+        worst[topic] = max(age, worst.get(topic, 0.0))
+    return worst

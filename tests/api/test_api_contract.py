@@ -6,15 +6,13 @@ valid OpenAPI 3)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 
 import pytest
 
-from devtools.processes import ROOT, env_for
+from devtools.processes import ROOT
 from schemas.apikeys import split_key
-from tests.support.api import Api, create_key, own_api
+from tests.support.api import Api, api_keys, create_key, own_api
 
 pytestmark = pytest.mark.broker
 PROBLEM = "application/problem+json"
@@ -57,23 +55,9 @@ def test_keys_missing_invalid_too_weak_and_revoked(fresh):
 
     # A secret is URL-safe base64 and may itself hold "_": split the way the API does.
     key_id, secret = split_key(reader.key)
-    revoked = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "api-keys", "revoke", key_id],
-        env=env_for(s),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    revoked = api_keys(s, "revoke", key_id)
     assert revoked.returncode == 0, revoked.stderr
-    listed = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "api-keys", "list"],
-        env=env_for(s),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    listed = api_keys(s, "list")
     assert key_id not in listed.stdout and secret not in listed.stdout
 
     deadline = time.monotonic() + 15

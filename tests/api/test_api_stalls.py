@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 
-from devtools.processes import ROOT, env_for
 from schemas.apikeys import split_key
-from tests.support.api import create_key, own_api
+from tests.support.api import api_keys, create_key, own_api
 
 MAX_AGE = 3.0
 
@@ -35,14 +32,7 @@ def test_a_key_revoked_elsewhere_is_refused_within_the_bound(own_broker, tmp_pat
         other = create_key(settings, "other", "read")
         assert _until(lambda: api.call("GET", "/v1/subscriptions", key=other).status_code == 200, 10) >= 0
         key_id = split_key(other)[0]
-        revoked = subprocess.run(
-            [sys.executable, "-m", "streams.cli", "api-keys", "revoke", key_id],
-            env=env_for(settings),
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        revoked = api_keys(settings, "revoke", key_id)
         assert revoked.returncode == 0, revoked.stderr
         took = _until(lambda: api.call("GET", "/v1/subscriptions", key=other).status_code == 401, MAX_AGE)
         assert api.call("GET", "/v1/subscriptions").status_code == 200  # the test's own key still works

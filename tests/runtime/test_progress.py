@@ -39,3 +39,10 @@ def test_catching_up_forgets_the_partition():
     assert state == {} and ages[TP] == 0.0
     _, ages = stuck_for(state, {TP: 11}, {TP: 10}, now=50.0)
     assert ages[TP] == 0.0  # behind again: a new clock, not the old one
+
+
+def test_the_worst_partition_of_each_topic_is_its_figure():
+    from streams.runtime.progress import worst_by_topic
+
+    ages = {("a", 0): 3.0, ("a", 1): 7.0, ("b", 0): 0.0}
+    assert worst_by_topic(ages) == {"a": 7.0, "b": 0.0}

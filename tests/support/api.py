@@ -23,15 +23,20 @@ def api_settings(settings: Settings, **overrides: Any) -> Settings:
     return settings.model_copy(update={"api_port": free_port(), "hook_signing_key": SIGNING_KEY, **overrides})
 
 
-def create_key(settings: Settings, name: str, scope: str = "write") -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "api-keys", "create", name, "--scope", scope],
+def api_keys(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    """``cdp-triggers api-keys ARGS`` as an operator runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", "api-keys", *args],
         env=env_for(settings),
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def create_key(settings: Settings, name: str, scope: str = "write") -> str:
+    done = api_keys(settings, "create", name, "--scope", scope)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
