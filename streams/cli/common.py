@@ -7,11 +7,8 @@ from typing import Any, NoReturn
 
 import typer
 
+from ..runtime.exits import EXIT_CONFIG, EXIT_FAILED
 from ..settings import ConfigError, Settings, load_settings
-
-# Exit codes: 1 = the operation failed (Kafka unreachable too), 2 = bad configuration or usage (security
-# settings Kafka refused too), 3 = the dev broker is down (broker status).
-EXIT_FAILED, EXIT_CONFIG = 1, 2
 
 
 def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .processes import load_routes
+from .common import EXIT_CONFIG, fail
 
 routes_app = typer.Typer(no_args_is_help=True, help="The routes file: receivers and the route tree.")
 schemas_app = typer.Typer(no_args_is_help=True, help="The published JSON Schemas.")
@@ -20,7 +20,12 @@ def routes_check(
     """Validate a routes file and read its secrets (never printed)."""
     import json
 
-    routes = load_routes(path)
+    from ..delivery.config import RoutesError, load
+
+    try:
+        routes = load(path)
+    except RoutesError as exc:
+        fail(str(exc), EXIT_CONFIG)
     if show:
         typer.echo(json.dumps(routes.dump(), indent=2))
     kinds = ", ".join(f"{name} ({r.spec.kind})" for name, r in routes.receivers.items())

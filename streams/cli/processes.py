@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from ..settings import Settings
@@ -12,28 +10,8 @@ from .common import EXIT_CONFIG, ensure_topics, fail, say, settings
 topics_app = typer.Typer(no_args_is_help=True, help="The pipeline's Kafka topics.")
 
 
-def _launch(s: Settings, role: str, build, prepare=None) -> None:
-    from ..acls import topics_of
-    from ..runtime.kafka import ConnectionProblem, MissingTopicsError
-    from ..runtime.launch import LaunchError, run
-    from ..settings import ConfigError
-
-    group = s.app_id if role == "worker" else s.dispatcher_app_id
-    try:
-        run(s, group, topics_of(role, s), build, say, prepare)  # type: ignore[arg-type]  # role: a Role, checked by the caller
-    except LaunchError as exc:
-        fail(str(exc))
-    except ConnectionProblem as exc:
-        if exc.configuration:
-            fail(f"{exc}.", EXIT_CONFIG)
-        fail(f"{exc}. Hint: start the dev broker with 'cdp-triggers broker start'.")
-    except ConfigError as exc:
-        fail(str(exc), EXIT_CONFIG)
-    except MissingTopicsError as exc:
-        fail(
-            f"{exc}. Hint: on a secured cluster the principal may lack Describe on it; "
-            f"'cdp-triggers acls {role}' prints what the {role} needs."
-        )
+def complain(message: str) -> None:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
 
 
 def worker(
@@ -44,56 +22,41 @@ def worker(
     ),
 ) -> None:
     """Run a worker: create missing topics, then consume, detect and publish triggers."""
+    from ..runtime.launch import launch
     from ..worker.app import create_app
 
     s = settings()
     prepare = None
     if with_dispatcher:
-        from ..worker.supervise import supervise_dispatcher
+        from ..delivery.config import RoutesError, for_settings
+        from ..worker.supervise import supervise
 
-        routes(s)  # fail here, before anything starts, on a bad routes file
-        prepare = lambda pipeline: supervise_dispatcher(pipeline, s, say)  # noqa: E731
-    _launch(s, "worker", lambda: create_app(s), prepare)
+        try:
+            for_settings(s)  # fail here, before anything starts, on a bad routes file
+        except RoutesError as exc:
+            fail(str(exc), EXIT_CONFIG)
+        child = s.model_copy(
+            update={
+                "metrics_port": s.dispatcher_metrics_port,
+                "instance_id": f"{s.instance_id}-dispatcher" if s.instance_id else None,
+            }
+        )
+        prepare = lambda pipeline: supervise(pipeline, "dispatcher", dispatcher_in_child, child, say)  # noqa: E731
+    raise typer.Exit(launch(s, "worker", lambda: create_app(s), say, complain, prepare))
 
 
 def dispatcher() -> None:
     """Run the dispatcher: deliver trigger events to the receivers of CDP_ROUTES_FILE and the API's hooks."""
-    from ..delivery.app import create_dispatcher
+    from ..delivery.app import main
 
-    s = settings()
-    loaded = routes(s)
-    say(f"routes from {loaded.source}: {len(loaded.receivers)} receivers ({', '.join(loaded.receivers)})")
-    say("API hooks: " + ("followed" if s.hook_key() else "off (CDP_HOOK_SIGNING_KEY is not set)"))
-    _launch(s, "dispatcher", lambda: create_dispatcher(s, loaded))
+    raise typer.Exit(main(settings(), say, complain))
 
 
-def routes(s: Settings):
-    """The dispatcher's routes; checks the hook signing key too, so a bad one fails before anything starts."""
-    from ..delivery.config import Routes
+def dispatcher_in_child(s: Settings) -> None:
+    """The dispatcher of ``worker --with-dispatcher``, in its child process."""
+    from ..delivery.app import main
 
-    try:
-        hooks = s.hook_key() is not None
-    except ValueError as exc:
-        fail(str(exc), EXIT_CONFIG)
-    if s.routes_file is None:
-        if hooks:
-            return Routes.empty()
-        fail(
-            "neither CDP_ROUTES_FILE nor CDP_HOOK_SIGNING_KEY is set, so no trigger could be delivered. Hint: "
-            "point CDP_ROUTES_FILE at a routes YAML (see examples/routes.yaml), or set a signing key to deliver "
-            "to the API's hooks.",
-            EXIT_CONFIG,
-        )
-    return load_routes(s.routes_file)
-
-
-def load_routes(path: Path):
-    from ..delivery.config import RoutesError, load
-
-    try:
-        return load(path)
-    except RoutesError as exc:
-        fail(str(exc), EXIT_CONFIG)
+    raise SystemExit(main(s, say, complain))
 
 
 @topics_app.command("create")

@@ -14,6 +14,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from schemas.routes import Receiver, Route, RoutesFile, SecretRef
 
+from ..settings import Settings
 from .receivers import KINDS, ResolvedReceiver
 
 
@@ -121,3 +122,21 @@ def load(path: Path) -> Routes:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise RoutesError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
     return parse(document, str(path))
+
+
+def for_settings(settings: Settings) -> Routes:
+    """The dispatcher's routes: CDP_ROUTES_FILE, or none when only the API's hooks receive triggers. Checks the
+    hook signing key too, so that a bad one fails before anything starts."""
+    try:
+        hooks = settings.hook_key() is not None
+    except ValueError as exc:
+        raise RoutesError(str(exc)) from None
+    if settings.routes_file is not None:
+        return load(settings.routes_file)
+    if hooks:
+        return Routes.empty()
+    raise RoutesError(
+        "neither CDP_ROUTES_FILE nor CDP_HOOK_SIGNING_KEY is set, so no trigger could be delivered. Hint: "
+        "point CDP_ROUTES_FILE at a routes YAML (see examples/routes.yaml), or set a signing key to deliver "
+        "to the API's hooks."
+    )

@@ -47,10 +47,10 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..metrics import Metrics
+from .exits import EXIT_STALLED
 
 log = logging.getLogger("cdp_triggers")
 
-EXIT_STALLED = 3  # the process stopped itself: a bounded wait ran out, or its loop or commits stopped moving
 WATCH_INTERVAL = 0.25
 HEARTBEAT_SECONDS = 1.0
 

@@ -10,13 +10,48 @@ from typing import Any
 
 from faust.worker import Worker
 
-from ..settings import Settings
-from .kafka import check, ensure_topics
+from ..acls import Role, topics_of
+from ..settings import ConfigError, Settings
+from .exits import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
+from .kafka import ConnectionProblem, MissingTopicsError, check, ensure_topics
 from .pipeline import Pipeline
 
 
 class LaunchError(Exception):
     """A process could not start; the message says why and what to check."""
+
+
+def launch(
+    settings: Settings,
+    role: Role,
+    build: Callable[[], Pipeline],
+    say: Callable[[str], None],
+    complain: Callable[[str], None],
+    prepare: Callable[[Pipeline], None] | None = None,
+) -> int:
+    """A process's entry point: run the worker's or the dispatcher's pipeline until stopped; a failure to start is
+    one sentence to ``complain`` with a hint, and the exit code (``exits``) says which kind it was."""
+    group = settings.app_id if role == "worker" else settings.dispatcher_app_id
+    try:
+        run(settings, group, topics_of(role, settings), build, say, prepare)
+    except LaunchError as exc:
+        complain(str(exc))
+    except ConnectionProblem as exc:
+        if exc.configuration:
+            complain(f"{exc}.")
+            return EXIT_CONFIG
+        complain(f"{exc}. Hint: start the dev broker with 'cdp-triggers broker start'.")
+    except ConfigError as exc:
+        complain(str(exc))
+        return EXIT_CONFIG
+    except MissingTopicsError as exc:
+        complain(
+            f"{exc}. Hint: on a secured cluster the principal may lack Describe on it; "
+            f"'cdp-triggers acls {role}' prints what the {role} needs."
+        )
+    else:
+        return EXIT_OK
+    return EXIT_FAILED
 
 
 def run(

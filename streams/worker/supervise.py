@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import subprocess
-import sys
+import multiprocessing
 from collections.abc import Callable
 from typing import Any
 
@@ -18,30 +16,38 @@ from ..settings import Settings
 
 log = logging.getLogger("cdp_triggers")
 
+CHILD_STOP_SECONDS = 30
 
-def supervise_dispatcher(pipeline: Pipeline, settings: Settings, say: Callable[[str], None]) -> None:
+
+def supervise(
+    pipeline: Pipeline,
+    name: str,
+    entry: Callable[[Settings], None],
+    settings: Settings,
+    say: Callable[[str], None],
+) -> None:
+    """Run ``entry(settings)`` in a child process for as long as the worker runs. The caller passes the entry
+    point (the dispatcher's, from the layer above); ``spawn`` gives the child an interpreter of its own, with
+    no Faust state or threads inherited from this one."""
     app = pipeline.app
-    env = dict(os.environ)
-    env["CDP_METRICS_PORT"] = str(settings.dispatcher_metrics_port)
-    if settings.instance_id:
-        env["CDP_INSTANCE_ID"] = f"{settings.instance_id}-dispatcher"
-    child = subprocess.Popen([sys.executable, "-m", "streams.cli", "dispatcher"], env=env)
-    say(f"dispatcher started (pid {child.pid})")
+    child = multiprocessing.get_context("spawn").Process(target=entry, args=(settings,), name=name, daemon=False)
+    child.start()
+    say(f"{name} started (pid {child.pid})")
     stopping = False
 
     @app.task
-    async def watch_dispatcher() -> None:
-        code = await asyncio.get_running_loop().run_in_executor(None, child.wait)
-        if code is not None and not stopping:  # non-zero, so that the supervisor restarts both
-            pipeline.health.fail(f"the dispatcher exited with code {code}; the worker stops too", "dispatcher")
+    async def watch_child() -> None:
+        await asyncio.get_running_loop().run_in_executor(None, child.join)
+        if not stopping:  # any code, 0 too: the supervisor restarts both, and only on a failure code
+            pipeline.health.fail(f"the {name} exited with code {child.exitcode}; the worker stops too", name)
 
     @receiver(app.on_before_shutdown)
-    async def _stop_dispatcher(sender: Any, *args: Any, **kwargs: Any) -> None:
+    async def _stop_child(sender: Any, *args: Any, **kwargs: Any) -> None:
         nonlocal stopping
         stopping = True
-        if child.poll() is None:
+        if child.is_alive():
             child.terminate()
-            try:
-                await asyncio.get_running_loop().run_in_executor(None, child.wait, 30)
-            except subprocess.TimeoutExpired:
+            await asyncio.get_running_loop().run_in_executor(None, child.join, CHILD_STOP_SECONDS)
+            if child.is_alive():
+                log.error("the %s did not stop within %d s of SIGTERM; killing it", name, CHILD_STOP_SECONDS)
                 child.kill()

@@ -13,7 +13,8 @@ import pytest
 
 from devtools.processes import free_port
 from streams.metrics import Metrics
-from streams.runtime.health import EXIT_STALLED, Health
+from streams.runtime.exits import EXIT_STALLED
+from streams.runtime.health import Health
 
 
 class Exited(Exception):

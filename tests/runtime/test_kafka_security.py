@@ -269,7 +269,7 @@ def test_an_api_whose_follower_loses_its_read_permission_says_so_and_exits(secur
     code 3, for its supervisor to restart it."""
     from confluent_kafka.admin import AclBindingFilter
 
-    from streams.runtime.health import EXIT_STALLED
+    from streams.runtime.exits import EXIT_STALLED
     from streams.topics import Topics
     from tests.support.api import api_settings, start_api
 

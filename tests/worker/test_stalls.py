@@ -13,7 +13,7 @@ import subprocess
 import time
 
 from devtools.processes import WorkerProcess
-from streams.runtime.health import EXIT_STALLED
+from streams.runtime.exits import EXIT_STALLED
 from streams.runtime.kafka import ensure_topics
 from tests.support import scenario
 from tests.support.kafka import Kafka
