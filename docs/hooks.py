@@ -2,12 +2,15 @@
 
 - ``<!-- generated: settings -->``: every ``CDP_*`` setting, from ``streams.settings.Settings``;
 - ``<!-- generated: broker-settings -->``: the dev broker's, from ``devtools.settings.BrokerSettings``;
-- ``<!-- generated: openapi -->``: the API's operations, from ``schemas/json/openapi.json``.
+- ``<!-- generated: openapi -->``: the API's operations, from ``schemas/json/openapi.json``;
+- ``<!-- measured: KEY -->``: what a reliability test last measured, from ``docs/results/reliability.json``
+  (``./dev reliability`` writes it; an unknown key fails the build).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +56,19 @@ def openapi_reference(document: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+MEASURED = re.compile(r"<!-- measured: ([\w-]+) -->")
+
+
+def measured_lines(markdown: str, results: dict[str, Any]) -> str:
+    def line(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key not in results:
+            raise ValueError(f"<!-- measured: {key} -->: no such result in docs/results/reliability.json")
+        return f"{results[key]['line']} ({results[key]['measured_on']})"
+
+    return MEASURED.sub(line, markdown)
+
+
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     if "<!-- generated: settings -->" in markdown:
         from streams.settings import Settings
@@ -67,4 +83,7 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     if "<!-- generated: openapi -->" in markdown:
         document = json.loads((ROOT / "schemas" / "json" / "openapi.json").read_text())
         markdown = markdown.replace("<!-- generated: openapi -->", openapi_reference(document))
+    if MEASURED.search(markdown):
+        results = json.loads((ROOT / "docs" / "results" / "reliability.json").read_text())
+        markdown = measured_lines(markdown, results)
     return markdown

@@ -12,7 +12,16 @@ import pytest
 from devtools.broker import BrokerError, DevBroker
 from devtools.settings import load_broker_settings
 from streams.runtime.kafka import ensure_topics
+from tests.support import measured
 from tests.support.kafka import Kafka, WorkerProcess, test_settings
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]  # pluggy's hookwrapper result is untyped here
+    if report.when == "call":
+        measured.settle(report.passed, item.nodeid)
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ import time
 
 from schemas.apikeys import split_key
 from tests.support.api import api_keys, create_key, own_api
+from tests.support.measured import measured
 
 MAX_AGE = 3.0
 
@@ -38,7 +39,12 @@ def test_a_key_revoked_elsewhere_is_refused_within_the_bound(own_broker, tmp_pat
         assert api.call("GET", "/v1/subscriptions").status_code == 200  # the test's own key still works
     finally:
         process.stop()
-    print(f"\nrevoked key refused {took:.2f} s after the CLI wrote the revocation (bound {MAX_AGE:g} s)")
+    measured(
+        "api-key-revoked",
+        f"a revoked key refused {took:.2f} s after the CLI wrote the revocation (bound {MAX_AGE:g} s)",
+        refused_after_s=round(took, 2),
+        bound_s=MAX_AGE,
+    )
 
 
 def test_while_the_keys_topic_cannot_be_read_every_request_gets_503_and_healthz_says_why(own_broker, tmp_path):
@@ -63,7 +69,11 @@ def test_while_the_keys_topic_cannot_be_read_every_request_gets_503_and_healthz_
     finally:
         os.kill(broker_pid, signal.SIGCONT)
         process.stop()
-    print(
-        f"\nrequests refused {refused:.1f} s after the broker froze (bound {MAX_AGE:g} s); served again {back:.1f} s "
-        "after it resumed"
+    measured(
+        "api-broker-frozen",
+        f"refused {refused:.1f} s after the broker froze (bound {MAX_AGE:g} s), served again {back:.1f} s after it "
+        "resumed",
+        refused_after_s=round(refused, 1),
+        bound_s=MAX_AGE,
+        served_again_after_s=round(back, 1),
     )

@@ -13,6 +13,7 @@ from standardwebhooks import Webhook
 
 from tests.support import builders as b
 from tests.support.dispatcher import SECRET, dispatcher_settings, routes_file, wait_for
+from tests.support.measured import measured
 from tests.support.receivers import HttpReceiver, SmtpReceiver
 
 
@@ -113,8 +114,12 @@ def test_dispatcher_killed_mid_delivery_delivers_each_event_once_but_for_the_in_
         counts = Counter(r.headers["webhook-id"] for r in http.on("/hook"))
     assert set(counts) == set(ids)
     repeats = {i: c for i, c in counts.items() if c > 1}
-    print(
-        f"delivered {len(counts)} ids in {sum(counts.values())} requests; repeated: {len(repeats)} after {kills} kills"
+    measured(
+        "dispatcher-kills",
+        f"{len(ids)} events, {kills} SIGKILLs: {len(counts)} of {len(ids)} delivered, {len(repeats)} repeats",
+        events=len(ids),
+        kills=kills,
+        repeats=len(repeats),
     )
     assert max(counts.values()) <= 2, repeats
     assert len(repeats) <= kills, f"{len(repeats)} events repeated after {kills} kills: {repeats}"
@@ -166,9 +171,13 @@ def test_a_dispatcher_killed_mid_delivery_to_an_api_hook_loses_nothing_and_repea
         time.sleep(2)
         requests = https.on("/hook")
     counts = Counter(r.headers["webhook-id"] for r in requests)
-    print(
-        f"hook: delivered {len(counts)} ids in {len(requests)} requests; repeated: "
-        f"{sum(c > 1 for c in counts.values())} after {kills} kills"
+    measured(
+        "dispatcher-hook-kills",
+        f"{len(ids)} events, {kills} SIGKILLs: {len(counts)} of {len(ids)} delivered, "
+        f"{sum(c > 1 for c in counts.values())} repeats (same webhook id)",
+        events=len(ids),
+        kills=kills,
+        repeats=sum(c > 1 for c in counts.values()),
     )
     assert set(counts) == set(ids) and max(counts.values()) <= 2
     assert sum(c > 1 for c in counts.values()) <= kills, counts

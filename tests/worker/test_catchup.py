@@ -10,6 +10,7 @@ from schemas.triggers import TriggerType
 from streams.detection.ids import trigger_id
 from tests.support import builders as b
 from tests.support import scenario
+from tests.support.measured import measured
 
 
 def test_replaying_an_old_history_yields_the_live_triggers(kafka, settings, worker_factory):
@@ -61,4 +62,11 @@ def test_replaying_an_old_history_yields_the_live_triggers(kafka, settings, work
         == timedelta(seconds=settings.stall_after_seconds)
         for d in stalled
     )
-    print(f"\ncatch-up: runs={len(history.slow) * 10} triggers={len(expected)} stalls={len(stalled)}")
+    measured(
+        "catch-up",
+        f"a history two months old, {len(history.slow) * 10:,} runs ({len(history.slow)} slower than the limit, "
+        f"{len(history.hung)} hung): {len(seen):,} of {len(expected):,} triggers, {len(stalled)} stalls, none invented",
+        runs=len(history.slow) * 10,
+        triggers=len(expected),
+        stalls=len(stalled),
+    )

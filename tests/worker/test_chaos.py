@@ -24,6 +24,7 @@ from streams.runtime.kafka import ensure_topics
 from tests.support import scenario
 from tests.support.kafka import Kafka, group_of_workers
 from tests.support.kafka import test_settings as settings_for
+from tests.support.measured import measured
 from tests.support.metrics import wait_for_metric
 
 
@@ -102,8 +103,18 @@ def test_workers_through_kills_a_rolling_restart_and_a_broker_restart(own_broker
     assert all(m.key().decode() == i for m, i in zip(dead, dead_ids, strict=True))
     assert settled != float("inf"), f"group lag stuck: { {tp: n for tp, n in lag.items() if n} }"
     records = sum(len(docs) for docs in seen.values())
-    print(
-        f"\nchaos: workers={count} kills={kills} rolling={rolling} broker_restarts={broker_restarts} "
-        f"crashes={crashes} events={len(inputs)} malformed={len(bad)} triggers={len(expected)} "
-        f"trigger_records={records} dead_letter_records={len(dead)} lag_zero_after_s={settled_after:.1f}"
+    measured(
+        f"chaos-{count}-workers-{kills}-kills",
+        f"{count} workers, 4 partitions, {len(inputs):,} events ({len(bad)} malformed), {kills} SIGKILLs, "
+        f"{rolling} SIGTERM rolling restart, {broker_restarts} broker restart, {crashes} crashes: "
+        f"{len(seen)} of {len(expected)} triggers, {records - len(seen)} repeats, {len(dead)} dead-letter records "
+        f"for {len(bad)} bad messages, lag 0 on every partition {settled_after:.1f} s after the last input",
+        events=len(inputs),
+        malformed=len(bad),
+        kills=kills,
+        triggers=len(expected),
+        repeats=records - len(seen),
+        dead_letter_records=len(dead),
+        crashes=crashes,
+        lag_zero_after_s=round(settled_after, 1),
     )

@@ -8,6 +8,7 @@ import random
 import time
 
 from tests.support import scenario
+from tests.support.measured import measured
 from tests.support.metrics import wait_for_metric
 
 
@@ -58,7 +59,14 @@ def test_sigkill_mid_stream_loses_no_trigger(kafka, settings, worker_factory):
     )
     assert settled != float("inf"), f"group lag stuck: { {tp: n for tp, n in lag.items() if n} }"
     events = len(history.inputs(t))
-    print(
-        f"\nkill-recovery: events={events} kills={kills} expected={len(expected)} records={records} "
-        f"repeats={records - len(seen)} lag_zero_after_s={settled:.1f}"
+    measured(
+        "kill-recovery",
+        f"1 worker on the {settings.state_store} store, {events:,} events, {kills} SIGKILLs: {len(seen)} of "
+        f"{len(expected)} predicted triggers, {records - len(seen)} repeats, lag 0 {settled:.1f} s after the last "
+        "input",
+        events=events,
+        kills=kills,
+        triggers=len(expected),
+        repeats=records - len(seen),
+        lag_zero_after_s=round(settled, 1),
     )

@@ -34,6 +34,7 @@ from streams.runtime.kafka import ensure_topics
 from tests.support import scenario
 from tests.support.kafka import Kafka, group_of_workers
 from tests.support.kafka import test_settings as settings_for
+from tests.support.measured import measured
 from tests.support.metrics import wait_for_metric
 
 pytestmark = pytest.mark.stress
@@ -168,5 +169,15 @@ def test_three_workers_with_kills_and_malformed_input_never_stop_committing(brok
         print(f"stress run {n + 1}/{runs}: {json.dumps(result)}", flush=True)
         (artifacts / "results.jsonl").open("a").write(json.dumps(result) + "\n")
     failed = [r for r in results if not r["ok"]]
-    print(f"\nstress: {runs - len(failed)} of {runs} runs exact, lag 0 (artifacts in {artifacts})")
+    print(f"\nstress: artifacts in {artifacts}")
+    lags = [r["lag_zero_after_s"] for r in results if r.get("lag_zero_after_s") is not None]
+    measured(
+        f"stress-{runs}-runs",
+        f"{runs} runs of {WORKERS} workers on 4 partitions, each with about {results[0]['events']:,} messages "
+        f"({MALFORMED} malformed, of {len(scenario.malformed_kinds())} kinds) and {KILLS} SIGKILLs: "
+        f"{runs - len(failed)} of {runs} runs exact, lag 0 within {max(lags, default=0):.1f} s of the last input, "
+        f"{sum(r.get('exits', 0) for r in results)} processes exiting on a bound",
+        runs=runs,
+        exact=runs - len(failed),
+    )
     assert not failed, f"{len(failed)} of {runs} runs failed: {failed}"
