@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..metrics import Metrics
 from ..runtime.egress import EgressPolicy
+from ..runtime.health import Health
 from ..settings import Settings
 from .auth import RateLimiter
 from .deps import Context
@@ -38,8 +39,13 @@ def openapi_document() -> dict[str, Any]:
     return create_api(offline, None).openapi()  # type: ignore[arg-type]  # no request is served
 
 
-def create_api(settings: Settings, store: ApiStore, metrics: Metrics | None = None) -> FastAPI:
+def create_api(
+    settings: Settings, store: ApiStore, metrics: Metrics | None = None, watchdog: Health | None = None
+) -> FastAPI:
+    """``watchdog``: the process's (``serve`` starts it); its checks answer ``/livez`` and ``/readyz``."""
     metrics = metrics or Metrics()
+    watchdog = watchdog or Health(metrics, settings.loop_timeout_seconds)
+    watchdog.add_check("store", lambda: store.not_ready())
     signing_key = settings.hook_key()
     if signing_key is None:
         raise ValueError("CDP_HOOK_SIGNING_KEY (or CDP_HOOK_SIGNING_KEY_FILE) is required by the API")
@@ -67,6 +73,7 @@ def create_api(settings: Settings, store: ApiStore, metrics: Metrics | None = No
         limiter=RateLimiter(settings.api_rate_limit_per_minute),
         egress=EgressPolicy.of(settings),
         signing_key=signing_key,
+        health=watchdog,
     )
 
     @app.middleware("http")

@@ -14,6 +14,7 @@ from schemas.apikeys import ApiKey, Scope
 
 from ..metrics import Metrics
 from ..runtime.egress import EgressPolicy
+from ..runtime.health import Health
 from ..settings import Settings
 from .auth import HEADER, RateLimiter, authenticate
 from .store import ApiStore
@@ -29,6 +30,7 @@ class Context:
     limiter: RateLimiter
     egress: EgressPolicy
     signing_key: bytes
+    health: Health
 
     def location(self, request: Request, path: str) -> str:
         """The URL of ``path`` as clients reach it (``CDP_API_PUBLIC_URL`` behind a proxy)."""

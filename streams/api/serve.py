@@ -26,9 +26,8 @@ async def serve(settings: Settings, say: Callable[[str], None]) -> None:
     metrics = Metrics()
     health = Health(metrics, settings.loop_timeout_seconds)
     health.start(asyncio.get_running_loop())  # a wedged loop or a dead follower ends the process (exit code 3)
-    app = create_api(
-        settings, ApiStore(settings, metrics, on_failure=lambda why: health.fail(why, "follower")), metrics
-    )
+    store = ApiStore(settings, metrics, on_failure=lambda why: health.fail(why, "follower"))
+    app = create_api(settings, store, metrics, health)
     config = uvicorn.Config(
         app,
         host=settings.api_host,
@@ -38,7 +37,10 @@ async def serve(settings: Settings, say: Callable[[str], None]) -> None:
         server_header=False,
         access_log=False,
     )
-    say(f"API on http://{settings.api_host}:{settings.api_port} (OpenAPI at /openapi.json, metrics at /metrics)")
+    say(
+        f"API on http://{settings.api_host}:{settings.api_port} (OpenAPI at /openapi.json, metrics at /metrics, "
+        "probes: /livez, /readyz)"
+    )
     await uvicorn.Server(config).serve()
 
 

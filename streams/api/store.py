@@ -83,6 +83,17 @@ class ApiStore:
         """Seconds since the key list was last confirmed to hold everything written to its topic."""
         return self._views[self.topics.api_keys].age()
 
+    def not_ready(self) -> str | None:
+        """Why this API cannot serve now (None: it can): what ``/readyz`` and ``/healthz`` report."""
+        if self.failure is not None:
+            return f"the API stopped following a topic ({self.failure}); it is restarting"
+        if not self._tasks:
+            return "loading: reading the subscriptions, hooks and API keys topics"
+        age = self.keys_age()
+        if age > self._keys_max_age:
+            return f"API keys last confirmed current {age:.0f} s ago (limit {self._keys_max_age:g} s)"
+        return None
+
     def require_current_keys(self) -> None:
         """503 unless the key list is known current within ``api_keys_max_age_seconds`` (a revoked key must not
         keep working on a copy that stopped following)."""

@@ -143,6 +143,8 @@ class HookBook:
         return self._session
 
     async def close(self) -> None:
+        """The HTTP session only. The view closes itself when its follower is cancelled: closing it here, at
+        ``on_before_shutdown`` and so before Faust cancels the follower, made the follower fail the process, and
+        a SIGTERM ended the dispatcher with code 3."""
         if self._session is not None:
             await self._session.close()
-        await self.view.close()

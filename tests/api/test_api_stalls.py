@@ -62,10 +62,14 @@ def test_while_the_keys_topic_cannot_be_read_every_request_gets_503_and_healthz_
         assert response.headers["content-type"] == "application/problem+json"
         health = api.call("GET", "/healthz")
         assert health.status_code == 503 and "API keys" in health.json()["detail"]
+        ready = api.call("GET", "/readyz")  # the probe Kubernetes asks: not ready, and why; alive all along
+        assert ready.status_code == 503 and "API keys last confirmed" in ready.json()["checks"]["store"], ready.text
+        assert api.call("GET", "/livez").status_code == 200
         assert time.monotonic() - frozen <= MAX_AGE + 5
         os.kill(broker_pid, signal.SIGCONT)
         back = _until(lambda: api.call("GET", "/v1/subscriptions").status_code == 200, 60)
         assert api.call("GET", "/healthz").status_code == 200
+        assert api.call("GET", "/readyz").json() == {"status": "ready"}
     finally:
         os.kill(broker_pid, signal.SIGCONT)
         process.stop()
