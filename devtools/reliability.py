@@ -27,6 +27,7 @@ TESTS = [
     "tests/worker/test_stalls.py",
     "tests/delivery/test_dispatcher.py",
     "tests/api/test_api_stalls.py",
+    "tests/deploy/test_chart_pods.py",
 ]
 
 
