@@ -98,6 +98,12 @@ class Settings(BaseSettings):
         ge=1,
         description="An event loop that has not turned for this long fails /livez, and the process exits with code 3",
     )
+    fault_block_loop_after_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="Testing only, never in production: block the event loop for good this long after start, to "
+        "test the liveness probe and the stall watchdog",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Worker log level")
 
     # Detection

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +17,8 @@ from ..settings import ConfigError, Settings
 from .exits import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from .kafka import ConnectionProblem, MissingTopicsError, check, ensure_topics
 from .pipeline import Pipeline
+
+log = logging.getLogger("cdp_triggers")
 
 
 class LaunchError(Exception):
@@ -102,10 +106,19 @@ def run(
     # collector's sight. Young collections are rare: they trigger on the net growth of container objects, which is
     # the state caches filling, not garbage (refcounting frees that), and each one walks everything allocated since
     # (A/B: 700 -> 50,000 +7-18%; 50,000 -> 500,000 +9-17%, the same RSS; no older collection ran in either).
+    if settings.fault_block_loop_after_seconds is not None:
+        loop.call_later(settings.fault_block_loop_after_seconds, _block_the_loop)
     gc.collect()
     gc.freeze()
     gc.set_threshold(500_000, 20, 100)
     BoundedWorker(pipeline, loglevel=settings.log_level, loop=loop).execute_from_commandline()
+
+
+def _block_the_loop() -> None:
+    """The test-only fault switch (``CDP_FAULT_BLOCK_LOOP_AFTER_SECONDS``): a wedged loop, as a hung library
+    call or a busy loop would make it, for the liveness probe and the watchdog to catch."""
+    log.warning("CDP_FAULT_BLOCK_LOOP_AFTER_SECONDS: blocking the event loop for good (a test-only fault)")
+    threading.Event().wait()
 
 
 class BoundedWorker(Worker):

@@ -126,3 +126,53 @@ def test_readyz_fails_until_the_worker_has_loaded_and_joined_and_livez_answers_t
     assert all(code == 200 for code, _ in filter(None, live)), live
     failing = sorted({check for _, body in ready for check in body.get("checks", {})})
     print(f"\n/readyz: {sum(code == 503 for code, _ in ready)} answers 503 ({failing}), then 200")
+
+
+def test_a_worker_whose_event_loop_wedges_fails_livez_and_exits_within_its_bound(settings, worker_factory):
+    """The test-only fault switch blocks a running worker's loop for good; its watchdog thread, not the loop,
+    notices: /livez stops answering ok and the worker exits with code 3 within the loop timeout, naming the
+    cause."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    loop_timeout, block_after = 3.0, 10.0
+    worker = worker_factory(
+        settings.model_copy(
+            update={"loop_timeout_seconds": loop_timeout, "fault_block_loop_after_seconds": block_after}
+        )
+    )
+    worker.start()
+    assert worker.proc is not None
+    wait_for_metric(worker, "cdp_triggers_ready 1.0", timeout=block_after)
+    answers: list[tuple[float, int, dict]] = []  # (when, status, body)
+    while worker.proc.poll() is None and len(answers) < 5000:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{settings.metrics_port}/livez", timeout=2) as r:
+                answers.append((time.monotonic(), r.status, json.loads(r.read())))
+        except urllib.error.HTTPError as e:
+            answers.append((time.monotonic(), e.code, json.loads(e.read())))
+        except OSError:
+            pass  # the process has exited
+        time.sleep(0.02)
+    gone = time.monotonic()
+    code = worker.proc.wait(30)
+    log = worker.log()
+    assert code == EXIT_STALLED, log[-3000:]
+    blocked = log.index("blocking the event loop for good")
+    assert "the event loop has not turned for" in log[blocked:], log[blocked:][:3000]
+    assert any(status == 200 for _, status, _ in answers), "/livez never answered 200 before the fault"
+    # When the loop stopped: each answer carries the heartbeat's age, answered from the watchdog's own thread.
+    stopped = min(at - body["heartbeat_age_seconds"] for at, _, body in answers if body["heartbeat_age_seconds"] > 1.5)
+    exited_after = gone - stopped
+    assert exited_after <= loop_timeout + 2, f"exited {exited_after:.1f} s after the loop stopped"
+    # Never "ok" past the bound: then 503 "stalled", or no process at all (the watchdog exits at the same bound).
+    assert all(body["heartbeat_age_seconds"] < loop_timeout for _, status, body in answers if status == 200)
+    assert all(body["status"] == "stalled" for _, status, body in answers if status == 503)
+    measured(
+        "loop-wedged",
+        f"a worker's event loop blocked for good: /livez stopped answering ok, and the worker exited with code 3 "
+        f"{exited_after:.1f} s after the loop stopped (bound {loop_timeout:g} s)",
+        exited_after_s=round(exited_after, 1),
+        bound_s=loop_timeout,
+    )
