@@ -85,3 +85,27 @@ def dead_letter_id(topic: str, partition: int, offset: int) -> str:
 def delivery_id(trigger_id: str, receiver: str) -> str:
     """One delivery: a trigger event to one receiver (its record and its dead letter share it)."""
     return f"{trigger_id}|{receiver}"
+
+
+class Replay(BaseModel):
+    """One replay of a dead letter: who published which event in its place, and when. The dead-letter replays
+    topic keeps every dead letter's replays, in order, under its id."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dead_letter_id: str
+    event_id: str = Field(
+        description="The replayed event's id: derived from the dead-letter id and the replay's number"
+    )
+    original_event_id: str | None = Field(None, description="The event id the rejected message carried, if any")
+    fixed: bool = Field(description="Whether a corrected event was replayed, rather than the original bytes")
+    by: str = Field(description="Who replayed it (--by, or user@host)")
+    at: datetime
+
+
+class ReplayHistory(BaseModel):
+    """The value of a dead letter's record on the replays topic."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    replays: list[Replay]

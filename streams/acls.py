@@ -10,8 +10,8 @@ from typing import Literal
 from .settings import Settings
 from .topics import Topics
 
-Role = Literal["worker", "dispatcher", "producer", "api", "viewer"]
-ROLES: tuple[Role, ...] = ("worker", "dispatcher", "producer", "api", "viewer")
+Role = Literal["worker", "dispatcher", "producer", "api", "viewer", "operator"]
+ROLES: tuple[Role, ...] = ("worker", "dispatcher", "producer", "api", "viewer", "operator")
 # Faust's state tables, whose changelogs are <app id>-<table>-changelog.
 WORKER_TABLES = ("datasources", "threshold-entities", "refresh-runs")
 DISPATCHER_TABLES = ("deliveries",)
@@ -60,6 +60,12 @@ def acls(role: Role, settings: Settings) -> list[Acl]:
             Acl("topic", (t.subscriptions, t.hooks), ("Read", "Write", "Describe"), "subscriptions and hooks"),
             Acl("topic", (t.api_keys,), ("Read", "Describe"), "API keys (hashes), written by operators' CLI"),
         ]
+    if role == "operator":
+        return [
+            Acl("topic", (t.dead_letter,), ("Read", "Describe"), "'dead-letters list' and 'show' read them"),
+            Acl("topic", (t.dead_letter_replays,), ("Read", "Write", "Describe"), "the record of every replay"),
+            Acl("topic", inputs, ("Write", "Describe"), "'dead-letters replay' publishes on the input topics"),
+        ]
     return [Acl("topic", (t.actions,), ("Read", "Describe"), "'tail' follows the trigger events")]
 
 
@@ -92,6 +98,8 @@ def topics_of(role: Role, settings: Settings) -> set[str]:
         return {t.actions, t.hooks, t.delivery_dead_letter, t.dispatcher_control}
     if role == "api":
         return {t.subscriptions, t.hooks, t.api_keys}
+    if role == "operator":
+        return {t.dead_letter, t.dead_letter_replays, t.datasources, t.segments, t.measures, t.runs}
     return {spec.name for spec in t.specs()}
 
 

@@ -32,6 +32,7 @@ class Topics:
         self.actions = settings.topic("actions")
         self.dead_letter = settings.topic("dead-letter")
         self.delivery_dead_letter = settings.topic("delivery-dead-letter")
+        self.dead_letter_replays = settings.topic("dead-letter-replays")
         self._settings = settings
 
     AGENTS = ("datasources", "thresholds", "runs")
@@ -72,6 +73,12 @@ class Topics:
             ),
             TopicSpec(self.actions, n, week, "trigger events, CloudEvents JSON (key: subject)"),
             TopicSpec(self.dead_letter, 1, {"retention.ms": str(30 * DAY_MS)}, "rejected input with reason"),
+            TopicSpec(
+                self.dead_letter_replays,
+                1,
+                {"cleanup.policy": "compact"},
+                "who replayed which dead letter, when, as which event, compacted (key: dead-letter id)",
+            ),
             TopicSpec(
                 self.delivery_dead_letter,
                 1,

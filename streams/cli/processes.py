@@ -76,7 +76,9 @@ def topics_list() -> None:
 
 
 def acls(
-    role: str = typer.Argument(..., help="worker, dispatcher, producer (publish, subscriptions) or viewer (tail)"),
+    role: str = typer.Argument(
+        ..., help="worker, dispatcher, producer (publish, subscriptions), api, viewer (tail) or operator (dead-letters)"
+    ),
     principal: str = typer.Option(..., "--principal", help="The Kafka principal, e.g. User:cdp-worker"),
 ) -> None:
     """Print the kafka-acls.sh commands that grant ROLE exactly what it needs (least privilege)."""

@@ -14,18 +14,9 @@ from standardwebhooks import Webhook
 
 from tests.support.api import hooks_pipeline
 from tests.support.builders import segment
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.broker
-
-
-def wait_for(predicate, timeout: float = 60.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_hook_registered_through_the_api_gets_signed_triggers_until_deleted(

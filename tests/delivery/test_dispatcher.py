@@ -12,9 +12,10 @@ import pytest
 from standardwebhooks import Webhook
 
 from tests.support import builders as b
-from tests.support.dispatcher import SECRET, dispatcher_settings, routes_file, wait_for
+from tests.support.dispatcher import SECRET, dispatcher_settings, routes_file
 from tests.support.measured import measured
 from tests.support.receivers import HttpReceiver, SmtpReceiver
+from tests.support.waiting import wait_for
 
 
 @pytest.mark.broker

@@ -29,6 +29,7 @@ from devtools.settings import load_broker_settings
 from streams.acls import ROLES, acls
 from streams.runtime.kafka import check, ensure_topics
 from streams.settings import Settings
+from streams.topics import Topics
 from tests.support import builders as b
 from tests.support.kafka import Kafka
 from tests.support.kafka import test_settings as settings_for
@@ -154,6 +155,40 @@ def test_the_producer_library_over_sasl_ssl(secured):
     asyncio.run(go())
     got = Kafka(dev.bootstrap).read_json(settings.topic("segment-changes"), idle=2.0, timeout=20)
     assert any(doc["segment_id"] == "lib" for doc in got)
+
+
+def test_an_operator_lists_and_replays_dead_letters_with_its_own_acls_only(secured, tmp_path):
+    import base64
+    from datetime import UTC, datetime
+
+    from schemas.deadletter import DeadLetter, DeadLetterReason
+
+    dev, base = secured
+    operator = as_user(dev, base, "operator", "scram")
+    t = Topics(operator)
+    bad = json.dumps(b.segment("ops", 7, 0) | {"member_count": "seven"}).encode()
+    letter = DeadLetter(
+        id=f"{t.segments}/0/99",
+        reason=DeadLetterReason.SCHEMA,
+        error="member_count: Input should be a valid integer",
+        topic=t.segments,
+        partition=0,
+        offset=99,
+        key_base64=base64.b64encode(b"ops").decode(),
+        value_base64=base64.b64encode(bad).decode(),
+        dead_lettered_at=datetime.now(UTC),
+        worker=base.app_id,
+    )
+    Kafka(dev.bootstrap).produce_all(t.dead_letter, [(letter.id, json.loads(letter.model_dump_json()))])
+    listed = cli(operator, "dead-letters", "list", "--json")
+    assert listed.returncode == 0 and letter.id in listed.stdout, listed.stderr
+    fix = json.dumps({"dead_letter_id": letter.id, "event": b.segment("ops", 7, 0)})
+    replayed = cli(operator, "dead-letters", "replay", "--fix", "-", "--by", "ops", stdin=fix)
+    assert replayed.returncode == 0 and "1 replayed" in replayed.stdout, replayed.stderr
+    got = Kafka(dev.bootstrap).read_json(t.segments, idle=2.0, timeout=20)
+    assert [d["member_count"] for d in got if d["segment_id"] == "ops"] == [7]
+    records = Kafka(dev.bootstrap).read_json(t.dead_letter_replays, idle=2.0, timeout=20)
+    assert [r["replays"][0]["by"] for r in records] == ["ops"]
 
 
 def failing(dev: DevBroker, base: Settings, tmp_path: Path) -> dict[str, tuple[Settings, str]]:

@@ -4,7 +4,6 @@ webhook) and its settings."""
 from __future__ import annotations
 
 import base64
-import time
 from pathlib import Path
 
 import yaml
@@ -56,15 +55,6 @@ def routes_file(tmp: Path, http: HttpReceiver, smtp: SmtpReceiver | None) -> tup
         "T_BROKEN_URL": http.url("/broken"),
     }
     return path, env
-
-
-def wait_for(check, timeout: float, what: str, log=lambda: "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}\n{log()[-4000:]}")
 
 
 def dispatcher_settings(settings):
