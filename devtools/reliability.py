@@ -28,6 +28,7 @@ TESTS = [
     "tests/delivery/test_dispatcher.py",
     "tests/api/test_api_stalls.py",
     "tests/deploy/test_chart_pods.py",
+    "tests/delivery/test_redeliver.py",
 ]
 
 

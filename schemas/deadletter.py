@@ -109,3 +109,17 @@ class ReplayHistory(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     replays: list[Replay]
+
+
+class Redelivery(BaseModel):
+    """A request, on the redeliveries topic, that the dispatcher send a given-up delivery again: the trigger event
+    as it was dead-lettered, to one receiver. Keyed like the trigger event, so it lands on the partition whose
+    delivery records say whether that receiver already took it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    delivery_dead_letter_id: str
+    receiver: str
+    event: dict[str, Any] = Field(description="The trigger event (CloudEvents JSON), sent with its own id again")
+    requested_by: str
+    requested_at: datetime

@@ -44,7 +44,7 @@ def acls(role: Role, settings: Settings) -> list[Acl]:
         app = settings.dispatcher_app_id
         internal = (*(f"{app}-{table}-changelog" for table in DISPATCHER_TABLES), t.dispatcher_control)
         return [
-            Acl("topic", (t.actions,), ("Read", "Describe"), "trigger events in"),
+            Acl("topic", (t.actions, t.redeliveries), ("Read", "Describe"), "trigger events and redeliveries in"),
             Acl("topic", (t.hooks,), ("Read", "Describe"), "the API's webhook registrations"),
             Acl("topic", (t.delivery_dead_letter,), ("Write", "Describe"), "deliveries given up"),
             Acl("topic", internal, ("Read", "Write", "Describe", "Create"), "delivery records and control topic"),
@@ -65,6 +65,13 @@ def acls(role: Role, settings: Settings) -> list[Acl]:
             Acl("topic", (t.dead_letter,), ("Read", "Describe"), "'dead-letters list' and 'show' read them"),
             Acl("topic", (t.dead_letter_replays,), ("Read", "Write", "Describe"), "the record of every replay"),
             Acl("topic", inputs, ("Write", "Describe"), "'dead-letters replay' publishes on the input topics"),
+            Acl(
+                "topic",
+                (t.delivery_dead_letter, f"{settings.dispatcher_app_id}-deliveries-changelog"),
+                ("Read", "Describe"),
+                "'deliveries list' reads what was given up, and what was delivered since",
+            ),
+            Acl("topic", (t.redeliveries,), ("Write", "Describe"), "'deliveries redeliver' asks the dispatcher"),
         ]
     return [Acl("topic", (t.actions,), ("Read", "Describe"), "'tail' follows the trigger events")]
 
@@ -95,11 +102,11 @@ def topics_of(role: Role, settings: Settings) -> set[str]:
             *(t.control(agent) for agent in Topics.AGENTS),
         }
     if role == "dispatcher":
-        return {t.actions, t.hooks, t.delivery_dead_letter, t.dispatcher_control}
+        return {t.actions, t.redeliveries, t.hooks, t.delivery_dead_letter, t.dispatcher_control}
     if role == "api":
         return {t.subscriptions, t.hooks, t.api_keys}
     if role == "operator":
-        return {t.dead_letter, t.dead_letter_replays, t.datasources, t.segments, t.measures, t.runs}
+        return {t.dead_letter, t.dead_letter_replays, t.datasources, t.segments, t.measures, t.runs, t.redeliveries}
     return {spec.name for spec in t.specs()}
 
 

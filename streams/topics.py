@@ -33,6 +33,7 @@ class Topics:
         self.dead_letter = settings.topic("dead-letter")
         self.delivery_dead_letter = settings.topic("delivery-dead-letter")
         self.dead_letter_replays = settings.topic("dead-letter-replays")
+        self.redeliveries = settings.topic("redeliveries")
         self._settings = settings
 
     AGENTS = ("datasources", "thresholds", "runs")
@@ -84,6 +85,12 @@ class Topics:
                 1,
                 {"retention.ms": str(30 * DAY_MS)},
                 "trigger events a receiver did not take, with reason (key: trigger id)",
+            ),
+            TopicSpec(
+                self.redeliveries,
+                n,
+                week,
+                "given-up deliveries an operator sends again (key: the trigger's subject, as on the actions topic)",
             ),
             TopicSpec(
                 self.dispatcher_control, n, {"retention.ms": str(DAY_MS)}, "internal: dispatcher sweeps and nudges"

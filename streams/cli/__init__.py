@@ -8,6 +8,7 @@ import typer
 from . import api, events, processes
 from .contracts import routes_app, schemas_app
 from .deadletters import dead_letters_app
+from .deliveries import deliveries_app
 from .subscriptions import subs_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Self-hosted CDP trigger engine on Kafka.")
@@ -24,6 +25,7 @@ app.add_typer(api.keys_app, name="api-keys")
 app.add_typer(routes_app, name="routes")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(dead_letters_app, name="dead-letters")
+app.add_typer(deliveries_app, name="deliveries")
 
 try:  # the development tools, when installed (they are part of this repository)
     from . import dev

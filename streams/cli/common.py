@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, NoReturn
 
 import typer
@@ -64,3 +65,16 @@ def ensure_topics(settings: Settings) -> list[str]:
         return asyncio.run(create(settings))
     except ConnectionError as exc:
         fail(f"{exc}. Hint: start the dev broker with 'cdp-triggers broker start'.")
+
+
+def when(text: str | None, option: str) -> datetime | None:
+    """An ISO 8601 time given to ``option``, with its time zone; a bad one fails naming the option."""
+    if text is None:
+        return None
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"{option} {text!r}: expected an ISO 8601 time, e.g. 2026-12-03T08:00:00+00:00", EXIT_CONFIG)
+    if at.tzinfo is None:
+        fail(f"{option} {text!r}: give a time zone (e.g. +00:00 or Z)", EXIT_CONFIG)
+    return at

@@ -11,21 +11,9 @@ from pathlib import Path
 
 import typer
 
-from .common import EXIT_CONFIG, fail, run, settings
+from .common import EXIT_CONFIG, fail, run, settings, when
 
 dead_letters_app = typer.Typer(no_args_is_help=True, help="Rejected input: list, show and replay dead letters.")
-
-
-def _when(text: str | None, option: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        fail(f"{option} {text!r}: expected an ISO 8601 time, e.g. 2026-12-03T08:00:00+00:00", EXIT_CONFIG)
-    if when.tzinfo is None:
-        fail(f"{option} {text!r}: give a time zone (e.g. +00:00 or Z)", EXIT_CONFIG)
-    return when
 
 
 def _reason(text: str | None):
@@ -40,10 +28,10 @@ def _reason(text: str | None):
 
 
 def _load(s):
-    from ..client import replays
+    from ..client import operations
 
     async def go():
-        return await replays.dead_letters(s), await replays.history(s)
+        return await operations.dead_letters(s), await operations.history(s)
 
     return run(go)
 
@@ -60,7 +48,7 @@ def dl_list(
     from ..client.deadletters import counts_by_reason, select
 
     letters, history = _load(settings())
-    chosen = select(letters, (), _reason(reason), topic, _when(since, "--since"), _when(until, "--until"))
+    chosen = select(letters, (), _reason(reason), topic, when(since, "--since"), when(until, "--until"))
     for d in chosen:
         replays = history.get(d.id, [])
         if as_json:
@@ -118,7 +106,7 @@ def dl_replay(
     """Publish chosen dead letters again on their topics, validated first: all of them, or nothing."""
     from datetime import UTC
 
-    from ..client import replays
+    from ..client import operations
     from ..client.deadletters import ReplayRefused, prepare, read_fixes, select
     from ..topics import Topics
 
@@ -137,7 +125,7 @@ def dl_replay(
     letters, history = _load(s)
     # With --fix and nothing else chosen, the fixes choose.
     wanted = list(ids or []) or ([] if reason or topic or since or until else list(fixes))
-    chosen = select(letters, wanted, _reason(reason), topic, _when(since, "--since"), _when(until, "--until"))
+    chosen = select(letters, wanted, _reason(reason), topic, when(since, "--since"), when(until, "--until"))
     missing = sorted(set(wanted) - {d.id for d in chosen})
     if missing:
         fail(f"no such dead letter: {', '.join(missing)}. Hint: 'cdp-triggers dead-letters list'.", EXIT_CONFIG)
@@ -154,5 +142,5 @@ def dl_replay(
     if dry_run:
         typer.echo(f"{len(prepared)} would be replayed (--dry-run: nothing published)")
         return
-    run(lambda: replays.publish(s, prepared, history))
+    run(lambda: operations.publish(s, prepared, history))
     typer.echo(f"{len(prepared)} replayed, recorded as by {who}")

@@ -7,6 +7,11 @@ skips it; only a crash between a receiver's answer and that record repeats it,
 once, under the same webhook id / Message-ID. A delivery given up goes to the
 delivery dead-letter topic and is not recorded: a replay tries it again.
 
+An operator's ``Redelivery`` (``cdp-triggers deliveries redeliver``) comes on
+the redeliveries topic, keyed like its trigger event and so on the partition
+whose records say whether the receiver took it meanwhile: it takes the same
+path to that one receiver, whatever its age, and is recorded the same way.
+
 Records are dropped after ``CDP_DELIVERY_RECORD_RETENTION_SECONDS`` by
 ``Sweep`` commands sent through the agent's control topic (Faust allows table
 writes only while processing a message); each sweep only touches records of
@@ -25,7 +30,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from schemas.deadletter import DeliveryDeadLetter, DeliveryFailure, delivery_id
+from schemas.deadletter import DeliveryDeadLetter, DeliveryFailure, Redelivery, delivery_id
 from schemas.triggers import TriggerEvent, TriggerType
 
 from ..runtime.codec import Decoder
@@ -69,6 +74,7 @@ class Dispatcher:
         self._routes = routes
         self._hooks = hooks
         self._decoder: Decoder[TriggerEvent] = Decoder(TriggerEvent, p.settings.max_event_bytes)
+        self._redeliveries: Decoder[Redelivery] = Decoder(Redelivery, p.settings.max_event_bytes * 2)
         self.delivered = delivery_records(p.table("deliveries"))
         self._senders: dict[str, Sender] = {}
         self._session: aiohttp.ClientSession | None = None  # made on first use: it belongs to the running loop
@@ -87,7 +93,10 @@ class Dispatcher:
         return self._senders[name]
 
     async def handle(self, msg: Incoming) -> None:
-        """The agent's step for one message of the actions topic."""
+        """The agent's step for one message of the actions or the redeliveries topic."""
+        if msg.topic == self._p.topics.redeliveries:
+            await self.redeliver(msg)
+            return
         if await self._p.decode(self._decoder, msg) is None:
             return
         assert msg.value is not None
@@ -101,6 +110,21 @@ class Dispatcher:
         for finished in asyncio.as_completed([self._deliver(name, event, msg.value) for name in pending]):
             name, result = await finished
             await self._settle(name, event, result, msg.partition, published)
+
+    async def redeliver(self, msg: Incoming) -> None:
+        """An operator's redelivery: to its one receiver, unless that receiver took the event meanwhile."""
+        request = await self._p.decode(self._redeliveries, msg)
+        if request is None:
+            return
+        event, name = request.event, request.receiver
+        if not self._pending(event, [name]):
+            log.info("not redelivering %s to %s: it was delivered already", event["id"], name)
+            return
+        raw = orjson.dumps(event)
+        name, result = await self._deliver(name, event, raw)
+        await self._settle(name, event, result, msg.partition, request.requested_at.timestamp())
+        log.info("redelivery of %s to %s asked by %s: %s", event["id"], name, request.requested_by,
+                 "cancelled" if result is None else (result.failure or "delivered"))  # fmt: skip
 
     async def _route(self, event: dict[str, Any], published: float) -> list[str]:
         """The receivers of routes and hooks the event goes to (the hooks view first brought up to date)."""
@@ -194,14 +218,15 @@ class Dispatcher:
 def register(p: Pipeline, routes: Routes, hooks: HookBook) -> Dispatcher:
     """The dispatcher agent, its record sweep, and the hooks view it follows."""
     dispatcher = Dispatcher(p, routes, hooks)
-    p.input_agent(DISPATCHER_AGENT, [p.topics.actions], dispatcher.handle, on_control=dispatcher.on_control)
+    topics = [p.topics.actions, p.topics.redeliveries]
+    p.input_agent(DISPATCHER_AGENT, topics, dispatcher.handle, on_control=dispatcher.on_control)
     control = p.control(DISPATCHER_AGENT)
 
     @timer(p.app, SWEEP_INTERVAL_SECONDS)
     async def sweep() -> None:
         before = time.time() - p.settings.delivery_record_retention_seconds
         for tp in p.app.consumer.assignment():
-            if tp.topic == p.topics.actions:
+            if tp.topic == p.topics.actions:  # the redeliveries' partitions are the same ones
                 await control.send(Sweep(tp.partition, before), tp.partition)
 
     if hooks.enabled:

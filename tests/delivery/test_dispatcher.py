@@ -12,7 +12,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from tests.support import builders as b
-from tests.support.dispatcher import SECRET, dispatcher_settings, routes_file
+from tests.support.dispatcher import SECRET, dispatcher_settings, produce_triggers, routes_file
 from tests.support.measured import measured
 from tests.support.receivers import HttpReceiver, SmtpReceiver
 from tests.support.waiting import wait_for
@@ -97,13 +97,7 @@ def test_dispatcher_killed_mid_delivery_delivers_each_event_once_but_for_the_in_
     with HttpReceiver(lambda path, i: ("slow", 0.04)) as http:
         _, env = routes_file(tmp_path, http, None)
         d = worker_factory(dispatcher_settings(settings), "dispatcher", "dispatcher", env)
-        actions = d.topics.actions
-        ids = [f"00000000-0000-5000-8000-{i:012d}" for i in range(n)]
-        for i, trigger_id in enumerate(ids):
-            event = b.trigger_event("crossed", trigger_id=trigger_id)
-            event["subject"] = f"segment/s{i % 17}"
-            kafka.produce(actions, event["subject"], event)
-        kafka.flush()
+        ids = produce_triggers(kafka, d.topics.actions, n)
         d.start()
         for k in range(kills):
             target = (k + 1) * n // (kills + 2)
@@ -156,12 +150,7 @@ def test_a_dispatcher_killed_mid_delivery_to_an_api_hook_loses_nothing_and_repea
         )
         kafka.produce(s.topic("hooks"), hook.id, hook.model_dump(mode="json"))
         d = worker_factory(s, "dispatcher", "dispatcher")
-        ids = [f"00000000-0000-5000-8000-{i:012d}" for i in range(n)]
-        for i, trigger_id in enumerate(ids):
-            event = b.trigger_event("crossed", trigger_id=trigger_id)
-            event["subject"] = f"segment/s{i % 17}"
-            kafka.produce(d.topics.actions, event["subject"], event)
-        kafka.flush()
+        ids = produce_triggers(kafka, d.topics.actions, n)
         d.start()
         for k in range(kills):
             target = (k + 1) * n // (kills + 2)

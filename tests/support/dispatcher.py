@@ -59,3 +59,16 @@ def routes_file(tmp: Path, http: HttpReceiver, smtp: SmtpReceiver | None) -> tup
 
 def dispatcher_settings(settings):
     return settings.model_copy(update={"metrics_port": free_port(), "instance_id": f"{settings.instance_id}-d"})
+
+
+def produce_triggers(kafka, topic: str, n: int, subjects: int = 17) -> list[str]:
+    """``n`` threshold-crossed trigger events straight onto the actions topic, over ``subjects`` subjects; their ids."""
+    from tests.support import builders as b
+
+    ids = [f"00000000-0000-5000-8000-{i:012d}" for i in range(n)]
+    for i, trigger_id in enumerate(ids):
+        event = b.trigger_event("crossed", trigger_id=trigger_id)
+        event["subject"] = f"segment/s{i % subjects}"
+        kafka.produce(topic, event["subject"], event)
+    kafka.flush()
+    return ids

@@ -1,4 +1,5 @@
-"""Reading the dead letters and their replays, and publishing a replay (the shell around ``deadletters``).
+"""Reading dead letters, delivery dead letters and delivery records; publishing replays and redeliveries (the
+shell around ``deadletters`` and ``deliveries``).
 
 A replay publishes its events first (acknowledged by every in-sync replica), then records them on the replays
 topic. A crash between the two leaves the replay unrecorded: running it again publishes the same event ids,
@@ -10,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from schemas.deadletter import DeadLetter, Replay, ReplayHistory
+from schemas.deadletter import DeadLetter, DeliveryDeadLetter, Redelivery, Replay, ReplayHistory
 
 from ..runtime.compacted import CompactedView
 from ..runtime.kafka import require_topic
@@ -64,3 +65,26 @@ async def publish(settings: Settings, prepared: list[Prepared], previous: dict[s
             replays = [*previous.get(p.letter.id, []), p.replay]
             value = orjson.dumps(ReplayHistory(replays=replays).model_dump(mode="json"))
             await producer.put_record(t.dead_letter_replays, p.letter.id, value)
+
+
+async def delivery_dead_letters(settings: Settings) -> list[DeliveryDeadLetter]:
+    """The newest delivery dead letter of each delivery (a trigger event and a receiver)."""
+    t = Topics(settings)
+    await require_topic(settings, t.delivery_dead_letter)
+    records = await _read_whole(settings, t.delivery_dead_letter)
+    return [DeliveryDeadLetter.model_validate_json(v) for v in records.values()]
+
+
+async def delivered(settings: Settings) -> set[str]:
+    """The deliveries the dispatcher has recorded (and not yet swept): its deliveries table's changelog."""
+    topic = f"{settings.dispatcher_app_id}-deliveries-changelog"
+    await require_topic(settings, topic)
+    return {orjson.loads(key) for key in await _read_whole(settings, topic)}
+
+
+async def request_redeliveries(settings: Settings, requests: list[tuple[bytes, Redelivery]]) -> None:
+    """Ask the dispatcher, acknowledged: keyed like the trigger events, so each lands on its partition."""
+    t = Topics(settings)
+    async with EventProducer(settings, needs=[t.redeliveries]) as producer:
+        for key, request in requests:
+            await producer.put_record(t.redeliveries, key.decode(), orjson.dumps(request.model_dump(mode="json")))
