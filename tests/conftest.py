@@ -13,7 +13,7 @@ from devtools.broker import BrokerError, DevBroker
 from devtools.settings import load_broker_settings
 from streams.runtime.kafka import ensure_topics
 from tests.support import measured
-from tests.support.kafka import Kafka, WorkerProcess, test_settings
+from tests.support.kafka import Kafka, WorkerProcess, delete_test_topics, test_settings
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -33,8 +33,11 @@ def broker() -> Iterator[DevBroker]:
     except BrokerError as exc:
         pytest.fail(f"the Kafka broker could not start; integration tests cannot run:\n{exc}", pytrace=False)
     yield dev
-    if not already_running:
-        dev.stop()
+    try:
+        delete_test_topics(dev.bootstrap)
+    finally:
+        if not already_running:
+            dev.stop()
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from streams.settings import Settings
 from streams.topics import Topics
 from tests.support import scenario
 from tests.support.helm import Pod, one, pod, render
-from tests.support.kafka import Kafka
+from tests.support.kafka import Kafka, new_tag
 from tests.support.measured import measured
 from tests.support.receivers import HttpReceiver
 
@@ -160,7 +159,7 @@ def _metric(process: PodProcess, line: str, timeout: float = 60) -> None:
 
 
 def test_the_charts_pods_run_pass_their_probes_and_a_rolling_sigterm_restart_is_exact(broker, tmp_path):
-    tag = uuid.uuid4().hex[:10]
+    tag = new_tag()
     kafka = Kafka(broker.bootstrap)
     with HttpReceiver() as http:
         values = tmp_path / "values.yaml"

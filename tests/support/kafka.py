@@ -11,13 +11,38 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from devtools.processes import ROOT, WorkerProcess, env_for, free_port  # noqa: F401  (re-exported for tests)
 from streams.settings import Settings
 
+# Every tag handed out this session: its topics are deleted at the end (delete_test_topics), so a
+# long-lived dev broker does not pile up thousands of partitions run after run.
+_TAGS: set[str] = set()
+
+
+def new_tag() -> str:
+    """A fresh name for a test's topics (``t-<tag>.``) and consumer groups (``test-<tag>``)."""
+    tag = uuid.uuid4().hex[:10]
+    _TAGS.add(tag)
+    return tag
+
+
+def delete_test_topics(bootstrap: str, timeout: float = 60.0) -> int:
+    """Delete the topics of every tag this session handed out; return how many."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    names = admin.list_topics(timeout=timeout).topics
+    prefixes = tuple(p for tag in _TAGS for p in (f"t-{tag}.", f"test-{tag}-"))
+    doomed = [name for name in names if name.startswith(prefixes)]
+    if not doomed:
+        return 0
+    for future in admin.delete_topics(doomed, operation_timeout=timeout, request_timeout=timeout).values():
+        future.result()
+    return len(doomed)
+
 
 def test_settings(bootstrap: str, tmp: Path, **overrides: Any) -> Settings:
-    tag = uuid.uuid4().hex[:10]
+    tag = new_tag()
     values: dict[str, Any] = dict(
         kafka_bootstrap=bootstrap,
         app_id=f"test-{tag}",
