@@ -13,7 +13,15 @@ from pydantic import AwareDatetime, Field
 
 from .events import _Model
 
-Scope = Literal["read", "write"]  # write includes read
+# read: GET the registries; write: change subscriptions and hooks (and read); operate: see and replay dead letters
+# and failed deliveries (and read), for whoever automates operations. write and operate are apart on purpose:
+# a flow that registers hooks needs no replays, an operator's script changes no subscriptions.
+Scope = Literal["read", "write", "operate"]
+_GRANTS: dict[str, frozenset[str]] = {
+    "read": frozenset({"read"}),
+    "write": frozenset({"read", "write"}),
+    "operate": frozenset({"read", "operate"}),
+}
 PREFIX = "cdpk"
 KeyId = Annotated[str, Field(pattern=r"^[a-z0-9]{12}$")]
 
@@ -26,7 +34,7 @@ class ApiKey(_Model):
     created_at: AwareDatetime
 
     def allows(self, needed: Scope) -> bool:
-        return needed == "read" or self.scope == "write"
+        return needed in _GRANTS[self.scope]
 
     def matches(self, secret: str) -> bool:
         return hmac.compare_digest(self.sha256, digest(secret))

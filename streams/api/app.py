@@ -22,11 +22,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..metrics import Metrics
 from ..runtime.egress import EgressPolicy
 from ..runtime.health import Health
+from ..runtime.kafka import MissingTopicsError
 from ..settings import Settings
 from .auth import RateLimiter
 from .deps import Context
 from .problems import MEDIA_TYPE, FieldError, ProblemError, field_errors, responses
-from .routes import health, hooks, subscriptions, trigger_types
+from .routes import health, hooks, operations, subscriptions, trigger_types
 from .store import ApiStore
 
 log = logging.getLogger("cdp_triggers.api")
@@ -112,11 +113,17 @@ def create_api(
             ),
         )
 
+    @app.exception_handler(MissingTopicsError)
+    async def _missing(request: Request, exc: MissingTopicsError) -> JSONResponse:
+        # the operations read topics a dispatcher creates when it first starts
+        detail = f"{exc}: create the topics ('cdp-triggers topics create') and start the worker and dispatcher"
+        return await _problem(request, ProblemError(503, detail, headers={"Retry-After": "30"}))
+
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return await _problem(request, ProblemError(500, "unexpected error; it is logged"))
 
-    for resource in (health, subscriptions, hooks, trigger_types):  # the order of the OpenAPI document
+    for resource in (health, subscriptions, hooks, trigger_types, operations):  # the order of the OpenAPI document
         app.include_router(resource.router)
     return app

@@ -64,6 +64,7 @@ def needs(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
 
 Reader = Annotated[ApiKey, Depends(needs("read"))]
 Writer = Annotated[ApiKey, Depends(needs("write"))]
+Operator = Annotated[ApiKey, Depends(needs("operate"))]
 SubscriptionIdPath = Annotated[str, Path(min_length=1, max_length=256, pattern=r"^\S(.*\S)?$")]
 HookIdPath = Annotated[str, Path(pattern=r"^hk_[a-z0-9]{20,40}$")]
 TypeName = Annotated[str, Path(max_length=64, description="e.g. segment.threshold.crossed")]

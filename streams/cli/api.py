@@ -48,7 +48,11 @@ def connector(
 @keys_app.command("create")
 def keys_create(
     name: str = typer.Argument(..., help="Who or what uses it, e.g. power-automate-marketing"),
-    scope: str = typer.Option("write", "--scope", help="read (GET only) or write (everything)"),
+    scope: str = typer.Option(
+        "write",
+        "--scope",
+        help="read (GET only), write (subscriptions and hooks) or operate (dead letters and redeliveries)",
+    ),
 ) -> None:
     """Create a key and print it, once: only its hash is stored."""
     from datetime import datetime

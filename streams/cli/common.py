@@ -40,7 +40,7 @@ def run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
     """Run a coroutine, turning Kafka being down or topics missing into one sentence with a hint."""
     import asyncio
 
-    from aiokafka.errors import KafkaConnectionError
+    from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 
     from ..runtime.kafka import KafkaConnection, MissingTopicsError, diagnose
 
@@ -54,6 +54,8 @@ def run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
         fail(f"{problem}. Hint: 'cdp-triggers broker start' for the dev broker.")
     except MissingTopicsError as exc:
         fail(f"{exc}. Hint: 'cdp-triggers topics create' (or start a worker), and check CDP_TOPIC_PREFIX.")
+    except KafkaTimeoutError as exc:
+        fail(f"Kafka did not answer in time: {exc}")
 
 
 def ensure_topics(settings: Settings) -> list[str]:

@@ -6,7 +6,6 @@ import getpass
 import json
 import socket
 import sys
-from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -45,10 +44,10 @@ def dl_list(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line, with its replays"),
 ) -> None:
     """The dead letters, oldest first, with counts by reason."""
-    from ..client.deadletters import counts_by_reason, select
+    from ..client.deadletters import Choice, counts_by_reason, select
 
     letters, history = _load(settings())
-    chosen = select(letters, (), _reason(reason), topic, when(since, "--since"), when(until, "--until"))
+    chosen = select(letters, Choice((), _reason(reason), topic, when(since, "--since"), when(until, "--until")))
     for d in chosen:
         replays = history.get(d.id, [])
         if as_json:
@@ -104,11 +103,8 @@ def dl_replay(
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and show what would be published; publish nothing"),
 ) -> None:
     """Publish chosen dead letters again on their topics, validated first: all of them, or nothing."""
-    from datetime import UTC
-
     from ..client import operations
-    from ..client.deadletters import ReplayRefused, prepare, read_fixes, select
-    from ..topics import Topics
+    from ..client.deadletters import Choice, ChoiceError, ReplayRefused, read_fixes
 
     s = settings()
     fixes: dict[str, bytes] = {}
@@ -120,27 +116,20 @@ def dl_replay(
             fail(f"--fix {fix}: {exc.strerror}", EXIT_CONFIG)
         except ValueError as exc:
             fail(f"--fix: {exc}", EXIT_CONFIG)
-    if not ids and reason is None and topic is None and since is None and until is None and not fixes:
-        fail("choose what to replay: ids, --reason, --topic, --since/--until, or --fix", EXIT_CONFIG)
-    letters, history = _load(s)
-    # With --fix and nothing else chosen, the fixes choose.
-    wanted = list(ids or []) or ([] if reason or topic or since or until else list(fixes))
-    chosen = select(letters, wanted, _reason(reason), topic, when(since, "--since"), when(until, "--until"))
-    missing = sorted(set(wanted) - {d.id for d in chosen})
-    if missing:
-        fail(f"no such dead letter: {', '.join(missing)}. Hint: 'cdp-triggers dead-letters list'.", EXIT_CONFIG)
-    if not chosen:
-        typer.echo("no dead letter matches; nothing replayed")
-        return
+    choice = Choice(tuple(ids or ()), _reason(reason), topic, when(since, "--since"), when(until, "--until"))
     who = by or f"{getpass.getuser()}@{socket.gethostname()}"
     try:
-        prepared = prepare(chosen, fixes, history, Topics(s), s.max_event_bytes, who, datetime.now(UTC), force)
+        prepared = run(lambda: operations.replay(s, choice, fixes, who, force, dry_run))
+    except ChoiceError as exc:
+        fail(f"{exc}. Hint: 'cdp-triggers dead-letters list'.", EXIT_CONFIG)
     except ReplayRefused as exc:
         fail(f"nothing replayed; {len(exc.problems)} cannot be:\n  " + "\n  ".join(exc.problems), EXIT_CONFIG)
+    if not prepared:
+        typer.echo("no dead letter matches; nothing replayed")
+        return
     for p in prepared:
         typer.echo(f"{p.letter.id} -> {p.topic} key {p.key.decode()} event {p.replay.event_id}")
     if dry_run:
         typer.echo(f"{len(prepared)} would be replayed (--dry-run: nothing published)")
         return
-    run(lambda: operations.publish(s, prepared, history))
     typer.echo(f"{len(prepared)} replayed, recorded as by {who}")

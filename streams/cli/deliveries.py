@@ -29,10 +29,7 @@ def _reason(text: str | None):
 def _load(s):
     from ..client import operations
 
-    async def go():
-        return await operations.delivery_dead_letters(s), await operations.delivered(s)
-
-    return run(go)
+    return run(lambda: operations.given_up(s))
 
 
 def _age(d) -> str:
@@ -52,10 +49,10 @@ def deliveries_list(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line"),
 ) -> None:
     """Deliveries given up, oldest first: receiver, reason, attempts, last error, age, and whether delivered since."""
-    from ..client.deliveries import select
+    from ..client.deliveries import Choice, select
 
     letters, delivered = _load(settings())
-    chosen = select(letters, (), receiver, _reason(reason), when(since, "--since"), when(until, "--until"))
+    chosen = select(letters, Choice((), receiver, _reason(reason), when(since, "--since"), when(until, "--until")))
     if undelivered:
         chosen = [d for d in chosen if d.id not in delivered]
     for d in chosen:
@@ -96,34 +93,29 @@ def deliveries_redeliver(
     """Ask the dispatchers to send given-up deliveries again, with the same webhook id; what was delivered
     since is not sent again. Exit code 1 when one failed again or is still pending after --wait."""
     from ..client import operations
-    from ..client.deliveries import outcome, plan, select
+    from ..client.deliveries import Choice, ChoiceError, outcome
 
     s = settings()
-    if not ids and receiver is None and reason is None and since is None and until is None:
-        fail("choose what to redeliver: ids, --receiver, --reason or --since/--until", EXIT_CONFIG)
-    letters, delivered = _load(s)
-    chosen = select(letters, ids or [], receiver, _reason(reason), when(since, "--since"), when(until, "--until"))
-    missing = sorted(set(ids or []) - {d.id for d in chosen})
-    if missing:
-        fail(f"no such given-up delivery: {', '.join(missing)}. Hint: 'cdp-triggers deliveries list'.", EXIT_CONFIG)
+    choice = Choice(tuple(ids or ()), receiver, _reason(reason), when(since, "--since"), when(until, "--until"))
     asked = datetime.now(UTC)
-    todo = plan(chosen, delivered, by or f"{getpass.getuser()}@{socket.gethostname()}", asked)
+    try:
+        todo = run(lambda: operations.redeliver(s, choice, by or f"{getpass.getuser()}@{socket.gethostname()}"))
+    except ChoiceError as exc:
+        fail(f"{exc}. Hint: 'cdp-triggers deliveries list'.", EXIT_CONFIG)
     for d in todo.delivered:
         typer.echo(f"{d.id}: delivered already; not sent again")
     if not todo.requests:
         typer.echo(f"nothing to redeliver ({len(todo.delivered)} delivered already)")
         return
-    run(lambda: operations.request_redeliveries(s, todo.requests))
     typer.echo(f"asked the dispatcher to redeliver {len(todo.requests)}")
     if wait <= 0:
         return
     asked_for = {r.delivery_dead_letter_id for _, r in todo.requests}
-    by_id = {d.id: d for d in chosen}
     deadline = time.monotonic() + wait
     while True:
         letters, delivered = _load(s)
         newest = {d.id: d for d in letters}
-        outcomes = {i: outcome(by_id[i], delivered, newest.get(i), asked) for i in asked_for}
+        outcomes = {i: outcome(i, delivered, newest.get(i), asked) for i in asked_for}
         if all(o != "pending" for o in outcomes.values()) or time.monotonic() >= deadline:
             break
         time.sleep(1.0)

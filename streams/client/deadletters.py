@@ -31,28 +31,52 @@ def replay_event_id(dead_letter_id: str, number: int) -> str:
     return str(uuid.uuid5(REPLAY_NAMESPACE, f"{dead_letter_id}#{number}"))
 
 
-def select(
-    letters: Iterable[DeadLetter],
-    ids: Iterable[str] = (),
-    reason: DeadLetterReason | None = None,
-    topic: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> list[DeadLetter]:
-    """The dead letters that pass every filter given, oldest first."""
-    wanted = set(ids)
+@dataclass(frozen=True)
+class Choice:
+    """Which dead letters: those with these ids, and passing every filter given."""
+
+    ids: tuple[str, ...] = ()
+    reason: DeadLetterReason | None = None
+    topic: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def filters(self) -> bool:
+        return any(f is not None for f in (self.reason, self.topic, self.since, self.until))
+
+
+class ChoiceError(ValueError):
+    """A replay that chose nothing, or named a dead letter that does not exist."""
+
+
+def select(letters: Iterable[DeadLetter], choice: Choice = Choice()) -> list[DeadLetter]:
+    """The dead letters ``choice`` takes, oldest first."""
+    wanted = set(choice.ids)
     return sorted(
         (
             d
             for d in letters
             if (not wanted or d.id in wanted)
-            and (reason is None or d.reason == reason)
-            and (topic is None or d.topic == topic)
-            and (since is None or d.dead_lettered_at >= since)
-            and (until is None or d.dead_lettered_at < until)
+            and (choice.reason is None or d.reason == choice.reason)
+            and (choice.topic is None or d.topic == choice.topic)
+            and (choice.since is None or d.dead_lettered_at >= choice.since)
+            and (choice.until is None or d.dead_lettered_at < choice.until)
         ),
         key=lambda d: (d.dead_lettered_at, d.id),
     )
+
+
+def choose(letters: Iterable[DeadLetter], choice: Choice, fixes: dict[str, bytes]) -> list[DeadLetter]:
+    """What a replay takes. Something must be chosen; with fixes and nothing else, the fixes choose."""
+    if not choice.ids and not choice.filters() and not fixes:
+        raise ChoiceError("choose what to replay: ids, a reason, a topic, a time range, or fixes")
+    if not choice.ids and not choice.filters():
+        choice = Choice(ids=tuple(fixes))
+    chosen = select(letters, choice)
+    missing = sorted(set(choice.ids) - {d.id for d in chosen})
+    if missing:
+        raise ChoiceError(f"no such dead letter: {', '.join(missing)}")
+    return chosen
 
 
 def original(letter: DeadLetter) -> tuple[bytes | None, bytes | None]:
@@ -111,8 +135,14 @@ def read_fixes(text: str, source: str) -> dict[str, bytes]:
             raise ValueError(f'{source} line {n}: expected {{"dead_letter_id": "...", "event": {{...}}}}')
         if item["dead_letter_id"] in fixes:
             raise ValueError(f"{source} line {n}: {item['dead_letter_id']} is fixed twice")
-        fixes[item["dead_letter_id"]] = orjson.dumps(item["event"])
+        fixes[item["dead_letter_id"]] = fix_bytes(item["event"])
     return fixes
+
+
+def fix_bytes(event: Any) -> bytes:
+    """A corrected event as the bytes to validate and replay. The standard encoder: any JSON value a client sent
+    encodes (orjson refuses integers past 64 bits), and the decoder then says what is wrong with it."""
+    return json.dumps(event, separators=(",", ":")).encode()
 
 
 def prepare(

@@ -12,28 +12,50 @@ from datetime import datetime
 from schemas.deadletter import DeliveryDeadLetter, DeliveryFailure, Redelivery
 
 
-def select(
-    letters: Iterable[DeliveryDeadLetter],
-    ids: Iterable[str] = (),
-    receiver: str | None = None,
-    reason: DeliveryFailure | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> list[DeliveryDeadLetter]:
-    """Those that pass every filter given, oldest first."""
-    wanted = set(ids)
+@dataclass(frozen=True)
+class Choice:
+    """Which given-up deliveries: those with these ids, and passing every filter given."""
+
+    ids: tuple[str, ...] = ()
+    receiver: str | None = None
+    reason: DeliveryFailure | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def filters(self) -> bool:
+        return any(f is not None for f in (self.receiver, self.reason, self.since, self.until))
+
+
+class ChoiceError(ValueError):
+    """A redelivery that chose nothing, or named a delivery that was not given up."""
+
+
+def select(letters: Iterable[DeliveryDeadLetter], choice: Choice = Choice()) -> list[DeliveryDeadLetter]:
+    """Those ``choice`` takes, oldest first."""
+    wanted = set(choice.ids)
     return sorted(
         (
             d
             for d in letters
             if (not wanted or d.id in wanted)
-            and (receiver is None or d.receiver == receiver)
-            and (reason is None or d.reason == reason)
-            and (since is None or d.dead_lettered_at >= since)
-            and (until is None or d.dead_lettered_at < until)
+            and (choice.receiver is None or d.receiver == choice.receiver)
+            and (choice.reason is None or d.reason == choice.reason)
+            and (choice.since is None or d.dead_lettered_at >= choice.since)
+            and (choice.until is None or d.dead_lettered_at < choice.until)
         ),
         key=lambda d: (d.dead_lettered_at, d.id),
     )
+
+
+def choose(letters: Iterable[DeliveryDeadLetter], choice: Choice) -> list[DeliveryDeadLetter]:
+    """What a redelivery takes: something must be chosen, and every id named must exist."""
+    if not choice.ids and not choice.filters():
+        raise ChoiceError("choose what to redeliver: ids, a receiver, a reason or a time range")
+    chosen = select(letters, choice)
+    missing = sorted(set(choice.ids) - {d.id for d in chosen})
+    if missing:
+        raise ChoiceError(f"no such given-up delivery: {', '.join(missing)}")
+    return chosen
 
 
 @dataclass(frozen=True)
@@ -56,9 +78,9 @@ def plan(chosen: list[DeliveryDeadLetter], delivered: set[str], by: str, at: dat
     return Plan(requests, done)
 
 
-def outcome(letter: DeliveryDeadLetter, delivered: set[str], newest: DeliveryDeadLetter | None, asked: datetime) -> str:
+def outcome(delivery_id: str, delivered: set[str], newest: DeliveryDeadLetter | None, asked: datetime) -> str:
     """``delivered``, ``failed again: <reason>: <error>`` or ``pending``, for a redelivery asked at ``asked``."""
-    if letter.id in delivered:
+    if delivery_id in delivered:
         return "delivered"
     if newest is not None and newest.dead_lettered_at > asked:
         return f"failed again: {newest.reason.value}: {newest.error}"

@@ -7,9 +7,12 @@ which the worker ignores."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from aiokafka.errors import KafkaTimeoutError
 
 from schemas.deadletter import DeadLetter, DeliveryDeadLetter, Redelivery, Replay, ReplayHistory
 
@@ -17,8 +20,11 @@ from ..runtime.compacted import CompactedView
 from ..runtime.kafka import require_topic
 from ..settings import Settings
 from ..topics import Topics
+from . import deadletters, deliveries
 from .deadletters import Prepared
 from .producer import EventProducer
+
+READ_SECONDS = 60.0  # one topic read to its end: the operations' topics are small; a broker that does not answer
 
 
 async def _read_whole(settings: Settings, topic: str) -> dict[str, bytes]:
@@ -34,7 +40,9 @@ async def _read_whole(settings: Settings, topic: str) -> dict[str, bytes]:
 
     view = CompactedView(settings, topic, apply)
     try:
-        await view.load()
+        await asyncio.wait_for(view.load(), READ_SECONDS)
+    except TimeoutError:
+        raise KafkaTimeoutError(f"{topic} was not read to its end within {READ_SECONDS:g} s") from None
     finally:
         await view.close()
     return found
@@ -67,6 +75,25 @@ async def publish(settings: Settings, prepared: list[Prepared], previous: dict[s
             await producer.put_record(t.dead_letter_replays, p.letter.id, value)
 
 
+async def replay(
+    settings: Settings,
+    choice: deadletters.Choice,
+    fixes: dict[str, bytes],
+    by: str,
+    force: bool = False,
+    dry_run: bool = False,
+) -> list[Prepared]:
+    """Replay what ``choice`` (or the fixes) takes: all of it or nothing (ChoiceError, ReplayRefused)."""
+    letters, previous = await dead_letters(settings), await history(settings)
+    chosen = deadletters.choose(letters, choice, fixes)
+    topics = Topics(settings)
+    at = datetime.now(UTC)
+    prepared = deadletters.prepare(chosen, fixes, previous, topics, settings.max_event_bytes, by, at, force)
+    if not dry_run:
+        await publish(settings, prepared, previous)
+    return prepared
+
+
 async def delivery_dead_letters(settings: Settings) -> list[DeliveryDeadLetter]:
     """The newest delivery dead letter of each delivery (a trigger event and a receiver)."""
     t = Topics(settings)
@@ -82,9 +109,25 @@ async def delivered(settings: Settings) -> set[str]:
     return {orjson.loads(key) for key in await _read_whole(settings, topic)}
 
 
+async def given_up(settings: Settings) -> tuple[list[DeliveryDeadLetter], set[str]]:
+    """The delivery dead letters, and which of them were delivered since. With none, the delivery records are not
+    read: they exist once a dispatcher has run, and a new deployment has given up nothing."""
+    letters = await delivery_dead_letters(settings)
+    return letters, (await delivered(settings) if letters else set())
+
+
 async def request_redeliveries(settings: Settings, requests: list[tuple[bytes, Redelivery]]) -> None:
     """Ask the dispatcher, acknowledged: keyed like the trigger events, so each lands on its partition."""
     t = Topics(settings)
     async with EventProducer(settings, needs=[t.redeliveries]) as producer:
         for key, request in requests:
             await producer.put_record(t.redeliveries, key.decode(), orjson.dumps(request.model_dump(mode="json")))
+
+
+async def redeliver(settings: Settings, choice: deliveries.Choice, by: str) -> deliveries.Plan:
+    """Ask for what ``choice`` takes (ChoiceError when nothing or an unknown id), except what was delivered since."""
+    letters, done = await given_up(settings)
+    todo = deliveries.plan(deliveries.choose(letters, choice), done, by, datetime.now(UTC))
+    if todo.requests:
+        await request_redeliveries(settings, todo.requests)
+    return todo

@@ -59,3 +59,18 @@ def test_the_bucket_allows_a_burst_then_refills_at_the_rate():
     assert limiter.take("other", 0.0) == 0.0
     assert limiter.take("k", 5.0) == pytest.approx(5.0)
     assert limiter.take("k", 10.0) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("scope", "allowed"),
+    [("read", {"read"}), ("write", {"read", "write"}), ("operate", {"read", "operate"})],
+)
+def test_each_scope_allows_reading_and_only_its_own_changes(scope, allowed):
+    keys, full = ring(scope)
+    for needed in ("read", "write", "operate"):
+        if needed in allowed:
+            authenticate(keys, full, needed)
+        else:
+            with pytest.raises(ProblemError) as refused:
+                authenticate(keys, full, needed)
+            assert refused.value.status == 403 and f"needs {needed!r}" in refused.value.detail

@@ -10,7 +10,10 @@ import pytest
 
 from schemas.deadletter import DeadLetter, DeadLetterReason, Replay
 from streams.client.deadletters import (
+    Choice,
+    ChoiceError,
     ReplayRefused,
+    choose,
     counts_by_reason,
     prepare,
     read_fixes,
@@ -97,6 +100,9 @@ def test_an_oversized_fix_is_refused_by_the_workers_limit():
 def test_fix_files_are_json_lines_keyed_by_dead_letter_id_and_errors_name_the_line():
     text = '{"dead_letter_id": "t/0/1", "event": {"a": 1}}\n\n{"dead_letter_id": "t/0/2", "event": {}}\n'
     assert read_fixes(text, "fix.jsonl") == {"t/0/1": b'{"a":1}', "t/0/2": b"{}"}
+    assert read_fixes('{"dead_letter_id": "t/0/3", "event": {"n": 18446744073709551616}}', "f") == {
+        "t/0/3": b'{"n":18446744073709551616}'  # past 64 bits: encoded, for the decoder to refuse
+    }
     with pytest.raises(ValueError, match="fix.jsonl line 1: not JSON"):
         read_fixes("{", "fix.jsonl")
     with pytest.raises(ValueError, match="line 2: expected"):
@@ -108,8 +114,8 @@ def test_fix_files_are_json_lines_keyed_by_dead_letter_id_and_errors_name_the_li
 def test_selection_filters_and_orders_and_the_bytes_read_as_a_person_reads_them():
     letters = [_letter(b"{}", 3), _letter(b"x", 1, DeadLetterReason.NOT_JSON), _letter(None, 2, DeadLetterReason.EMPTY)]
     assert [d.offset for d in select(letters)] == [1, 2, 3]
-    assert [d.offset for d in select(letters, reason=DeadLetterReason.NOT_JSON)] == [1]
-    assert [d.offset for d in select(letters, since=datetime(2026, 12, 3, 7, 2, tzinfo=UTC))] == [2, 3]
+    assert [d.offset for d in select(letters, Choice(reason=DeadLetterReason.NOT_JSON))] == [1]
+    assert [d.offset for d in select(letters, Choice(since=datetime(2026, 12, 3, 7, 2, tzinfo=UTC)))] == [2, 3]
     assert counts_by_reason(letters) == {"empty": 1, "not_json": 1, "schema": 1}
     assert readable(b'{"a": 1}') == {"a": 1} and readable(b"plain") == "plain"
     assert readable(b"\xff") == {"base64": "/w=="} and readable(None) is None
@@ -118,3 +124,13 @@ def test_selection_filters_and_orders_and_the_bytes_read_as_a_person_reads_them(
 def test_replay_records_say_who_and_when():
     replay = Replay(dead_letter_id="t/0/1", event_id="e", fixed=False, by="ops", at=AT)
     assert Replay.model_validate_json(replay.model_dump_json()) == replay
+
+
+def test_a_replay_must_choose_and_every_id_it_names_must_exist_and_fixes_alone_choose():
+    letters = [_letter(b"{}", 1), _letter(b"x", 2, DeadLetterReason.NOT_JSON)]
+    with pytest.raises(ChoiceError, match="choose what to replay"):
+        choose(letters, Choice(), {})
+    with pytest.raises(ChoiceError, match=f"no such dead letter: {TOPICS.segments}/0/9"):
+        choose(letters, Choice(ids=(letters[0].id, f"{TOPICS.segments}/0/9")), {})
+    assert choose(letters, Choice(), {letters[1].id: b"{}"}) == [letters[1]]
+    assert choose(letters, Choice(reason=DeadLetterReason.SCHEMA), {letters[1].id: b"{}"}) == [letters[0]]

@@ -30,7 +30,7 @@ def test_a_redelivery_plan_asks_only_for_what_was_not_delivered_since_keyed_like
     from streams.client import deliveries
 
     letters = [_given_up(1), _given_up(2), _given_up(3, "teams")]
-    chosen = deliveries.select(letters, receiver="hook")
+    chosen = deliveries.select(letters, deliveries.Choice(receiver="hook"))
     assert [d.id for d in chosen] == [letters[0].id, letters[1].id]
     plan = deliveries.plan(chosen, {letters[1].id}, "ops", AT)
     assert plan.delivered == [letters[1]]
@@ -43,7 +43,20 @@ def test_a_redeliverys_outcome_is_delivered_failed_again_or_pending():
     from streams.client.deliveries import outcome
 
     letter = _given_up(1)
-    assert outcome(letter, {letter.id}, None, AT) == "delivered"
+    assert outcome(letter.id, {letter.id}, None, AT) == "delivered"
     newer = letter.model_copy(update={"dead_lettered_at": datetime(2026, 12, 3, 9, 0, tzinfo=UTC), "error": "HTTP 410"})
-    assert outcome(letter, set(), newer, AT) == "failed again: exhausted: HTTP 410"
-    assert outcome(letter, set(), letter, AT) == "pending"
+    assert outcome(letter.id, set(), newer, AT) == "failed again: exhausted: HTTP 410"
+    assert outcome(letter.id, set(), letter, AT) == "pending"
+
+
+def test_a_redelivery_must_choose_and_every_id_it_names_must_exist():
+    import pytest
+
+    from streams.client.deliveries import Choice, ChoiceError, choose
+
+    letters = [_given_up(1), _given_up(2, "teams")]
+    with pytest.raises(ChoiceError, match="choose what to redeliver"):
+        choose(letters, Choice())
+    with pytest.raises(ChoiceError, match="no such given-up delivery: nope"):
+        choose(letters, Choice(ids=(letters[0].id, "nope")))
+    assert choose(letters, Choice(receiver="teams")) == [letters[1]]
