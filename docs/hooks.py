@@ -3,6 +3,7 @@
 - ``<!-- generated: settings -->``: every ``CDP_*`` setting, from ``streams.settings.Settings``;
 - ``<!-- generated: broker-settings -->``: the dev broker's, from ``devtools.settings.BrokerSettings``;
 - ``<!-- generated: openapi -->``: the API's operations, from ``schemas/json/openapi.json``;
+- ``<!-- generated: acls -->``: what each role's Kafka principal may do, from ``streams.acls``;
 - ``<!-- measured: KEY -->``: what a reliability test last measured, from ``docs/results/reliability.json``
   (``./dev reliability`` writes it; an unknown key fails the build).
 """
@@ -50,9 +51,21 @@ def openapi_reference(document: dict[str, Any]) -> str:
     for path, operations in document["paths"].items():
         for method, op in operations.items():
             summary = (op.get("description") or op.get("summary") or "").split("\n\n")[0].replace("\n", " ")
-            secured = "read or write" if op.get("security") else "none"
+            secured = op.get("x-required-scope", "none")
             summary = summary.replace("|", "\\|")
             rows.append(f"| `{method.upper()} {path}` | {summary} | {secured} |")
+    return "\n".join(rows)
+
+
+def acls_table() -> str:
+    from streams.acls import ROLES, acls
+    from streams.settings import Settings
+
+    rows = ["| role | may | why |", "|---|---|---|"]
+    for role in ROLES:
+        for acl in acls(role, Settings()):
+            names = ", ".join(f"`{name}`" for name in acl.names)
+            rows.append(f"| `{role}` | {', '.join(acl.operations)} on {acl.resource} {names} | {acl.why} |")
     return "\n".join(rows)
 
 
@@ -83,6 +96,8 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     if "<!-- generated: openapi -->" in markdown:
         document = json.loads((ROOT / "schemas" / "json" / "openapi.json").read_text())
         markdown = markdown.replace("<!-- generated: openapi -->", openapi_reference(document))
+    if "<!-- generated: acls -->" in markdown:
+        markdown = markdown.replace("<!-- generated: acls -->", acls_table())
     if MEASURED.search(markdown):
         results = json.loads((ROOT / "docs" / "results" / "reliability.json").read_text())
         markdown = measured_lines(markdown, results)

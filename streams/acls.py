@@ -72,6 +72,18 @@ def acls(role: Role, settings: Settings) -> list[Acl]:
                 "'deliveries list' reads what was given up, and what was delivered since",
             ),
             Acl("topic", (t.redeliveries,), ("Write", "Describe"), "'deliveries redeliver' asks the dispatcher"),
+            Acl(
+                "topic",
+                (t.actions, t.subscriptions, t.api_keys),
+                ("Read", "Describe"),
+                "'status' counts triggers, subscriptions and API keys (hashes only; not the hooks' URLs)",
+            ),
+            Acl(
+                "group",
+                (settings.app_id, settings.dispatcher_app_id),
+                ("Describe",),
+                "'status' reads the groups' members and committed offsets",
+            ),
         ]
     return [Acl("topic", (t.actions,), ("Read", "Describe"), "'tail' follows the trigger events")]
 
@@ -106,7 +118,18 @@ def topics_of(role: Role, settings: Settings) -> set[str]:
     if role == "api":
         return {t.subscriptions, t.hooks, t.api_keys}
     if role == "operator":
-        return {t.dead_letter, t.dead_letter_replays, t.datasources, t.segments, t.measures, t.runs, t.redeliveries}
+        return {
+            t.dead_letter,
+            t.dead_letter_replays,
+            t.datasources,
+            t.segments,
+            t.measures,
+            t.runs,
+            t.redeliveries,
+            t.actions,
+            t.subscriptions,
+            t.api_keys,
+        }
     return {spec.name for spec in t.specs()}
 
 

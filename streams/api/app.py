@@ -17,6 +17,7 @@ from aiokafka.errors import KafkaError
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..metrics import Metrics
@@ -25,7 +26,7 @@ from ..runtime.health import Health
 from ..runtime.kafka import MissingTopicsError
 from ..settings import Settings
 from .auth import RateLimiter
-from .deps import Context
+from .deps import Context, scope_of
 from .problems import MEDIA_TYPE, FieldError, ProblemError, field_errors, responses
 from .routes import health, hooks, operations, subscriptions, trigger_types
 from .store import ApiStore
@@ -125,5 +126,8 @@ def create_api(
         return await _problem(request, ProblemError(500, "unexpected error; it is logged"))
 
     for resource in (health, subscriptions, hooks, trigger_types, operations):  # the order of the OpenAPI document
+        for route in resource.router.routes:
+            if isinstance(route, APIRoute) and (scope := scope_of(route)):  # stated in the document, per operation
+                route.openapi_extra = {**(route.openapi_extra or {}), "x-required-scope": scope}
         app.include_router(resource.router)
     return app

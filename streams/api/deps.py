@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 
 from schemas.apikeys import ApiKey, Scope
@@ -59,7 +60,17 @@ def needs(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
         ctx.limiter.check(key.key_id, time.monotonic())
         return key
 
+    check.scope = scope  # type: ignore[attr-defined]  # read by scope_of(), for the OpenAPI document
     return check
+
+
+def scope_of(route: APIRoute) -> Scope | None:
+    """The key scope a route needs: from the ``needs`` dependency among its own."""
+    for dependency in route.dependant.dependencies:
+        scope: Scope | None = getattr(dependency.call, "scope", None)
+        if scope is not None:
+            return scope
+    return None
 
 
 Reader = Annotated[ApiKey, Depends(needs("read"))]

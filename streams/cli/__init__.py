@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from . import api, events, processes
+from . import api, events, processes, status
 from .contracts import routes_app, schemas_app
 from .deadletters import dead_letters_app
 from .deliveries import deliveries_app
@@ -19,6 +19,7 @@ app.command()(events.publish)
 app.command()(events.tail)
 app.command()(api.api)
 app.command()(api.connector)
+app.command()(status.status)
 app.add_typer(processes.topics_app, name="topics")
 app.add_typer(subs_app, name="subscriptions")
 app.add_typer(api.keys_app, name="api-keys")

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from devtools.processes import free_port_block
 from schemas.triggers import TriggerType
 from tests.support.kafka import env_for
 
@@ -19,6 +20,8 @@ SIX = [t for t in TriggerType if t is not TriggerType.REFRESH_RUN_STALLED]
 
 
 def _demo(settings, tmp_path, *args: str) -> subprocess.Popen:
+    # the demo's dispatcher serves metrics one port above the worker's: both must be free
+    settings = settings.model_copy(update={"metrics_port": free_port_block(2)})
     env = {**env_for(settings), "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
         [sys.executable, "-m", "streams.cli", "demo", *args],
@@ -42,8 +45,9 @@ def _read_until(proc: subprocess.Popen, needle: str, timeout: float) -> list[str
             return lines
         if not line and proc.poll() is not None:
             break
-    os.killpg(proc.pid, signal.SIGKILL)
-    raise AssertionError(f"{needle!r} not seen:\n" + "".join(lines[-60:]))
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    raise AssertionError(f"{needle!r} not seen (exit code {proc.poll()}):\n" + "".join(lines[-60:]))
 
 
 def test_demo_shows_all_six_trigger_types_within_two_minutes(settings, tmp_path):

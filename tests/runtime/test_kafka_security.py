@@ -190,6 +190,14 @@ def test_an_operator_lists_and_replays_dead_letters_with_its_own_acls_only(secur
     records = Kafka(dev.bootstrap).read_json(t.dead_letter_replays, idle=2.0, timeout=20)
     assert [r["replays"][0]["by"] for r in records] == ["ops"]
 
+    # status with the same ACLs: everything but the hooks (their callback URLs are the API's and dispatchers')
+    status = cli(operator, "status", "--json", "--sample", "1")
+    assert status.returncode in (0, 1), status.stderr
+    shown = json.loads(status.stdout)
+    assert shown["registries"]["hooks"] is None and isinstance(shown["registries"]["subscriptions"], int)
+    assert shown["dead_letters_by_reason"] == {"schema": 1} and shown["dead_letters_unreplayed"] == 0
+    assert {g["group"] for g in shown["groups"]} == {operator.app_id, operator.dispatcher_app_id}
+
 
 def failing(dev: DevBroker, base: Settings, tmp_path: Path) -> dict[str, tuple[Settings, str]]:
     other_ca = tmp_path / "other-ca"
