@@ -27,7 +27,7 @@ from .producer import EventProducer
 READ_SECONDS = 60.0  # one topic read to its end: the operations' topics are small; a broker that does not answer
 
 
-async def read_whole(settings: Settings, topic: str) -> dict[str, bytes]:
+async def _read_whole(settings: Settings, topic: str) -> dict[str, bytes]:
     """The latest value under each key of ``topic``, read to its end."""
     found: dict[str, bytes] = {}
 
@@ -52,14 +52,14 @@ async def dead_letters(settings: Settings) -> list[DeadLetter]:
     """Every dead letter on the topic, once each (a worker's replay repeats one under its id)."""
     t = Topics(settings)
     await require_topic(settings, t.dead_letter)
-    return [DeadLetter.model_validate_json(v) for v in (await read_whole(settings, t.dead_letter)).values()]
+    return [DeadLetter.model_validate_json(v) for v in (await _read_whole(settings, t.dead_letter)).values()]
 
 
 async def history(settings: Settings) -> dict[str, list[Replay]]:
     """Each dead letter's replays, oldest first."""
     t = Topics(settings)
     await require_topic(settings, t.dead_letter_replays)
-    records = await read_whole(settings, t.dead_letter_replays)
+    records = await _read_whole(settings, t.dead_letter_replays)
     return {key: ReplayHistory.model_validate_json(value).replays for key, value in records.items()}
 
 
@@ -98,7 +98,7 @@ async def delivery_dead_letters(settings: Settings) -> list[DeliveryDeadLetter]:
     """The newest delivery dead letter of each delivery (a trigger event and a receiver)."""
     t = Topics(settings)
     await require_topic(settings, t.delivery_dead_letter)
-    records = await read_whole(settings, t.delivery_dead_letter)
+    records = await _read_whole(settings, t.delivery_dead_letter)
     return [DeliveryDeadLetter.model_validate_json(v) for v in records.values()]
 
 
@@ -106,7 +106,7 @@ async def delivered(settings: Settings) -> set[str]:
     """The deliveries the dispatcher has recorded (and not yet swept): its deliveries table's changelog."""
     topic = f"{settings.dispatcher_app_id}-deliveries-changelog"
     await require_topic(settings, topic)
-    return {orjson.loads(key) for key in await read_whole(settings, topic)}
+    return {orjson.loads(key) for key in await _read_whole(settings, topic)}
 
 
 async def given_up(settings: Settings) -> tuple[list[DeliveryDeadLetter], set[str]]:

@@ -20,7 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 from aiokafka.errors import KafkaTimeoutError, TopicAuthorizationFailedError, for_code
 
-from schemas.deadletter import DeadLetter, DeliveryDeadLetter
+from schemas.deadletter import DeadLetter
 
 from ..runtime.kafka import KafkaConnection, group_offsets, require_topic
 from ..settings import Settings
@@ -53,7 +53,6 @@ async def take(settings: Settings, window_seconds: float, sample_seconds: float,
         since_ms = int((time.time() - window_seconds) * 1000)
         triggers = await _bounded(_since(admin, consumer, t.actions, since_ms), t.actions)
         dead = await _bounded(_since(admin, consumer, t.dead_letter, since_ms), t.dead_letter)
-        given_up = await _bounded(_since(admin, consumer, t.delivery_dead_letter, since_ms), t.delivery_dead_letter)
         changelog = await _bounded(_since(admin, consumer, deliveries_changelog, since_ms), deliveries_changelog)
         registries = {
             name: await _bounded(_live_keys(admin, consumer, topic), topic)
@@ -76,10 +75,10 @@ async def take(settings: Settings, window_seconds: float, sample_seconds: float,
         if record.value is not None and record.key is not None:
             receiver = str(orjson.loads(record.key)).partition("|")[2]
             per_receiver.setdefault(receiver, Counter())["delivered"] += 1
-    for record in given_up:
-        if record.value is not None:
-            receiver = DeliveryDeadLetter.model_validate_json(record.value).receiver
-            per_receiver.setdefault(receiver, Counter())["given_up"] += 1
+    window_start = datetime.fromtimestamp(since_ms / 1000, UTC)
+    for letter in all_given_up:  # read whole once, for the undelivered count too; the window's are counted here
+        if letter.dead_lettered_at >= window_start:
+            per_receiver.setdefault(letter.receiver, Counter())["given_up"] += 1
     return Snapshot(
         taken_at=datetime.now(UTC),
         window_seconds=window_seconds,
