@@ -101,6 +101,7 @@ class TaskKind(StrEnum):
 
 
 UNIFICATION_STEPS = ("map", "match", "merge")
+MAX_TASKS = 1000
 
 
 class TaskRef(_Model):
@@ -131,7 +132,9 @@ class RefreshRunStarted(ChangeEvent):
     kind: Literal["run_started"]
     run_id: Id
     trigger: Literal["scheduled", "manual"]
-    tasks: Annotated[list[TaskRef], Field(min_length=1, max_length=10_000)]
+    tasks: Annotated[list[TaskRef], Field(min_length=1, max_length=MAX_TASKS)] = Field(
+        description=f"At most {MAX_TASKS}, and the whole event within CDP_MAX_EVENT_BYTES (64 KiB by default)"
+    )
 
     @model_validator(mode="after")
     def _unique_tasks(self) -> RefreshRunStarted:

@@ -19,10 +19,10 @@ import hmac
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AnyUrl, AwareDatetime, Field, field_validator
+from pydantic import AnyUrl, AwareDatetime, Field, UrlConstraints, field_validator
 
 from .events import Id, _Model
-from .subscriptions import Label
+from .subscriptions import Labels
 from .triggers import TriggerType
 
 TRIGGER_NAMES = tuple(sorted(t.short for t in TriggerType))
@@ -37,7 +37,7 @@ class HookFilter(_Model):
     entity_kind: EntityKind | None = Field(None, description="The trigger's subject kind")
     entity_id: Id | None = Field(None, description="The trigger's subject id, e.g. a segment id")
     subscription_id: Id | None = Field(None, description="Threshold triggers of this subscription only")
-    labels: dict[Label, Annotated[str, Field(max_length=512)]] = Field(
+    labels: Labels = Field(
         default_factory=dict, description="Threshold triggers whose subscription has all these labels"
     )
 
@@ -45,19 +45,14 @@ class HookFilter(_Model):
 class HookRequest(_Model):
     """What a client sends to register a hook."""
 
-    url: AnyUrl = Field(description="Callback URL: https, and not a loopback, private or link-local address")
+    url: Annotated[AnyUrl, UrlConstraints(max_length=2048)] = Field(
+        description="Callback URL: https, and not a loopback, private or link-local address"
+    )
     types: Annotated[list[TriggerName], Field(min_length=1, max_length=len(TRIGGER_NAMES))] = Field(
         description="Trigger types to deliver, e.g. segment.threshold.crossed"
     )
     filter: HookFilter = Field(default_factory=HookFilter)
     description: Annotated[str, Field(max_length=256)] = Field("", description="Free text, e.g. the flow's name")
-
-    @field_validator("url")
-    @classmethod
-    def _bounded(cls, url: AnyUrl) -> AnyUrl:
-        if len(str(url)) > 2048:
-            raise ValueError("at most 2048 characters")
-        return url
 
     @field_validator("types")
     @classmethod

@@ -12,7 +12,12 @@ from pydantic import Field, model_validator
 
 from .events import Id, _Model
 
+MAX_LABELS = 64
 Label = Annotated[str, Field(min_length=1, max_length=128)]
+Labels = Annotated[
+    dict[Label, Annotated[str, Field(max_length=512)]],
+    Field(max_length=MAX_LABELS, description=f"At most {MAX_LABELS}; keys up to 128 characters, values up to 512"),
+]
 
 
 class SubscriptionSpec(_Model):
@@ -25,7 +30,7 @@ class SubscriptionSpec(_Model):
         None, description="Re-arms when the value falls below this (default: threshold); must be <= threshold"
     )
     owner: Annotated[str, Field(min_length=1, max_length=320)] = Field(description="Who owns it, e.g. an email")
-    labels: dict[Label, Annotated[str, Field(max_length=512)]] = Field(default_factory=dict)
+    labels: Labels = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _recovery_not_above(self) -> SubscriptionSpec:

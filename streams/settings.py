@@ -107,7 +107,13 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Worker log level")
 
     # Detection
-    max_event_bytes: int = Field(65536, ge=256, description="Larger input messages are dead-lettered")
+    max_event_bytes: int = Field(
+        65536,
+        ge=256,
+        le=1_000_000,  # under Kafka's default message size (1 MiB), so a record within it is never refused there
+        description="The largest record, encoded: larger input messages are dead-lettered, and the CLI, the "
+        "producer library and the API refuse to write a larger event, subscription or hook",
+    )
     stall_after_seconds: float = Field(3600.0, gt=0, description="A refresh run unfinished this long fires 'stalled'")
     stall_check_interval_seconds: float = Field(30.0, gt=0, description="How often in-flight runs are checked")
     idle_partition_seconds: float = Field(
@@ -145,6 +151,11 @@ class Settings(BaseSettings):
         "503",
     )
     api_rate_limit_per_minute: int = Field(600, ge=1, description="Requests per minute per API key (bursts up to it)")
+    api_max_body_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        description="Larger request bodies are refused with 413, without reading them past the limit",
+    )
     hook_signing_key: SecretStr | None = Field(
         None,
         description="Key from which each hook's signing secret is derived (API and dispatcher; at least 32 "

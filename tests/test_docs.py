@@ -40,3 +40,20 @@ def test_the_readme_is_an_entry_page_whose_links_exist():
     links = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", readme)
     assert links and all((ROOT / link).is_file() for link in links), links
     assert "./dev demo" in readme and "./dev test" in readme
+
+
+def test_every_name_the_docs_python_examples_import_exists():
+    import ast
+    import importlib
+
+    imported = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for block in re.findall(r"```python\n(.*?)```", page.read_text(), re.S):
+            # an example may use top-level await (asyncio's REPL): compile it as a coroutine body
+            tree = compile(block, str(page), "exec", flags=ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and node.module:
+                    imported += [(page.name, node.module, alias.name) for alias in node.names]
+    assert imported, "no python example found"
+    missing = [(p, m, n) for p, m, n in imported if not hasattr(importlib.import_module(m), n)]
+    assert missing == []

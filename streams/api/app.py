@@ -21,11 +21,14 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..metrics import Metrics
+from ..runtime.codec import TooLarge
 from ..runtime.egress import EgressPolicy
 from ..runtime.health import Health
-from ..runtime.kafka import MissingTopicsError
+from ..runtime.kafka import MissingTopicsError, refusal
 from ..settings import Settings
+from . import docs_page
 from .auth import RateLimiter
+from .body_limit import BodyLimit
 from .deps import Context, scope_of
 from .problems import MEDIA_TYPE, FieldError, ProblemError, field_errors, responses
 from .routes import health, hooks, operations, subscriptions, trigger_types
@@ -66,7 +69,9 @@ def create_api(
         lifespan=lifespan,
         description="Subscribe automation tools to customer-data triggers: threshold subscriptions, webhook "
         "registrations (REST hooks) and trigger-type samples. Authenticate with an API key in the X-API-Key header.",
-        responses=responses(401, 429, 503),
+        responses=responses(401, 413, 429, 503),
+        docs_url=None,  # docs_page serves it without a CDN
+        redoc_url=None,
     )
     app.state.context = Context(
         settings=settings,
@@ -78,10 +83,15 @@ def create_api(
         health=watchdog,
     )
 
+    app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
+
     @app.middleware("http")
     async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
         response = await call_next(request)
+        # an API answer is never a page to render or frame (the docs page sets its own policy)
+        response.headers.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
         route = request.scope.get("route")
         operation = getattr(route, "name", None) or "unmatched"
         metrics.api_requests.labels(operation, str(response.status_code)).inc()
@@ -101,18 +111,30 @@ def create_api(
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+        if exc.status_code == 413:  # BodyLimit
+            detail = (
+                f"the request body is over the limit of {settings.api_max_body_bytes:,} bytes (CDP_API_MAX_BODY_BYTES)"
+            )
         return await _problem(request, ProblemError(exc.status_code, detail, headers=dict(exc.headers or {})))
+
+    @app.exception_handler(TooLarge)
+    async def _too_large(request: Request, exc: TooLarge) -> JSONResponse:
+        return await _problem(request, ProblemError(413, f"{exc}; nothing was written"))
 
     @app.exception_handler(KafkaError)
     async def _kafka(request: Request, exc: KafkaError) -> JSONResponse:
-        return await _problem(
-            request,
-            ProblemError(
-                503,
-                f"Kafka is unavailable ({type(exc).__name__}); nothing was changed, retry later",
-                headers={"Retry-After": "5"},
-            ),
-        )
+        cause = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        why = refusal(exc)
+        if why == "record":  # the record itself: sending it again cannot succeed
+            status = 413 if "TooLarge" in type(exc).__name__ else 422
+            detail = f"Kafka refused the record ({cause}); nothing was written, and the same request will fail again"
+            return await _problem(request, ProblemError(status, detail))
+        if why == "grant":
+            log.error("Kafka refused the API's principal on %s %s: %s", request.method, request.url.path, cause)
+            detail = f"the API's Kafka principal is not allowed to do this ({cause}): an operator must grant it"
+            return await _problem(request, ProblemError(500, detail))
+        detail = f"Kafka is unavailable ({cause}); nothing was changed, retry later"
+        return await _problem(request, ProblemError(503, detail, headers={"Retry-After": "5"}))
 
     @app.exception_handler(MissingTopicsError)
     async def _missing(request: Request, exc: MissingTopicsError) -> JSONResponse:
@@ -130,4 +152,5 @@ def create_api(
             if isinstance(route, APIRoute) and (scope := scope_of(route)):  # stated in the document, per operation
                 route.openapi_extra = {**(route.openapi_extra or {}), "x-required-scope": scope}
         app.include_router(resource.router)
+    app.include_router(docs_page.router)
     return app

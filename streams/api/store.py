@@ -44,7 +44,7 @@ class ApiStore:
             settings.max_event_bytes,
             on_invalid=lambda message: metrics.subscriptions_invalid.inc(),
         )
-        self.keys: Records[ApiKey] = Records(ApiKey, lambda k: k.key_id)
+        self.keys: Records[ApiKey] = Records(ApiKey, lambda k: k.key_id, settings.max_event_bytes)
         self.hooks = HookBook(settings, metrics)
         self._views = {
             self.topics.subscriptions: CompactedView(settings, self.topics.subscriptions, self.subscriptions.apply),

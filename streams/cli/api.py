@@ -115,7 +115,7 @@ def _load():
     from ..topics import Topics
 
     s = settings()
-    keys: Records[ApiKey] = Records(ApiKey, lambda k: k.key_id)
+    keys: Records[ApiKey] = Records(ApiKey, lambda k: k.key_id, s.max_event_bytes)
 
     async def go() -> None:
         view = CompactedView(s, Topics(s).api_keys, keys.apply)

@@ -25,11 +25,12 @@ def publish(
     from pydantic import ValidationError
 
     from ..client.documents import assign, with_defaults
-    from ..client.producer import CHANGE_KINDS, EventProducer
+    from ..client.producer import CHANGE_KINDS, EventProducer, encoded
 
     if kind not in CHANGE_KINDS:
         fail(f"unknown kind {kind!r}; use one of: {', '.join(CHANGE_KINDS)}", EXIT_CONFIG)
     adapter = CHANGE_KINDS[kind].adapter()
+    s = settings()
 
     def build(text: str, line: int | None) -> object:
         where = f"line {line}: " if line else ""
@@ -38,15 +39,16 @@ def publish(
         except json.JSONDecodeError as exc:
             fail(f"{where}not JSON: {exc}", EXIT_CONFIG)
         try:
-            return adapter.validate_python(with_defaults(assign(doc, field)))
+            event = adapter.validate_python(with_defaults(assign(doc, field)))
+            encoded(event, s.max_event_bytes)  # the worker's limit, checked before anything is sent
+            return event
         except ValidationError as exc:
             fail(f"{where}invalid {kind} event: {one_line(exc)}", EXIT_CONFIG)
-        except ValueError as exc:
-            fail(str(exc), EXIT_CONFIG)
+        except ValueError as exc:  # --set syntax, or too large
+            fail(f"{where}{exc}", EXIT_CONFIG)
 
     texts = list(sys.stdin) if document == "-" else [document]
     built = [build(text, i + 1 if document == "-" else None) for i, text in enumerate(texts) if text.strip() or field]
-    s = settings()
 
     async def go() -> None:
         async with EventProducer(s) as producer:

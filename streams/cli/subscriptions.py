@@ -15,13 +15,15 @@ subs_app = typer.Typer(no_args_is_help=True, help="Threshold subscriptions (on t
 @subs_app.command("apply")
 def subs_apply(path: Path = typer.Argument(..., help="YAML file: subscriptions: [...]")) -> None:
     """Add or update every subscription in a YAML file."""
-    from ..client.producer import EventProducer, SubscriptionFileError, read_subscription_file
+    from ..client.producer import EventProducer, SubscriptionFileError, encoded, read_subscription_file
 
     s = settings()
     try:
         subs = read_subscription_file(path)
-    except SubscriptionFileError as exc:
-        fail(str(exc), EXIT_CONFIG)
+        for sub in subs:
+            encoded(sub, s.max_event_bytes)  # every one fits before any is written
+    except (SubscriptionFileError, ValueError) as exc:
+        fail(f"{path}: {exc}" if isinstance(exc, ValueError) else str(exc), EXIT_CONFIG)
 
     async def go() -> None:
         async with EventProducer(s) as producer:
@@ -47,7 +49,8 @@ def subs_add(
 
     from schemas.subscriptions import ThresholdSubscription
 
-    from ..client.producer import EventProducer
+    from ..client.producer import EventProducer, encoded
+    from ..runtime.codec import TooLarge
 
     s = settings()
     try:
@@ -61,6 +64,9 @@ def subs_add(
             owner=owner,
             labels=labels,
         )
+        encoded(sub, s.max_event_bytes)
+    except TooLarge as exc:
+        fail(str(exc), EXIT_CONFIG)
     except ValueError as exc:
         fail(one_line(exc) if isinstance(exc, ValidationError) else f"label: {exc}", EXIT_CONFIG)
 

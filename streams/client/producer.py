@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any, Protocol, get_args
 
 import yaml
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import InvalidProducerEpoch, KafkaError, OutOfOrderSequenceNumber, UnknownProducerId
 from aiokafka.structs import RecordMetadata
 from pydantic import TypeAdapter, ValidationError
 
@@ -34,12 +36,15 @@ from schemas.events import (
 )
 from schemas.subscriptions import SubscriptionFile, ThresholdSubscription
 
-from ..runtime.codec import encode
-from ..runtime.kafka import KafkaConnection, MissingTopicsError, require_topics
+from ..runtime.codec import encode, within
+from ..runtime.kafka import KafkaConnection, MissingTopicsError, refusal, require_topics
 from ..settings import Settings
 from ..topics import Topics
 
 ChangeEvent = DataSourceChange | SegmentChange | MeasureChange | RefreshRunStarted | TaskProgress
+# aiokafka's idempotent producer does not recover from these (aiokafka#1017): every later write to the partition
+# fails. A record the broker refused (too large) leaves it there too, its sequence number spent.
+_DESYNCED = (OutOfOrderSequenceNumber, UnknownProducerId, InvalidProducerEpoch)
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,16 @@ CHANGE_KINDS: dict[str, ChangeKind] = {
 }
 
 
+def encoded(record: ChangeEvent | ThresholdSubscription, max_bytes: int) -> bytes:
+    """A change event's or subscription's bytes, refused (``TooLarge``) over ``max_bytes``, the limit its
+    readers apply (``CDP_MAX_EVENT_BYTES``): checked before anything reaches Kafka."""
+    if isinstance(record, ThresholdSubscription):
+        what = f"subscription {record.subscription_id!r}"
+    else:
+        what = f"{type(record).__name__} {record.event_id!r}"
+    return within(encode(record), max_bytes, what)
+
+
 class SubscriptionFileError(Exception):
     """A subscriptions YAML file that cannot be used, with the reason."""
 
@@ -100,7 +115,42 @@ class EventProducer:
         self.topics = Topics(settings)
         t = self.topics
         self._needs = needs or [t.datasources, t.segments, t.measures, t.runs, t.subscriptions]
-        self._producer = KafkaConnection(settings).producer(acks="all", linger_ms=5, enable_idempotence=True)
+        self._connection = KafkaConnection(settings)
+        self._producer = self._new_producer()
+        self.max_bytes = settings.max_event_bytes
+        self.renewals = 0  # producers replaced after a desync
+        self._desynced = False
+        self._renewing = asyncio.Lock()
+
+    def _new_producer(self) -> AIOKafkaProducer:
+        return self._connection.producer(acks="all", linger_ms=5, enable_idempotence=True)
+
+    async def _acknowledged(self, topic: str, value: bytes | None, key: bytes) -> RecordMetadata:
+        if self._desynced:
+            await self._renew()
+        try:
+            return await self._producer.send_and_wait(topic, value, key=key)
+        except KafkaError as exc:
+            if refusal(exc) == "record" or isinstance(exc, _DESYNCED):
+                self._desynced = True  # the next write first renews the producer
+            raise
+
+    async def _renew(self) -> None:
+        """A new producer (a new producer id starts every partition's sequence afresh); if it cannot start,
+        the old one stays and the next write tries again."""
+        async with self._renewing:
+            if not self._desynced:
+                return
+            fresh = self._new_producer()
+            try:
+                await fresh.start()
+            except BaseException:
+                await fresh.stop()
+                raise
+            old, self._producer = self._producer, fresh
+            self._desynced = False
+            self.renewals += 1
+            await old.stop()
 
     async def __aenter__(self) -> EventProducer:
         try:
@@ -129,25 +179,31 @@ class EventProducer:
                 return kind.topic(self.topics), kind.key(event)
         raise TypeError(f"not a change event: {type(event).__name__}")
 
+    def encode(self, event: ChangeEvent) -> bytes:
+        """The event's bytes; ``TooLarge`` (a ValueError) if the worker would refuse them as oversized."""
+        return encoded(event, self.max_bytes)
+
     async def publish(self, event: ChangeEvent) -> None:
         """Send and wait for the broker's acknowledgement."""
         topic, key = self.route(event)
-        await self._producer.send_and_wait(topic, encode(event), key=key.encode())
+        await self._acknowledged(topic, self.encode(event), key.encode())
 
     async def send(self, event: ChangeEvent) -> None:
         """Queue without waiting for the acknowledgement (call ``flush``): for streams of events."""
         topic, key = self.route(event)
-        await self._producer.send(topic, encode(event), key=key.encode())
+        await self._producer.send(topic, self.encode(event), key=key.encode())
 
     async def flush(self) -> None:
         await self._producer.flush()
 
     async def put_record(self, topic: str, key: str, value: bytes | None) -> RecordMetadata:
         """Upsert (or, with None, delete) one record of a compacted topic, acknowledged."""
-        return await self._producer.send_and_wait(topic, value, key=key.encode())
+        if value is not None:
+            within(value, self.max_bytes, f"the record {key!r} of {topic}")
+        return await self._acknowledged(topic, value, key.encode())
 
     async def put_subscription(self, sub: ThresholdSubscription) -> RecordMetadata:
-        return await self.put_record(self.topics.subscriptions, sub.subscription_id, encode(sub))
+        return await self.put_record(self.topics.subscriptions, sub.subscription_id, encoded(sub, self.max_bytes))
 
     async def remove_subscription(self, subscription_id: str) -> RecordMetadata:
         return await self.put_record(self.topics.subscriptions, subscription_id, None)

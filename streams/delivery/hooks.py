@@ -92,7 +92,7 @@ class HookBook:
         self._egress = EgressPolicy.of(settings)
         self._ca_file = settings.hook_ca_file
         on_invalid = (lambda message: metrics.hooks_invalid.inc()) if metrics else None
-        self.records: Records[Hook] = Records(Hook, lambda h: h.id, on_invalid=on_invalid)
+        self.records: Records[Hook] = Records(Hook, lambda h: h.id, settings.max_event_bytes, on_invalid=on_invalid)
         self._metrics = metrics
         self.view = CompactedView(settings, Topics(settings).hooks, self._apply)
         self._senders: dict[str, HookSender] = {}

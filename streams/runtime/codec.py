@@ -76,3 +76,18 @@ def dead_letter(
 
 def encode(model: BaseModel) -> bytes:
     return orjson.dumps(model.model_dump(mode="json"))
+
+
+class TooLarge(ValueError):
+    """A record over ``CDP_MAX_EVENT_BYTES``: its readers would refuse it, so it is never written."""
+
+    def __init__(self, what: str, size: int, limit: int) -> None:
+        super().__init__(f"{what} is {size:,} bytes encoded, over the limit of {limit:,} (CDP_MAX_EVENT_BYTES)")
+        self.size, self.limit = size, limit
+
+
+def within(value: bytes, limit: int, what: str) -> bytes:
+    """``value``, unless it is over ``limit`` (the readers' ``Decoder`` limit): the writers' side of that bound."""
+    if len(value) > limit:
+        raise TooLarge(what, len(value), limit)
+    return value

@@ -164,7 +164,7 @@ class Records(Generic[M]):
         self,
         model: type[M],
         id_of: Callable[[M], str],
-        max_bytes: int = 65536,
+        max_bytes: int,
         on_invalid: Callable[[str], None] | None = None,
     ) -> None:
         self._decoder: Decoder[M] = Decoder(model, max_bytes)

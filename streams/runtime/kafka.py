@@ -19,9 +19,15 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
+    ClusterAuthorizationFailedError,
+    CorruptRecordException,
     GroupAuthorizationFailedError,
+    InvalidTimestampError,
     KafkaConnectionError,
     KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
     TopicAlreadyExistsError,
     TopicAuthorizationFailedError,
 )
@@ -36,6 +42,28 @@ class MissingTopicsError(Exception):
     def __init__(self, missing: list[str]) -> None:
         names = ", ".join(missing)
         super().__init__(f"topic {names} does not exist" if len(missing) == 1 else f"topics {names} do not exist")
+
+
+# Errors caused by the record itself, or by this process's own grants: a retry can never succeed, so they are
+# told apart from Kafka being unavailable (the only case where "retry later" is true).
+_RECORD_REFUSED = (
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    CorruptRecordException,
+    InvalidTimestampError,
+)
+_NOT_ALLOWED = (TopicAuthorizationFailedError, ClusterAuthorizationFailedError, GroupAuthorizationFailedError)
+
+
+def refusal(exc: KafkaError) -> str | None:
+    """Why Kafka refused a write for good, as ``"record"`` (the record: too large, invalid) or ``"grant"`` (this
+    process's principal may not do it); None when it is a failure that a retry can outlive."""
+    if isinstance(exc, _RECORD_REFUSED):
+        return "record"
+    if isinstance(exc, _NOT_ALLOWED):
+        return "grant"
+    return None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from streams.runtime.compacted import Records
 
 def ring(scope: str = "write") -> tuple[Records[ApiKey], str]:
     key_id, secret, full = new_key()
-    keys: Records[ApiKey] = Records(ApiKey, lambda k: k.key_id)
+    keys: Records[ApiKey] = Records(ApiKey, lambda k: k.key_id, 65536)
     record = ApiKey(key_id=key_id, name="n", scope=scope, sha256=digest(secret), created_at=datetime.now(UTC))
     keys.apply(key_id.encode(), encode(record))
     return keys, full

@@ -45,3 +45,27 @@ def test_async_producer_round_trip_and_missing_topics(kafka, settings):
     asyncio.run(go())
     [record] = kafka.read(Topics(settings).measures, until=1, timeout=20)
     assert record.key() == b"rev" and MeasureChange.model_validate_json(record.value()).value == 12.5
+
+
+def test_an_event_over_the_workers_limit_is_refused_before_it_is_sent(kafka, settings):
+    from schemas.events import RefreshRunStarted, TaskKind, TaskRef
+    from streams.runtime.codec import TooLarge
+
+    small = settings.model_copy(update={"max_event_bytes": 4096})
+    tasks = [TaskRef(kind=TaskKind.SEGMENT, name=f"segment-{i:04d}-" + "x" * 40) for i in range(100)]  # ~6 KB
+    run = RefreshRunStarted(
+        event_id="r-1", event_time=NOW, kind="run_started", run_id="r", trigger="manual", tasks=tasks
+    )
+    fits = RefreshRunStarted(**{**run.model_dump(), "event_id": "r-2", "tasks": tasks[:10]})
+
+    async def go() -> None:
+        async with EventProducer(small) as producer:
+            with pytest.raises(
+                TooLarge, match=r"RefreshRunStarted 'r-1' is [\d,]+ bytes encoded, over the limit of 4,096"
+            ):
+                await producer.publish(run)
+            await producer.publish(fits)
+
+    asyncio.run(go())
+    records = kafka.read(Topics(settings).runs, until=1, timeout=20)
+    assert [RefreshRunStarted.model_validate_json(r.value()).event_id for r in records] == ["r-2"]
