@@ -125,8 +125,8 @@ def create_api(
     async def _kafka(request: Request, exc: KafkaError) -> JSONResponse:
         cause = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         why = refusal(exc)
-        if why == "record":  # the record itself: sending it again cannot succeed
-            status = 413 if "TooLarge" in type(exc).__name__ else 422
+        if why in ("too-large", "invalid"):  # the record itself: sending it again cannot succeed
+            status = 413 if why == "too-large" else 422
             detail = f"Kafka refused the record ({cause}); nothing was written, and the same request will fail again"
             return await _problem(request, ProblemError(status, detail))
         if why == "grant":

@@ -5,6 +5,7 @@ script or style, so its Content-Security-Policy can allow this origin only."""
 
 from __future__ import annotations
 
+from functools import cache
 from importlib import resources
 
 from fastapi import APIRouter, Response
@@ -52,10 +53,14 @@ async def docs() -> HTMLResponse:
     return HTMLResponse(PAGE, headers={**HEADERS, "Cache-Control": "no-cache"})
 
 
+@cache  # read once, on first use: nothing at start-up, no disk read per request
+def _content(name: str) -> bytes:
+    return _ASSETS[name].read_bytes()
+
+
 @router.get("/docs/assets/{name}")
 async def asset(name: str) -> Response:
-    path = _ASSETS.get(name)
-    if path is None:
+    if name not in _ASSETS:
         raise ProblemError(404, f"no docs asset {name!r}")
     media_type = _TYPES[name[name.rindex(".") :]]
-    return Response(path.read_bytes(), media_type=media_type, headers={**HEADERS, "Cache-Control": "max-age=3600"})
+    return Response(_content(name), media_type=media_type, headers={**HEADERS, "Cache-Control": "max-age=3600"})

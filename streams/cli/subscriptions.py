@@ -16,14 +16,17 @@ subs_app = typer.Typer(no_args_is_help=True, help="Threshold subscriptions (on t
 def subs_apply(path: Path = typer.Argument(..., help="YAML file: subscriptions: [...]")) -> None:
     """Add or update every subscription in a YAML file."""
     from ..client.producer import EventProducer, SubscriptionFileError, encoded, read_subscription_file
+    from ..runtime.codec import TooLarge
 
     s = settings()
     try:
         subs = read_subscription_file(path)
         for sub in subs:
             encoded(sub, s.max_event_bytes)  # every one fits before any is written
-    except (SubscriptionFileError, ValueError) as exc:
-        fail(f"{path}: {exc}" if isinstance(exc, ValueError) else str(exc), EXIT_CONFIG)
+    except SubscriptionFileError as exc:
+        fail(str(exc), EXIT_CONFIG)
+    except TooLarge as exc:
+        fail(f"{path}: {exc}", EXIT_CONFIG)
 
     async def go() -> None:
         async with EventProducer(s) as producer:

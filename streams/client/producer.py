@@ -118,7 +118,6 @@ class EventProducer:
         self._connection = KafkaConnection(settings)
         self._producer = self._new_producer()
         self.max_bytes = settings.max_event_bytes
-        self.renewals = 0  # producers replaced after a desync
         self._desynced = False
         self._renewing = asyncio.Lock()
 
@@ -131,7 +130,7 @@ class EventProducer:
         try:
             return await self._producer.send_and_wait(topic, value, key=key)
         except KafkaError as exc:
-            if refusal(exc) == "record" or isinstance(exc, _DESYNCED):
+            if refusal(exc) in ("too-large", "invalid") or isinstance(exc, _DESYNCED):
                 self._desynced = True  # the next write first renews the producer
             raise
 
@@ -149,7 +148,6 @@ class EventProducer:
                 raise
             old, self._producer = self._producer, fresh
             self._desynced = False
-            self.renewals += 1
             await old.stop()
 
     async def __aenter__(self) -> EventProducer:
@@ -179,19 +177,15 @@ class EventProducer:
                 return kind.topic(self.topics), kind.key(event)
         raise TypeError(f"not a change event: {type(event).__name__}")
 
-    def encode(self, event: ChangeEvent) -> bytes:
-        """The event's bytes; ``TooLarge`` (a ValueError) if the worker would refuse them as oversized."""
-        return encoded(event, self.max_bytes)
-
     async def publish(self, event: ChangeEvent) -> None:
         """Send and wait for the broker's acknowledgement."""
         topic, key = self.route(event)
-        await self._acknowledged(topic, self.encode(event), key.encode())
+        await self._acknowledged(topic, encoded(event, self.max_bytes), key.encode())
 
     async def send(self, event: ChangeEvent) -> None:
         """Queue without waiting for the acknowledgement (call ``flush``): for streams of events."""
         topic, key = self.route(event)
-        await self._producer.send(topic, self.encode(event), key=key.encode())
+        await self._producer.send(topic, encoded(event, self.max_bytes), key=key.encode())
 
     async def flush(self) -> None:
         await self._producer.flush()
@@ -203,7 +197,8 @@ class EventProducer:
         return await self._acknowledged(topic, value, key.encode())
 
     async def put_subscription(self, sub: ThresholdSubscription) -> RecordMetadata:
-        return await self.put_record(self.topics.subscriptions, sub.subscription_id, encoded(sub, self.max_bytes))
+        value = encoded(sub, self.max_bytes)  # checked here, to name the subscription rather than the record
+        return await self._acknowledged(self.topics.subscriptions, value, sub.subscription_id.encode())
 
     async def remove_subscription(self, subscription_id: str) -> RecordMetadata:
         return await self.put_record(self.topics.subscriptions, subscription_id, None)

@@ -46,24 +46,17 @@ class MissingTopicsError(Exception):
 
 # Errors caused by the record itself, or by this process's own grants: a retry can never succeed, so they are
 # told apart from Kafka being unavailable (the only case where "retry later" is true).
-_RECORD_REFUSED = (
-    MessageSizeTooLargeError,
-    RecordListTooLargeError,
-    RecordTooLargeError,
-    CorruptRecordException,
-    InvalidTimestampError,
+_REFUSALS: tuple[tuple[tuple[type[KafkaError], ...], str], ...] = (
+    ((MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError), "too-large"),
+    ((CorruptRecordException, InvalidTimestampError), "invalid"),
+    ((TopicAuthorizationFailedError, ClusterAuthorizationFailedError, GroupAuthorizationFailedError), "grant"),
 )
-_NOT_ALLOWED = (TopicAuthorizationFailedError, ClusterAuthorizationFailedError, GroupAuthorizationFailedError)
 
 
 def refusal(exc: KafkaError) -> str | None:
-    """Why Kafka refused a write for good, as ``"record"`` (the record: too large, invalid) or ``"grant"`` (this
+    """Why Kafka refused a write for good: ``"too-large"`` or ``"invalid"`` (the record), or ``"grant"`` (this
     process's principal may not do it); None when it is a failure that a retry can outlive."""
-    if isinstance(exc, _RECORD_REFUSED):
-        return "record"
-    if isinstance(exc, _NOT_ALLOWED):
-        return "grant"
-    return None
+    return next((why for kinds, why in _REFUSALS if isinstance(exc, kinds)), None)
 
 
 @dataclass(frozen=True)

@@ -180,6 +180,8 @@ def _max_message_bytes(s, topic: str, value: str) -> None:
 def test_a_record_kafka_refuses_for_good_is_a_413_that_names_the_cause(running):
     s, api = running
     topic = Topics(s).subscriptions
+    # an earlier write to the partition: the producer's sequence there is past 0 (a first write would not show it)
+    assert api.call("PUT", "/v1/subscriptions/refused", json=subscription()).status_code in (200, 201)
     _max_message_bytes(s, topic, "1024")  # the topic's own limit, under CDP_MAX_EVENT_BYTES
     try:
         big = subscription(labels={f"k{i}": "v" * 100 for i in range(20)})  # about 2.3 KB
