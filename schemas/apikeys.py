@@ -13,14 +13,17 @@ from pydantic import AwareDatetime, Field
 
 from .events import _Model
 
-# read: GET the registries; write: change subscriptions and hooks (and read); operate: see and replay dead letters
-# and failed deliveries (and read), for whoever automates operations. write and operate are apart on purpose:
-# a flow that registers hooks needs no replays, an operator's script changes no subscriptions.
-Scope = Literal["read", "write", "operate"]
+# read: GET the registries; write: change subscriptions and hooks (and read, and publish); operate: see and replay
+# dead letters and failed deliveries (and read), for whoever automates operations; publish: post change events,
+# nothing else, for producers (an orchestrator's callback). write and operate are apart on purpose: a flow that
+# registers hooks needs no replays, an operator's script changes no subscriptions. write includes publish because
+# a Power Automate connection holds one key, and a flow that reacts to triggers may also publish events.
+Scope = Literal["read", "write", "operate", "publish"]
 _GRANTS: dict[str, frozenset[str]] = {
     "read": frozenset({"read"}),
-    "write": frozenset({"read", "write"}),
+    "write": frozenset({"read", "write", "publish"}),
     "operate": frozenset({"read", "operate"}),
+    "publish": frozenset({"publish"}),
 }
 PREFIX = "cdpk"
 KeyId = Annotated[str, Field(pattern=r"^[a-z0-9]{12}$")]

@@ -15,6 +15,7 @@ class DeadLetterReason(StrEnum):
     SCHEMA = "schema"
     OVERSIZED = "oversized"
     EMPTY = "empty"
+    FRAMING = "framing"  # a binary frame (magic byte) other than a Schema Registry's JSON Schema frame
 
 
 class DeadLetter(BaseModel):

@@ -17,6 +17,7 @@ from .apikeys import ApiKey
 from .deadletter import DeadLetter, DeliveryDeadLetter
 from .events import DataSourceChange, MeasureChange, RefreshRunChange, SegmentChange
 from .hooks import Hook, HookRequest
+from .ingest import BatchItem
 from .routes import RoutesFile
 from .subscriptions import SubscriptionFile, ThresholdSubscription
 from .triggers import KINDS, SCHEMA_URN, TriggerEvent, payload_schema_name
@@ -30,6 +31,7 @@ _INPUTS: dict[str, Any] = {
     "segment-change": SegmentChange,
     "measure-change": MeasureChange,
     "refresh-run-change": RefreshRunChange,
+    "change-event-batch-item": BatchItem,  # an item of POST /v1/events
     "threshold-subscription": ThresholdSubscription,
     "subscription-file": SubscriptionFile,
     "routes-file": RoutesFile,

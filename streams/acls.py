@@ -59,6 +59,7 @@ def acls(role: Role, settings: Settings) -> list[Acl]:
         return [
             Acl("topic", (t.subscriptions, t.hooks), ("Read", "Write", "Describe"), "subscriptions and hooks"),
             Acl("topic", (t.api_keys,), ("Read", "Describe"), "API keys (hashes), written by operators' CLI"),
+            Acl("topic", inputs, ("Write", "Describe"), "change events posted to /v1/events"),
         ]
     if role == "operator":
         return [

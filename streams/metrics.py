@@ -127,6 +127,12 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=r,
         )
+        self.api_events_published = Counter(
+            f"{PREFIX}_api_events_published_total",
+            "Change events written through POST /v1/events, acknowledged by Kafka",
+            ["kind"],
+            registry=r,
+        )
         self.unrouted = Counter(
             f"{PREFIX}_triggers_unrouted_total",
             "Trigger events that matched no route with a receiver",

@@ -151,6 +151,15 @@ class Settings(BaseSettings):
         "503",
     )
     api_rate_limit_per_minute: int = Field(600, ge=1, description="Requests per minute per API key (bursts up to it)")
+    api_publish_events_per_minute: int = Field(
+        60_000,
+        ge=1,
+        description="Change events per minute per API key posted to /v1/events (counted per event, not per "
+        "request; bursts up to it)",
+    )
+    api_max_batch_events: int = Field(
+        1000, ge=1, description="The most change events one POST /v1/events takes (a larger batch is a 413)"
+    )
     api_max_body_bytes: int = Field(
         1_048_576,
         ge=1024,
@@ -169,6 +178,16 @@ class Settings(BaseSettings):
     )
     hook_ca_file: Path | None = Field(
         None, description="PEM file of extra CAs to trust for hook callbacks (on top of the system's)"
+    )
+
+    # A Schema Registry (cdp-triggers schemas register); the worker reads its framing without one
+    schema_registry_url: str | None = Field(
+        None, description="The registry's URL (Confluent's API, or Apicurio's at /apis/ccompat/v7)"
+    )
+    schema_registry_username: str | None = Field(None, description="HTTP basic-auth user for the registry")
+    schema_registry_password: SecretStr | None = Field(None, description="Its password")
+    schema_registry_ca_file: Path | None = Field(
+        None, description="PEM file of CAs to trust for the registry's TLS certificate (on top of the system's)"
     )
 
     # Observability
@@ -211,6 +230,7 @@ class Settings(BaseSettings):
             "kafka_sasl_password_file",
             "hook_signing_key_file",
             "hook_ca_file",
+            "schema_registry_ca_file",
         )
         for name in files:
             path = getattr(self, name)
@@ -218,6 +238,13 @@ class Settings(BaseSettings):
                 raise ValueError(f"CDP_{name.upper()}: no such file: {path}")
         if self.hook_signing_key is not None and self.hook_signing_key_file is not None:
             raise ValueError("give one of CDP_HOOK_SIGNING_KEY or CDP_HOOK_SIGNING_KEY_FILE, not both")
+        if self.api_max_batch_events > self.api_publish_events_per_minute:
+            raise ValueError(
+                f"CDP_API_MAX_BATCH_EVENTS ({self.api_max_batch_events}) is over CDP_API_PUBLISH_EVENTS_PER_MINUTE "
+                f"({self.api_publish_events_per_minute}): a full batch could never be accepted"
+            )
+        if (self.schema_registry_username is None) != (self.schema_registry_password is None):
+            raise ValueError("give both CDP_SCHEMA_REGISTRY_USERNAME and CDP_SCHEMA_REGISTRY_PASSWORD, or neither")
         return self
 
     def hook_key(self) -> bytes | None:

@@ -31,7 +31,7 @@ from .auth import RateLimiter
 from .body_limit import BodyLimit
 from .deps import Context, scope_of
 from .problems import MEDIA_TYPE, FieldError, ProblemError, field_errors, responses
-from .routes import health, hooks, operations, subscriptions, trigger_types
+from .routes import events, health, hooks, operations, subscriptions, trigger_types
 from .store import ApiStore
 
 log = logging.getLogger("cdp_triggers.api")
@@ -78,6 +78,7 @@ def create_api(
         store=store,
         metrics=metrics,
         limiter=RateLimiter(settings.api_rate_limit_per_minute),
+        event_limiter=RateLimiter(settings.api_publish_events_per_minute, "events"),
         egress=EgressPolicy.of(settings),
         signing_key=signing_key,
         health=watchdog,
@@ -147,10 +148,29 @@ def create_api(
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return await _problem(request, ProblemError(500, "unexpected error; it is logged"))
 
-    for resource in (health, subscriptions, hooks, trigger_types, operations):  # the order of the OpenAPI document
+    for resource in (
+        health,
+        events,
+        subscriptions,
+        hooks,
+        trigger_types,
+        operations,
+    ):  # the order of the OpenAPI document
         for route in resource.router.routes:
             if isinstance(route, APIRoute) and (scope := scope_of(route)):  # stated in the document, per operation
                 route.openapi_extra = {**(route.openapi_extra or {}), "x-required-scope": scope}
         app.include_router(resource.router)
     app.include_router(docs_page.router)
+
+    generate = app.openapi
+
+    def document() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            schema["components"]["schemas"] = dict(sorted({**events.schemas(), **components}.items()))
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = document  # type: ignore[method-assign]  # FastAPI's documented way to extend the document
     return app

@@ -38,28 +38,30 @@ def authenticate(keys: Records[ApiKey], presented: str | None, needed: Scope) ->
 
 @dataclass
 class RateLimiter:
-    """A token bucket per key: ``per_minute`` requests a minute, bursts up to that."""
+    """A token bucket per key: ``per_minute`` requests (or events) a minute, bursts up to that."""
 
     per_minute: int
+    what: str = "requests"
     _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)  # key id -> (tokens, at)
 
-    def take(self, key_id: str, now: float) -> float:
-        """0 when allowed; otherwise the seconds to wait before the next request."""
+    def take(self, key_id: str, now: float, cost: int = 1) -> float:
+        """0 when ``cost`` tokens were taken; otherwise the seconds to wait until they can be (none is taken).
+        ``cost`` is at most ``per_minute``."""
         rate = self.per_minute / 60.0
         tokens, at = self._buckets.get(key_id, (float(self.per_minute), now))
         tokens = min(float(self.per_minute), tokens + (now - at) * rate)
-        if tokens >= 1.0:
-            self._buckets[key_id] = (tokens - 1.0, now)
+        if tokens >= cost:
+            self._buckets[key_id] = (tokens - cost, now)
             return 0.0
         self._buckets[key_id] = (tokens, now)
-        return (1.0 - tokens) / rate
+        return (cost - tokens) / rate
 
-    def check(self, key_id: str, now: float) -> None:
-        wait = self.take(key_id, now)
+    def check(self, key_id: str, now: float, cost: int = 1) -> None:
+        wait = self.take(key_id, now, cost)
         if wait > 0:
             seconds = max(1, math.ceil(wait))
             raise ProblemError(
                 429,
-                f"more than {self.per_minute} requests a minute with this key; retry in {seconds} s",
+                f"more than {self.per_minute} {self.what} a minute with this key; retry in {seconds} s",
                 headers={"Retry-After": str(seconds)},
             )

@@ -15,8 +15,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from schemas.triggers import KINDS, TriggerEvent, TriggerType
 
+from ..client.producer import CHANGE_KINDS
 from .auth import HEADER
 
 PLACEHOLDER_HOST = "cdp-triggers.example.com"
@@ -50,6 +53,13 @@ _TRIGGERS: dict[TriggerType, tuple[str, str, str | None]] = {  # operation id, f
         None,
     ),
     TriggerType.REFRESH_RUN_STALLED: ("OnRefreshRunStalled", "When a refresh run stalls", None),
+}
+# Change-event kind -> (operation id, flow-designer summary): actions that post to /v1/events/{kind}
+_PUBLISH: dict[str, tuple[str, str]] = {
+    "datasource": ("PublishDataSourceEvent", "Publish a data source refresh event"),
+    "segment": ("PublishSegmentEvent", "Publish a segment's member count"),
+    "measure": ("PublishMeasureEvent", "Publish a business measure's value"),
+    "run": ("PublishRunEvent", "Publish a refresh run event (run started, or a task's progress)"),
 }
 if set(_TRIGGERS) != set(TriggerType):  # a new type must get its flow-designer wording here
     raise RuntimeError(f"trigger types without a connector trigger: {sorted(set(TriggerType) - set(_TRIGGERS))}")
@@ -197,6 +207,28 @@ def api_definition(host: str = PLACEHOLDER_HOST) -> dict[str, Any]:
     from schemas.subscriptions import SubscriptionSpec
 
     definitions["SubscriptionSpec"] = _swagger2(SubscriptionSpec.model_json_schema(), definitions)
+    for change, (operation, summary) in _PUBLISH.items():
+        definitions[f"{change.title()}Event"] = _event_schema(CHANGE_KINDS[change].classes, definitions)
+        paths[f"/v1/events/{change}"] = {
+            "post": {
+                "operationId": operation,
+                "summary": summary,
+                "description": "Feed the engine: the event is written to Kafka before this action succeeds. Give "
+                "each event its own event_id (guid()); repeating one is ignored, so a retried action is safe.",
+                "parameters": [
+                    {
+                        "name": "body",
+                        "in": "body",
+                        "required": True,
+                        "schema": {"$ref": f"#/definitions/{change.title()}Event"},
+                    }
+                ],
+                "responses": {
+                    "202": {"description": "Written: Kafka acknowledged it"},
+                    "default": {"description": "A problem (application/problem+json)"},
+                },
+            }
+        }
     return {
         "swagger": "2.0",
         "info": {
@@ -216,6 +248,20 @@ def api_definition(host: str = PLACEHOLDER_HOST) -> dict[str, Any]:
     }
 
 
+def _event_schema(models: tuple[type[BaseModel], ...], definitions: dict[str, Any]) -> dict[str, Any]:
+    """One change event's body; a union (a run's two kinds) becomes one object with every field, required only
+    where all kinds require it, since Swagger 2.0 has no oneOf. The API still validates the kind's own rules."""
+    schemas = [_swagger2(model.model_json_schema(), definitions) for model in models]
+    if len(schemas) == 1:
+        return schemas[0]
+    properties: dict[str, Any] = {}
+    for schema in schemas:
+        properties.update(schema["properties"])
+    properties["kind"] = {"type": "string", "enum": [s["properties"]["kind"]["enum"][0] for s in schemas]}
+    required = set.intersection(*(set(s.get("required", [])) for s in schemas))
+    return {"type": "object", "properties": properties, "required": sorted(required)}
+
+
 def api_properties() -> dict[str, Any]:
     return {
         "properties": {
@@ -224,7 +270,7 @@ def api_properties() -> dict[str, Any]:
                     "type": "securestring",
                     "uiDefinition": {
                         "displayName": "API key",
-                        "description": "A key from 'cdp-triggers api-keys create' (scope write)",
+                        "description": "A key from 'cdp-triggers api-keys create' (scope write: triggers, publishing)",
                         "tooltip": "cdpk_<id>_<secret>",
                         "constraints": {"tabIndex": 2, "clearText": False, "required": "true"},
                     },

@@ -29,6 +29,7 @@ class Context:
     store: ApiStore
     metrics: Metrics
     limiter: RateLimiter
+    event_limiter: RateLimiter  # POST /v1/events counts events, not requests
     egress: EgressPolicy
     signing_key: bytes
     health: Health
@@ -52,12 +53,14 @@ KEY_HEADER = APIKeyHeader(
 
 
 def needs(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
-    """The dependency that authenticates a request's key for ``scope`` and takes one rate-limit token."""
+    """The dependency that authenticates a request's key for ``scope`` and takes one rate-limit token (publish:
+    none here; the route takes one per event from ``event_limiter`` once it has counted them)."""
 
     async def check(ctx: Ctx, presented: Annotated[str | None, Depends(KEY_HEADER)]) -> ApiKey:
         ctx.store.require_current_keys()
         key = authenticate(ctx.store.keys, presented, scope)
-        ctx.limiter.check(key.key_id, time.monotonic())
+        if scope != "publish":
+            ctx.limiter.check(key.key_id, time.monotonic())
         return key
 
     check.scope = scope  # type: ignore[attr-defined]  # read by scope_of(), for the OpenAPI document
@@ -76,6 +79,7 @@ def scope_of(route: APIRoute) -> Scope | None:
 Reader = Annotated[ApiKey, Depends(needs("read"))]
 Writer = Annotated[ApiKey, Depends(needs("write"))]
 Operator = Annotated[ApiKey, Depends(needs("operate"))]
+Publisher = Annotated[ApiKey, Depends(needs("publish"))]
 SubscriptionIdPath = Annotated[str, Path(min_length=1, max_length=256, pattern=r"^\S(.*\S)?$")]
 HookIdPath = Annotated[str, Path(pattern=r"^hk_[a-z0-9]{20,40}$")]
 TypeName = Annotated[str, Path(max_length=64, description="e.g. segment.threshold.crossed")]

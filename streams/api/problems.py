@@ -14,7 +14,11 @@ TYPE_PREFIX = "urn:cdp-triggers:problem:"
 
 
 class FieldError(BaseModel):
-    field: str = Field(description="Where: body.threshold, path.hook_id, header.X-API-Key ...")
+    index: int | None = Field(None, description="In a batch: the item's position, from 0 (absent otherwise)")
+    field: str = Field(
+        description="Where: body.threshold, path.hook_id, header.X-API-Key; in a batch item: kind, "
+        "event.member_count ..."
+    )
     message: str
 
 
@@ -57,13 +61,16 @@ class ProblemError(Exception):
         errors: list[FieldError] | None = None,
         headers: dict[str, str] | None = None,
         kind: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
+        """``extra``: members of the problem beyond RFC 9457's (e.g. which items of a batch were written)."""
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.errors = errors
         self.headers = headers or {}
         self.kind = kind or TITLES.get(status, "error")
+        self.extra = extra or {}
 
     def body(self, instance: str) -> dict[str, Any]:
         problem = Problem(
@@ -74,7 +81,7 @@ class ProblemError(Exception):
             instance=instance,
             errors=self.errors,
         )
-        return problem.model_dump(mode="json", exclude_none=True)
+        return {**problem.model_dump(mode="json", exclude_none=True), **self.extra}
 
 
 def field_errors(errors: list[dict[str, Any]]) -> list[FieldError]:

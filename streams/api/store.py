@@ -1,5 +1,6 @@
 """What the API reads and writes: three compacted topics held in memory
-(subscriptions, hooks, API keys) and one producer. A write returns once the
+(subscriptions, hooks, API keys) and one producer, which also writes the change
+events posted to ``/v1/events``. A write of a record returns once the
 broker has it and this process has read it back, so a client that creates
 something can read it at once; one not read back within ``READ_BACK_SECONDS``
 is a 503 that says it may have been written.
@@ -13,13 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+
+from aiokafka.errors import KafkaError
+from aiokafka.structs import RecordMetadata
 
 from schemas.apikeys import ApiKey
 from schemas.hooks import Hook
 from schemas.subscriptions import ThresholdSubscription
 
-from ..client.producer import EventProducer
+from ..client.producer import ChangeEvent, EventProducer
 from ..delivery.hooks import HookBook
 from ..metrics import Metrics
 from ..runtime.codec import encode
@@ -51,7 +55,8 @@ class ApiStore:
             self.topics.api_keys: CompactedView(settings, self.topics.api_keys, self.keys.apply),
             self.topics.hooks: self.hooks.view,
         }
-        self._producer = EventProducer(settings, needs=list(self._views))
+        t = self.topics
+        self._producer = EventProducer(settings, needs=[*self._views, t.datasources, t.segments, t.measures, t.runs])
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -126,6 +131,10 @@ class ApiStore:
 
     async def remove_hook(self, hook_id: str) -> None:
         await self._write(self.topics.hooks, hook_id, None)
+
+    async def publish(self, events: Sequence[ChangeEvent]) -> list[RecordMetadata | KafkaError]:
+        """Change events to their topics, as ``cdp-triggers publish`` writes them (``EventProducer.publish_all``)."""
+        return await self._producer.publish_all(events)
 
     async def _write(self, topic: str, key: str, value: bytes | None) -> None:
         written = await self._producer.put_record(topic, key, value)

@@ -51,7 +51,8 @@ def keys_create(
     scope: str = typer.Option(
         "write",
         "--scope",
-        help="read (GET only), write (subscriptions and hooks) or operate (dead letters and redeliveries)",
+        help="read (GET only), write (subscriptions and hooks), operate (dead letters and redeliveries) or publish "
+        "(change events only)",
     ),
 ) -> None:
     """Create a key and print it, once: only its hash is stored."""

@@ -13,15 +13,16 @@ client wrote earlier ones).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, get_args
 
 import yaml
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import InvalidProducerEpoch, KafkaError, OutOfOrderSequenceNumber, UnknownProducerId
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 from aiokafka.structs import RecordMetadata
 from pydantic import TypeAdapter, ValidationError
 
@@ -37,14 +38,15 @@ from schemas.events import (
 from schemas.subscriptions import SubscriptionFile, ThresholdSubscription
 
 from ..runtime.codec import encode, within
-from ..runtime.kafka import KafkaConnection, MissingTopicsError, refusal, require_topics
+from ..runtime.kafka import KafkaConnection, MissingTopicsError, require_topics
 from ..settings import Settings
 from ..topics import Topics
 
 ChangeEvent = DataSourceChange | SegmentChange | MeasureChange | RefreshRunStarted | TaskProgress
-# aiokafka's idempotent producer does not recover from these (aiokafka#1017): every later write to the partition
-# fails. A record the broker refused (too large) leaves it there too, its sequence number spent.
-_DESYNCED = (OutOfOrderSequenceNumber, UnknownProducerId, InvalidProducerEpoch)
+# aiokafka's idempotent producer does not recover from a sequence error (OutOfOrderSequenceNumber,
+# UnknownProducerId; aiokafka#1017): every later write to the partition fails. A record the broker refused (too
+# large), or one expired unacknowledged, leaves it there too, its sequence number spent; so after any failed write
+# the producer is renewed.
 
 
 @dataclass(frozen=True)
@@ -116,23 +118,70 @@ class EventProducer:
         t = self.topics
         self._needs = needs or [t.datasources, t.segments, t.measures, t.runs, t.subscriptions]
         self._connection = KafkaConnection(settings)
+        self._timeout_s = settings.kafka_timeout_seconds
         self._producer = self._new_producer()
         self.max_bytes = settings.max_event_bytes
         self._desynced = False
         self._renewing = asyncio.Lock()
 
     def _new_producer(self) -> AIOKafkaProducer:
-        return self._connection.producer(acks="all", linger_ms=5, enable_idempotence=True)
+        # request_timeout_ms also bounds a record's wait for its acknowledgement (aiokafka expires the batch)
+        return self._connection.producer(
+            acks="all", linger_ms=5, enable_idempotence=True, request_timeout_ms=int(self._timeout_s * 1000)
+        )
 
     async def _acknowledged(self, topic: str, value: bytes | None, key: bytes) -> RecordMetadata:
+        [outcome] = await self._written([(topic, key, value)])
+        if isinstance(outcome, KafkaError):
+            raise outcome
+        return outcome
+
+    async def _written(self, records: Sequence[tuple[str, bytes, bytes | None]]) -> list[RecordMetadata | KafkaError]:
+        """Send every record at once, then wait at most ``CDP_KAFKA_TIMEOUT_SECONDS`` for the acknowledgements:
+        each record's metadata, or the error it failed with. aiokafka alone would wait for good while a
+        partition's leader is unreachable (it expires a batch only when the leader is unknown)."""
         if self._desynced:
-            await self._renew()
-        try:
-            return await self._producer.send_and_wait(topic, value, key=key)
-        except KafkaError as exc:
-            if refusal(exc) in ("too-large", "invalid") or isinstance(exc, _DESYNCED):
-                self._desynced = True  # the next write first renews the producer
-            raise
+            try:
+                await self._renew()
+            except KafkaError as exc:
+                return [exc] * len(records)
+        pending: list[asyncio.Future[RecordMetadata]] = []
+        unsent: KafkaError | None = None
+        for topic, key, value in records:
+            try:
+                pending.append(await asyncio.wait_for(self._producer.send(topic, value, key=key), self._timeout_s))
+            except TimeoutError:
+                unsent = KafkaTimeoutError(f"no room or metadata to send within {self._timeout_s:g} s")
+                break
+            except KafkaError as exc:  # e.g. no metadata within the timeout: this one and the rest are not sent
+                unsent = exc
+                break
+        if pending:
+            await asyncio.wait(pending, timeout=self._timeout_s)
+        results: list[RecordMetadata | KafkaError] = []
+        for future in pending:
+            if not future.done():
+                results.append(KafkaTimeoutError(f"not acknowledged within {self._timeout_s:g} s"))
+            elif isinstance(error := future.exception(), KafkaError):
+                results.append(error)
+            elif error is not None:
+                raise error
+            else:
+                results.append(future.result())
+        results += [unsent] * (len(records) - len(pending)) if unsent is not None else []
+        if any(isinstance(r, KafkaError) for r in results):
+            await self._discard()
+        return results
+
+    async def _discard(self) -> None:
+        """Give up this producer after a failed write: what it still holds is dropped, not sent once the broker is
+        back (an answer already said it was not acknowledged), and the next write renews it (see above)."""
+        self._desynced = True
+        # aiokafka has no abort: stop() flushes. Failing every batch first (a private method of aiokafka 0.14,
+        # exercised by tests/api/test_ingest.py) leaves it nothing to flush.
+        self._producer._message_accumulator.fail_all(KafkaTimeoutError("given up: not acknowledged in time"))
+        with contextlib.suppress(Exception):  # its sender may trip over a failed in-flight batch, and ends
+            await asyncio.wait_for(self._producer.stop(), self._timeout_s)
 
     async def _renew(self) -> None:
         """A new producer (a new producer id starts every partition's sequence afresh); if it cannot start,
@@ -142,13 +191,16 @@ class EventProducer:
                 return
             fresh = self._new_producer()
             try:
-                await fresh.start()
-            except BaseException:
+                await asyncio.wait_for(fresh.start(), self._timeout_s)
+            except BaseException as exc:
                 await fresh.stop()
+                if isinstance(exc, TimeoutError):
+                    raise KafkaTimeoutError(f"no broker answered within {self._timeout_s:g} s") from None
                 raise
             old, self._producer = self._producer, fresh
             self._desynced = False
-            await old.stop()
+            with contextlib.suppress(TimeoutError):  # already stopped, unless a write failed and stopped it late
+                await asyncio.wait_for(old.stop(), self._timeout_s)
 
     async def __aenter__(self) -> EventProducer:
         try:
@@ -181,6 +233,16 @@ class EventProducer:
         """Send and wait for the broker's acknowledgement."""
         topic, key = self.route(event)
         await self._acknowledged(topic, encoded(event, self.max_bytes), key.encode())
+
+    async def publish_all(self, events: Sequence[ChangeEvent]) -> list[RecordMetadata | KafkaError]:
+        """Send every event at once, then wait for each acknowledgement: its metadata, or the error it failed
+        with (a timed-out one may have been written). An event over the limit raises ``TooLarge`` before any is
+        sent. Keys and partitions are those of ``publish``; one entity's events keep their order."""
+        records = []
+        for event in events:
+            topic, key = self.route(event)
+            records.append((topic, key.encode(), encoded(event, self.max_bytes)))
+        return await self._written(records)
 
     async def send(self, event: ChangeEvent) -> None:
         """Queue without waiting for the acknowledgement (call ``flush``): for streams of events."""

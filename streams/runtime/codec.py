@@ -22,8 +22,31 @@ class Rejected:
     error: str
 
 
+# Confluent's Schema Registry wire format: magic byte 0, a 4-byte big-endian schema id, then the payload (JSON
+# for a JSON Schema serializer). No JSON text starts with a control character, so a value is plain JSON or a frame.
+_MAGIC = 0
+_FRAME_HEADER = 5
+_JSON_WHITESPACE = frozenset(b" \t\n\r")
+
+
+def unframed(raw: bytes) -> bytes | Rejected:
+    """The JSON inside a Schema Registry frame, plain JSON as it is, or why it cannot be either."""
+    first = raw[0]
+    if first >= 0x20 or first in _JSON_WHITESPACE:
+        return raw
+    if first != _MAGIC:
+        return Rejected(
+            DeadLetterReason.FRAMING,
+            f"unknown magic byte 0x{first:02x}: input is plain JSON, or Confluent's Schema Registry framing "
+            "(magic byte 0x00, a 4-byte schema id, then JSON)",
+        )
+    if len(raw) <= _FRAME_HEADER:
+        return Rejected(DeadLetterReason.FRAMING, f"a Schema Registry frame of {len(raw)} bytes has no payload")
+    return raw[_FRAME_HEADER:]
+
+
 class Decoder(Generic[T]):
-    """Validates JSON bytes against one input model (or union of models)."""
+    """Validates JSON bytes, plain or in a Schema Registry frame, against one input model (or union of models)."""
 
     def __init__(self, model: Any, max_bytes: int) -> None:  # a model, or a union of models (a typing form)
         self._adapter: TypeAdapter[T] = TypeAdapter(model)
@@ -34,18 +57,26 @@ class Decoder(Generic[T]):
             return Rejected(DeadLetterReason.EMPTY, "message has no value")
         if len(raw) > self._max_bytes:
             return Rejected(DeadLetterReason.OVERSIZED, f"{len(raw)} bytes exceeds the limit of {self._max_bytes}")
+        payload = unframed(raw)
+        if isinstance(payload, Rejected):
+            return payload
         try:
-            document = orjson.loads(raw)  # refuses invalid UTF-8 too: the reason is told apart only then
+            document = orjson.loads(payload)  # refuses invalid UTF-8 too: the reason is told apart only then
         except orjson.JSONDecodeError as exc:
+            framed = "" if payload is raw else f"in a Schema Registry frame (schema id {_schema_id(raw)}): "
             try:
-                raw.decode("utf-8")
+                payload.decode("utf-8")
             except UnicodeDecodeError as not_utf8:
-                return Rejected(DeadLetterReason.NOT_UTF8, str(not_utf8))
-            return Rejected(DeadLetterReason.NOT_JSON, str(exc))
+                return Rejected(DeadLetterReason.NOT_UTF8, framed + str(not_utf8))
+            return Rejected(DeadLetterReason.NOT_JSON, framed + str(exc))
         try:
             return self._adapter.validate_python(document)
         except ValidationError as exc:
             return Rejected(DeadLetterReason.SCHEMA, one_line(exc))
+
+
+def _schema_id(frame: bytes) -> int:
+    return int.from_bytes(frame[1:_FRAME_HEADER], "big")
 
 
 def dead_letter(

@@ -98,3 +98,23 @@ def test_power_automates_lifecycle_from_the_definition(settings, kafka, worker_f
         # "Delete the flow": the platform DELETEs the Location it was given
         assert api.session.delete(location, headers={header: api.key}, timeout=30).status_code == 204
         assert api.call("GET", "/v1/hooks").json()["items"] == []
+
+
+def test_publish_actions_post_each_change_kind_to_the_api():
+    """'Publish a ... event' actions, so a flow can feed the engine: each is an operation of the API itself, and
+    its body asks for what the API requires (a run's two kinds are one action: Swagger 2.0 has no oneOf)."""
+    from streams.api.app import openapi_document
+    from streams.client.producer import CHANGE_KINDS
+
+    doc, api = definition(), openapi_document()
+    actions = {p: i["post"] for p, i in doc["paths"].items() if p.startswith("/v1/events/")}
+    assert sorted(actions) == sorted(f"/v1/events/{kind}" for kind in CHANGE_KINDS)
+    for path, action in actions.items():
+        assert "post" in api["paths"][path] and not action.get("x-ms-trigger")
+        body = doc["definitions"][action["parameters"][0]["schema"]["$ref"].split("/")[-1]]
+        for model in CHANGE_KINDS[path.rsplit("/", 1)[1]].classes:
+            fields = model.model_json_schema()
+            assert set(body["required"]) <= set(fields["required"]) and set(fields["properties"]) <= set(
+                body["properties"]
+            )
+    assert doc["paths"]["/v1/events/run"]["post"]["summary"].startswith("Publish a refresh run event")

@@ -34,3 +34,48 @@ def test_schema_error_lists_every_bad_field():
     _, error = reason(b'{"event_id": "e"}')
     for field in ("event_time", "segment_id", "segment_name", "member_count"):
         assert field in error
+
+
+def framed(schema_id: int, payload: bytes) -> bytes:
+    """Confluent's Schema Registry wire format: magic byte 0, the schema id (4 bytes, big-endian), the payload."""
+    return b"\x00" + schema_id.to_bytes(4, "big") + payload
+
+
+def test_a_schema_registry_frame_decodes_like_plain_json():
+    plain = json.dumps(b.segment("s", 5, 0)).encode()
+    assert decoder.decode(framed(7, plain)) == decoder.decode(plain)
+    assert decoder.decode(b"\n\t " + plain) == decoder.decode(plain)  # leading JSON whitespace is not a frame
+
+
+def test_a_frame_that_cannot_be_read_names_the_framing():
+    why, error = reason(b"\x01" + b"\x00\x00\x00\x07" + b"{}")
+    assert why is DeadLetterReason.FRAMING and "magic byte 0x01" in error and "Schema Registry" in error
+    why, error = reason(b"\x00\x00\x00\x00\x07")
+    assert why is DeadLetterReason.FRAMING and "no payload" in error
+    why, error = reason(framed(42, b"Obj\x01 avro"))  # e.g. Avro behind the frame, not JSON
+    assert why is DeadLetterReason.NOT_JSON and "schema id 42" in error
+    why, error = reason(framed(42, json.dumps({**b.segment("s", 5, 0), "member_count": -1}).encode()))
+    assert why is DeadLetterReason.SCHEMA and "member_count" in error
+
+
+def test_what_confluents_json_serializer_writes_is_read_as_the_same_event():
+    """The bytes of confluent-kafka's own JSONSerializer (what a Java or Python producer with a Schema Registry
+    sends), with our published schema. No registry server runs here: its client is confluent-kafka's in-memory
+    one (``mock://``), which only hands out the schema id."""
+    from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+    from confluent_kafka.schema_registry.json_schema import JSONSerializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    from schemas.export import render
+
+    registry = SchemaRegistryClient.new_client({"url": "mock://cdp-triggers-test"})
+    schema = Schema(render()["segment-change.schema.json"], "JSON")
+    schema_id = registry.register_schema("cdp.segment-changes-value", schema)
+    serialize = JSONSerializer(
+        schema.schema_str, registry, conf={"auto.register.schemas": False, "use.latest.version": True}
+    )
+    event = b.segment("vip", 1_234, 3)
+    raw = serialize(event, SerializationContext("cdp.segment-changes", MessageField.VALUE))
+    assert raw[0] == 0 and int.from_bytes(raw[1:5], "big") == schema_id  # it is framed
+    decoded = decoder.decode(raw)
+    assert isinstance(decoded, SegmentChange) and decoded == decoder.decode(json.dumps(event).encode())

@@ -64,7 +64,9 @@ def start_api(
     return process, Api(f"http://127.0.0.1:{settings.api_port}", key)
 
 
-def own_api(bootstrap: str, tmp: Path, **overrides: Any) -> tuple[Settings, WorkerProcess, Api]:
+def own_api(
+    bootstrap: str, tmp: Path, key_scope: str = "write", **overrides: Any
+) -> tuple[Settings, WorkerProcess, Api]:
     """An API on topics of its own (created), for a test module's fixture."""
     import asyncio
 
@@ -73,7 +75,7 @@ def own_api(bootstrap: str, tmp: Path, **overrides: Any) -> tuple[Settings, Work
 
     s = api_settings(test_settings(bootstrap, tmp), **overrides)
     asyncio.run(ensure_topics(s))
-    process, client = start_api(s, tmp / "api.log")
+    process, client = start_api(s, tmp / "api.log", key_scope)
     return s, process, client
 
 

@@ -207,3 +207,48 @@ def test_compressed_batches_from_any_producer_are_read(kafka, worker):
         assert producer.flush(30) == 0
     events = triggers(kafka, worker, 4)
     assert sorted(e.subject for e in events) == [f"data-source/{c}" for c in ("gzip", "lz4", "snappy", "zstd")]
+
+
+def test_schema_registry_framed_input_fires_the_same_triggers_as_plain_json(kafka, worker):
+    """A producer using a Schema Registry (confluent-kafka's JSONSerializer with our published schema) beside one
+    writing plain JSON: the same events give the same triggers; an unknown framing is dead-lettered as such."""
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.json_schema import JSONSerializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    from schemas.export import render
+
+    t = worker.topics
+    registry = SchemaRegistryClient.new_client({"url": "mock://worker-test"})  # no registry server runs here; see test_codec
+    serializers = {
+        topic: JSONSerializer(render()[f"{name}.schema.json"], registry)  # registers it, as Java serializers do
+        for topic, name in ((t.segments, "segment-change"), (t.datasources, "datasource-change"))
+    }
+
+    def framed(topic: str, event: dict) -> bytes:
+        return serializers[topic](event, SerializationContext(topic, MessageField.VALUE))
+
+    subs = [(s, b.subscription(s, "segment", s, 100)) for s in ("plain", "framed")]
+    kafka.produce_all(t.subscriptions, subs)
+    wait_for_metric(worker, "cdp_triggers_subscriptions_active 2.0")
+    for segment, encode in (("plain", lambda _topic, event: event), ("framed", framed)):
+        kafka.produce(t.segments, segment, encode(t.segments, b.segment(segment, 90, 1)))
+        kafka.produce(t.segments, segment, encode(t.segments, b.segment(segment, 120, 2)))
+        kafka.produce(t.datasources, segment, encode(t.datasources, b.datasource(segment, "failed", 3)))
+    kafka.produce(t.segments, "framed", b"\x02\x00\x00\x00\x01" + json.dumps(b.segment("framed", 500, 4)).encode())
+    kafka.flush()
+
+    by_subject: dict[str, list[TriggerEvent]] = {}
+    for event in triggers(kafka, worker, 4):
+        by_subject.setdefault(event.subject.rsplit("/", 1)[1], []).append(event)
+    plain, framed_ = by_subject["plain"], by_subject["framed"]
+    assert (
+        sorted(e.type for e in plain)
+        == sorted(e.type for e in framed_)
+        == sorted([TriggerType.SEGMENT_THRESHOLD_CROSSED, TriggerType.DATA_SOURCE_REFRESH_FAILED])
+    )
+    for p, f in zip(sorted(plain, key=lambda e: e.type), sorted(framed_, key=lambda e: e.type), strict=True):
+        renamed = json.dumps(p.payload().model_dump(mode="json")).replace("plain", "framed")
+        assert json.loads(renamed) == f.payload().model_dump(mode="json")
+    [dead] = [json.loads(m.value()) for m in kafka.read(t.dead_letter, until=1, timeout=30)]
+    assert dead["reason"] == "framing" and "magic byte 0x02" in dead["error"]
