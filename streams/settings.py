@@ -180,16 +180,6 @@ class Settings(BaseSettings):
         None, description="PEM file of extra CAs to trust for hook callbacks (on top of the system's)"
     )
 
-    # A Schema Registry (cdp-triggers schemas register); the worker reads its framing without one
-    schema_registry_url: str | None = Field(
-        None, description="The registry's URL (Confluent's API, or Apicurio's at /apis/ccompat/v7)"
-    )
-    schema_registry_username: str | None = Field(None, description="HTTP basic-auth user for the registry")
-    schema_registry_password: SecretStr | None = Field(None, description="Its password")
-    schema_registry_ca_file: Path | None = Field(
-        None, description="PEM file of CAs to trust for the registry's TLS certificate (on top of the system's)"
-    )
-
     # Observability
     metrics_host: str = Field("127.0.0.1", description="Address the /metrics endpoint binds to")
     metrics_port: int = Field(9464, ge=0, le=65535, description="Port of /metrics; 0 disables it")
@@ -230,7 +220,6 @@ class Settings(BaseSettings):
             "kafka_sasl_password_file",
             "hook_signing_key_file",
             "hook_ca_file",
-            "schema_registry_ca_file",
         )
         for name in files:
             path = getattr(self, name)
@@ -243,8 +232,6 @@ class Settings(BaseSettings):
                 f"CDP_API_MAX_BATCH_EVENTS ({self.api_max_batch_events}) is over CDP_API_PUBLISH_EVENTS_PER_MINUTE "
                 f"({self.api_publish_events_per_minute}): a full batch could never be accepted"
             )
-        if (self.schema_registry_username is None) != (self.schema_registry_password is None):
-            raise ValueError("give both CDP_SCHEMA_REGISTRY_USERNAME and CDP_SCHEMA_REGISTRY_PASSWORD, or neither")
         return self
 
     def hook_key(self) -> bytes | None:

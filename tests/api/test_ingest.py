@@ -104,12 +104,14 @@ def test_an_invalid_batch_names_each_bad_item_and_writes_nothing(broker, kafka, 
         too_many = api.call("POST", "/v1/events", json=[good] * 6)
         assert too_many.status_code == 413 and "CDP_API_MAX_BATCH_EVENTS" in too_many.json()["detail"]
 
-        # the rate limit counts events (refused ones too), per key: 12 a minute, so 5 + 5 pass, and 5 more do not
+        # the rate limit counts events (refused ones too), per key: 12 a minute, so 5 + 5 + 1 + 1 pass, 5 more do not
         fresh = create_key(settings, "dbt", "publish")
         wait_for(lambda: api.call("POST", "/v1/events", key=fresh, json=[]).status_code == 422, 10, "the new key")
         for n in range(2):
             batch = [{"kind": "segment", "event": b.segment("s2", i, 10 * n + i)} for i in range(5)]
             assert api.call("POST", "/v1/events", key=fresh, json=batch).status_code == 202
+        for i in range(2):  # a batch of one counts one event, like a single POST
+            assert api.call("POST", "/v1/events", key=fresh, json=[good]).status_code == 202, i
         limited = api.call("POST", "/v1/events", key=fresh, json=[good] * 5)
         assert limited.status_code == 429 and "events a minute" in limited.json()["detail"], limited.text
         assert int(limited.headers["Retry-After"]) >= 1

@@ -219,7 +219,7 @@ def test_schema_registry_framed_input_fires_the_same_triggers_as_plain_json(kafk
     from schemas.export import render
 
     t = worker.topics
-    registry = SchemaRegistryClient.new_client({"url": "mock://worker-test"})  # no registry server runs here; see test_codec
+    registry = SchemaRegistryClient.new_client({"url": "mock://worker-test"})  # no registry server here: see test_codec
     serializers = {
         topic: JSONSerializer(render()[f"{name}.schema.json"], registry)  # registers it, as Java serializers do
         for topic, name in ((t.segments, "segment-change"), (t.datasources, "datasource-change"))

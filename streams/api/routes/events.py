@@ -69,7 +69,7 @@ _DURABLE = (
     description="A data source's refresh started, succeeded or failed." + _DURABLE,
 )
 async def publish_datasource(key: Publisher, ctx: Ctx, event: DataSourceChange) -> Accepted:
-    return await _publish(ctx, key.key_id, [("datasource", event)])
+    return await _one(ctx, key.key_id, "datasource", event)
 
 
 @router.post(
@@ -81,7 +81,7 @@ async def publish_datasource(key: Publisher, ctx: Ctx, event: DataSourceChange) 
     description="A segment's member count after a refresh." + _DURABLE,
 )
 async def publish_segment(key: Publisher, ctx: Ctx, event: SegmentChange) -> Accepted:
-    return await _publish(ctx, key.key_id, [("segment", event)])
+    return await _one(ctx, key.key_id, "segment", event)
 
 
 @router.post(
@@ -93,7 +93,7 @@ async def publish_segment(key: Publisher, ctx: Ctx, event: SegmentChange) -> Acc
     description="A business measure's value after a refresh." + _DURABLE,
 )
 async def publish_measure(key: Publisher, ctx: Ctx, event: MeasureChange) -> Accepted:
-    return await _publish(ctx, key.key_id, [("measure", event)])
+    return await _one(ctx, key.key_id, "measure", event)
 
 
 @router.post(
@@ -105,7 +105,7 @@ async def publish_measure(key: Publisher, ctx: Ctx, event: MeasureChange) -> Acc
     description="A refresh run started (declaring its tasks), or one of its tasks progressed." + _DURABLE,
 )
 async def publish_run(key: Publisher, ctx: Ctx, event: RefreshRunChange) -> Accepted:
-    return await _publish(ctx, key.key_id, [("run", event)])
+    return await _one(ctx, key.key_id, "run", event)
 
 
 @router.post(
@@ -166,7 +166,7 @@ async def publish_events(key: Publisher, ctx: Ctx, request: Request) -> Accepted
             f"{first.field}: {first.message}",
             errors=errors,
         )
-    return await _publish(ctx, key.key_id, items)
+    return await _publish(ctx, items)
 
 
 def schemas() -> dict[str, Any]:
@@ -212,10 +212,13 @@ def _item_error(index: int, field: str, message: str) -> FieldError:
     return FieldError(index=index, field=".".join(parts) or "kind", message=message)
 
 
-async def _publish(ctx: Context, key_id: str, items: list[tuple[str, ChangeEvent]]) -> Accepted:
+async def _one(ctx: Context, key_id: str, kind: str, event: ChangeEvent) -> Accepted:
+    ctx.event_limiter.check(key_id, time.monotonic())  # a batch is counted before its validation, this one here
+    return await _publish(ctx, [(kind, event)])
+
+
+async def _publish(ctx: Context, items: list[tuple[str, ChangeEvent]]) -> Accepted:
     """Write the events and answer 202 with where each went, or a problem naming what was not acknowledged."""
-    if len(items) == 1:  # a single event is counted here; a batch was counted before its validation
-        ctx.event_limiter.check(key_id, time.monotonic())
     outcomes = await ctx.store.publish([event for _, event in items])
     written = [
         Written(index=i, kind=kind, event_id=event.event_id, topic=o.topic, partition=o.partition, offset=o.offset)
