@@ -13,6 +13,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 Id = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^\S(.*\S)?$")]
 Name = Annotated[str, Field(min_length=1, max_length=512)]
+# A count as Java's long holds it: the encoders (orjson) refuse integers past 64 bits, so a larger one is refused here
+# with its field's name, not later as an error nobody can act on.
+Count = Annotated[int, Field(ge=0, le=2**63 - 1)]
 
 
 class _Model(BaseModel):
@@ -24,9 +27,7 @@ class _Model(BaseModel):
 class ChangeEvent(_Model):
     event_id: Id = Field(description="Unique id of this event; a repeat of an id is ignored")
     event_time: AwareDatetime = Field(description="When the change happened (RFC 3339, with offset)")
-    sequence: int | None = Field(
-        None, ge=0, description="Optional producer sequence, orders events with equal event_time"
-    )
+    sequence: Count | None = Field(None, description="Optional producer sequence, orders events with equal event_time")
 
 
 # -- data sources -----------------------------------------------------------
@@ -52,7 +53,7 @@ class DataSourceChange(ChangeEvent):
     refresh_run_id: Id
     status: RefreshStatus
     failure: RefreshFailure | None = Field(None, description="Required when status is 'failed', else absent")
-    row_count: int | None = Field(None, ge=0)
+    row_count: Count | None = None
 
     @model_validator(mode="after")
     def _failure_iff_failed(self) -> DataSourceChange:
@@ -72,7 +73,7 @@ class SegmentChange(ChangeEvent):
     segment_id: Id
     segment_name: Name
     # Strict: 12.5 members or "12" is a producer bug, not a count.
-    member_count: Annotated[int, Field(ge=0, strict=True)]
+    member_count: Annotated[Count, Field(strict=True)]
     run_id: Id | None = None
 
 
