@@ -1,0 +1,178 @@
+"""Throughput by trigger share, side by side with the references, on the real local broker.
+
+    ./dev bench --shapes          # three shapes of 200,000 events each (about 10 minutes here)
+
+For each shape, on one preload: ``faust bare`` (issue 15's reference), one worker, the Quix Streams
+implementation of the same job (``benchmarks/quix_reference.py``: the trigger ids are compared with the
+worker's), and one worker on the same change events with no subscriptions (nothing fires). The last gives the
+cost of what firing adds: per event with nothing to fire, and per trigger. Writes results/shapes.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+from devtools.processes import ROOT
+from streams.runtime.kafka import ensure_topics
+from streams.settings import Settings, load_settings
+from streams.topics import Topics
+
+from .pipeline import Plan, end_offsets, faust_floor, follow_lag, fresh_settings, generate, produce, run_workers
+from .pipeline import subscriptions as make_subscriptions
+from .topic_reader import read_to_end
+
+QUIX_PYTHON = ROOT / "benchmarks" / "quix" / ".venv" / "bin" / "python"
+# name -> (plan, what it stands for). Events over entities sets how often one entity's value crosses: few
+# updates per entity cross often (trigger-heavy), more updates per entity less; subscriptions on a twentieth
+# of the entities make the common CDP case, where nearly nothing fires.
+SHAPES: dict[str, tuple[Plan, str]] = {
+    "trigger-heavy": (Plan(200_000, 50_000, 100_000, 0, 0, 0), "issue 27's side-by-side run: about 37% fire"),
+    "full-run": (Plan(200_000, 20_000, 40_000, 0, 0, 0), "the full run's proportions: about 21% fire"),
+    "trigger-light": (Plan(200_000, 20_000, 2_000, 0, 0, 0), "subscriptions on a few entities: about 1% fire"),
+}
+COMMIT_INTERVAL = 1.0  # the production default, for the worker and the reference alike
+
+
+def preload(settings: Settings, plan: Plan, start: datetime, with_subscriptions: bool) -> list[str]:
+    topics = Topics(settings)
+    asyncio.run(ensure_topics(settings))
+    if with_subscriptions:
+        subs = ((topics.subscriptions, k, v) for k, v in make_subscriptions(plan.entities, plan.subscriptions))
+        produce(settings.kafka_bootstrap, subs, "subscriptions")
+    events = ((settings.topic_prefix + t, k, v) for t, k, v in generate(plan, start))
+    produce(settings.kafka_bootstrap, events, "change events")
+    return [topics.datasources, topics.segments, topics.measures, topics.runs]
+
+
+def trigger_ids(bootstrap: str, topic: str) -> list[str]:
+    return [json.loads(msg.value() or b"null")["id"] for msg in read_to_end(bootstrap, topic)]
+
+
+def quix(settings: Settings, tmp: Path, inputs: list[str], events: int) -> dict:
+    group = f"{settings.app_id}-quix"
+    ends = end_offsets(settings.kafka_bootstrap, inputs)
+    began = time.monotonic()
+    with open(tmp / f"{group}.log", "wb") as log:
+        proc = subprocess.Popen(
+            [str(QUIX_PYTHON), "-W", "ignore", "-m", "benchmarks.quix_reference"]
+            + [settings.kafka_bootstrap, settings.topic_prefix, group, str(tmp / group)],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+    try:
+        progress = follow_lag(settings.kafka_bootstrap, group, ends, 3600, [proc])
+    finally:
+        proc.terminate()
+        proc.wait(60)
+    return {"events": events, **progress.figures(began, events)}
+
+
+def measure(name: str, plan: Plan, bootstrap: str, tmp: Path) -> dict:
+    tag = uuid.uuid4().hex[:8]
+    start = datetime.now(UTC)
+    settings = fresh_settings(bootstrap, tmp, plan.partitions, tag).model_copy(
+        update={"commit_interval_seconds": COMMIT_INTERVAL}
+    )
+    inputs = preload(settings, plan, start, with_subscriptions=True)
+    figures: dict = {"plan": asdict(plan)}
+    print("    faust bare ...", flush=True)
+    figures["faust_bare"] = faust_floor(settings, tmp, inputs, plan.events, "bare")
+    print("    worker ...", flush=True)
+    figures["worker"], workers = run_workers(settings, 1, tmp, inputs, plan.events)
+    for w in workers:
+        w.stop()
+    print("    quix reference ...", flush=True)
+    figures["quix"] = quix(settings, tmp, inputs, plan.events)
+    ours = trigger_ids(bootstrap, Topics(settings).actions)
+    theirs = trigger_ids(bootstrap, f"{settings.topic_prefix}quix-actions")
+    figures["triggers"] = {
+        "worker": len(ours),
+        "quix": len(theirs),
+        "same_ids": sorted(set(ours)) == sorted(set(theirs)),
+        "worker_repeats": len(ours) - len(set(ours)),
+        "share": round(len(set(ours)) / plan.events, 4),
+    }
+
+    print("    worker, the same events with no subscriptions ...", flush=True)
+    quiet = fresh_settings(bootstrap, tmp, plan.partitions, tag + "q").model_copy(
+        update={"commit_interval_seconds": COMMIT_INTERVAL}
+    )
+    quiet_inputs = preload(quiet, plan, start, with_subscriptions=False)
+    figures["worker_no_subscriptions"], workers = run_workers(quiet, 1, tmp, quiet_inputs, plan.events)
+    for w in workers:
+        w.stop()
+
+    steady = {k: figures[k]["steady_events_per_second"] for k in ("faust_bare", "worker", "quix")}
+    quiet_rate = figures["worker_no_subscriptions"]["steady_events_per_second"]
+    fired = len(set(ours))
+    per_event_us = 1e6 / steady["worker"]
+    quiet_us = 1e6 / quiet_rate
+    figures["summary"] = {
+        "steady_events_per_second": steady,
+        "worker_to_quix": round(steady["worker"] / steady["quix"], 3),
+        "worker_to_faust_bare": round(steady["worker"] / steady["faust_bare"], 3),
+        "us_per_event": round(per_event_us, 1),
+        "us_per_event_with_nothing_to_fire": round(quiet_us, 1),
+        "us_per_trigger": round((per_event_us - quiet_us) * plan.events / fired, 1) if fired else None,
+    }
+    print(f"    {figures['summary']} {figures['triggers']}", flush=True)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=sorted(SHAPES), action="append", help="run only these shapes")
+    args = parser.parse_args()
+    if not QUIX_PYTHON.exists():
+        sys.exit("the Quix reference's environment is missing: uv sync --frozen --project benchmarks/quix")
+    bootstrap = load_settings().kafka_bootstrap
+    tmp = Path(tempfile.mkdtemp(prefix="cdp-shapes-"))
+    began = time.monotonic()
+    results: dict = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}, "shapes": {}}
+    for name, (plan, what) in SHAPES.items():
+        if args.only and name not in args.only:
+            continue
+        print(
+            f"  {name} ({what}): {plan.events:,} events, {plan.entities:,} entities, "
+            f"{plan.subscriptions:,} subscriptions",
+            flush=True,
+        )
+        results["shapes"][name] = {"what": what, **measure(name, plan, bootstrap, tmp)}
+    results["machine"]["seconds"] = round(time.monotonic() - began)
+    out = ROOT / "benchmarks" / "results" / "shapes.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print_table(results)
+    print(f"\nwritten to {out.relative_to(ROOT)}; {results['machine']['seconds']} s in all")
+
+
+def print_table(results: dict) -> None:
+    print()
+    print(
+        f"{'shape':<14} {'fire':>6} {'worker ev/s':>12} {'quix ev/s':>10} {'x quix':>7} {'faust bare':>11} "
+        f"{'x bare':>7} {'µs/event':>9} {'µs quiet':>9} {'µs/trigger':>11} {'same ids':>9}"
+    )
+    for name, shape in results["shapes"].items():
+        s, t = shape["summary"], shape["triggers"]
+        rates = s["steady_events_per_second"]
+        print(
+            f"{name:<14} {t['share']:>6.1%} {rates['worker']:>12,} {rates['quix']:>10,} {s['worker_to_quix']:>7} "
+            f"{rates['faust_bare']:>11,} {s['worker_to_faust_bare']:>7} {s['us_per_event']:>9} "
+            f"{s['us_per_event_with_nothing_to_fire']:>9} {s['us_per_trigger']!s:>11} {t['same_ids']!s:>9}"
+        )
+
+
+if __name__ == "__main__":
+    main()
