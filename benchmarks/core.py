@@ -20,11 +20,10 @@ from typing import Any
 import orjson
 
 from schemas.events import MeasureChange, SegmentChange
-from schemas.triggers import TriggerEvent, dataschema_for
 from streams.detection import thresholds
 from streams.detection.ordering import to_micros
 from streams.detection.thresholds import EntityState
-from streams.runtime.codec import Decoder, Rejected, encode
+from streams.runtime.codec import Decoder, Rejected, encode_trigger
 from streams.runtime.state import StateTable
 from streams.worker.registry import SubscriptionRegistry
 
@@ -83,17 +82,7 @@ def main(events: int = 40_000) -> None:
                 crossing, kind, entity_id, "S", event.event_id, event.event_time, None
             )
             t6 = clock()
-            encode(
-                TriggerEvent(
-                    id=trigger.id,
-                    source="/b",
-                    type=trigger.type,
-                    subject=trigger.subject,
-                    time=trigger.time,
-                    dataschema=dataschema_for(trigger.type),
-                    data=trigger.data.model_dump(mode="json"),
-                )
-            )
+            encode_trigger(trigger, "/b")
             t7 = clock()
             spent["trigger"] += t6 - t5
             spent["envelope + encode"] += t7 - t6

@@ -12,6 +12,9 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from schemas.deadletter import DeadLetter, DeadLetterReason, dead_letter_id
 from schemas.errors import one_line
+from schemas.triggers import dataschema_for
+
+from ..detection.trigger import Trigger
 
 T = TypeVar("T")
 
@@ -107,6 +110,26 @@ def dead_letter(
 
 def encode(model: BaseModel) -> bytes:
     return orjson.dumps(model.model_dump(mode="json"))
+
+
+def encode_trigger(trigger: Trigger, source: str) -> bytes:
+    """A trigger's CloudEvent (``schemas.triggers.TriggerEvent``), byte for byte what ``encode`` writes of one
+    (property-tested), in one pass instead of a payload dumped to a dict, validated into the envelope and dumped
+    again: the envelope's fields by orjson, the payload by its model's own JSON serializer, joined."""
+    head = orjson.dumps(
+        {
+            "specversion": "1.0",
+            "id": trigger.id,
+            "source": source,
+            "type": trigger.type.value,
+            "subject": trigger.subject,
+            "time": trigger.time,
+            "datacontenttype": "application/json",
+            "dataschema": dataschema_for(trigger.type),
+        },
+        option=orjson.OPT_UTC_Z,  # pydantic writes UTC as Z
+    )
+    return head[:-1] + b',"data":' + trigger.data.__pydantic_serializer__.to_json(trigger.data) + b"}"
 
 
 class TooLarge(ValueError):
