@@ -635,27 +635,23 @@ def main() -> None:
 
 def faust_floor(settings: Settings, tmp: Path, inputs: list[str], events: int, mode: str) -> dict:
     app_id = f"{settings.app_id}-floor-{mode}"
+    args = [sys.executable, "-m", "benchmarks.faust_floor", settings.kafka_bootstrap, settings.topic_prefix, app_id]
+    return run_until_caught_up(settings, [*args, str(settings.partitions), mode], app_id, tmp, inputs, events)
+
+
+def run_until_caught_up(
+    settings: Settings, command: list[str], group: str, tmp: Path, inputs: list[str], events: int
+) -> dict:
+    """Run a consumer of ``inputs`` (a reference: Faust's floor, the Quix implementation) as a child process in
+    ``tmp`` until its consumer ``group`` has no lag, then stop it: its throughput figures."""
     ends = end_offsets(settings.kafka_bootstrap, inputs)
     began = time.monotonic()
-    with open(tmp / f"floor-{mode}.log", "wb") as log:  # the child keeps its own descriptor
+    with open(tmp / f"{group}.log", "wb") as log:  # the child keeps its own descriptor
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "benchmarks.faust_floor",
-                settings.kafka_bootstrap,
-                settings.topic_prefix,
-                app_id,
-                str(settings.partitions),
-                mode,
-            ],
-            cwd=tmp,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            command, cwd=tmp, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)}
         )
     try:
-        progress = follow_lag(settings.kafka_bootstrap, app_id, ends, 3600, [proc])
+        progress = follow_lag(settings.kafka_bootstrap, group, ends, 3600, [proc])
     finally:
         proc.terminate()
         proc.wait(60)

@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ from streams.runtime.kafka import ensure_topics
 from streams.settings import Settings, load_settings
 from streams.topics import Topics
 
-from .pipeline import Plan, end_offsets, faust_floor, follow_lag, fresh_settings, generate, produce, run_workers
+from .pipeline import Plan, faust_floor, fresh_settings, generate, produce, run_until_caught_up, run_workers
 from .pipeline import subscriptions as make_subscriptions
 from .profile_summary import summarise
 from .topic_reader import read_to_end
@@ -65,23 +64,9 @@ def trigger_ids(bootstrap: str, topic: str) -> list[str]:
 
 def quix(settings: Settings, tmp: Path, inputs: list[str], events: int) -> dict:
     group = f"{settings.app_id}-quix"
-    ends = end_offsets(settings.kafka_bootstrap, inputs)
-    began = time.monotonic()
-    with open(tmp / f"{group}.log", "wb") as log:
-        proc = subprocess.Popen(
-            [str(QUIX_PYTHON), "-W", "ignore", "-m", "benchmarks.quix_reference"]
-            + [settings.kafka_bootstrap, settings.topic_prefix, group, str(tmp / group)],
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-    try:
-        progress = follow_lag(settings.kafka_bootstrap, group, ends, 3600, [proc])
-    finally:
-        proc.terminate()
-        proc.wait(60)
-    return {"events": events, **progress.figures(began, events)}
+    command = [str(QUIX_PYTHON), "-W", "ignore", "-m", "benchmarks.quix_reference"]
+    args = [settings.kafka_bootstrap, settings.topic_prefix, group, str(tmp / group)]
+    return run_until_caught_up(settings, command + args, group, tmp, inputs, events)
 
 
 def measure(name: str, plan: Plan, bootstrap: str, tmp: Path, profile: bool = False) -> dict:
