@@ -54,6 +54,7 @@ class Plan:
     partitions: int = 4
     rate_fraction: float = 0.2
     workers: tuple[int, ...] = (1, 2)
+    other_share: float = 0.1  # data-source refreshes and refresh-run progress, half each; the rest are values
 
 
 PLANS = {
@@ -83,20 +84,21 @@ def event_time(start: datetime, us: int) -> str:
 def generate(plan: Plan, start: datetime, seed: int = 1):
     """(topic suffix, key, document) for the preload, event times from ``start``
     (the run's start: the worker's stall and retention clocks then measure the
-    same thing whatever the day): 90% segment and measure
-    updates over ``entities`` (half each, values in a slow wave so each
-    subscription crosses about once), 5% data-source refreshes, 5% refresh-run
-    progress."""
+    same thing whatever the day): segment and measure updates over ``entities``
+    (half each, values in a slow wave so each subscription crosses about once),
+    and ``other_share`` (10% by default) of data-source refreshes and refresh-run
+    progress, half each."""
     doc: dict[str, Any]
     rng = random.Random(seed)
     _iso = lambda us: event_time(start, us)  # noqa: E731
     half = plan.entities // 2
-    steps = max(plan.events * 0.9 / max(plan.entities, 1), 1)
+    values_share = 1 - plan.other_share
+    steps = max(plan.events * values_share / max(plan.entities, 1), 1)
     count = [0] * plan.entities
     runs = 0
     for i in range(plan.events):
         r = rng.random()
-        if r < 0.9:
+        if r < values_share:
             e = rng.randrange(plan.entities)
             k, count[e] = count[e], count[e] + 1
             wave = 1000 * (1 + 0.2 * math.sin(math.pi * k / steps - math.pi / 2 + (e % 7) / 7))
@@ -124,7 +126,7 @@ def generate(plan: Plan, start: datetime, seed: int = 1):
                         "value": round(wave, 2),
                     },
                 )
-        elif r < 0.95:
+        elif r < 1 - plan.other_share / 2:
             ds = f"ds-{rng.randrange(1000)}"
             status = rng.choice(["started", "succeeded", "failed"])
             doc = {
