@@ -169,13 +169,15 @@ class EventProducer:
             else:
                 results.append(future.result())
         results += [unsent] * (len(records) - len(pending)) if unsent is not None else []
-        if any(isinstance(r, KafkaError) for r in results):
-            await self._discard()
+        if any(isinstance(r, KafkaTimeoutError) for r in results):
+            await self._discard()  # what is stuck is dropped, other writers' records with it (they are stuck too)
+        elif any(isinstance(r, KafkaError) for r in results):
+            self._desynced = True  # renewed at the next write; other writers' records in flight still complete
         return results
 
     async def _discard(self) -> None:
-        """Give up this producer after a failed write: what it still holds is dropped, not sent once the broker is
-        back (an answer already said it was not acknowledged), and the next write renews it (see above)."""
+        """Give up this producer after a write timed out: what it still holds is dropped, not sent once the broker
+        is back (an answer already said it was not acknowledged), and the next write renews it (see above)."""
         self._desynced = True
         # aiokafka has no abort: stop() flushes. Failing every batch first (a private method of aiokafka 0.14,
         # exercised by tests/api/test_ingest.py) leaves it nothing to flush.
