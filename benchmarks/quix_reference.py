@@ -21,11 +21,10 @@ from quixstreams import Application, State, message_context
 
 from schemas.events import DataSourceChange, MeasureChange, RefreshRunChange, SegmentChange
 from schemas.subscriptions import ThresholdSubscription
-from schemas.triggers import TriggerEvent, dataschema_for
 from streams.detection import datasources, runs, thresholds
 from streams.detection.ordering import Verdict
 from streams.detection.thresholds import Rule
-from streams.detection.trigger import Observation, Trigger
+from streams.detection.trigger import Observation
 from streams.runtime.codec import Decoder, Rejected, dead_letter
 
 from .topic_reader import read_to_end
@@ -83,21 +82,9 @@ def handler(
         if seen.verdict is not Verdict.APPLY:
             return []
         state.set("s", to_dict(seen.state))
-        return [envelope(trigger, source) for trigger in seen.triggers]
+        return [trigger.envelope(source).model_dump(mode="json") for trigger in seen.triggers]
 
     return step
-
-
-def envelope(trigger: Trigger, source: str) -> dict[str, Any]:
-    return TriggerEvent(
-        id=trigger.id,
-        source=source,
-        type=trigger.type,
-        subject=trigger.subject,
-        time=trigger.time,
-        dataschema=dataschema_for(trigger.type),
-        data=trigger.data.model_dump(mode="json"),
-    ).model_dump(mode="json")
 
 
 def main() -> None:

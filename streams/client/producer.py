@@ -125,7 +125,7 @@ class EventProducer:
         self._renewing = asyncio.Lock()
 
     def _new_producer(self) -> AIOKafkaProducer:
-        # request_timeout_ms also bounds a record's wait for its acknowledgement (aiokafka expires the batch)
+        # request_timeout_ms bounds each request; the wait for acknowledgements is bounded in _written
         return self._connection.producer(
             acks="all", linger_ms=5, enable_idempotence=True, request_timeout_ms=int(self._timeout_s * 1000)
         )

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schemas.triggers import KINDS, ThresholdCrossed, TriggerEvent, TriggerType, dataschema_for
+from schemas.triggers import KINDS, ThresholdCrossed, TriggerType
 from streams.detection.trigger import Trigger
 from streams.runtime.codec import encode, encode_trigger
 
@@ -16,17 +16,7 @@ SOURCE = "/cdp-triggers/worker"
 
 
 def through_the_model(trigger: Trigger, source: str) -> bytes:
-    return encode(
-        TriggerEvent(
-            id=trigger.id,
-            source=source,
-            type=trigger.type,
-            subject=trigger.subject,
-            time=trigger.time,
-            dataschema=dataschema_for(trigger.type),
-            data=trigger.data.model_dump(mode="json"),
-        )
-    )
+    return encode(trigger.envelope(source))
 
 
 offsets = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
