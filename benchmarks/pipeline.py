@@ -266,14 +266,18 @@ class Progress:
     first_commit: float  # time.monotonic()
     lag_at_first_commit: int
     done: float
+    steady_cpu_seconds: float  # of the processes followed (every thread: librdkafka's too), first commit to done
 
     def figures(self, began: float, events: int) -> dict:
         steady = self.done - self.first_commit
+        n = self.lag_at_first_commit
         return {
             "seconds": round(self.done - began, 2),
             "events_per_second": round(events / (self.done - began)),
             "startup_seconds": round(self.first_commit - began, 2),
-            "steady_events_per_second": round(self.lag_at_first_commit / steady) if steady > 0 else None,
+            "steady_events_per_second": round(n / steady) if steady > 0 else None,
+            # per core: what a user pays for, whatever the threads (the broker's CPU is not counted)
+            "steady_cpu_us_per_event": round(1e6 * self.steady_cpu_seconds / n, 1) if n else None,
         }
 
 
@@ -284,19 +288,19 @@ def follow_lag(bootstrap: str, group: str, ends: dict, timeout: float, procs: li
     # One client for all samples: a new one every 0.1 s (threads, connection, teardown) took CPU from what
     # it measured, on the same two cores.
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    first: tuple[float, int] | None = None
+    first: tuple[float, int, float] | None = None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for proc in procs:
             if proc.poll() is not None:
                 raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
         lag = group_lag(admin, group, ends)
-        now = time.monotonic()
+        now, cpu = time.monotonic(), sum(cpu_seconds(p.pid) for p in procs)
         if first is None and lag < total:
-            first = (now, lag)
+            first = (now, lag, cpu)
         if lag == 0:
             assert first is not None
-            return Progress(first[0], first[1], now)
+            return Progress(first[0], first[1], now, cpu - first[2])
         time.sleep(0.1)
     raise RuntimeError(f"lag not zero after {timeout} s")
 

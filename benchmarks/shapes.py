@@ -115,9 +115,13 @@ def measure(name: str, plan: Plan, bootstrap: str, tmp: Path, profile: bool = Fa
     fired = len(set(ours))
     per_event_us = 1e6 / steady["worker"]
     quiet_us = 1e6 / quiet_rate
+    cpu = {k: figures[k]["steady_cpu_us_per_event"] for k in ("faust_bare", "worker", "quix")}
     figures["summary"] = {
         "steady_events_per_second": steady,
         "worker_to_quix": round(steady["worker"] / steady["quix"], 3),
+        # events per CPU-second, against the reference's (its librdkafka threads run beside its Python thread)
+        "steady_cpu_us_per_event": cpu,
+        "worker_to_quix_per_cpu": round(cpu["quix"] / cpu["worker"], 3),
         "worker_to_faust_bare": round(steady["worker"] / steady["faust_bare"], 3),
         "us_per_event": round(per_event_us, 1),
         "us_per_event_no_subscriptions": round(quiet_us, 1),
@@ -158,6 +162,7 @@ def main() -> None:
     results["machine"]["seconds"] = round(time.monotonic() - began)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)
+    print_targets(results)
     print(f"\nwritten to {out.relative_to(ROOT)}; {results['machine']['seconds']} s in all")
 
 
@@ -165,15 +170,41 @@ def print_table(results: dict) -> None:
     print()
     print(
         f"{'shape':<14} {'fire':>6} {'worker ev/s':>12} {'quix ev/s':>10} {'x quix':>7} {'faust bare':>11} "
-        f"{'x bare':>7} {'µs/event':>9} {'µs no subs':>11} {'µs/trigger':>11} {'same ids':>9}"
+        f"{'x bare':>7} {'µs/event':>9} {'µs no subs':>11} {'µs/trigger':>11} {'same ids':>9} "
+        f"{'CPU µs/ev':>9} {'quix':>5} {'x quix/CPU':>10}"
     )
     for name, shape in results["shapes"].items():
         s, t = shape["summary"], shape["triggers"]
-        rates = s["steady_events_per_second"]
+        rates, cpu = s["steady_events_per_second"], s.get("steady_cpu_us_per_event", {})
         print(
             f"{name:<14} {t['share']:>6.1%} {rates['worker']:>12,} {rates['quix']:>10,} {s['worker_to_quix']:>7} "
             f"{rates['faust_bare']:>11,} {s['worker_to_faust_bare']:>7} {s['us_per_event']:>9} "
-            f"{s['us_per_event_no_subscriptions']:>11} {s['us_per_trigger']!s:>11} {t['same_ids']!s:>9}"
+            f"{s['us_per_event_no_subscriptions']:>11} {s['us_per_trigger']!s:>11} {t['same_ids']!s:>9} "
+            f"{cpu.get('worker', '-')!s:>9} {cpu.get('quix', '-')!s:>5} {s.get('worker_to_quix_per_cpu', '-')!s:>10}"
+        )
+
+
+# shape -> (reference, target ratio of the worker's steady rate to it, what is said of it); issue 27's targets
+TARGETS = {
+    "trigger-heavy": ("quix", 1.0, "stretch 1.5"),
+    "full-run": ("faust_bare", 0.6, "the full run's target, on this shape"),
+    "trigger-light": ("faust_bare", 0.8, ""),
+}
+
+
+def print_targets(results: dict) -> None:
+    print("\ntargets (one worker, steady)")
+    for name, (reference, target, note) in TARGETS.items():
+        shape = results["shapes"].get(name)
+        if shape is None:
+            continue
+        rates, cpu = shape["summary"]["steady_events_per_second"], shape["summary"].get("steady_cpu_us_per_event")
+        ratio = rates["worker"] / rates[reference]
+        per_cpu = f"; {cpu[reference] / cpu['worker']:.2f} x per CPU-second" if cpu else ""
+        verdict = "met" if ratio >= target else "missed"
+        extra = f", {note}" if note else ""
+        print(
+            f"  {name:<14} {ratio:.2f} x {reference.replace('_', ' ')} (target >= {target}{extra}: {verdict}){per_cpu}"
         )
 
 

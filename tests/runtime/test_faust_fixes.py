@@ -2,6 +2,9 @@
 SIGKILL and chaos tests)."""
 
 import asyncio
+from typing import Any
+
+import pytest
 
 from streams.runtime.app import faust_app
 from streams.runtime.faust_fixes import FETCH_MAX_WAIT_MS
@@ -54,3 +57,90 @@ def test_a_commit_the_coordinator_refuses_is_not_recorded_as_done(tmp_path, capl
 
     assert asyncio.run(go()) == [False, None, True, True, 5]
     assert "refused an offset commit of 1 partition(s)" in caplog.text
+
+
+def _consumer(tmp_path):
+    """The worker's consumer (its wait_first is the drain loop's hand-over) on the running loop, where its tasks run."""
+    settings = Settings(data_dir=tmp_path)
+    return faust_app(settings, KafkaConnection(settings)).consumer
+
+
+def test_a_hand_over_that_does_not_block_runs_at_once_without_tasks(tmp_path):
+    # Faust made four tasks and an asyncio.wait for every message; most hand-overs never block (see faust_fixes).
+    handed: list[int] = []
+
+    async def handover(n: int) -> int:
+        handed.append(n)
+        return n * 10
+
+    async def main() -> tuple[list, int]:
+        consumer = _consumer(tmp_path)
+        created = 0
+        loop = asyncio.get_running_loop()
+
+        def counting(loop, coro, **kwargs):
+            nonlocal created
+            created += 1
+            return asyncio.Task(coro, loop=loop, **kwargs)
+
+        loop.set_task_factory(counting)
+        results = [await consumer.wait_first(handover(n), consumer.suspend_flow.wait()) for n in range(3)]
+        return results, created
+
+    results, created = asyncio.run(main())
+    assert handed == [0, 1, 2]
+    assert [(r.results, r.stopped) for r in results] == [([0], False), ([10], False), ([20], False)]
+    assert created == 0
+
+
+def test_a_hand_over_that_blocks_is_awaited_to_its_end(tmp_path):
+    async def main() -> list:
+        consumer = _consumer(tmp_path)
+        gate: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        async def handover() -> int:
+            return await gate + 1
+
+        asyncio.get_running_loop().call_later(0.05, gate.set_result, 41)
+        return (await consumer.wait_first(handover(), consumer.suspend_flow.wait())).results
+
+    assert asyncio.run(main()) == [42]
+
+
+def test_a_blocked_hand_over_is_still_interrupted_by_a_suspended_flow(tmp_path):
+    # What wait_first is there for: a rebalance suspends the flow while a hand-over waits on flow control.
+    seen: list[str] = []
+
+    async def main() -> Any:
+        consumer = _consumer(tmp_path)
+
+        async def handover() -> None:
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                seen.append("cancelled")
+                raise
+
+        asyncio.get_running_loop().call_later(0.05, consumer.suspend_flow.set)
+        return await asyncio.wait_for(consumer.wait_first(handover(), consumer.suspend_flow.wait()), 5)
+
+    result = asyncio.run(main())
+    assert result.results == [True]  # suspend_flow.wait() won
+    assert seen == ["cancelled"]
+
+
+def test_a_hand_over_error_propagates_before_and_after_blocking(tmp_path):
+    async def at_once() -> None:
+        raise ValueError("at once")
+
+    async def later() -> None:
+        await asyncio.sleep(0.01)
+        raise ValueError("later")
+
+    async def main(handover: Any) -> None:
+        consumer = _consumer(tmp_path)
+        await consumer.wait_first(handover(), consumer.suspend_flow.wait())
+
+    for handover, message in ((at_once, "at once"), (later, "later")):
+        with pytest.raises(ValueError, match=message):
+            asyncio.run(main(handover))
