@@ -549,8 +549,13 @@ def main() -> None:
     results.throughput["baseline"] = base
     print(f"    {base}", flush=True)
 
-    for floor in ("bare", "uvloop", "table"):
-        what = {"bare": "decode only", "uvloop": "decode only, on uvloop", "table": "decode + one table write"}[floor]
+    for floor in ("bare", "uvloop", "table", "stock"):
+        what = {
+            "bare": "decode only",
+            "uvloop": "decode only, on uvloop",
+            "table": "decode + one table write",
+            "stock": "decode only, Faust's own message hand-over",
+        }[floor]
         print(f"  faust {floor} agent ({what}) ...", flush=True)
         figures = results.throughput[f"faust_{floor}"] = faust_floor(settings, tmp, inputs, plan.events, floor)
         figures["ratio_to_baseline"] = round(figures["events_per_second"] / base["events_per_second"], 3)
@@ -565,7 +570,7 @@ def main() -> None:
         )
         figures, workers = run_workers(group_settings, count, tmp, inputs, plan.events, profile)
         figures["ratio_to_baseline"] = round(figures["events_per_second"] / base["events_per_second"], 3)
-        for floor in ("bare", "uvloop"):
+        for floor in ("bare", "uvloop", "stock"):
             figures[f"ratio_to_faust_{floor}"] = round(
                 figures["steady_events_per_second"] / results.throughput[f"faust_{floor}"]["steady_events_per_second"],
                 3,
@@ -803,7 +808,7 @@ def print_table(r: Results) -> None:
             continue
         target = (
             f"{figures['ratio_to_faust_bare']} x faust bare (target >= 0.6), {figures['ratio_to_faust_uvloop']} x on "
-            "uvloop"
+            f"uvloop, {figures.get('ratio_to_faust_stock')} x faust stock"
             if "ratio_to_faust_bare" in figures
             else ""
         )

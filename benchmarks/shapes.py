@@ -82,6 +82,8 @@ def measure(name: str, plan: Plan, bootstrap: str, tmp: Path, profile: bool = Fa
     figures: dict = {"plan": asdict(plan)}
     print("    faust bare ...", flush=True)
     figures["faust_bare"] = faust_floor(settings, tmp, inputs, plan.events, "bare")
+    print("    faust stock (Faust's own message hand-over) ...", flush=True)
+    figures["faust_stock"] = faust_floor(settings, tmp, inputs, plan.events, "stock")
     print("    worker ...", flush=True)
     sampled = RESULTS / f"shapes-{name}-worker.speedscope.json" if profile else None
     figures["worker"], workers = run_workers(settings, 1, tmp, inputs, plan.events, sampled)
@@ -110,12 +112,12 @@ def measure(name: str, plan: Plan, bootstrap: str, tmp: Path, profile: bool = Fa
     for w in workers:
         w.stop()
 
-    steady = {k: figures[k]["steady_events_per_second"] for k in ("faust_bare", "worker", "quix")}
+    steady = {k: figures[k]["steady_events_per_second"] for k in ("faust_bare", "faust_stock", "worker", "quix")}
     quiet_rate = figures["worker_no_subscriptions"]["steady_events_per_second"]
     fired = len(set(ours))
     per_event_us = 1e6 / steady["worker"]
     quiet_us = 1e6 / quiet_rate
-    cpu = {k: figures[k]["steady_cpu_us_per_event"] for k in ("faust_bare", "worker", "quix")}
+    cpu = {k: figures[k]["steady_cpu_us_per_event"] for k in ("faust_bare", "faust_stock", "worker", "quix")}
     figures["summary"] = {
         "steady_events_per_second": steady,
         "worker_to_quix": round(steady["worker"] / steady["quix"], 3),
@@ -123,6 +125,7 @@ def measure(name: str, plan: Plan, bootstrap: str, tmp: Path, profile: bool = Fa
         "steady_cpu_us_per_event": cpu,
         "worker_to_quix_per_cpu": round(cpu["quix"] / cpu["worker"], 3),
         "worker_to_faust_bare": round(steady["worker"] / steady["faust_bare"], 3),
+        "worker_to_faust_stock": round(steady["worker"] / steady["faust_stock"], 3),
         "us_per_event": round(per_event_us, 1),
         "us_per_event_no_subscriptions": round(quiet_us, 1),
         # below a tenth of the events firing, the difference is within the runs' noise
@@ -170,7 +173,7 @@ def print_table(results: dict) -> None:
     print()
     print(
         f"{'shape':<14} {'fire':>6} {'worker ev/s':>12} {'quix ev/s':>10} {'x quix':>7} {'faust bare':>11} "
-        f"{'x bare':>7} {'µs/event':>9} {'µs no subs':>11} {'µs/trigger':>11} {'same ids':>9} "
+        f"{'x bare':>7} {'x stock':>7} {'µs/event':>9} {'µs no subs':>11} {'µs/trigger':>11} {'same ids':>9} "
         f"{'CPU µs/ev':>9} {'quix':>5} {'x quix/CPU':>10}"
     )
     for name, shape in results["shapes"].items():
@@ -178,7 +181,8 @@ def print_table(results: dict) -> None:
         rates, cpu = s["steady_events_per_second"], s.get("steady_cpu_us_per_event", {})
         print(
             f"{name:<14} {t['share']:>6.1%} {rates['worker']:>12,} {rates['quix']:>10,} {s['worker_to_quix']:>7} "
-            f"{rates['faust_bare']:>11,} {s['worker_to_faust_bare']:>7} {s['us_per_event']:>9} "
+            f"{rates['faust_bare']:>11,} {s['worker_to_faust_bare']:>7} {s.get('worker_to_faust_stock', '-')!s:>7} "
+            f"{s['us_per_event']:>9} "
             f"{s['us_per_event_no_subscriptions']:>11} {s['us_per_trigger']!s:>11} {t['same_ids']!s:>9} "
             f"{cpu.get('worker', '-')!s:>9} {cpu.get('quix', '-')!s:>5} {s.get('worker_to_quix_per_cpu', '-')!s:>10}"
         )
@@ -201,6 +205,8 @@ def print_targets(results: dict) -> None:
         rates, cpu = shape["summary"]["steady_events_per_second"], shape["summary"].get("steady_cpu_us_per_event")
         ratio = rates["worker"] / rates[reference]
         per_cpu = f"; {cpu[reference] / cpu['worker']:.2f} x per CPU-second" if cpu else ""
+        if reference == "faust_bare" and "faust_stock" in rates:
+            per_cpu += f"; {rates['worker'] / rates['faust_stock']:.2f} x faust stock"
         verdict = "met" if ratio >= target else "missed"
         extra = f", {note}" if note else ""
         print(
