@@ -295,12 +295,12 @@ def follow_lag(bootstrap: str, group: str, ends: dict, timeout: float, procs: li
             if proc.poll() is not None:
                 raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
         lag = group_lag(admin, group, ends)
-        now, cpu = time.monotonic(), sum(cpu_seconds(p.pid) for p in procs)
+        now = time.monotonic()
         if first is None and lag < total:
-            first = (now, lag, cpu)
+            first = (now, lag, sum(cpu_seconds(p.pid) for p in procs))
         if lag == 0:
             assert first is not None
-            return Progress(first[0], first[1], now, cpu - first[2])
+            return Progress(first[0], first[1], now, sum(cpu_seconds(p.pid) for p in procs) - first[2])
         time.sleep(0.1)
     raise RuntimeError(f"lag not zero after {timeout} s")
 
@@ -808,7 +808,7 @@ def print_table(r: Results) -> None:
             continue
         target = (
             f"{figures['ratio_to_faust_bare']} x faust bare (target >= 0.6), {figures['ratio_to_faust_uvloop']} x on "
-            f"uvloop, {figures.get('ratio_to_faust_stock')} x faust stock"
+            f"uvloop, {figures['ratio_to_faust_stock']} x faust stock"
             if "ratio_to_faust_bare" in figures
             else ""
         )

@@ -112,17 +112,18 @@ def measure(name: str, plan: Plan, bootstrap: str, tmp: Path, profile: bool = Fa
     for w in workers:
         w.stop()
 
-    steady = {k: figures[k]["steady_events_per_second"] for k in ("faust_bare", "faust_stock", "worker", "quix")}
+    compared = ("faust_bare", "faust_stock", "worker", "quix")
+    steady = {k: figures[k]["steady_events_per_second"] for k in compared}
     quiet_rate = figures["worker_no_subscriptions"]["steady_events_per_second"]
     fired = len(set(ours))
     per_event_us = 1e6 / steady["worker"]
     quiet_us = 1e6 / quiet_rate
-    cpu = {k: figures[k]["steady_cpu_us_per_event"] for k in ("faust_bare", "faust_stock", "worker", "quix")}
+    cpu = {k: figures[k]["steady_cpu_us_per_event"] for k in compared}
     figures["summary"] = {
         "steady_events_per_second": steady,
         "worker_to_quix": round(steady["worker"] / steady["quix"], 3),
-        # events per CPU-second, against the reference's (its librdkafka threads run beside its Python thread)
         "steady_cpu_us_per_event": cpu,
+        # events per CPU-second, against the reference's (its librdkafka threads run beside its Python thread)
         "worker_to_quix_per_cpu": round(cpu["quix"] / cpu["worker"], 3),
         "worker_to_faust_bare": round(steady["worker"] / steady["faust_bare"], 3),
         "worker_to_faust_stock": round(steady["worker"] / steady["faust_stock"], 3),

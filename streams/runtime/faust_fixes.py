@@ -47,7 +47,8 @@ Message hand-over (``_wait_first``): the loop that hands each fetched message to
 ``wait_first(callback(message), suspend_flow.wait())``, which makes four tasks and an ``asyncio.wait`` per
 message so that a rebalance can interrupt a hand-over blocked on flow control. Almost every hand-over never
 blocks: it is now run one step at once, and only one that blocks goes through ``wait_first`` (interrupted as
-before). Faust's own floor went from about 14,000 to 25,000 messages/s (``benchmarks/results``).
+before). Faust's own floor went from about 14,000 to 25,000 messages/s
+(``benchmarks/results/ab-2026-12-05-handover.txt``).
 
 ``QuietMonitor`` (not a fix): Faust's Monitor sensor keeps statistics of every
 message, stream event and table access for its web views, which we do not run
