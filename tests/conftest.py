@@ -1,6 +1,7 @@
 """Shared fixtures. The broker fixture starts the real dev broker once per
 session (or uses the one the test command started) and fails the run, never
-skips, when it cannot."""
+skips, when it cannot. A test's markers say what it needs beyond Python, and
+are checked while it runs (``tests.support.kinds``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,47 @@ from devtools.settings import load_broker_settings
 from streams.runtime.kafka import ensure_topics
 from tests.support import measured
 from tests.support.kafka import Kafka, WorkerProcess, delete_test_topics, test_settings
+from tests.support.kinds import GUARD, KINDS, is_fast
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--tests",
+        choices=("fast", "integration"),
+        help="fast: only the tests that need none of " + ", ".join(KINDS) + " (no broker runs); integration: the rest",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    chosen = config.getoption("--tests")
+    if chosen is None:
+        return
+    wanted = chosen == "fast"
+    config.hook.pytest_deselected(items=[item for item in items if is_fast(item) != wanted])
+    items[:] = [item for item in items if is_fast(item) == wanted]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for kind, meaning in KINDS.items():
+        config.addinivalue_line("markers", f"{kind}: {meaning}")
+    GUARD.install()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    GUARD.uninstall()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    GUARD.current = item  # during its setup too: a module's fixture that starts a process counts
+    try:
+        yield
+    finally:
+        GUARD.current = None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    GUARD.check_fixtures(item)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -29,7 +71,8 @@ def broker() -> Iterator[DevBroker]:
     dev = DevBroker(load_broker_settings())
     already_running = dev.status().answering
     try:
-        dev.start()
+        with GUARD.unchecked():
+            dev.start()
     except BrokerError as exc:
         pytest.fail(f"the Kafka broker could not start; integration tests cannot run:\n{exc}", pytrace=False)
     yield dev
@@ -49,7 +92,8 @@ def own_broker(broker: DevBroker, tmp_path: Path) -> Iterator[DevBroker]:
     from devtools.processes import free_port_block
 
     dev = DevBroker(load_broker_settings(port=free_port_block(2), home=tmp_path / "broker"))
-    dev.start()
+    with GUARD.unchecked():
+        dev.start()
     yield dev
     pid = dev.pid()
     if pid is not None:

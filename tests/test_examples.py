@@ -84,6 +84,7 @@ def test_the_airflow_callbacks_make_valid_datasource_events_with_stable_ids():
 
 
 @pytest.mark.broker
+@pytest.mark.subprocess
 def test_the_dbt_script_posted_to_the_api_fires_full_refresh_completed_once(
     settings, kafka, worker, tmp_path, monkeypatch
 ):

@@ -32,7 +32,7 @@ from .body_limit import BodyLimit
 from .deps import Context, scope_of
 from .problems import MEDIA_TYPE, FieldError, ProblemError, field_errors, responses
 from .routes import events, health, hooks, operations, subscriptions, trigger_types
-from .store import ApiStore
+from .store import Store
 
 log = logging.getLogger("cdp_triggers.api")
 VERSION = "1.0.0"
@@ -45,7 +45,7 @@ def openapi_document() -> dict[str, Any]:
 
 
 def create_api(
-    settings: Settings, store: ApiStore, metrics: Metrics | None = None, watchdog: Health | None = None
+    settings: Settings, store: Store, metrics: Metrics | None = None, watchdog: Health | None = None
 ) -> FastAPI:
     """``watchdog``: the process's (``serve`` starts it); its checks answer ``/livez`` and ``/readyz``."""
     metrics = metrics or Metrics()

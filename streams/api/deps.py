@@ -18,7 +18,7 @@ from ..runtime.egress import EgressPolicy
 from ..runtime.health import Health
 from ..settings import Settings
 from .auth import HEADER, RateLimiter, authenticate
-from .store import ApiStore
+from .store import Store
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class Context:
     """The API process's parts, made once by ``create_api``."""
 
     settings: Settings
-    store: ApiStore
+    store: Store
     metrics: Metrics
     limiter: RateLimiter
     event_limiter: RateLimiter  # POST /v1/events counts events, not requests

@@ -1,6 +1,7 @@
-"""What the API reads and writes: three compacted topics held in memory
-(subscriptions, hooks, API keys) and one producer, which also writes the change
-events posted to ``/v1/events``. A write of a record returns once the
+"""What the API reads and writes (``Store``), and where it keeps it
+(``ApiStore``): three compacted topics held in memory (subscriptions, hooks,
+API keys) and one producer, which also writes the change events posted to
+``/v1/events``. A write of a record returns once the
 broker has it and this process has read it back, so a client that creates
 something can read it at once; one not read back within ``READ_BACK_SECONDS``
 is a 503 that says it may have been written.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
@@ -34,6 +36,26 @@ from .problems import ProblemError
 
 log = logging.getLogger("cdp_triggers.api")
 READ_BACK_SECONDS = 10.0
+
+
+class Store(Protocol):
+    """The API's records and writes. ``ApiStore`` keeps them in Kafka; the routes know nothing else, so a test can
+    serve the API in process on a store held in memory."""
+
+    subscriptions: Records[ThresholdSubscription]
+    keys: Records[ApiKey]
+    hooks: HookBook
+    failure: str | None  # why the store stopped following its records
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    def not_ready(self) -> str | None: ...
+    def require_current_keys(self) -> None: ...
+    async def put_subscription(self, sub: ThresholdSubscription) -> None: ...
+    async def remove_subscription(self, subscription_id: str) -> None: ...
+    async def put_hook(self, hook: Hook) -> None: ...
+    async def remove_hook(self, hook_id: str) -> None: ...
+    async def publish(self, events: Sequence[ChangeEvent]) -> list[RecordMetadata | KafkaError]: ...
 
 
 class ApiStore:

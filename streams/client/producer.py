@@ -78,6 +78,14 @@ CHANGE_KINDS: dict[str, ChangeKind] = {
 }
 
 
+def route(topics: Topics, event: ChangeEvent) -> tuple[str, str]:
+    """(topic, key) for a change event."""
+    for kind in CHANGE_KINDS.values():
+        if isinstance(event, kind.classes):
+            return kind.topic(topics), kind.key(event)
+    raise TypeError(f"not a change event: {type(event).__name__}")
+
+
 def encoded(record: ChangeEvent | ThresholdSubscription, max_bytes: int) -> bytes:
     """A change event's or subscription's bytes, refused (``TooLarge``) over ``max_bytes``, the limit its
     readers apply (``CDP_MAX_EVENT_BYTES``): checked before anything reaches Kafka."""
@@ -225,11 +233,7 @@ class EventProducer:
         await self._producer.stop()
 
     def route(self, event: ChangeEvent) -> tuple[str, str]:
-        """(topic, key) for a change event."""
-        for kind in CHANGE_KINDS.values():
-            if isinstance(event, kind.classes):
-                return kind.topic(self.topics), kind.key(event)
-        raise TypeError(f"not a change event: {type(event).__name__}")
+        return route(self.topics, event)
 
     async def publish(self, event: ChangeEvent) -> None:
         """Send and wait for the broker's acknowledgement."""

@@ -94,11 +94,11 @@ class HookBook:
         on_invalid = (lambda message: metrics.hooks_invalid.inc()) if metrics else None
         self.records: Records[Hook] = Records(Hook, lambda h: h.id, settings.max_event_bytes, on_invalid=on_invalid)
         self._metrics = metrics
-        self.view = CompactedView(settings, Topics(settings).hooks, self._apply)
+        self.view = CompactedView(settings, Topics(settings).hooks, self.apply)
         self._senders: dict[str, HookSender] = {}
         self._session: aiohttp.ClientSession | None = None
 
-    def _apply(self, key: bytes | None, value: bytes | None) -> None:
+    def apply(self, key: bytes | None, value: bytes | None) -> None:
         self.records.apply(key, value)
         if self._metrics is not None:
             self._metrics.hooks.set(len(self.records))

@@ -11,7 +11,7 @@ from schemathesis.checks import positive_data_acceptance
 
 from tests.support.api import create_key, own_api
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.subprocess]
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,13 @@ import os
 import signal
 import time
 
+import pytest
+
 from schemas.apikeys import split_key
 from tests.support.api import api_keys, create_key, own_api
 from tests.support.measured import measured
+
+pytestmark = [pytest.mark.broker, pytest.mark.subprocess]
 
 MAX_AGE = 3.0
 

@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.api import own_api
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.subprocess]
 CHROMIUM = "/usr/bin/chromium"  # Debian's (./dev setup test installs it)
 # no background traffic: this machine's network is closed, and the test counts every request that leaves
 FLAGS = [
@@ -36,6 +36,7 @@ def api(broker, tmp_path_factory):
     process.stop()
 
 
+@pytest.mark.browser
 def test_the_docs_page_works_offline_under_its_csp(api, tmp_path):
     from playwright.sync_api import sync_playwright
 

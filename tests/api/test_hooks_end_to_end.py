@@ -14,9 +14,10 @@ from standardwebhooks import Webhook
 
 from tests.support.api import hooks_pipeline
 from tests.support.builders import segment
+from tests.support.scenario import settle_pipeline
 from tests.support.waiting import wait_for
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.subprocess]
 
 
 def test_a_hook_registered_through_the_api_gets_signed_triggers_until_deleted(
@@ -70,7 +71,7 @@ def test_a_hook_registered_through_the_api_gets_signed_triggers_until_deleted(
         )
         # flow B still registered: once it has the second crossing, the dispatcher has routed it
         wait_for(lambda: len(receiver.on("/flow-b")) >= 2, what="the second crossing at flow B")
-        time.sleep(1.0)
+        settle_pipeline(s)
         assert len(receiver.on("/flow-a")) == 1, "a deleted hook still received a trigger"
         second = orjson.loads(receiver.on("/flow-b")[1].body)
         assert second["data"]["value"] == 160

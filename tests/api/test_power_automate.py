@@ -17,6 +17,7 @@ from schemas.triggers import TriggerType
 from streams.api.connector import api_definition, api_properties
 from tests.support.api import hooks_pipeline
 from tests.support.builders import datasource
+from tests.support.scenario import settle_pipeline
 
 CONNECTOR = ROOT / "connectors" / "power-automate"
 
@@ -52,6 +53,7 @@ def _full(path: str) -> TriggerType:
 
 
 @pytest.mark.broker
+@pytest.mark.subprocess
 def test_power_automates_lifecycle_from_the_definition(settings, kafka, worker_factory, tmp_path):
     doc = definition()
     with hooks_pipeline(settings, worker_factory, tmp_path) as (flow, s, api):
@@ -86,7 +88,7 @@ def test_power_automates_lifecycle_from_the_definition(settings, kafka, worker_f
         deadline = time.monotonic() + 60
         while not flow.requests and time.monotonic() < deadline:
             time.sleep(0.2)
-        time.sleep(1.0)  # the web failure, filtered out, would have come by now
+        settle_pipeline(s)  # the web failure, filtered out, would have come by now
         assert [r.path for r in flow.requests] == ["/workflows/abc/triggers/manual/run"]
         event = orjson.loads(flow.requests[0].body)
         notification = item["x-ms-notification-content"]["schema"]

@@ -5,7 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from tests.support.kafka import ROOT, env_for
+
+pytestmark = [pytest.mark.broker, pytest.mark.subprocess]
 
 
 def cli(settings, *args: str) -> subprocess.CompletedProcess:

@@ -14,6 +14,8 @@ import yaml
 from tests.support import kafka as support
 from tests.support.kafka import ROOT, env_for
 
+pytestmark = pytest.mark.subprocess
+
 NOWHERE = "127.0.0.1:9"  # discard port: nothing answers, so any attempt to connect would be the error
 
 

@@ -18,7 +18,7 @@ from tests.support.metrics import wait_for_metric
 from tests.support.receivers import HttpReceiver
 from tests.support.waiting import wait_for
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.subprocess]
 
 
 def _status(settings, *args: str) -> tuple[int, dict]:

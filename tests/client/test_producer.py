@@ -14,6 +14,8 @@ from streams.runtime.kafka import MissingTopicsError
 from streams.topics import Topics
 from tests.support.kafka import murmur2_partition
 
+pytestmark = pytest.mark.broker
+
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 
 

@@ -14,18 +14,22 @@ from standardwebhooks import Webhook
 from tests.support import builders as b
 from tests.support.dispatcher import SECRET, dispatcher_settings, produce_triggers, routes_file
 from tests.support.measured import measured
+from tests.support.metrics import wait_for_metric
 from tests.support.receivers import HttpReceiver, SmtpReceiver
+from tests.support.scenario import settle
 from tests.support.waiting import wait_for
 
+pytestmark = [pytest.mark.broker, pytest.mark.subprocess]
 
-@pytest.mark.broker
+
 def test_seed_examples_from_change_event_to_teams_and_email(kafka, settings, worker_factory, tmp_path):
-    t = worker_factory(settings).start().topics
+    worker = worker_factory(settings).start()
+    t = worker.topics
     with HttpReceiver(lambda path, n: ("status", 400 if path == "/broken" else 202)) as http, SmtpReceiver() as smtp:
         _, env = routes_file(tmp_path, http, smtp)
         dispatcher = worker_factory(dispatcher_settings(settings), "dispatcher", "dispatcher", env).start()
         kafka.produce_all(t.subscriptions, [("vip", b.subscription("vip", "segment", "vip", 1000))])
-        time.sleep(1)  # the worker follows the subscriptions topic
+        wait_for_metric(worker, "cdp_triggers_subscriptions_active 1.0")
         kafka.produce_all(
             t.datasources,
             [
@@ -48,7 +52,7 @@ def test_seed_examples_from_change_event_to_teams_and_email(kafka, settings, wor
             "deliveries",
             dispatcher.log,
         )
-        time.sleep(2)  # any repeat would arrive now
+        settle(kafka.bootstrap, settings.dispatcher_app_id, [t.actions])  # a repeat that was coming has come
         teams, mails, hooks = http.on("/teams"), list(smtp.mails), http.on("/hook")
 
     # Example 1: a Teams message when a data source refresh fails.
@@ -85,7 +89,6 @@ def _metrics(process) -> str:
     )
 
 
-@pytest.mark.broker
 def test_dispatcher_killed_mid_delivery_delivers_each_event_once_but_for_the_in_flight_one(
     kafka, settings, worker_factory, tmp_path
 ):
@@ -105,7 +108,7 @@ def test_dispatcher_killed_mid_delivery_delivers_each_event_once_but_for_the_in_
             d.kill()
             d.start()
         wait_for(lambda: set(ids) <= {r.headers["webhook-id"] for r in http.on("/hook")}, 90, "all ids", d.log)
-        time.sleep(2)
+        settle(kafka.bootstrap, settings.dispatcher_app_id, [d.topics.actions])
         counts = Counter(r.headers["webhook-id"] for r in http.on("/hook"))
     assert set(counts) == set(ids)
     repeats = {i: c for i, c in counts.items() if c > 1}
@@ -121,7 +124,6 @@ def test_dispatcher_killed_mid_delivery_delivers_each_event_once_but_for_the_in_
     assert 'receiver_type="webhook"' in _metrics(d)
 
 
-@pytest.mark.broker
 def test_a_dispatcher_killed_mid_delivery_to_an_api_hook_loses_nothing_and_repeats_only_in_flight(
     kafka, settings, worker_factory, tmp_path
 ):
@@ -158,7 +160,7 @@ def test_a_dispatcher_killed_mid_delivery_to_an_api_hook_loses_nothing_and_repea
             d.kill()
             d.start()
         wait_for(lambda: set(ids) <= {r.headers["webhook-id"] for r in https.on("/hook")}, 90, "all ids", d.log)
-        time.sleep(2)
+        settle(kafka.bootstrap, settings.dispatcher_app_id, [d.topics.actions])
         requests = https.on("/hook")
     counts = Counter(r.headers["webhook-id"] for r in requests)
     measured(
@@ -176,7 +178,6 @@ def test_a_dispatcher_killed_mid_delivery_to_an_api_hook_loses_nothing_and_repea
     assert 'receiver_type="hook"' in _metrics(d)
 
 
-@pytest.mark.broker
 def test_worker_with_dispatcher_runs_both_and_stops_both(kafka, settings, worker_factory, tmp_path):
     import os
     import re
@@ -202,7 +203,6 @@ def test_worker_with_dispatcher_runs_both_and_stops_both(kafka, settings, worker
             time.sleep(0.2)
 
 
-@pytest.mark.broker
 def test_a_dispatcher_that_dies_stops_its_worker_with_a_failure_code(kafka, settings, worker_factory, tmp_path):
     """``--with-dispatcher``: a dispatcher killed by anything makes the worker exit non-zero, so that a supervisor
     that restarts only failures (systemd's Restart=on-failure) brings both back."""

@@ -191,6 +191,7 @@ def starttls_auth(smtp) -> dict:
     }
 
 
+@pytest.mark.subprocess
 def test_email_with_starttls_and_auth(monkeypatch, tmp_path):
     with SmtpReceiver(tls_dir=tmp_path, users={"cdp": "hunter2"}) as smtp:
         result, attempts, _ = send(routes_for(monkeypatch, starttls_auth(smtp)), trigger_event("failed"))
@@ -199,6 +200,7 @@ def test_email_with_starttls_and_auth(monkeypatch, tmp_path):
     assert mail.login == "cdp" and mail.recipients == ["a@example.com"]
 
 
+@pytest.mark.subprocess
 def test_wrong_smtp_password_is_rejected_not_retried(monkeypatch, tmp_path):
     with SmtpReceiver(tls_dir=tmp_path, users={"cdp": "other"}) as smtp:
         result, attempts, _ = send(routes_for(monkeypatch, starttls_auth(smtp)), trigger_event("failed"))

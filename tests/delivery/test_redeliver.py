@@ -6,7 +6,6 @@ repeats at most the delivery in flight."""
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 
 import pytest
@@ -16,9 +15,10 @@ from tests.cli.test_cli import cli
 from tests.support.dispatcher import SECRET, dispatcher_settings, produce_triggers, routes_file
 from tests.support.measured import measured
 from tests.support.receivers import HttpReceiver
+from tests.support.scenario import settle
 from tests.support.waiting import wait_for
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.subprocess]
 
 
 class Outage:
@@ -74,7 +74,7 @@ def test_after_an_outage_redeliver_sends_each_given_up_delivery_once_with_its_we
             assert Webhook(SECRET).verify(r.body, r.headers)["id"] == r.headers["webhook-id"]
         again = cli(settings, "deliveries", "redeliver", "--receiver", "hook")
         assert again.returncode == 0 and "nothing to redeliver (20 delivered already)" in again.stdout, again.stdout
-        time.sleep(1)
+        settle(settings.kafka_bootstrap, settings.dispatcher_app_id, [d.topics.actions, d.topics.redeliveries])
         assert len(http.on("/hook")) == during_outage + 20, "a second redeliver sent something"
         assert "0 undelivered" in cli(settings, "deliveries", "list").stdout
 
@@ -93,7 +93,7 @@ def test_a_dispatcher_killed_mid_redeliver_repeats_at_most_the_delivery_in_fligh
         d.kill()
         d.start()
         wait_for(lambda: set(_accepted(http, during_outage)) == set(ids), 90, "every redelivery", d.log)
-        time.sleep(2)
+        settle(settings.kafka_bootstrap, settings.dispatcher_app_id, [d.topics.actions, d.topics.redeliveries])
         accepted = _accepted(http, during_outage)
     repeats = sum(c > 1 for c in accepted.values())
     assert max(accepted.values()) <= 2 and repeats <= 1, accepted

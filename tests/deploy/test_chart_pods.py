@@ -28,7 +28,7 @@ from tests.support.kafka import Kafka, new_tag
 from tests.support.measured import measured
 from tests.support.receivers import HttpReceiver
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.subprocess]
 
 WORKERS = 3
 

@@ -87,6 +87,7 @@ def _promtool() -> str:
     return tool
 
 
+@pytest.mark.subprocess
 def test_alert_rules_pass_promtool_check():
     proc = subprocess.run(
         [_promtool(), "check", "rules", str(RULES / "cdp-triggers.rules.yml")], capture_output=True, text=True
@@ -94,6 +95,7 @@ def test_alert_rules_pass_promtool_check():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+@pytest.mark.subprocess
 def test_alert_rules_unit_tests_pass():
     proc = subprocess.run(
         [_promtool(), "test", "rules", "cdp-triggers.tests.yml"], cwd=RULES, capture_output=True, text=True

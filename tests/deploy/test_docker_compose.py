@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from streams.settings import Settings
@@ -20,6 +21,7 @@ def compose() -> dict:
     return yaml.safe_load(COMPOSE.read_text())
 
 
+@pytest.mark.subprocess
 def test_compose_schema_is_valid():
     tool = shutil.which("docker-compose")
     assert tool, "docker-compose is installed by './dev test' (Debian package docker-compose)"
@@ -74,6 +76,7 @@ def test_grafana_datasource_uid_is_fixed():
     assert source["uid"] == "cdp-prometheus" and source["url"] == "http://prometheus:9090"
 
 
+@pytest.mark.subprocess
 def test_prometheus_config_passes_promtool():
     promtool = shutil.which("promtool")
     assert promtool, "promtool is installed by './dev test' (Debian package prometheus)"

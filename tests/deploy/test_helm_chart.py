@@ -14,6 +14,8 @@ import yaml
 from streams.settings import Settings
 from tests.support.helm import CHART, CI_VALUES, MONITORING_APIS, RenderError, container, find, helm, one, render
 
+pytestmark = pytest.mark.subprocess
+
 KUBERNETES = "1.30.0"  # the oldest version the chart supports that kubernetes-validate knows well
 MINIMAL = CHART / "ci" / "minimal-values.yaml"
 SECURED = CHART / "ci" / "secured-values.yaml"

@@ -19,7 +19,11 @@ from tests.support import builders as b
 from tests.support.api import api_settings, start_api
 from tests.support.dispatcher import dispatcher_settings, routes_file
 from tests.support.kafka import free_port
+from tests.support.metrics import wait_for_metric
 from tests.support.receivers import HttpReceiver
+from tests.support.waiting import wait_for
+
+pytestmark = [pytest.mark.broker, pytest.mark.subprocess]
 
 ROOT = Path(__file__).resolve().parents[2]
 VARIABLES = {"$job": ".+", "$instance": ".+", "$__rate_interval": "30s", "$__range": "5m"}
@@ -33,7 +37,8 @@ def live(doc: dict, offset: float) -> dict:
     return {**doc, "event_time": now_iso(offset)}
 
 
-def drive_every_trigger_type(kafka, topics) -> None:
+def drive_every_trigger_type(kafka, worker) -> None:
+    topics = worker.topics
     kafka.produce_all(
         topics.subscriptions,
         [
@@ -41,7 +46,7 @@ def drive_every_trigger_type(kafka, topics) -> None:
             ("mea", b.subscription("mea", "measure", "ltv", 5.5)),
         ],
     )
-    time.sleep(1.5)  # the registry follows the subscriptions topic
+    wait_for_metric(worker, "cdp_triggers_subscriptions_active 2.0")
     kafka.produce_all(
         topics.segments, [("vip", live(b.segment("vip", n, 0), i * 0.01 - 1)) for i, n in enumerate([10, 150])]
     )
@@ -151,7 +156,7 @@ def check_dashboards(kafka, worker, dispatcher, port):
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and len(query(port, "cdp_triggers_triggers_total")) < 7:
         time.sleep(0.3)
-    drive_every_trigger_type(kafka, worker.topics)
+    drive_every_trigger_type(kafka, worker)
     assert len(kafka.read(worker.topics.actions, until=7, timeout=60)) >= 7, worker.log()[-3000:]
 
     # Wait until Prometheus has scraped all seven trigger types, then a few more samples.
@@ -161,7 +166,10 @@ def check_dashboards(kafka, worker, dispatcher, port):
         if len(query(port, "cdp_triggers_triggers_total > 0")) >= 7 and delivered:
             break
         time.sleep(1)
-    time.sleep(5)
+    # a few more samples after the last event, for the panels whose rate() needs them
+    scrapes = lambda: int(query(port, "count_over_time(up[1h])")[0]["value"][1])  # noqa: E731
+    seen = scrapes()
+    wait_for(lambda: scrapes() >= seen + 3, 30, "three more scrapes")
 
     empty = []
     checked = 0

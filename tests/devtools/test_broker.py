@@ -6,12 +6,17 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from devtools.broker import DevBroker, api_versions_ok
 from devtools.processes import free_port_block
 from devtools.settings import load_broker_settings
 from tests.support.kafka import ROOT, free_port
 
+pytestmark = pytest.mark.subprocess
 
+
+@pytest.mark.broker
 def test_start_is_idempotent_status_tracks_and_stop_stops(broker, tmp_path):
     port = free_port_block(2)  # the controller listens on port + 1
     settings = load_broker_settings(port=port, home=tmp_path / "home")
@@ -31,6 +36,7 @@ def test_start_is_idempotent_status_tracks_and_stop_stops(broker, tmp_path):
     assert dev.stop() is False
 
 
+@pytest.mark.broker
 def test_cli_status_exit_code_reflects_the_broker(broker, tmp_path):
     env_down = {"CDP_BROKER_PORT": str(free_port()), "CDP_BROKER_HOME": str(tmp_path)}
     cmd = [sys.executable, "-m", "streams.cli", "broker", "status"]
@@ -65,6 +71,7 @@ def _base_env():
     return {k: v for k, v in os.environ.items() if not k.startswith("CDP_")}
 
 
+@pytest.mark.broker
 def test_worker_metrics_port_in_use_is_a_clear_error(settings):
     import socket
 

@@ -12,9 +12,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from devtools.processes import free_port_block
 from schemas.triggers import TriggerType
 from tests.support.kafka import env_for
+
+pytestmark = [pytest.mark.broker, pytest.mark.subprocess]
 
 SIX = [t for t in TriggerType if t is not TriggerType.REFRESH_RUN_STALLED]
 

@@ -51,6 +51,7 @@ def test_every_key_the_docs_name_has_a_result_and_every_result_is_shown():
     assert named == set(results), f"not on a page: {set(results) - named}; no result: {named - set(results)}"
 
 
+@pytest.mark.subprocess
 def test_a_passing_test_records_what_it_measured_and_a_failing_one_records_nothing(tmp_path):
     (tmp_path / "test_sample.py").write_text(
         "from tests.support.measured import measured\n"

@@ -33,7 +33,10 @@ from streams.topics import Topics
 from tests.support import builders as b
 from tests.support.kafka import Kafka
 from tests.support.kafka import test_settings as settings_for
+from tests.support.metrics import wait_for_metric
 from tests.support.receivers import HttpReceiver
+
+pytestmark = [pytest.mark.broker, pytest.mark.subprocess]  # a secured broker of its own, and the clients
 
 HOW = ("scram", "plain", "mtls")
 
@@ -121,7 +124,7 @@ def test_the_trigger_round_trip_through_every_client_as_least_privileged_princip
         assert applied.returncode == 0, applied.stderr
         outputs.append(listed := cli(producer, "subscriptions", "list", "--json"))
         assert sub["subscription_id"] in listed.stdout, listed.stderr
-        time.sleep(1.0)  # the worker follows the subscriptions topic
+        wait_for_metric(worker, "cdp_triggers_subscriptions_active 1.0")
         lines = "\n".join(json.dumps(b.segment(f"vip-{how}", n, i)) for i, n in enumerate((90, 120)))
         outputs.append(published := cli(producer, "publish", "segment", "-", stdin=lines))
         assert published.returncode == 0, published.stderr
@@ -289,7 +292,7 @@ def test_the_api_and_its_hooks_as_least_privileged_principals(secured, tmp_path)
                 json={"entity_kind": "segment", "entity_id": "api-vip", "threshold": 100, "owner": "o"},
             )
             assert sub.status_code == 201, sub.text
-            time.sleep(1.0)  # the worker follows the subscriptions topic
+            wait_for_metric(worker, "cdp_triggers_subscriptions_active 1.0")
             lines = "\n".join(json.dumps(b.segment("api-vip", n, i)) for i, n in enumerate((90, 120)))
             published = cli(as_user(dev, base, "producer", "scram"), "publish", "segment", "-", stdin=lines)
             assert published.returncode == 0, published.stderr

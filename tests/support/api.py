@@ -17,6 +17,18 @@ from streams.settings import Settings
 from tests.support.kafka import free_port
 
 SIGNING_KEY = "test-hook-signing-key-0123456789abcdef0123456789"
+PROBLEM = "application/problem+json"
+
+
+def problem(response: Any, status: int, kind: str | None = None) -> dict[str, Any]:
+    """The problem details of an answer that must be one, of ``status`` (and of ``kind``, when given)."""
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"] == PROBLEM
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status and body["detail"]
+    if kind:
+        assert body["type"] == f"urn:cdp-triggers:problem:{kind}"
+    return body
 
 
 def api_settings(settings: Settings, **overrides: Any) -> Settings:

@@ -19,6 +19,7 @@ from schemas.events import DataSourceChange, RefreshRunChange, SegmentChange
 from schemas.subscriptions import ThresholdSubscription
 from streams.detection import datasources, runs, thresholds
 from streams.detection.thresholds import Rule
+from streams.settings import Settings
 from streams.topics import Topics
 from tests.support import builders as b
 
@@ -209,6 +210,21 @@ def wait_for_zero_lag(bootstrap: str, group: str, topics: Iterable[str], timeout
             return time.monotonic() - began, lag
         time.sleep(0.5)
     return float("inf"), lag
+
+
+def settle(bootstrap: str, group: str, topics: Iterable[str], timeout: float = 60.0) -> None:
+    """Wait until ``group`` has committed everything on ``topics``: what it was going to do with them is done (a
+    repeat that was coming has come), which a fixed sleep only hopes for."""
+    took, lag = wait_for_zero_lag(bootstrap, group, topics, timeout)
+    assert took != float("inf"), f"{group} still has lag after {timeout:g} s: {lag}"
+
+
+def settle_pipeline(settings: Settings, timeout: float = 60.0) -> None:
+    """``settle`` the workers on their inputs, then the dispatchers on theirs: every trigger that was coming has
+    been published, and every delivery of it made."""
+    t = Topics(settings)
+    settle(settings.kafka_bootstrap, settings.app_id, [t.datasources, t.segments, t.measures, t.runs], timeout)
+    settle(settings.kafka_bootstrap, settings.dispatcher_app_id, [t.actions, t.redeliveries], timeout)
 
 
 def malformed(n: int) -> list[bytes]:

@@ -6,11 +6,15 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from schemas.triggers import TriggerType
 from streams.detection.ids import trigger_id
 from tests.support import builders as b
 from tests.support import scenario
 from tests.support.measured import measured
+
+pytestmark = [pytest.mark.broker, pytest.mark.subprocess]
 
 
 def test_replaying_an_old_history_yields_the_live_triggers(kafka, settings, worker_factory):

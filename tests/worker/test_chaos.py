@@ -27,6 +27,8 @@ from tests.support.kafka import test_settings as settings_for
 from tests.support.measured import measured
 from tests.support.metrics import wait_for_metric
 
+pytestmark = [pytest.mark.broker, pytest.mark.subprocess]
+
 
 @pytest.mark.parametrize("count", [2, 3], ids=lambda n: f"{n}-workers")
 def test_workers_through_kills_a_rolling_restart_and_a_broker_restart(own_broker, tmp_path, count):

@@ -7,9 +7,13 @@ from __future__ import annotations
 import random
 import time
 
+import pytest
+
 from tests.support import scenario
 from tests.support.measured import measured
 from tests.support.metrics import wait_for_metric
+
+pytestmark = [pytest.mark.broker, pytest.mark.subprocess]
 
 
 def test_sigkill_mid_stream_loses_no_trigger(kafka, settings, worker_factory):

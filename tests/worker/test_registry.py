@@ -1,6 +1,8 @@
 import asyncio
 import json
 
+import pytest
+
 from streams.topics import Topics
 from streams.worker import registry as registry_module
 from streams.worker.registry import SubscriptionRegistry
@@ -113,6 +115,7 @@ def test_cached_rules_follow_changes():
     assert reg.rules_for("segment/vip") == () and reg.get("a") is None
 
 
+@pytest.mark.broker
 def test_restarted_registry_reads_only_what_was_written_since(kafka, settings, tmp_path):
     topic = Topics(settings).subscriptions
     kafka.produce_all(topic, [(s, b.subscription(s, "segment", "vip", 100 + i)) for i, s in enumerate("abc")])

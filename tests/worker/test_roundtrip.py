@@ -3,8 +3,12 @@ the real broker and comes out as a trigger event."""
 
 from __future__ import annotations
 
+import pytest
+
 from schemas.triggers import TriggerEvent, TriggerType
 from tests.support import builders as b
+
+pytestmark = [pytest.mark.broker, pytest.mark.subprocess]
 
 
 def test_segment_crossing_round_trip(kafka, worker):

@@ -12,6 +12,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from devtools.processes import WorkerProcess
 from streams.runtime.exits import EXIT_STALLED
 from streams.runtime.kafka import ensure_topics
@@ -19,7 +21,10 @@ from tests.support import scenario
 from tests.support.kafka import Kafka
 from tests.support.kafka import test_settings as settings_for
 from tests.support.measured import measured
-from tests.support.metrics import wait_for_metric
+from tests.support.metrics import metrics_text, wait_for_metric
+from tests.support.waiting import wait_for
+
+pytestmark = [pytest.mark.broker, pytest.mark.subprocess]
 
 BOUND = 5.0
 
@@ -48,7 +53,7 @@ def test_a_broker_that_stops_answering_makes_the_worker_exit_within_its_bound_an
         for topic, key, doc in first:
             kafka.produce(topic, key, doc)
         kafka.flush()
-        time.sleep(1.0)  # mid-stream: applying, flushing, committing
+        wait_for(lambda: "cdp_triggers_input_events_total{" in metrics_text(worker), 30, "input being applied")
 
         broker_pid = own_broker.pid()
         assert broker_pid is not None

@@ -6,9 +6,13 @@ from __future__ import annotations
 import json
 from datetime import UTC
 
+import pytest
+
 from schemas.triggers import TriggerEvent, TriggerType
 from tests.support import builders as b
 from tests.support.metrics import metrics_text, wait_for_metric
+
+pytestmark = [pytest.mark.broker, pytest.mark.subprocess]
 
 
 def triggers(kafka, worker, n: int, *, idle: float = 3.0, timeout: float = 40.0) -> list[TriggerEvent]:
