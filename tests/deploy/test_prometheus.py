@@ -152,20 +152,22 @@ def test_every_dashboard_query_returns_data(kafka, settings, worker_factory, pro
 
 
 def check_dashboards(kafka, worker, dispatcher, port):
-    # A first scrape before any event, so increases are measured from zero.
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and len(query(port, "cdp_triggers_triggers_total")) < 7:
-        time.sleep(0.3)
+    # A first scrape of the worker before any event, so increases are measured from zero (the dispatcher and the
+    # API export the same zero series, so only the worker's own count).
+    of_worker = f'cdp_triggers_triggers_total{{instance="127.0.0.1:{worker.settings.metrics_port}"}}'
+    wait_for(lambda: len(query(port, of_worker)) == 7, 30, "a first scrape of the worker")
     drive_every_trigger_type(kafka, worker)
     assert len(kafka.read(worker.topics.actions, until=7, timeout=60)) >= 7, worker.log()[-3000:]
 
     # Wait until Prometheus has scraped all seven trigger types, then a few more samples.
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        delivered = query(port, 'sum(cdp_triggers_deliveries_total{outcome="delivered"}) >= 7')
-        if len(query(port, "cdp_triggers_triggers_total > 0")) >= 7 and delivered:
-            break
-        time.sleep(1)
+    wait_for(
+        lambda: (
+            len(query(port, "cdp_triggers_triggers_total > 0")) >= 7
+            and query(port, 'sum(cdp_triggers_deliveries_total{outcome="delivered"}) >= 7')
+        ),
+        60,
+        "every trigger type scraped, seven delivered",
+    )
     # a few more samples after the last event, for the panels whose rate() needs them
     scrapes = lambda: int(query(port, "count_over_time(up[1h])")[0]["value"][1])  # noqa: E731
     seen = scrapes()

@@ -219,11 +219,16 @@ def settle(bootstrap: str, group: str, topics: Iterable[str], timeout: float = 6
     assert took != float("inf"), f"{group} still has lag after {timeout:g} s: {lag}"
 
 
-def settle_pipeline(settings: Settings, timeout: float = 60.0) -> None:
-    """``settle`` the workers on their inputs, then the dispatchers on theirs: every trigger that was coming has
-    been published, and every delivery of it made."""
+def settle_workers(settings: Settings, timeout: float = 60.0) -> None:
+    """``settle`` the workers on their inputs: every trigger that was coming has been published."""
     t = Topics(settings)
     settle(settings.kafka_bootstrap, settings.app_id, [t.datasources, t.segments, t.measures, t.runs], timeout)
+
+
+def settle_pipeline(settings: Settings, timeout: float = 60.0) -> None:
+    """``settle_workers``, then the dispatchers on their inputs: every delivery of those triggers made too."""
+    t = Topics(settings)
+    settle_workers(settings, timeout)
     settle(settings.kafka_bootstrap, settings.dispatcher_app_id, [t.actions, t.redeliveries], timeout)
 
 
