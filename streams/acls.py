@@ -10,8 +10,8 @@ from typing import Literal
 from .settings import Settings
 from .topics import Topics
 
-Role = Literal["worker", "dispatcher", "producer", "api", "viewer", "operator"]
-ROLES: tuple[Role, ...] = ("worker", "dispatcher", "producer", "api", "viewer", "operator")
+Role = Literal["worker", "dispatcher", "producer", "api", "viewer", "operator", "topics"]
+ROLES: tuple[Role, ...] = ("worker", "dispatcher", "producer", "api", "viewer", "operator", "topics")
 # Faust's state tables, whose changelogs are <app id>-<table>-changelog.
 WORKER_TABLES = ("datasources", "threshold-entities", "refresh-runs")
 DISPATCHER_TABLES = ("deliveries",)
@@ -85,6 +85,15 @@ def acls(role: Role, settings: Settings) -> list[Acl]:
                 ("Describe",),
                 "'status' reads the groups' members and committed offsets",
             ),
+        ]
+    if role == "topics":  # the one principal that creates topics (the chart's topics Job): no data access
+        return [
+            Acl(
+                "topic",
+                tuple(spec.name for spec in t.specs()),
+                ("Create", "Describe"),
+                "'topics create' makes the missing ones, with their partitions and compaction",
+            )
         ]
     return [Acl("topic", (t.actions,), ("Read", "Describe"), "'tail' follows the trigger events")]
 

@@ -5,6 +5,7 @@ port, outside /v1 and without a key."""
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable
 
 import uvicorn
@@ -36,6 +37,8 @@ async def serve(settings: Settings, say: Callable[[str], None]) -> None:
         proxy_headers=True,
         server_header=False,
         access_log=False,
+        # open requests and keep-alive connections get this long after SIGTERM, then are closed: the stop has a bound
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout_seconds),
     )
     say(
         f"API on http://{settings.api_host}:{settings.api_port} (OpenAPI at /openapi.json, metrics at /metrics, "

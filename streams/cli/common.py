@@ -67,6 +67,8 @@ def ensure_topics(settings: Settings) -> list[str]:
         return asyncio.run(create(settings))
     except ConnectionError as exc:
         fail(f"{exc}. Hint: start the dev broker with 'cdp-triggers broker start'.")
+    except ConfigError as exc:
+        fail(str(exc), EXIT_CONFIG)
 
 
 def when(text: str | None, option: str) -> datetime | None:

@@ -77,7 +77,9 @@ def topics_list() -> None:
 
 def acls(
     role: str = typer.Argument(
-        ..., help="worker, dispatcher, producer (publish, subscriptions), api, viewer (tail) or operator (dead-letters)"
+        ...,
+        help="worker, dispatcher, producer (publish, subscriptions), api, viewer (tail), operator (dead-letters) "
+        "or topics ('topics create')",
     ),
     principal: str = typer.Option(..., "--principal", help="The Kafka principal, e.g. User:cdp-worker"),
 ) -> None:

@@ -4,6 +4,8 @@ dispatcher, each with its own app id (consumer group, internal topics)."""
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,7 @@ from typing import Any
 import faust
 
 from ..metrics import Metrics
-from ..settings import Settings
+from ..settings import ConfigError, Settings
 from ..topics import Topics
 from . import faust_fixes
 from .continuity import GapReader, OffsetLedger
@@ -43,10 +45,24 @@ def state_dir(settings: Settings) -> Path:
     return settings.data_dir / settings.app_id / (settings.instance_id or "default")
 
 
+def writable_state_dir(settings: Settings) -> Path:
+    """``state_dir``, made and proved writable; else ConfigError in one sentence: a container whose data directory
+    is not a writable volume is the usual cause, and Faust would otherwise fail later with a bare traceback."""
+    path = state_dir(settings)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()
+    except OSError as exc:
+        raise ConfigError(
+            f"CDP_DATA_DIR: cannot write {path} as uid {os.getuid()} ({exc.strerror}). Hint: make "
+            f"{settings.data_dir} a directory that uid owns (in a container, mount a writable volume there)."
+        ) from None
+    return path
+
+
 def faust_app(settings: Settings, connection: KafkaConnection) -> faust.App:
     faust_fixes.apply()
-    datadir = state_dir(settings)
-    datadir.mkdir(parents=True, exist_ok=True)
+    datadir = writable_state_dir(settings)
     return faust.App(
         settings.app_id,
         broker=connection.faust_broker(),
@@ -97,8 +113,11 @@ def pipeline(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
         health=health,
     )
     health.set_check("started", "Faust is starting: joining the group, restoring state")
-    health.add_check("rebalance", lambda: "a rebalance is under way" if app.rebalancing else None)
-    health.add_check("recovery", lambda: "restoring state from the changelogs" if app.in_recovery else None)
+    # A rebalance, and the restores it brings, happen to every member at once: they gate only the first readiness
+    health.add_check("rebalance", lambda: "a rebalance is under way" if app.rebalancing else None, until_ready=True)
+    health.add_check(
+        "recovery", lambda: "restoring state from the changelogs" if app.in_recovery else None, until_ready=True
+    )
 
     since: dict[tuple[str, int], Since] = {}
     reported: set[str] = set()  # topics with a stuck-time gauge: a topic whose partitions were revoked goes to 0

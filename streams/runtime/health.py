@@ -74,6 +74,8 @@ class Health:
         self._beat: float | None = None  # None until the loop's first beat: start-up is not judged by it
         self._checks: dict[str, str] = {}  # check -> why it fails (only failing checks are held)
         self._probes: dict[str, Callable[[], str | None]] = {}  # checks read when asked (from the HTTP thread)
+        self._until_ready: set[str] = set()  # probes that gate only the first readiness
+        self._was_ready = False
         self._failed: str | None = None
         self._watcher: threading.Thread | None = None
         self._server: ThreadingHTTPServer | None = None
@@ -106,9 +108,16 @@ class Health:
                 self._checks[name] = failing
         self._metrics.not_ready.labels(name).set(failing is not None)
 
-    def add_check(self, name: str, failing: Callable[[], str | None]) -> None:
-        """A check read at each ``/readyz``: a cheap look at plain attributes (it runs on the HTTP thread)."""
+    def add_check(self, name: str, failing: Callable[[], str | None], *, until_ready: bool = False) -> None:
+        """A check read at each ``/readyz``: a cheap look at plain attributes (it runs on the HTTP thread).
+
+        ``until_ready``: it gates only the process's first readiness, and is then reported without failing it. For
+        what the whole group goes through at once (a rebalance, the restores it causes): failing it on every member
+        together would make every pod NotReady at the same moment, and disruption budgets would then block drains.
+        """
         self._probes[name] = failing
+        if until_ready:
+            self._until_ready.add(name)
 
     def fail(self, reason: str, what: str = "failure") -> None:
         """Say why, with every thread's stack, and end the process (``EXIT_STALLED``). Any thread may call it."""
@@ -173,13 +182,19 @@ class Health:
             return False, body
         with self._lock:
             checks = dict(self._checks)
+        notes = {}
         for name, probe in list(self._probes.items()):
             failing = probe()
-            if failing is not None:
+            if failing is None:
+                continue
+            if self._was_ready and name in self._until_ready:
+                notes[name] = failing
+            else:
                 checks[name] = failing
         if checks:
             return False, {"status": "not ready", "checks": checks}
-        return True, {"status": "ready"}
+        self._was_ready = True
+        return True, {"status": "ready", "notes": notes} if notes else {"status": "ready"}
 
     def watch_once(self) -> None:
         late = self.overdue()

@@ -30,6 +30,7 @@ from aiokafka.errors import (
     RecordTooLargeError,
     TopicAlreadyExistsError,
     TopicAuthorizationFailedError,
+    for_code,
 )
 
 from ..settings import ConfigError, Settings
@@ -174,22 +175,39 @@ async def ensure_topics(settings: Settings, timeout_s: float = 30.0, only: set[s
         missing = [s for s in Topics(settings).specs() if s.name not in existing and (only is None or s.name in only)]
         if missing:
             new = [NewTopic(s.name, s.partitions, settings.replication_factor, topic_configs=s.config) for s in missing]
-            try:
-                await admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass  # another worker created them first
-            except TopicAuthorizationFailedError:
-                names = ", ".join(s.name for s in missing)
+            answer = await admin.create_topics(new)  # each topic's outcome is in the answer, not raised
+            refused, failed = creation_errors(answer.topic_errors)
+            if refused:
                 raise ConfigError(
-                    f"topics {names} do not exist (or this principal may not see them), and it may not create them: "
-                    "create them with 'cdp-triggers topics create' as an admin, and check the ACLs "
-                    "('cdp-triggers acls ROLE')"
-                ) from None
+                    f"topics {', '.join(refused)} do not exist (or this principal may not see them), and it may not "
+                    "create them: create them with 'cdp-triggers topics create' as the topics principal or an "
+                    "admin, and check the ACLs ('cdp-triggers acls ROLE')"
+                )
+            if failed:  # a replication factor above the brokers', a policy, a config the cluster refuses
+                raise ConfigError(
+                    f"Kafka refused to create {'; '.join(failed)}: check CDP_REPLICATION_FACTOR and CDP_PARTITIONS"
+                )
             # Created is not yet usable: return once the metadata that clients read lists them.
             await require_topics(admin.list_topics, [s.name for s in missing], patience=timeout_s)
         return [s.name for s in missing]
     finally:
         await admin.close()
+
+
+def creation_errors(topic_errors: Iterable[tuple[Any, ...]]) -> tuple[list[str], list[str]]:
+    """A CreateTopics answer's (topic, error code[, message]) entries: the topics this principal may not create,
+    and the others that failed, each with Kafka's reason. Already existing is success (another process won)."""
+    refused, failed = [], []
+    for topic, code, *message in topic_errors:
+        if code in (0, TopicAlreadyExistsError.errno):
+            continue
+        if code == TopicAuthorizationFailedError.errno:
+            refused.append(topic)
+        else:
+            failed.append(
+                f"{topic}: {for_code(code).__name__}" + (f" ({message[0]})" if message and message[0] else "")
+            )
+    return refused, failed
 
 
 async def group_offsets(

@@ -14,6 +14,7 @@ from faust.worker import Worker
 
 from ..acls import Role, topics_of
 from ..settings import ConfigError, Settings
+from .app import writable_state_dir
 from .exits import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from .kafka import ConnectionProblem, MissingTopicsError, check, ensure_topics
 from .pipeline import Pipeline
@@ -75,6 +76,7 @@ def run(
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    writable_state_dir(settings)  # a local mistake, said before any wait on the network
     loop.run_until_complete(check(settings, group))  # ConnectionProblem: one sentence, the setting to check
     try:
         created = loop.run_until_complete(ensure_topics(settings, only=topics))

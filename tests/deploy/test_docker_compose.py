@@ -62,11 +62,15 @@ def _secret_refs(node):
             yield from _secret_refs(value)
 
 
-def test_mounted_paths_exist():
+def test_mounted_paths_exist_and_named_volumes_are_declared():
+    declared = set(compose().get("volumes") or {})
     for name, service in compose()["services"].items():
         for volume in service.get("volumes", []):
             source = volume.split(":")[0]
-            assert (ROOT / source).exists(), f"{name} mounts missing {source}"
+            if source.startswith("."):
+                assert (ROOT / source).exists(), f"{name} mounts missing {source}"
+            else:
+                assert source in declared, f"{name} mounts the undeclared volume {source}"
     assert (ROOT / "Dockerfile").exists()
 
 

@@ -12,7 +12,18 @@ import pytest
 import yaml
 
 from streams.settings import Settings
-from tests.support.helm import CHART, CI_VALUES, MONITORING_APIS, RenderError, container, find, helm, one, render
+from tests.support.helm import (
+    CHART,
+    CI_VALUES,
+    MONITORING_APIS,
+    RenderError,
+    container,
+    find,
+    helm,
+    one,
+    packaged,
+    render,
+)
 
 pytestmark = pytest.mark.subprocess
 
@@ -31,7 +42,7 @@ def _refused(match: str, **sets) -> str:
 
 @pytest.mark.parametrize("values", CI_VALUES, ids=lambda p: p.stem)
 def test_every_ci_values_file_lints_renders_and_validates_strictly(values):
-    linted = helm("lint", "--strict", str(CHART), "-f", str(values))
+    linted = helm("lint", "--strict", str(packaged()), "-f", str(values))
     assert linted.returncode == 0, linted.stdout + linted.stderr
     docs = render([values], api_versions=MONITORING_APIS)
     for doc in docs:
@@ -49,8 +60,11 @@ def test_a_worker_takes_its_pod_name_as_its_static_member_id_and_keeps_its_volum
     assert env["CDP_INSTANCE_ID"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     claim = worker["spec"]["volumeClaimTemplates"][0]
     assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
-    assert claim["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
-    assert worker["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Retain"
+    # Helm does not own a StatefulSet's claims, so its keep annotation would promise nothing: Kubernetes' policy does
+    assert "annotations" not in claim["metadata"]
+    assert worker["spec"]["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
+    dropped = one(render([MINIMAL], {"worker.persistence.keepOnUninstall": False}), "StatefulSet", "worker")
+    assert dropped["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Delete"
     config = one(docs, "ConfigMap", "config")["data"]
     mounts = {m["name"]: m["mountPath"] for m in container(worker)["volumeMounts"]}
     assert mounts["state"] == config["CDP_DATA_DIR"]
@@ -88,6 +102,11 @@ def test_grace_periods_cover_the_shutdown_bound_and_a_shorter_one_is_refused():
     for kind, component in [("StatefulSet", "worker"), ("Deployment", "dispatcher")]:
         assert one(docs, kind, component)["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] >= bound + 10
     _refused("would SIGKILL the worker mid-shutdown", **{"worker.terminationGracePeriodSeconds": 30})
+    # the API: its preStop pause, then uvicorn's bounded graceful stop, inside the grace period
+    api = one(docs, "Deployment", "api")["spec"]["template"]["spec"]
+    pause = int(api["containers"][0]["lifecycle"]["preStop"]["exec"]["command"][1])
+    assert pause > 0 and api["terminationGracePeriodSeconds"] >= pause + bound + 10
+    _refused("would SIGKILL the api mid-shutdown", **{"api.terminationGracePeriodSeconds": 35})
 
 
 def test_more_workers_than_partitions_is_refused():
@@ -95,34 +114,79 @@ def test_more_workers_than_partitions_is_refused():
     assert one(render([MINIMAL], {"worker.replicas": 4}), "StatefulSet", "worker")["spec"]["replicas"] == 4
 
 
-def test_secured_credentials_come_from_existing_secrets_as_files_never_as_values():
+WORKLOADS = [("StatefulSet", "worker"), ("Deployment", "dispatcher"), ("Deployment", "api"), ("Job", "topics")]
+
+
+def mounted_secrets(workload: dict) -> dict[str, str]:
+    """Volume name -> the Secret it mounts."""
+    return {
+        v["name"]: v["secret"]["secretName"] for v in workload["spec"]["template"]["spec"]["volumes"] if "secret" in v
+    }
+
+
+def test_each_component_connects_as_its_own_principal_from_its_own_secret_and_carries_no_other_credential():
     docs = render([SECURED])
     assert not find(docs, "Secret"), "every credential is an existingSecret here: the chart makes none"
-    worker = one(docs, "StatefulSet", "worker")
-    volumes = {v["name"]: v for v in worker["spec"]["template"]["spec"]["volumes"]}
-    assert volumes["kafka-sasl"]["secret"]["secretName"] == "cdp-kafka-sasl"
-    assert {i["path"] for i in volumes["kafka-tls"]["secret"]["items"]} == {"ca.crt", "tls.crt", "tls.key"}
-    assert volumes["hook-signing-key"]["secret"]["secretName"] == "cdp-hook-signing-key"
-    dispatcher = one(docs, "Deployment", "dispatcher")
-    receivers = {v["name"]: v for v in dispatcher["spec"]["template"]["spec"]["volumes"]}["receivers"]
-    assert receivers["secret"]["secretName"] == "cdp-receivers"
     config = one(docs, "ConfigMap", "config")["data"]
     assert config["CDP_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
-    assert config["CDP_KAFKA_SASL_PASSWORD_FILE"] == "/etc/cdp-triggers/kafka-sasl/password"
-    assert config["CDP_KAFKA_SSL_CERT_FILE"] == "/etc/cdp-triggers/kafka-tls/tls.crt"
-    assert not any("PASSWORD" in k and not k.endswith("_FILE") for k in config)
+    assert config["CDP_KAFKA_SSL_CA_FILE"] == "/etc/cdp-triggers/kafka-ca/ca.crt"
+    assert not any(k.startswith(("CDP_KAFKA_SASL_USERNAME", "CDP_KAFKA_SASL_PASSWORD", "CDP_HOOK")) for k in config)
+    signs_hooks = {"dispatcher", "api"}  # the only ones that read the hook signing key
+    for kind, component in WORKLOADS:
+        workload = one(docs, kind, component)
+        principal = "admin" if component == "topics" else component  # as secured-values.yaml names them
+        env = {e["name"]: e.get("value") for e in container(workload)["env"]}
+        assert env["CDP_KAFKA_SASL_USERNAME"] == f"cdp-{principal}"
+        assert env["CDP_KAFKA_SASL_PASSWORD_FILE"] == "/etc/cdp-triggers/kafka-principal/password"
+        assert env["CDP_KAFKA_SSL_CERT_FILE"] == "/etc/cdp-triggers/kafka-principal/tls.crt"
+        expected = {"kafka-ca": "cdp-kafka-ca", "kafka-principal": f"cdp-kafka-{principal}"}
+        if component in signs_hooks:
+            expected["hook-signing-key"] = "cdp-hook-signing-key"
+            assert env["CDP_HOOK_SIGNING_KEY_FILE"] == "/etc/cdp-triggers/hook-signing-key/key"
+        else:
+            assert "CDP_HOOK_SIGNING_KEY_FILE" not in env
+        if component == "dispatcher":
+            expected["receivers"] = "cdp-receivers"
+        assert mounted_secrets(workload) == expected, component
 
 
-def test_a_secret_given_as_a_value_goes_into_a_secret_and_a_secret_setting_in_config_is_refused():
+def test_principals_given_as_values_get_a_secret_each_and_a_missing_one_is_refused_naming_it():
     password = "s3cr3t-sasl-password"
-    docs = render(
-        [MINIMAL],
-        {"kafka.securityProtocol": "SASL_SSL", "kafka.sasl.username": "cdp", "kafka.sasl.password": password},
-    )
-    assert password in json.dumps(one(docs, "Secret", "secrets"))
+    sasl = {"kafka.securityProtocol": "SASL_SSL"}
+    principals = {c: {"username": f"u-{c}", "password": f"{password}-{c}"} for _, c in WORKLOADS}
+    docs = render([MINIMAL], {**sasl, "kafka.principals": principals})
+    made = {s["metadata"]["name"]: s["stringData"] for s in find(docs, "Secret") if "password" in s["stringData"]}
+    assert made == {f"rel-cdp-triggers-kafka-{c}": {"password": f"{password}-{c}"} for c in principals}
     assert password not in json.dumps([d for d in docs if d["kind"] != "Secret"])
+    no_api = {**principals, "api": {"username": "u-api"}}
+    _refused("kafka.principals.api.password or .existingSecret is required", **sasl, **{"kafka.principals": no_api})
+    no_user = {**principals, "worker": {"password": "x"}}
+    _refused("kafka.principals.worker.username is required", **sasl, **{"kafka.principals": no_user})
+    # a component that is off needs no principal
+    off = {k: v for k, v in principals.items() if k != "topics"}
+    assert not find(render([MINIMAL], {**sasl, "kafka.principals": off, "topics.create": False}), "Job")
+
+
+def test_every_setting_the_chart_sets_is_refused_in_config_so_none_renders_twice():
+    rendered: set[str] = set()
+    for values in CI_VALUES:
+        docs = render([values], api_versions=MONITORING_APIS)
+        rendered |= set(one(docs, "ConfigMap", "config")["data"])
+        for workload in find(docs, "StatefulSet") + find(docs, "Deployment") + find(docs, "Job"):
+            rendered |= {e["name"] for e in container(workload).get("env", [])}
+    rendered -= set(yaml.safe_load((CHART / "ci" / "three-workers-values.yaml").read_text())["config"])
+    assert {"CDP_SESSION_TIMEOUT_SECONDS", "CDP_KAFKA_SASL_USERNAME", "CDP_INSTANCE_ID"} <= rendered
+    for name in sorted(rendered):
+        _refused(f"config.{name}:", config={name: "1"})
     _refused("a secret does not belong in a ConfigMap", config={"CDP_KAFKA_SASL_PASSWORD": "x"})
-    _refused("the chart sets this one", config={"CDP_INSTANCE_ID": "x"})
+
+
+def test_no_container_renders_an_empty_env():
+    for values in CI_VALUES:
+        for workload in render([values], api_versions=MONITORING_APIS):
+            if workload["kind"] in ("StatefulSet", "Deployment", "Job"):
+                c = container(workload)
+                assert "env" not in c or c["env"], (values.stem, workload["metadata"]["name"])
 
 
 def test_a_config_change_rolls_the_pods():

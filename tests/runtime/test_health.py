@@ -71,6 +71,20 @@ def test_readiness_names_each_failing_check():
     assert "cdp_triggers_ready 1.0" in _metrics(h)
 
 
+def test_a_group_wide_check_gates_only_the_first_readiness_and_is_then_a_note():
+    h, _ = health()
+    flag = {"rebalancing": True, "stuck": None}
+    h.add_check("rebalance", lambda: "a rebalance is under way" if flag["rebalancing"] else None, until_ready=True)
+    h.add_check("commits", lambda: flag["stuck"])
+    assert h.ready() == (False, {"status": "not ready", "checks": {"rebalance": "a rebalance is under way"}})
+    flag["rebalancing"] = False
+    assert h.ready() == (True, {"status": "ready"})
+    flag["rebalancing"] = True  # a later rebalance: every member has one at once
+    assert h.ready() == (True, {"status": "ready", "notes": {"rebalance": "a rebalance is under way"}})
+    flag["stuck"] = "commits stuck"  # a check about this pod alone still fails it
+    assert h.ready() == (False, {"status": "not ready", "checks": {"commits": "commits stuck"}})
+
+
 def test_the_probes_over_http_answer_from_a_thread_while_the_loop_is_blocked():
     h, _ = health(loop_timeout=0.2)
     port = free_port()

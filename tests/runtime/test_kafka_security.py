@@ -50,9 +50,16 @@ def secured(broker, tmp_path_factory):
     dev.start()
     base = settings_for(dev.bootstrap, home, partitions=2)
     asyncio.run(ensure_topics(base))
+    grant_every_role(dev, base)
+    yield dev, base
+    dev.stop()
+
+
+def grant_every_role(dev: DevBroker, settings: Settings) -> None:
+    """Each role's ACLs for ``settings``' names, to the user of the same name, through the admin door."""
     bindings = []
     for role in ROLES:
-        for acl in acls(role, base):
+        for acl in acls(role, settings):
             for name in acl.names:
                 for op in acl.operations:
                     bindings.append(
@@ -69,8 +76,6 @@ def secured(broker, tmp_path_factory):
     admin = AdminClient({"bootstrap.servers": dev.bootstrap})
     for future in admin.create_acls(bindings).values():
         future.result(30)
-    yield dev, base
-    dev.stop()
 
 
 def as_user(dev: DevBroker, base: Settings, user: str, how: str, **extra: object) -> Settings:
@@ -143,6 +148,23 @@ def test_the_trigger_round_trip_through_every_client_as_least_privileged_princip
         http.__exit__()
     printed = worker.log() + dispatcher.log() + "".join(o.stdout + o.stderr for o in outputs)
     assert not [s for s in secrets_of(dev) if s in printed], "a secret was printed"
+
+
+def test_only_the_topics_principal_creates_the_topics_and_it_reads_no_data(secured, tmp_path):
+    """What the chart's topics Job runs as; no process role may create the shared topics."""
+    dev, base = secured
+    fresh = settings_for(dev.bootstrap, tmp_path, partitions=2)  # names no topic has yet
+    grant_every_role(dev, fresh)
+    # the worker may create only its own control topics: the rest are refused, in one sentence that names them
+    refused = cli(as_user(dev, fresh, "worker", "scram"), "topics", "create")
+    assert refused.returncode == 2 and "it may not create them" in refused.stderr, refused.stderr
+    assert Topics(fresh).segments in refused.stderr and "Traceback" not in refused.stderr
+    made = cli(as_user(dev, fresh, "topics", "scram"), "topics", "create")
+    assert made.returncode == 0 and Topics(fresh).segments in made.stdout, made.stderr
+    again = cli(as_user(dev, fresh, "topics", "scram"), "topics", "create")
+    assert again.returncode == 0 and "created 0 topics (all existed)" in again.stdout, again.stderr
+    tailed = cli(as_user(dev, fresh, "topics", "scram"), "tail", "--json", "--from-beginning", "--idle", "2")
+    assert tailed.returncode == 2 and "a missing ACL" in tailed.stderr, tailed.stderr
 
 
 def test_the_producer_library_over_sasl_ssl(secured):

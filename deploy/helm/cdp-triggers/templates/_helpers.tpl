@@ -38,7 +38,12 @@ app.kubernetes.io/part-of: cdp-triggers
 {{- end -}}
 
 {{- define "cdp.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- $ref := printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- with .Values.image.digest -}}
+{{- if not (hasPrefix "sha256:" .) }}{{ fail "image.digest: expected sha256:<64 hex digits>" }}{{ end -}}
+{{- $ref = printf "%s@%s" $ref . -}}
+{{- end -}}
+{{- $ref -}}
 {{- end -}}
 
 {{- define "cdp.serviceAccountName" -}}
@@ -49,60 +54,97 @@ app.kubernetes.io/part-of: cdp-triggers
 {{- end -}}
 {{- end -}}
 
-{{/* Secrets: each comes from an existingSecret, or from the Secret this chart creates when a value is given. */}}
+{{/* Secrets: each comes from an existingSecret, or from a Secret this chart creates when values are given. */}}
 {{- define "cdp.secretName" -}}
 {{- include "cdp.fullname" . }}-secrets
-{{- end -}}
-
-{{- define "cdp.saslSecret" -}}
-{{- default (include "cdp.secretName" .) .Values.kafka.sasl.existingSecret -}}
-{{- end -}}
-
-{{- define "cdp.tlsEnabled" -}}
-{{- if or .Values.kafka.tls.existingSecret .Values.kafka.tls.ca .Values.kafka.tls.cert }}true{{ end -}}
-{{- end -}}
-
-{{- define "cdp.tlsSecret" -}}
-{{- default (printf "%s-kafka-tls" (include "cdp.fullname" .)) .Values.kafka.tls.existingSecret -}}
-{{- end -}}
-
-{{- define "cdp.hasCa" -}}
-{{- if or .Values.kafka.tls.ca (and .Values.kafka.tls.existingSecret .Values.kafka.tls.caKey) }}true{{ end -}}
-{{- end -}}
-
-{{- define "cdp.hookKeySecret" -}}
-{{- default (include "cdp.secretName" .) .Values.hookSigningKey.existingSecret -}}
 {{- end -}}
 
 {{- define "cdp.saslEnabled" -}}
 {{- if hasPrefix "SASL_" .Values.kafka.securityProtocol }}true{{ end -}}
 {{- end -}}
 
+{{- define "cdp.caEnabled" -}}
+{{- if or .Values.kafka.tls.caSecret .Values.kafka.tls.ca }}true{{ end -}}
+{{- end -}}
+
+{{- define "cdp.caSecret" -}}
+{{- default (printf "%s-kafka-ca" (include "cdp.fullname" .)) .Values.kafka.tls.caSecret -}}
+{{- end -}}
+
 {{- define "cdp.hookKeyEnabled" -}}
 {{- if or .Values.hookSigningKey.existingSecret .Values.hookSigningKey.value }}true{{ end -}}
 {{- end -}}
 
-{{/* The container parts every process shares: the configuration (one ConfigMap), the Kafka credentials and the
-hook signing key as files, never as environment values. */}}
+{{- define "cdp.hookKeySecret" -}}
+{{- default (include "cdp.secretName" .) .Values.hookSigningKey.existingSecret -}}
+{{- end -}}
+
+{{/* A component's own Kafka principal: (dict "root" $ "component" "worker"). Used under SASL or mutual TLS. */}}
+{{- define "cdp.principalEnabled" -}}
+{{- if or (include "cdp.saslEnabled" .root) .root.Values.kafka.tls.mutual }}true{{ end -}}
+{{- end -}}
+
+{{- define "cdp.principalSecret" -}}
+{{- $p := index .root.Values.kafka.principals .component -}}
+{{- default (printf "%s-kafka-%s" (include "cdp.fullname" .root) .component) $p.existingSecret -}}
+{{- end -}}
+
+{{/* The settings that differ per component: its principal and, for the dispatcher and the API, the hook signing
+key; files only, never secret values. (dict "root" $ "component" "worker" "hookKey" false) */}}
+{{- define "cdp.componentEnv" -}}
+{{- $root := .root -}}
+{{- if include "cdp.principalEnabled" . -}}
+{{- $p := index $root.Values.kafka.principals .component -}}
+{{- if include "cdp.saslEnabled" $root }}
+- name: CDP_KAFKA_SASL_USERNAME
+  value: {{ required (printf "kafka.principals.%s.username is required with a SASL_ security protocol" .component) $p.username | quote }}
+- name: CDP_KAFKA_SASL_PASSWORD_FILE
+  value: /etc/cdp-triggers/kafka-principal/password
+{{- end }}
+{{- if $root.Values.kafka.tls.mutual }}
+- name: CDP_KAFKA_SSL_CERT_FILE
+  value: /etc/cdp-triggers/kafka-principal/tls.crt
+- name: CDP_KAFKA_SSL_KEY_FILE
+  value: /etc/cdp-triggers/kafka-principal/tls.key
+{{- end }}
+{{- end }}
+{{- if and .hookKey (include "cdp.hookKeyEnabled" $root) }}
+- name: CDP_HOOK_SIGNING_KEY_FILE
+  value: /etc/cdp-triggers/hook-signing-key/key
+{{- end }}
+{{- end -}}
+
+{{/* A container's env: the component's settings, then its own entries; nothing when there are none. */}}
+{{- define "cdp.env" -}}
+{{- $entries := include "cdp.componentEnv" .c | fromYamlArray | default list -}}
+{{- $entries = concat $entries (.extra | default list) -}}
+{{- with $entries }}
+env:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
 {{- define "cdp.envFrom" -}}
 - configMapRef:
     name: {{ include "cdp.fullname" . }}-config
 {{- end -}}
 
+{{/* Volumes and mounts: /tmp, the brokers' CA, the component's principal, and the hook signing key where it is
+read (the dispatcher and the API). (dict "root" $ "component" "worker" "hookKey" false) */}}
 {{- define "cdp.secretVolumeMounts" -}}
 - name: tmp
   mountPath: /tmp
-{{- if include "cdp.saslEnabled" . }}
-- name: kafka-sasl
-  mountPath: /etc/cdp-triggers/kafka-sasl
+{{- if include "cdp.caEnabled" .root }}
+- name: kafka-ca
+  mountPath: /etc/cdp-triggers/kafka-ca
   readOnly: true
 {{- end }}
-{{- if include "cdp.tlsEnabled" . }}
-- name: kafka-tls
-  mountPath: /etc/cdp-triggers/kafka-tls
+{{- if include "cdp.principalEnabled" . }}
+- name: kafka-principal
+  mountPath: /etc/cdp-triggers/kafka-principal
   readOnly: true
 {{- end }}
-{{- if include "cdp.hookKeyEnabled" . }}
+{{- if and .hookKey (include "cdp.hookKeyEnabled" .root) }}
 - name: hook-signing-key
   mountPath: /etc/cdp-triggers/hook-signing-key
   readOnly: true
@@ -110,39 +152,40 @@ hook signing key as files, never as environment values. */}}
 {{- end -}}
 
 {{- define "cdp.secretVolumes" -}}
+{{- $root := .root -}}
 - name: tmp
   emptyDir:
     sizeLimit: 256Mi
-{{- if include "cdp.saslEnabled" . }}
-- name: kafka-sasl
+{{- if include "cdp.caEnabled" $root }}
+- name: kafka-ca
   secret:
-    secretName: {{ include "cdp.saslSecret" . }}
+    secretName: {{ include "cdp.caSecret" $root }}
     items:
-      - key: {{ .Values.kafka.sasl.passwordKey }}
-        path: password
-{{- end }}
-{{- if include "cdp.tlsEnabled" . }}
-- name: kafka-tls
-  secret:
-    secretName: {{ include "cdp.tlsSecret" . }}
-    items:
-      {{- if include "cdp.hasCa" . }}
-      - key: {{ .Values.kafka.tls.caKey }}
+      - key: {{ $root.Values.kafka.tls.caKey }}
         path: ca.crt
+{{- end }}
+{{- if include "cdp.principalEnabled" . }}
+- name: kafka-principal
+  secret:
+    secretName: {{ include "cdp.principalSecret" . }}
+    items:
+      {{- if include "cdp.saslEnabled" $root }}
+      - key: password
+        path: password
       {{- end }}
-      {{- if .Values.kafka.tls.mutual }}
-      - key: {{ .Values.kafka.tls.certKey }}
+      {{- if $root.Values.kafka.tls.mutual }}
+      - key: tls.crt
         path: tls.crt
-      - key: {{ .Values.kafka.tls.keyKey }}
+      - key: tls.key
         path: tls.key
       {{- end }}
 {{- end }}
-{{- if include "cdp.hookKeyEnabled" . }}
+{{- if and .hookKey (include "cdp.hookKeyEnabled" $root) }}
 - name: hook-signing-key
   secret:
-    secretName: {{ include "cdp.hookKeySecret" . }}
+    secretName: {{ include "cdp.hookKeySecret" $root }}
     items:
-      - key: {{ .Values.hookSigningKey.key }}
+      - key: {{ $root.Values.hookSigningKey.key }}
         path: key
 {{- end }}
 {{- end -}}
@@ -195,11 +238,12 @@ topologySpreadConstraints:
 {{- end }}
 {{- end -}}
 
-{{/* The grace period must cover the process's own bound on a stop, with time to spare for the last flush. */}}
+{{/* The grace period must cover a preStop pause (the API's), then the process's own bound on a stop, with time
+to spare for the last flush. (dict "root" $ "component" "api" "grace" 45 "preStop" 5) */}}
 {{- define "cdp.gracePeriod" -}}
-{{- $bound := int .root.Values.shutdownTimeoutSeconds -}}
+{{- $bound := add (int .root.Values.shutdownTimeoutSeconds) (int (.preStop | default 0)) | int -}}
 {{- if lt (int .grace) (add $bound 10 | int) -}}
-{{- fail (printf "%s.terminationGracePeriodSeconds (%d) must exceed shutdownTimeoutSeconds (%d) by at least 10 s: Kubernetes would SIGKILL the %s mid-shutdown" .component (int .grace) $bound .component) -}}
+{{- fail (printf "%s.terminationGracePeriodSeconds (%d) must exceed shutdownTimeoutSeconds plus its preStop pause (%d) by at least 10 s: Kubernetes would SIGKILL the %s mid-shutdown" .component (int .grace) $bound .component) -}}
 {{- end -}}
 {{- .grace -}}
 {{- end -}}
