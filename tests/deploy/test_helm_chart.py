@@ -211,13 +211,14 @@ def test_pods_run_as_non_root_on_a_read_only_root_with_nothing_but_their_volumes
 
 
 def test_the_dockerfile_builds_what_the_chart_runs():
-    """No image builder runs here: the Dockerfile is checked instead. The chart's args follow its ENTRYPOINT, its
-    user is the chart's, and the paths the processes write are the chart's volumes."""
+    """What the chart assumes of the image, read from the Dockerfile (tests/deploy/test_image.py builds and runs
+    it): the chart's args follow its ENTRYPOINT, its user is the chart's, and the paths the processes write are the
+    chart's volumes."""
     from tests.support.helm import ROOT, dockerfile_entrypoint
 
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert dockerfile_entrypoint() == ["cdp-triggers"]
-    assert "USER 65534" in dockerfile or "USER nobody" in dockerfile
+    assert "USER 65534:65534" in dockerfile
     docs = render([MINIMAL])
     assert one(docs, "StatefulSet", "worker")["spec"]["template"]["spec"]["securityContext"]["runAsUser"] == 65534
     assert "CDP_DATA_DIR=/var/lib/cdp-triggers" in dockerfile
