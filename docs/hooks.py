@@ -4,6 +4,9 @@
 - ``<!-- generated: broker-settings -->``: the dev broker's, from ``devtools.settings.BrokerSettings``;
 - ``<!-- generated: openapi -->``: the API's operations, from ``schemas/json/openapi.json``;
 - ``<!-- generated: acls -->``: what each role's Kafka principal may do, from ``streams.acls``;
+- ``<!-- generated: cli -->``: every command of ``cdp-triggers`` with its arguments and options, from the CLI;
+- ``<!-- generated: fields MODULE:MODEL -->``: a model's fields (type, required or default, meaning), from its
+  JSON Schema;
 - ``<!-- measured: KEY -->``: what a reliability test last measured, from ``docs/results/reliability.json``
   (``./dev reliability`` writes it; an unknown key fails the build).
 """
@@ -82,6 +85,80 @@ def measured_lines(markdown: str, results: dict[str, Any]) -> str:
     return MEASURED.sub(line, markdown)
 
 
+def cli_reference() -> str:
+    """Every command, from the CLI's own click tree: its help, arguments and options with their defaults."""
+    import typer
+
+    from streams.cli import app
+
+    sections: list[str] = []
+
+    def walk(command: Any, path: list[str]) -> None:  # typer's click tree (typer may bring its own click)
+        if hasattr(command, "commands"):
+            for name in sorted(command.commands):
+                walk(command.commands[name], [*path, name])
+            return
+        help_text = (command.help or "").strip().split("\n\n")[0].replace("\n", " ")
+        arguments = " ".join(
+            (p.name or "").upper() if p.required else "[" + (p.name or "").upper() + "]"
+            for p in command.params
+            if p.param_type_name == "argument"
+        )
+        sections.append(f"### `cdp-triggers {' '.join(path)}{' ' + arguments if arguments else ''}`\n\n{help_text}\n")
+        rows = []
+        for param in command.params:
+            if param.param_type_name != "option" or param.hidden or param.name == "help":
+                continue
+            names = ", ".join(f"`{o}`" for o in [*param.opts, *param.secondary_opts])
+            default = "" if param.is_flag or param.default in (None, "", ()) else f"`{param.default}`"
+            text = (param.help or "").replace("|", "\\|")
+            rows.append(f"| {names} | {default} | {text} |")
+        if rows:
+            sections.append("| option | default | meaning |\n|---|---|---|\n" + "\n".join(rows) + "\n")
+
+    walk(typer.main.get_command(app), [])
+    return "\n".join(sections)
+
+
+FIELDS = re.compile(r"<!-- generated: fields ([\w.]+):(\w+) -->")
+
+
+def _type_of(spec: dict[str, Any]) -> str:
+    """A JSON Schema property's type in words: a model by its name, a list by what it holds."""
+    if "$ref" in spec:
+        return spec["$ref"].rsplit("/", 1)[-1]
+    if "const" in spec:
+        return f"`{spec['const']}`"
+    if "enum" in spec:
+        return "one of " + ", ".join(f"`{v}`" for v in spec["enum"])
+    if spec.get("type") == "array" and "items" in spec:
+        return f"list of {_type_of(spec['items'])}"
+    if spec.get("type") == "object" and isinstance(spec.get("additionalProperties"), dict):
+        return f"map of {_type_of(spec['additionalProperties'])}"
+    options = [_type_of(k) for k in spec.get("anyOf", []) if k.get("type") != "null"]
+    return " or ".join(options) if options else spec.get("type", "any")
+
+
+def fields_table(module: str, name: str) -> str:
+    """A pydantic model's fields, from the JSON Schema it publishes (what validation holds input to)."""
+    import importlib
+
+    model = getattr(importlib.import_module(module), name)
+    schema = model.model_json_schema()
+    if "$ref" in schema:  # a recursive model: its own definition is among the others
+        schema = schema["$defs"][schema["$ref"].rsplit("/", 1)[-1]]
+    required = set(schema.get("required", []))
+    rows = ["| field | type | required | meaning |", "|---|---|---|---|"]
+    by_alias = {info.alias or name: info for name, info in model.model_fields.items()}  # "from", "continue"
+    for field, spec in schema["properties"].items():
+        default = by_alias[field].get_default(call_default_factory=True)
+        plain = isinstance(default, str | int | float | bool) and not isinstance(default, BaseModel)
+        need = "yes" if field in required else f"no (default `{default}`)" if plain and default != "" else "no"
+        meaning = (spec.get("description") or "").replace("|", "\\|")
+        rows.append(f"| `{field}` | {_type_of(spec)} | {need} | {meaning} |")
+    return "\n".join(rows)
+
+
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     if "<!-- generated: settings -->" in markdown:
         from streams.settings import Settings
@@ -98,6 +175,9 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
         markdown = markdown.replace("<!-- generated: openapi -->", openapi_reference(document))
     if "<!-- generated: acls -->" in markdown:
         markdown = markdown.replace("<!-- generated: acls -->", acls_table())
+    if "<!-- generated: cli -->" in markdown:
+        markdown = markdown.replace("<!-- generated: cli -->", cli_reference())
+    markdown = FIELDS.sub(lambda m: fields_table(m.group(1), m.group(2)), markdown)
     if MEASURED.search(markdown):
         results = json.loads((ROOT / "docs" / "results" / "reliability.json").read_text())
         markdown = measured_lines(markdown, results)

@@ -32,8 +32,8 @@ class SecretRef(_Model):
     """Where a secret is read from: an environment variable or a file (its
     content, stripped of surrounding whitespace)."""
 
-    env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    file: str | None = None
+    env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="An environment variable's name")
+    file: str | None = Field(None, description="A file's path (a mounted secret); its content, whitespace stripped")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SecretRef:
@@ -55,13 +55,13 @@ class RetryPolicy(_Model):
 class TeamsTarget(_Model):
     """A Teams Workflows ('Post to a channel when a webhook request is received') URL."""
 
-    url: SecretRef
+    url: SecretRef = Field(description="The workflow's webhook URL (it holds a signature: a secret)")
 
 
 class WebhookTarget(_Model):
     """Any HTTP endpoint: CloudEvents over HTTP, signed per Standard Webhooks."""
 
-    url: SecretRef
+    url: SecretRef = Field(description="Where to POST; a secret, as URLs often carry tokens")
     signing_secret: SecretRef | None = Field(
         None, description="Standard Webhooks key, 'whsec_' + base64; unsigned when absent"
     )
@@ -71,14 +71,14 @@ class WebhookTarget(_Model):
 
 
 class SmtpServer(_Model):
-    host: str = Field(min_length=1)
-    port: int = Field(587, ge=1, le=65535)
+    host: str = Field(min_length=1, description="The SMTP server")
+    port: int = Field(587, ge=1, le=65535, description="587 for starttls, 465 for tls")
     security: Literal["starttls", "tls", "none"] = Field(
         "starttls", description="starttls: upgrade after connect (587); tls: implicit TLS (465); none: plain"
     )
-    username: str | None = None
-    password: SecretRef | None = None
-    validate_certs: bool = True
+    username: str | None = Field(None, description="AUTH user; give it with password, or neither")
+    password: SecretRef | None = Field(None, description="AUTH password")
+    validate_certs: bool = Field(True, description="Verify the server's certificate (turn off only for a test server)")
 
     @model_validator(mode="after")
     def _password_with_username(self) -> SmtpServer:
@@ -88,10 +88,10 @@ class SmtpServer(_Model):
 
 
 class EmailTarget(_Model):
-    sender: Address = Field(alias="from")
-    to: list[Address] = Field(default_factory=list)
+    sender: Address = Field(alias="from", description="The sender address")
+    to: list[Address] = Field(default_factory=list, description="Recipients, every trigger")
     to_owner: bool = Field(False, description="Also mail the subscription owner, when it is an address")
-    smtp: SmtpServer
+    smtp: SmtpServer = Field(description="How to send")
 
     @model_validator(mode="after")
     def _someone(self) -> EmailTarget:
@@ -105,11 +105,11 @@ TARGETS: tuple[ReceiverKind, ...] = ("teams", "email", "webhook")  # the receive
 
 
 class Receiver(_Model):
-    name: Name
-    teams: TeamsTarget | None = None
-    email: EmailTarget | None = None
-    webhook: WebhookTarget | None = None
-    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    name: Name = Field(description="What routes call it; unique")
+    teams: TeamsTarget | None = Field(None, description="A Teams channel (exactly one of teams, email, webhook)")
+    email: EmailTarget | None = Field(None, description="Email over SMTP")
+    webhook: WebhookTarget | None = Field(None, description="Any HTTP endpoint")
+    retry: RetryPolicy = Field(default_factory=RetryPolicy, description="Attempts and waits, per delivery")
 
     @model_validator(mode="after")
     def _exactly_one_target(self) -> Receiver:
@@ -151,14 +151,14 @@ class Match(_Model):
 
 
 class Route(_Model):
-    match: Match = Field(default_factory=Match)
+    match: Match = Field(default_factory=Match, description="Which trigger events this route takes; empty: all")
     receiver: str | None = Field(None, description="Receiver name; inherited from the parent route when unset")
     continue_: bool = Field(False, alias="continue", description="After matching, keep trying later siblings")
-    routes: list[Route] = Field(default_factory=list)
+    routes: list[Route] = Field(default_factory=list, description="Child routes, tried in order")
 
 
 class RoutesFile(_Model):
-    receivers: list[Receiver]
+    receivers: list[Receiver] = Field(description="Every destination, each with its settings and secrets")
     route: Route = Field(description="The root; its match is usually empty and its receiver the default (or none)")
 
     @model_validator(mode="after")

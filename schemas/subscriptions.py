@@ -23,8 +23,10 @@ Labels = Annotated[
 class SubscriptionSpec(_Model):
     """A subscription without its id: the body of ``PUT /v1/subscriptions/{id}``."""
 
-    entity_kind: Literal["segment", "measure"]
-    entity_id: Id
+    entity_kind: Literal["segment", "measure"] = Field(
+        description="What the threshold watches: a segment's member count or a business measure's value"
+    )
+    entity_id: Id = Field(description="The segment's or measure's id, as its change events carry it")
     threshold: float = Field(description="Fires when the value rises from below to at or above this")
     recovery_threshold: float | None = Field(
         None, description="Re-arms when the value falls below this (default: threshold); must be <= threshold"
@@ -50,7 +52,7 @@ class SubscriptionSpec(_Model):
 
 
 class ThresholdSubscription(SubscriptionSpec):
-    subscription_id: Id
+    subscription_id: Id = Field(description="Yours to choose; the same id again replaces that subscription")
 
     def spec(self) -> SubscriptionSpec:
         return SubscriptionSpec.model_validate(self.model_dump(exclude={"subscription_id"}))

@@ -65,3 +65,12 @@ def test_every_name_the_docs_python_examples_import_exists():
     assert imported, "no python example found"
     missing = [(p, m, n) for p, m, n in imported if not hasattr(importlib.import_module(m), n)]
     assert missing == []
+
+
+def test_the_triggers_page_names_every_trigger_type_by_both_its_names():
+    from schemas.triggers import TriggerType
+
+    page = (ROOT / "docs" / "triggers.md").read_text()
+    rows = re.findall(r"^\| \d \| `([^`]+)`", page, re.M)
+    assert rows == [t.value for t in TriggerType]
+    assert all(t.value == f"io.cdptriggers.{t.short}.v1" for t in TriggerType)  # the rule the page states

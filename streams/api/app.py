@@ -8,6 +8,7 @@ test)."""
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -44,6 +45,12 @@ def openapi_document() -> dict[str, Any]:
     return create_api(offline, None).openapi()  # type: ignore[arg-type]  # no request is served
 
 
+def summary(description: str) -> str:
+    """An operation's summary: its description's first clause."""
+    first = description.split("\n\n")[0].replace("\n", " ")
+    return re.split(r"\. |: | \(|; ", first, maxsplit=1)[0].rstrip(".")
+
+
 def create_api(
     settings: Settings, store: Store, metrics: Metrics | None = None, watchdog: Health | None = None
 ) -> FastAPI:
@@ -72,7 +79,9 @@ def create_api(
         responses=responses(401, 413, 429, 503),
         docs_url=None,  # docs_page serves it without a CDN
         redoc_url=None,
+        generate_unique_id_function=lambda route: route.name,  # operationId: the route's camelCase name
     )
+
     app.state.context = Context(
         settings=settings,
         store=store,
@@ -157,7 +166,11 @@ def create_api(
         operations,
     ):  # the order of the OpenAPI document
         for route in resource.router.routes:
-            if isinstance(route, APIRoute) and (scope := scope_of(route)):  # stated in the document, per operation
+            if not isinstance(route, APIRoute):
+                continue
+            # FastAPI's default summary is the name title-cased ("Getsubscription"): the docstring's first words
+            route.summary = route.summary or summary(route.description or route.name)
+            if scope := scope_of(route):  # stated in the document, per operation
                 route.openapi_extra = {**(route.openapi_extra or {}), "x-required-scope": scope}
         app.include_router(resource.router)
     app.include_router(docs_page.router)

@@ -164,7 +164,7 @@ def simulate(
         if duration:
             stream = itertools.takewhile(lambda t: t.at <= duration, stream)
         for timed in itertools.islice(stream, events or (None if duration else 100)):
-            typer.echo(f"{timed.at:.3f} {encode(timed.event).decode()}")
+            typer.echo(encode(timed.event).decode())  # JSON lines: each event carries its own event_time
         return
     s = settings()
 

@@ -6,6 +6,7 @@ committed, valid OpenAPI 3). What needs Kafka is in ``test_api_on_kafka``."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -158,6 +159,18 @@ def test_the_openapi_document_is_committed_and_valid(api):
     assert json.loads(COMMITTED.read_text()) == served, (
         "schemas/json/openapi.json is stale: run 'cdp-triggers schemas export'"
     )
+
+
+def test_every_operation_has_a_readable_id_summary_and_description(api):
+    """What Swagger UI, generated clients, Power Automate and the docs' table show for each operation."""
+    served = api.call("GET", "/openapi.json").json()
+    for path, operations in served["paths"].items():
+        for method, operation in operations.items():
+            where = f"{method.upper()} {path}"
+            assert re.fullmatch(r"[a-z]+([A-Z][a-z]*)*", operation["operationId"]), where
+            assert operation.get("description"), f"{where}: no docstring"
+            default = operation["operationId"].replace("_", " ").title()  # FastAPI's own summary
+            assert operation["summary"] != default and " " in operation["summary"], where
 
 
 def test_api_answers_forbid_framing_and_sniffing(api):

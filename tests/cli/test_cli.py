@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -85,8 +86,6 @@ def test_subscription_errors_are_one_sentence_with_a_hint(settings, tmp_path):
 
 
 def test_tail_shows_triggers_as_lines_and_as_json(kafka, worker):
-    import json
-
     from schemas.triggers import TriggerEvent
     from tests.support import builders as b
 
@@ -170,6 +169,8 @@ def test_simulate_publishes_a_bounded_stream_and_dry_run_is_deterministic(kafka,
     args = ("simulate", "--dry-run", "--events", "40", "--seed", "11", "--origin", "2026-11-24T08:00:00+00:00")
     first, second = cli(settings, *args), cli(settings, *args)
     assert first.returncode == 0 and first.stdout == second.stdout and len(first.stdout.splitlines()) == 40
+    lines = [json.loads(line) for line in first.stdout.splitlines()]  # JSON lines, as its help says
+    assert all(line["event_time"].startswith("2026-11-24T") for line in lines)
 
 
 def test_missing_topics_and_unreachable_broker_are_one_sentence_with_a_hint(settings):

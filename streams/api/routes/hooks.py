@@ -140,11 +140,13 @@ async def create_typed_hook(
 
 @router.get("/v1/hooks", name="listHooks", tags=["hooks"], responses=responses(403))
 async def list_hooks(_: Reader, ctx: Ctx) -> HookList:
+    """Every registered hook, in id order, without its secret."""
     return HookList(items=[HookView.of(h) for h in sorted(ctx.store.hooks.records, key=lambda h: h.id)])
 
 
 @router.get("/v1/hooks/{hook_id}", name="getHook", tags=["hooks"], responses=responses(403, 404, 422))
 async def get_hook(_: Reader, ctx: Ctx, hook_id: HookIdPath) -> HookView:
+    """One hook: where it delivers, which types and filter, when it was made (its secret is shown only at creation)."""
     hook = ctx.store.hooks.records.get(hook_id)
     if hook is None:
         raise ProblemError(404, f"no hook {hook_id!r}")
@@ -155,7 +157,7 @@ async def get_hook(_: Reader, ctx: Ctx, hook_id: HookIdPath) -> HookView:
     "/v1/hooks/{hook_id}", name="deleteHook", tags=["hooks"], status_code=204, responses=responses(403, 404, 422)
 )
 async def delete_hook(_: Writer, ctx: Ctx, hook_id: HookIdPath) -> Response:
-    """Unregister: no trigger is delivered to it once this returns (deliveries in flight may finish)."""
+    """Unregister a hook: no trigger is delivered to it once this returns (deliveries in flight may finish)."""
     if ctx.store.hooks.records.get(hook_id) is None:
         raise ProblemError(404, f"no hook {hook_id!r}")
     await ctx.store.remove_hook(hook_id)

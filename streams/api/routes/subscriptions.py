@@ -43,6 +43,7 @@ async def list_subscriptions(
     responses=responses(403, 404, 422),
 )
 async def get_subscription(_: Reader, ctx: Ctx, subscription_id: SubscriptionIdPath) -> ThresholdSubscription:
+    """One threshold subscription."""
     found = ctx.store.subscriptions.get(subscription_id)
     if found is None:
         raise ProblemError(404, f"no subscription {subscription_id!r}")
@@ -81,6 +82,7 @@ async def put_subscription(
     responses=responses(403, 404, 422),
 )
 async def delete_subscription(_: Writer, ctx: Ctx, subscription_id: SubscriptionIdPath) -> Response:
+    """Remove a subscription: its threshold fires no more (a tombstone on the subscriptions topic)."""
     if ctx.store.subscriptions.get(subscription_id) is None:
         raise ProblemError(404, f"no subscription {subscription_id!r}")
     await ctx.store.remove_subscription(subscription_id)

@@ -58,6 +58,7 @@ async def list_trigger_types(_: Reader) -> TriggerTypeList:
     "/v1/trigger-types/{name}", name="getTriggerType", tags=["trigger types"], responses=responses(403, 404, 422)
 )
 async def get_trigger_type(_: Reader, name: TypeName) -> TriggerTypeInfo:
+    """One trigger type by its short name: its CloudEvents type, a sample event and the JSON Schema of its data."""
     if name not in BY_NAME:
         raise ProblemError(404, f"no trigger type {name!r}; known: {', '.join(sorted(BY_NAME))}")
     return trigger_type_info(BY_NAME[name])
