@@ -40,7 +40,12 @@ def run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
     """Run a coroutine, turning Kafka being down or topics missing into one sentence with a hint."""
     import asyncio
 
-    from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
+    from aiokafka.errors import (
+        GroupAuthorizationFailedError,
+        KafkaConnectionError,
+        KafkaTimeoutError,
+        TopicAuthorizationFailedError,
+    )
 
     from ..runtime.kafka import KafkaConnection, MissingTopicsError, diagnose
 
@@ -56,6 +61,10 @@ def run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
         fail(f"{exc}. Hint: 'cdp-triggers topics create' (or start a worker), and check CDP_TOPIC_PREFIX.")
     except KafkaTimeoutError as exc:
         fail(f"Kafka did not answer in time: {exc}")
+    except (TopicAuthorizationFailedError, GroupAuthorizationFailedError) as exc:
+        said = str(exc.args[0]).rstrip(".") if exc.args else exc.description
+        who = KafkaConnection(settings()).describe()
+        fail(f"{who} was refused ({said}: a missing ACL): see 'cdp-triggers acls --help'", EXIT_CONFIG)
 
 
 def ensure_topics(settings: Settings) -> list[str]:

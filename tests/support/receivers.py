@@ -5,7 +5,6 @@ thread of its own, so tests drive them from sync or async code alike."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -139,43 +138,23 @@ class _SmtpHandler:
         return "250 OK"
 
 
-def self_signed_cert(directory: Path) -> tuple[Path, Path]:
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
-
-
 class SmtpReceiver:
-    """aiosmtpd on loopback. ``tls_dir`` enables STARTTLS with a self-signed
-    certificate; ``users`` enables AUTH (login -> password)."""
+    """aiosmtpd on loopback. ``tls_dir`` enables STARTTLS with a certificate for 127.0.0.1 from the CA in that
+    folder (``ca_file``; an HttpReceiver given the same folder shares it); ``users`` enables AUTH (login ->
+    password)."""
 
     def __init__(self, *, tls_dir: Path | None = None, users: dict[str, str] | None = None) -> None:
         import ssl
 
+        from devtools import tls
+
         self.handler = _SmtpHandler(tls=tls_dir is not None)
         self.port = free_port()
+        self.ca_file: Path | None = None
         kwargs: dict[str, Any] = {}
         if tls_dir is not None:
-            cert, key = self_signed_cert(tls_dir)
+            self.ca_file = tls.make_ca(tls_dir)
+            cert, key = tls.issue(tls_dir, "smtp", server=True)
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(cert, key)
             kwargs.update(tls_context=context, require_starttls=True)
