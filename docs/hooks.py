@@ -5,6 +5,8 @@
 - ``<!-- generated: openapi -->``: the API's operations, from ``schemas/json/openapi.json``;
 - ``<!-- generated: acls -->``: what each role's Kafka principal may do, from ``streams.acls``;
 - ``<!-- generated: cli -->``: every command of ``cdp-triggers`` with its arguments and options, from the CLI;
+- ``<!-- generated: trigger-data-examples -->``: each trigger type's example ``data`` (but the threshold ones,
+  shown whole above it), from the declarations in ``schemas.triggers``;
 - ``<!-- generated: fields MODULE:MODEL -->``: a model's fields (type, required or default, meaning), from its
   JSON Schema;
 - ``<!-- measured: KEY -->``: what a reliability test last measured, from ``docs/results/reliability.json``
@@ -159,6 +161,14 @@ def fields_table(module: str, name: str) -> str:
     return "\n".join(rows)
 
 
+def trigger_data_examples() -> str:
+    from schemas.triggers import KINDS
+
+    shown = [kind for kind in KINDS.values() if kind.payload.__name__ != "ThresholdCrossed"]
+    lines = [f"// {kind.type.short}\n{json.dumps(kind.example, ensure_ascii=False)}" for kind in shown]
+    return "```jsonc\n" + "\n".join(lines) + "\n```"
+
+
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     if "<!-- generated: settings -->" in markdown:
         from streams.settings import Settings
@@ -177,6 +187,8 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
         markdown = markdown.replace("<!-- generated: acls -->", acls_table())
     if "<!-- generated: cli -->" in markdown:
         markdown = markdown.replace("<!-- generated: cli -->", cli_reference())
+    if "<!-- generated: trigger-data-examples -->" in markdown:
+        markdown = markdown.replace("<!-- generated: trigger-data-examples -->", trigger_data_examples())
     markdown = FIELDS.sub(lambda m: fields_table(m.group(1), m.group(2)), markdown)
     if MEASURED.search(markdown):
         results = json.loads((ROOT / "docs" / "results" / "reliability.json").read_text())
