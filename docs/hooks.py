@@ -41,11 +41,11 @@ def _default(field: Any) -> str:
     return f"`{text.replace(str(Path.home()), '~')}`"
 
 
-def settings_table(model: type[BaseModel], prefix: str) -> str:
+def settings_table(model: type[BaseModel], prefix: str, names: tuple[str, ...] | None = None) -> str:
     rows = ["| variable | default | meaning |", "|---|---|---|"]
-    if prefix == "CDP_":
-        rows.append("| `CDP_CONFIG_FILE` | (none) | Optional dotenv file with any of the variables below |")
     for name, field in model.model_fields.items():
+        if names is not None and name not in names:
+            continue
         meaning = (field.description or "").replace("|", "\\|")
         rows.append(f"| `{prefix}{name.upper()}` | {_default(field)} | {meaning} |")
     return "\n".join(rows)
@@ -171,9 +171,12 @@ def trigger_data_examples() -> str:
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     if "<!-- generated: settings -->" in markdown:
-        from streams.settings import Settings
+        from streams.settings import GROUPS, Settings
 
-        markdown = markdown.replace("<!-- generated: settings -->", settings_table(Settings, "CDP_"))
+        grouped = "\n\n".join(
+            f"## {title}\n\n{settings_table(Settings, 'CDP_', names)}" for title, names in GROUPS.items()
+        )
+        markdown = markdown.replace("<!-- generated: settings -->", grouped)
     if "<!-- generated: broker-settings -->" in markdown:
         from devtools.settings import BrokerSettings
 

@@ -268,6 +268,73 @@ class Settings(BaseSettings):
         return f"{self.topic_prefix}{name}"
 
 
+# Who reads which settings, for the docs' Configuration page (every field in exactly one group; a test holds it).
+GROUPS: dict[str, tuple[str, ...]] = {
+    "Kafka connection: every process and command": (
+        "kafka_bootstrap",
+        "kafka_security_protocol",
+        "kafka_sasl_mechanism",
+        "kafka_sasl_username",
+        "kafka_sasl_password",
+        "kafka_sasl_password_file",
+        "kafka_ssl_ca_file",
+        "kafka_ssl_cert_file",
+        "kafka_ssl_key_file",
+        "kafka_ssl_key_password",
+        "kafka_ssl_check_hostname",
+        "kafka_timeout_seconds",
+    ),
+    "Names and topics: every process and command": (
+        "app_id",
+        "topic_prefix",
+        "partitions",
+        "replication_factor",
+        "max_event_bytes",
+    ),
+    "Every process: logs, metrics, bounds": (
+        "log_level",
+        "metrics_host",
+        "metrics_port",
+        "loop_timeout_seconds",
+        "shutdown_timeout_seconds",
+        "fault_block_loop_after_seconds",
+    ),
+    "Workers and dispatchers: state, commits, group membership": (
+        "data_dir",
+        "state_store",
+        "state_cache_entries",
+        "commit_interval_seconds",
+        "session_timeout_seconds",
+        "instance_id",
+        "continuity_check_interval_seconds",
+        "progress_timeout_seconds",
+    ),
+    "Workers: detection": (
+        "stall_after_seconds",
+        "stall_check_interval_seconds",
+        "idle_partition_seconds",
+        "run_retention_seconds",
+    ),
+    "Dispatchers: delivery": ("routes_file", "delivery_max_age_seconds", "delivery_record_retention_seconds"),
+    "The API": (
+        "api_host",
+        "api_port",
+        "api_public_url",
+        "api_keys_max_age_seconds",
+        "api_rate_limit_per_minute",
+        "api_publish_events_per_minute",
+        "api_max_batch_events",
+        "api_max_body_bytes",
+    ),
+    "Hooks: the API and the dispatchers": (
+        "hook_signing_key",
+        "hook_signing_key_file",
+        "hook_allowed_networks",
+        "hook_ca_file",
+    ),
+}
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Read settings, turning pydantic's error into one naming the variable."""
     config_file = os.environ.get("CDP_CONFIG_FILE")

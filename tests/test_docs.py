@@ -74,3 +74,10 @@ def test_the_triggers_page_names_every_trigger_type_by_both_its_names():
     rows = re.findall(r"^\| \d \| `([^`]+)`", page, re.M)
     assert rows == [t.value for t in TriggerType]
     assert all(t.value == f"io.cdptriggers.{t.short}.v1" for t in TriggerType)  # the rule the page states
+
+
+def test_every_setting_is_in_exactly_one_group_of_the_configuration_page():
+    from streams.settings import GROUPS
+
+    grouped = [name for names in GROUPS.values() for name in names]
+    assert sorted(grouped) == sorted(Settings.model_fields), set(grouped) ^ set(Settings.model_fields)
