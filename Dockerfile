@@ -5,6 +5,8 @@
 ARG BASE=docker.io/library/python:3.11-slim-bookworm@sha256:2e32f7d302adc1c37428355c1e646897c0c53f4fd60b6a551245fb90ee129f91
 
 FROM ${BASE} AS build
+# Marks this build's leftovers (the build stage, replaced images) for 'podman image prune --filter label=...'
+LABEL io.cdp-triggers.built-by=dockerfile
 # Behind a proxy that intercepts TLS: mount its CA bundle into the build and name it here.
 ARG CA_BUNDLE=
 ARG UV_VERSION=0.13.9
@@ -30,7 +32,8 @@ RUN ${CA_BUNDLE:+env SSL_CERT_FILE=$CA_BUNDLE} \
 FROM ${BASE}
 ARG VERSION=0.1.0
 ARG REVISION=unknown
-LABEL org.opencontainers.image.title="cdp-triggers" \
+LABEL io.cdp-triggers.built-by=dockerfile \
+      org.opencontainers.image.title="cdp-triggers" \
       org.opencontainers.image.description="Trigger engine for customer-data platforms on Kafka" \
       org.opencontainers.image.source="https://github.com/cdp-triggers/cdp-triggers" \
       org.opencontainers.image.licenses="Apache-2.0" \
