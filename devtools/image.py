@@ -86,14 +86,17 @@ def make_stand_in() -> None:
         for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
             shutil.rmtree(rootfs / cache, ignore_errors=True)
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-        imported = subprocess.run(
-            [*PODMAN, "import", "--change", 'CMD ["python3.11"]', "-", STAND_IN],
-            stdin=tar.stdout,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        tar.wait(60)
+        try:
+            imported = subprocess.run(
+                [*PODMAN, "import", "--change", 'CMD ["python3.11"]', "-", STAND_IN],
+                stdin=tar.stdout,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+        finally:
+            tar.kill()  # done, or its reader gave up: either way it writes to nobody now
+            tar.wait(60)
         if imported.returncode != 0:
             raise ImageError(f"podman import failed: {imported.stderr.strip()[-2000:]}")
 
