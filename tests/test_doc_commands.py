@@ -4,33 +4,27 @@ command's options: a renamed flag fails here, not in a reader's shell."""
 from __future__ import annotations
 
 import re
-import shlex
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from streams.cli import app
+from tests.support.doc_blocks import PAGES, page_commands
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
 def documented() -> list[tuple[str, list[str]]]:
     found = []
     for page in PAGES:
-        for block in re.findall(r"```(?:bash|console|sh)\n(.*?)```", page.read_text(), re.S):
-            for line in block.replace("\\\n", " ").splitlines():
-                try:
-                    words = shlex.split(line, comments=True)
-                except ValueError:
-                    continue  # a quoted string over several lines: not a cdp-triggers command
-                while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):  # VAR=value before the command
-                    words = words[1:]
-                if words[:2] == ["uv", "run"]:
-                    words = words[2:]
-                if words[:1] == ["cdp-triggers"]:
-                    found.append((page.name, words[1:]))
+        for words in page_commands(page, "bash", "console", "sh"):
+            while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):  # VAR=value before the command
+                words = words[1:]
+            if words[:2] == ["uv", "run"]:
+                words = words[2:]
+            if words and Path(words[0]).name == "cdp-triggers":  # on PATH, or an installed one by its path
+                found.append((page.name, words[1:]))
     return found
 
 

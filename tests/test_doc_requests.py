@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import urlparse
 
 import jsonschema
@@ -19,41 +17,23 @@ from streams.client.deadletters import ReplayRefused, fix_bytes, prepare
 from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.topics import Topics
+from tests.support.doc_blocks import PAGES, page_commands
 from tests.support.memory_store import MemoryStore, memory_settings
-
-ROOT = Path(__file__).resolve().parents[1]
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-
-
-def shell_commands(block: str) -> list[list[str]]:
-    """A bash block's commands as words: continuation lines joined, a quoted string may span lines."""
-    commands, pending = [], ""
-    for line in block.replace("\\\n", " ").splitlines():
-        pending += line + "\n"
-        try:
-            words = shlex.split(pending, comments=True)
-        except ValueError:  # a quote still open: the command goes on
-            continue
-        commands.append(words)
-        pending = ""
-    assert not pending, f"an unclosed quote in {block!r}"
-    return commands
 
 
 def documented_requests() -> list[tuple[str, str, str, object]]:
     """(page, method, path, body) of every curl with a JSON body in the pages' bash blocks."""
     found = []
     for page in PAGES:
-        for block in re.findall(r"```bash\n(.*?)```", page.read_text(), re.S):
-            for words in shell_commands(block):
-                if not words or words[0] != "curl" or "-d" not in words:
-                    continue
-                ours = [w for w in words[1:] if "/v1/" in w]  # the API's, wherever it runs (not a registry's)
-                if not ours:
-                    continue
-                method = words[words.index("-X") + 1] if "-X" in words else "POST"
-                path = urlparse("http://x" + ours[0][ours[0].index("/v1/") :]).path
-                found.append((page.name, method, path, json.loads(words[words.index("-d") + 1])))
+        for words in page_commands(page):
+            if not words or words[0] != "curl" or "-d" not in words:
+                continue
+            ours = [w for w in words[1:] if "/v1/" in w]  # the API's, wherever it runs (not a registry's)
+            if not ours:
+                continue
+            method = words[words.index("-X") + 1] if "-X" in words else "POST"
+            path = urlparse("http://x" + ours[0][ours[0].index("/v1/") :]).path
+            found.append((page.name, method, path, json.loads(words[words.index("-d") + 1])))
     return found
 
 

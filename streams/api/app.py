@@ -81,7 +81,6 @@ def create_api(
         redoc_url=None,
         generate_unique_id_function=lambda route: route.name,  # operationId: the route's camelCase name
     )
-
     app.state.context = Context(
         settings=settings,
         store=store,

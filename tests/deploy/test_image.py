@@ -9,8 +9,6 @@ import json
 import os
 import re
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -22,6 +20,7 @@ from streams.settings import Settings
 from tests.support import builders as b
 from tests.support.api import api_settings
 from tests.support.dispatcher import dispatcher_settings
+from tests.support.metrics import metrics_at, probe
 from tests.support.receivers import HttpReceiver
 from tests.support.waiting import wait_for
 
@@ -111,19 +110,6 @@ def data_volume(tmp_path: Path, name: str) -> Path:
     return path
 
 
-def probe(port: int, path: str) -> int:
-    try:
-        return urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5).status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return 0
-
-
-def metrics(port: int) -> str:
-    return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-
-
 def test_the_image_holds_the_engine_and_nothing_to_build_with(image):
     labels = json.loads(podman("image", "inspect", "--format", "{{json .Labels}}", image).stdout)
     assert labels["org.opencontainers.image.version"] == version()
@@ -206,7 +192,7 @@ def test_worker_dispatcher_and_api_run_as_the_chart_runs_them_and_deliver_a_trig
 
             t = worker_topics(s)
             kafka.produce_all(t.subscriptions, [("vip-100", b.subscription("vip-100", "segment", "vip", 100))])
-            wait_for(lambda: "cdp_triggers_subscriptions_active 1.0" in metrics(s.metrics_port), 60, "the rule")
+            wait_for(lambda: "cdp_triggers_subscriptions_active 1.0" in metrics_at(s.metrics_port), 60, "the rule")
             kafka.produce_all(t.segments, [("vip", b.segment("vip", n, i)) for i, n in enumerate((90, 120))])
             [fired] = [json.loads(m.value()) for m in kafka.read(t.actions, until=1, timeout=60)]
             assert fired["type"] == "io.cdptriggers.segment.threshold.crossed.v1", fired

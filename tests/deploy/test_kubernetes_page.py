@@ -12,6 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from devtools.image import version
+from tests.support.doc_blocks import page_commands
 from tests.support.helm import CHART, RenderError, packaged, render
 
 pytestmark = pytest.mark.subprocess  # helm
@@ -21,21 +22,7 @@ PAGE = ROOT / "docs" / "kubernetes.md"
 
 
 def commands(page: Path = PAGE) -> list[list[str]]:
-    """Every command of the page's bash blocks, continuation lines joined and ``for`` loops unrolled."""
-    found = []
-    for block in re.findall(r"```bash\n(.*?)```", page.read_text(), re.S):
-        text = block.replace("\\\n", " ")
-
-        def unroll(loop: re.Match) -> str:
-            var, values, body = loop.groups()
-            return "\n".join(body.replace(f"${var}", value) for value in values.split())
-
-        text = re.sub(r"for (\w+) in ([^;]+); do\n(.*?)\ndone", unroll, text, flags=re.S)
-        for line in text.splitlines():
-            for command in line.split("&&"):
-                if command.strip() and not command.strip().startswith("#"):
-                    found.append(shlex.split(command, comments=True))
-    return found
+    return page_commands(page)
 
 
 def created_secrets() -> dict[str, set[str]]:

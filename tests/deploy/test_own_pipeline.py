@@ -10,15 +10,15 @@ import os
 import re
 import signal
 import subprocess
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from devtools.processes import free_port
 from streams.settings import Settings
+from tests.support.doc_blocks import code_blocks
 from tests.support.kafka import new_tag
+from tests.support.metrics import metrics_at, probe
 from tests.support.receivers import HttpReceiver, SmtpReceiver
 from tests.support.waiting import wait_for
 
@@ -28,10 +28,6 @@ ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "own-pipeline.md"
 TEAMS_URL = "https://prod-00.westeurope.logic.azure.com/workflows/abc/triggers/manual/paths/invoke?sig=xyz"
 NOT_HERE = ("useradd ", "chown ", "systemctl ", "journalctl ")  # system changes a test does not make
-
-
-def blocks() -> list[str]:
-    return re.findall(r"```bash\n(.*?)```", PAGE.read_text(), re.S)
 
 
 def run(block: str, env: dict[str, str], cwd: Path) -> str:
@@ -84,7 +80,7 @@ def test_your_own_pipeline_works_as_the_page_says(broker, kafka, tmp_path):
             return text
 
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CDP_", "VIRTUAL_ENV", "PYTHONPATH"))}
-        install, connect, topics, routes, systemd, subscriptions, event = blocks()
+        install, connect, topics, routes, systemd, subscriptions, event = code_blocks(PAGE, "bash")
         run(swap(install), env, ROOT)
         run(swap(connect), env, tmp_path)
         config = tmp_path / "etc" / "cdp.env"
@@ -116,7 +112,7 @@ def test_your_own_pipeline_works_as_the_page_says(broker, kafka, tmp_path):
 
             run(swap(subscriptions), env, tmp_path)
             # a person types the next command some seconds later; the test waits for the worker to have the rule
-            wait_for(lambda: "cdp_triggers_subscriptions_active 1.0" in metrics(worker_port), 60, "the rule")
+            wait_for(lambda: "cdp_triggers_subscriptions_active 1.0" in metrics_at(worker_port), 60, "the rule")
             shown = run(swap(event), env, tmp_path)
             assert "segment.threshold.crossed" in shown and "segment/vip" in shown, shown
 
@@ -141,14 +137,7 @@ def test_your_own_pipeline_works_as_the_page_says(broker, kafka, tmp_path):
 
 def ready(process: subprocess.Popen, port: int) -> bool:
     assert process.poll() is None, f"exited with {process.returncode}"
-    try:
-        return urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5).status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def metrics(port: int) -> str:
-    return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    return probe(port, "/readyz") == 200
 
 
 def tail(tmp_path: Path, name: str) -> str:
