@@ -9,6 +9,8 @@
   shown whole above it), from the declarations in ``schemas.triggers``;
 - ``<!-- generated: fields MODULE:MODEL -->``: a model's fields (type, required or default, meaning), from its
   JSON Schema;
+- ``<!-- generated: pipeline-diagram -->``: the pipeline as SVG, its topic names from the settings;
+- ``<!-- generated: routing-tree FILE -->``: a routes file's tree as SVG, from the file;
 - ``<!-- measured: KEY -->``: what a reliability test last measured, from ``docs/results/reliability.json``
   (``./dev reliability`` writes it; an unknown key fails the build).
 """
@@ -122,6 +124,7 @@ def cli_reference() -> str:
     return "\n".join(sections)
 
 
+ROUTING_TREE = re.compile(r"<!-- generated: routing-tree ([\w./-]+) -->")
 FIELDS = re.compile(r"<!-- generated: fields ([\w.]+):(\w+) -->")
 
 
@@ -190,6 +193,18 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
         markdown = markdown.replace("<!-- generated: acls -->", acls_table())
     if "<!-- generated: cli -->" in markdown:
         markdown = markdown.replace("<!-- generated: cli -->", cli_reference())
+    if "<!-- generated: pipeline-diagram -->" in markdown:
+        from devtools.diagrams import pipeline
+
+        markdown = markdown.replace("<!-- generated: pipeline-diagram -->", pipeline())
+    for found in ROUTING_TREE.finditer(markdown):
+        import yaml
+
+        from devtools.diagrams import routing_tree
+        from schemas.routes import RoutesFile
+
+        routes = RoutesFile.model_validate(yaml.safe_load((ROOT / found.group(1)).read_text()))
+        markdown = markdown.replace(found.group(0), routing_tree(routes))
     if "<!-- generated: trigger-data-examples -->" in markdown:
         markdown = markdown.replace("<!-- generated: trigger-data-examples -->", trigger_data_examples())
     markdown = FIELDS.sub(lambda m: fields_table(m.group(1), m.group(2)), markdown)

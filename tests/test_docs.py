@@ -13,15 +13,18 @@ import pytest
 
 from devtools.settings import BrokerSettings
 from streams.settings import Settings
+from tests.support.browser import chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.subprocess
-def test_the_site_builds_strict_with_every_setting_on_its_pages(tmp_path):
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    """The site, built strict once for this module's tests."""
+    out = tmp_path_factory.mktemp("site")
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     built = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path)],
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -29,6 +32,12 @@ def test_the_site_builds_strict_with_every_setting_on_its_pages(tmp_path):
         timeout=120,
     )
     assert built.returncode == 0, built.stderr[-3000:]
+    return out
+
+
+@pytest.mark.subprocess
+def test_the_site_builds_strict_with_every_setting_on_its_pages(site):
+    tmp_path = site
     configuration = (tmp_path / "configuration" / "index.html").read_text()
     assert all(f"CDP_{name.upper()}" in configuration for name in Settings.model_fields)
     development = (tmp_path / "development" / "index.html").read_text()
@@ -40,6 +49,25 @@ def test_the_site_builds_strict_with_every_setting_on_its_pages(tmp_path):
     text = {p.parent.name: re.sub(r"<[^>]+>", "", p.read_text()) for p in tmp_path.rglob("*.html")}  # tags out
     unresolved = [page for page, words in text.items() if re.search(r"--8\s*&lt;\s*--", words)]
     assert unresolved == [], f"pages showing a snippet marker instead of the file: {unresolved}"
+
+
+@pytest.mark.subprocess
+@pytest.mark.browser
+def test_the_diagrams_are_readable_in_a_1280_px_window_and_the_pictures_load(site):
+    pages = {"concepts": 1, "actions": 1}  # page: diagrams on it
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        for name, count in pages.items():
+            page.goto((site / name / "index.html").as_uri())
+            assert page.locator("div.diagram svg").count() == count, name
+            heights = page.evaluate(
+                "() => [...document.querySelectorAll('div.diagram svg text')]"
+                ".map(t => t.getBoundingClientRect().height)"
+            )
+            assert heights and min(heights) >= 12, f"{name}: text {min(heights):.1f} px high at 1280 px"
+            assert page.evaluate("document.documentElement.scrollWidth") <= 1280, f"{name} scrolls sideways"
+            broken = page.evaluate("[...document.images].filter(i => i.naturalWidth === 0).map(i => i.src)")
+            assert broken == [], f"{name}: pictures that do not load: {broken}"
 
 
 def test_the_readme_is_an_entry_page_whose_links_exist():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 
-from ..runtime.kafka import KafkaConnection, require_topic
+from ..runtime.kafka import KafkaConnection, close_bounded, require_topic
 from ..settings import Settings
 from ..topics import Topics
 
@@ -25,4 +25,4 @@ async def trigger_records(
             batches = await consumer.getmany(timeout_ms=poll_ms)
             yield [record.value for records in batches.values() for record in records]
     finally:
-        await consumer.stop()
+        await close_bounded(consumer.stop(), "the actions reader")

@@ -38,7 +38,7 @@ from schemas.events import (
 from schemas.subscriptions import SubscriptionFile, ThresholdSubscription
 
 from ..runtime.codec import encode, within
-from ..runtime.kafka import KafkaConnection, MissingTopicsError, require_topics
+from ..runtime.kafka import KafkaConnection, MissingTopicsError, close_bounded, require_topics
 from ..settings import Settings
 from ..topics import Topics
 
@@ -203,7 +203,7 @@ class EventProducer:
             try:
                 await asyncio.wait_for(fresh.start(), self._timeout_s)
             except BaseException as exc:
-                await fresh.stop()
+                await close_bounded(fresh.stop(), "a producer that did not start")
                 if isinstance(exc, TimeoutError):
                     raise KafkaTimeoutError(f"no broker answered within {self._timeout_s:g} s") from None
                 raise
@@ -216,7 +216,7 @@ class EventProducer:
         try:
             await self._producer.start()
         except Exception:
-            await self._producer.stop()  # else aiokafka warns about an unclosed producer
+            await close_bounded(self._producer.stop(), "the producer")  # else aiokafka warns about an unclosed one
             raise
 
         async def existing() -> set[str]:
@@ -225,7 +225,7 @@ class EventProducer:
         try:
             await require_topics(existing, self._needs)
         except MissingTopicsError:
-            await self._producer.stop()
+            await close_bounded(self._producer.stop(), "the producer")
             raise
         return self
 

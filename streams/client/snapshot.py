@@ -22,7 +22,7 @@ from aiokafka.errors import KafkaTimeoutError, TopicAuthorizationFailedError, fo
 
 from schemas.deadletter import DeadLetter
 
-from ..runtime.kafka import KafkaConnection, group_offsets, require_topic
+from ..runtime.kafka import KafkaConnection, close_bounded, group_offsets, require_topic
 from ..settings import Settings
 from ..topics import Topics
 from . import operations
@@ -66,8 +66,8 @@ async def take(settings: Settings, window_seconds: float, sample_seconds: float,
         dispatchers = next(g for g in second if g.group == settings.dispatcher_app_id)
         oldest = await _bounded(_oldest(consumer, dispatchers, t.actions), "the oldest undelivered trigger")
     finally:
-        await consumer.stop()
-        await admin.close()
+        await close_bounded(consumer.stop(), "the status reader")
+        await close_bounded(admin.close(), "the status admin client")
 
     letters = [DeadLetter.model_validate_json(r.value) for r in dead if r.value is not None]
     per_receiver: dict[str, Counter[str]] = {}

@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from ..settings import Settings
 from .codec import Decoder, Rejected
-from .kafka import KafkaConnection
+from .kafka import KafkaConnection, close_bounded
 
 log = logging.getLogger(__name__)
 CONFIRM_SECONDS = 1.0
@@ -129,7 +129,7 @@ class CompactedView:
     async def close(self) -> None:
         if self._consumer is not None:
             consumer, self._consumer = self._consumer, None
-            await consumer.stop()
+            await close_bounded(consumer.stop(), f"the reader of {self.topic}")
 
     async def _until(self, done: Callable[[dict[TopicPartition, int]], bool]) -> None:
         consumer = self._require()

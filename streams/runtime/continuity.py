@@ -25,7 +25,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from .kafka import KafkaConnection, group_offsets
+from .kafka import KafkaConnection, close_bounded, group_offsets
 
 log = logging.getLogger(__name__)
 
@@ -135,10 +135,10 @@ class GapReader:
 
     async def close(self) -> None:
         if self._consumer is not None:
-            await self._consumer.stop()
+            await close_bounded(self._consumer.stop(), "the gap reader")
             self._consumer = None
         if self._admin is not None:
-            await self._admin.close()
+            await close_bounded(self._admin.close(), "the gap reader's admin client")
             self._admin = None
 
 

@@ -74,6 +74,7 @@ class Health:
         self._beat: float | None = None  # None until the loop's first beat: start-up is not judged by it
         self._checks: dict[str, str] = {}  # check -> why it fails (only failing checks are held)
         self._probes: dict[str, Callable[[], str | None]] = {}  # checks read when asked (from the HTTP thread)
+        self._event_loop: asyncio.AbstractEventLoop | None = None  # its tasks are shown at a failure
         self._until_ready: set[str] = set()  # probes that gate only the first readiness
         self._was_ready = False
         self._failed: str | None = None
@@ -141,6 +142,11 @@ class Health:
                 err.write("stacks of every thread at the failure:\n")
                 err.flush()
                 faulthandler.dump_traceback(file=err, all_threads=True)
+                # a hung await shows in no thread's stack, only in its task's
+                if self._event_loop is not None:
+                    err.write("\nthe event loop's pending tasks:\n")
+                    for task in _pending(self._event_loop):
+                        task.print_stack(limit=12, file=err)
                 err.flush()
         finally:
             self._exit(EXIT_STALLED)
@@ -217,6 +223,7 @@ class Health:
         the shutdown) and start the watcher thread. Once."""
         if self._watcher is not None:
             return
+        self._event_loop = loop
 
         def tick() -> None:
             self.beat()
@@ -268,3 +275,13 @@ def _handler(health: Health) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+def _pending(loop: asyncio.AbstractEventLoop) -> list[asyncio.Task[Any]]:
+    """The loop's unfinished tasks, read from another thread: the task set may change while it is copied."""
+    for _ in range(5):
+        try:
+            return [t for t in asyncio.all_tasks(loop) if not t.done()]
+        except RuntimeError:  # "set changed size during iteration"
+            continue
+    return []

@@ -36,6 +36,22 @@ from aiokafka.errors import (
 from ..settings import ConfigError, Settings
 from ..topics import Topics
 
+log = logging.getLogger("cdp_triggers")
+
+
+# aiokafka's stop waits until each connection is closed, and asyncio closes a TLS one only once the peer answers
+# its close_notify or 30 s pass: brokers may not answer, so each stop over SSL/SASL_SSL could take 30 s.
+CLOSE_SECONDS = 5.0
+
+
+async def close_bounded(close: Awaitable[object], what: str) -> None:
+    """A client's stop or close, given at most ``CLOSE_SECONDS``: what it still waits for then is only the
+    connections' goodbye, and the process goes on (its sockets close with it)."""
+    try:
+        await asyncio.wait_for(close, CLOSE_SECONDS)
+    except TimeoutError:
+        log.warning("%s did not close in %g s (its connections had not closed); going on", what, CLOSE_SECONDS)
+
 
 class MissingTopicsError(Exception):
     """Topics a command needs do not exist (yet)."""

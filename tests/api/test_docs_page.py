@@ -4,33 +4,16 @@ Content-Security-Policy, and renders every operation of the OpenAPI document."""
 
 from __future__ import annotations
 
-import shutil
-import struct
-import zlib
-from pathlib import Path
-
 import pytest
 
 from tests.support.api import own_api
+from tests.support.browser import chromium, distinct_colours
 
 pytestmark = [pytest.mark.broker, pytest.mark.subprocess]
-CHROMIUM = "/usr/bin/chromium"  # Debian's (./dev setup test installs it)
-# no background traffic: this machine's network is closed, and the test counts every request that leaves
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")
 def api(broker, tmp_path_factory):
-    if shutil.which(CHROMIUM) is None:
-        pytest.fail(f"{CHROMIUM} is missing: run './dev setup test' (it installs Debian's chromium)")
     _, process, client = own_api(broker.bootstrap, tmp_path_factory.mktemp("docs"))
     yield client
     process.stop()
@@ -38,42 +21,36 @@ def api(broker, tmp_path_factory):
 
 @pytest.mark.browser
 def test_the_docs_page_works_offline_under_its_csp(api, tmp_path):
-    from playwright.sync_api import sync_playwright
-
     operations = [
         (method.upper(), path)
         for path, item in api.call("GET", "/openapi.json").json()["paths"].items()
         for method in item
     ]
     left, problems = [], []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 2400})
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 2400})
 
-            def only_the_api(route):
-                if route.request.url.startswith(api.base + "/"):
-                    route.continue_()
-                else:
-                    left.append(route.request.url)
-                    route.abort()
+        def only_the_api(route):
+            if route.request.url.startswith(api.base + "/"):
+                route.continue_()
+            else:
+                left.append(route.request.url)
+                route.abort()
 
-            page.route("**/*", only_the_api)
-            page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            answer = page.goto(api.base + "/docs")
-            assert answer is not None and answer.status == 200
-            assert "script-src 'self'" in answer.headers["content-security-policy"]
-            page.wait_for_selector(".opblock", timeout=20_000)
-            rendered = page.eval_on_selector_all(
-                ".opblock",
-                "blocks => blocks.map(b => [b.querySelector('.opblock-summary-method').textContent,"
-                " b.querySelector('.opblock-summary-path').getAttribute('data-path')])",
-            )
-            shot = tmp_path / "docs.png"
-            page.screenshot(path=str(shot), full_page=False)
-        finally:
-            browser.close()
+        page.route("**/*", only_the_api)
+        page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        answer = page.goto(api.base + "/docs")
+        assert answer is not None and answer.status == 200
+        assert "script-src 'self'" in answer.headers["content-security-policy"]
+        page.wait_for_selector(".opblock", timeout=20_000)
+        rendered = page.eval_on_selector_all(
+            ".opblock",
+            "blocks => blocks.map(b => [b.querySelector('.opblock-summary-method').textContent,"
+            " b.querySelector('.opblock-summary-path').getAttribute('data-path')])",
+        )
+        shot = tmp_path / "docs.png"
+        page.screenshot(path=str(shot), full_page=False)
 
     assert left == [], f"the page reached beyond the API: {left}"
     assert problems == [], f"console errors (a CSP violation shows here): {problems}"
@@ -88,23 +65,3 @@ def test_docs_assets_come_from_the_package_with_the_policy(api):
         assert answer.headers["Content-Security-Policy"].startswith("default-src 'none'")
     assert api.call("GET", "/docs/assets/..%2Fcore.py", key="").status_code == 404
     assert api.call("GET", "/redoc", key="").status_code == 404  # a CDN page no more
-
-
-def distinct_colours(png: Path) -> int:
-    """How many distinct pixels the screenshot's first rows hold (a blank page has one)."""
-    data = png.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    chunks: dict[bytes, bytes] = {}
-    at = 8
-    while at < len(data):
-        length, kind = struct.unpack(">I4s", data[at : at + 8])
-        chunks.setdefault(kind, b"")
-        chunks[kind] += data[at + 8 : at + 8 + length]
-        at += 12 + length
-    width, _, depth, colour = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
-    assert depth == 8 and colour in (2, 6)
-    stride = width * (4 if colour == 6 else 3) + 1
-    raw = zlib.decompress(chunks[b"IDAT"])
-    # filter bytes aside, raw scanline bytes of a uniform image are all equal whatever the filter
-    rows = [raw[i * stride + 1 : (i + 1) * stride] for i in range(0, min(400, len(raw) // stride))]
-    return len({row[j : j + 3] for row in rows for j in range(0, len(row), 3 * 16)})

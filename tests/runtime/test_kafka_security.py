@@ -6,6 +6,7 @@ setting; and no secret in anything printed."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import subprocess
 import sys
@@ -31,10 +32,12 @@ from streams.runtime.kafka import check, ensure_topics
 from streams.settings import Settings
 from streams.topics import Topics
 from tests.support import builders as b
+from tests.support.doc_blocks import code_blocks
 from tests.support.kafka import Kafka
 from tests.support.kafka import test_settings as settings_for
-from tests.support.metrics import wait_for_metric
+from tests.support.metrics import probe, wait_for_metric
 from tests.support.receivers import HttpReceiver
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.subprocess]  # a secured broker of its own, and the clients
 
@@ -143,9 +146,9 @@ def test_the_trigger_round_trip_through_every_client_as_least_privileged_princip
             time.sleep(0.2)
         assert event["id"] in [r.headers["webhook-id"] for r in http.requests], dispatcher.log()[-3000:]
     finally:
-        worker.stop()
-        dispatcher.stop()
+        stopped = worker.stop(), dispatcher.stop()
         http.__exit__()
+    assert stopped == (0, 0), f"a stop over {how} was not clean: {stopped}\n{worker.log()[-3000:]}"
     printed = worker.log() + dispatcher.log() + "".join(o.stdout + o.stderr for o in outputs)
     assert not [s for s in secrets_of(dev) if s in printed], "a secret was printed"
 
@@ -381,3 +384,42 @@ def test_an_api_whose_follower_loses_its_read_permission_says_so_and_exits(secur
     assert "stopped following" in said and "TopicAuthorizationFailed" in said and "exiting with code 3" in said, said[
         -3000:
     ]
+
+
+def test_the_own_pipeline_pages_sasl_ssl_settings_start_a_worker_as_written(secured, tmp_path):
+    """The settings 'Your own pipeline' tells a user to add for SASL over TLS, with only this broker's names and
+    files put in (its user, password file and CA): a worker starts on them, reads and writes, and stops clean."""
+    dev, base = secured
+    [block] = [text for text in code_blocks(ROOT / "docs" / "own-pipeline.md", "text") if "SASL_SSL" in text]
+    ours = dev.client_settings("worker", "scram")
+    swaps = {
+        "=cdp-worker": "=worker",
+        "/etc/cdp-triggers/kafka-password": ours["CDP_KAFKA_SASL_PASSWORD_FILE"],
+        "/etc/cdp-triggers/kafka-ca.pem": ours["CDP_KAFKA_SSL_CA_FILE"],
+    }
+    for old, new in swaps.items():
+        assert old in block, f"the page no longer says {old!r}"
+        block = block.replace(old, new)
+    page = dict(line.split("=", 1) for line in block.splitlines() if line.strip())
+    port = free_port()
+    settings = base.model_copy(update={"data_dir": tmp_path, "metrics_port": port, "instance_id": "page"})
+    # the base's plaintext door is replaced by the page's settings and the secured listener
+    env = {**page, "CDP_KAFKA_BOOTSTRAP": ours["CDP_KAFKA_BOOTSTRAP"]}
+    worker = WorkerProcess(settings, tmp_path / "worker.log", env=env)
+    worker.start(timeout=90)
+    try:
+        wait_for(lambda: probe(port, "/readyz") == 200, 60, "the worker ready", worker.log)
+        # it reads and writes on those settings: a malformed event in, its dead letter out
+        admin = Kafka(dev.bootstrap)
+        bad = f"{{not json {free_port()}".encode()
+        admin.produce(settings.topic("segment-changes"), "page", bad)
+        admin.flush()
+        mine = base64.b64encode(bad).decode()
+        wait_for(
+            lambda: [d for d in admin.read_json(settings.topic("dead-letter"), idle=1.0) if d["value_base64"] == mine],
+            60,
+            "the dead letter",
+            worker.log,
+        )
+    finally:
+        assert worker.stop() == 0, worker.log()[-3000:]
