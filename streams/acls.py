@@ -13,7 +13,7 @@ from .topics import Topics
 Role = Literal["worker", "dispatcher", "producer", "api", "viewer", "operator", "topics"]
 ROLES: tuple[Role, ...] = ("worker", "dispatcher", "producer", "api", "viewer", "operator", "topics")
 # Faust's state tables, whose changelogs are <app id>-<table>-changelog.
-WORKER_TABLES = ("datasources", "threshold-entities", "refresh-runs")
+WORKER_TABLES = ("datasources", "threshold-entities", "refresh-runs", "run-clocks")
 DISPATCHER_TABLES = ("deliveries",)
 
 

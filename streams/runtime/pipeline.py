@@ -261,6 +261,18 @@ async def send_changelog(producer: Any, topic: str, changes: list[Change]) -> di
     }
 
 
+Flushed = tuple[StateTable[Any], list[Change]]
+
+
+def flush_phases(changes: list[Flushed]) -> list[list[Flushed]]:
+    """The tables with records to flush, in the order they must become durable: first the state, then what sums
+    it up (a partition's clock), so that a crash in between leaves a summary behind what it judged, never ahead."""
+    return [
+        [(table, records) for table, records in changes if records and table.after_others is after]
+        for after in (False, True)
+    ]
+
+
 async def changelog_offsets(sent: dict[int, tuple[Any, int]]) -> dict[int, int]:
     """Once acknowledged (batches of a partition are acknowledged in order), the last offset per partition."""
     return {partition: (await future).offset + count - 1 for partition, (future, count) in sent.items()}
@@ -340,13 +352,13 @@ class Pipeline:
                 with self.kafka_wait("flush", waiting):
                     await self.publisher.settle()
                     producer = kafka_producer(self.app)
-                    sent = [
-                        (table, records, await send_changelog(producer, table.changelog_topic, records))
-                        for table, records in changes
-                        if records
-                    ]
-                    for table, records, last in sent:
-                        table.end_flush(records, await changelog_offsets(last))
+                    for phase in flush_phases(changes):
+                        sent = [
+                            (table, records, await send_changelog(producer, table.changelog_topic, records))
+                            for table, records in phase
+                        ]
+                        for table, records, last in sent:
+                            table.end_flush(records, await changelog_offsets(last))
                 self.ledger.durable_to(mark)
             except BaseException as exc:
                 self._failure = exc
@@ -495,13 +507,20 @@ class Pipeline:
         timing.observe(time.perf_counter() - started)
 
     def state(
-        self, name: str, to_json: Callable[[S], Any], from_json: Callable[[Any], S], buffered: bool = False
+        self,
+        name: str,
+        to_json: Callable[[S], Any],
+        from_json: Callable[[Any], S],
+        buffered: bool = False,
+        after_others: bool = False,
     ) -> StateTable[S]:
         """``buffered``: written through ``flush`` (detection state), in the configured store; else at
-        once, in memory (delivery records)."""
+        once, in memory (delivery records). ``after_others``: a buffered table whose values sum up the other
+        tables' (so must never get ahead of them), flushed once theirs are acknowledged."""
         table = StateTable(
             self.table(name, persistent=buffered), to_json, from_json, buffered, self.settings.state_cache_entries
         )
+        table.after_others = after_others
         if buffered:
             self.buffered.append(table)
         self.state_tables[name] = table

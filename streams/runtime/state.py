@@ -105,6 +105,7 @@ class StateTable(Generic[S]):
         self._to_json = to_json
         self._from_json = from_json
         self.buffered = buffered
+        self.after_others = False  # flushed once the other tables' records are acknowledged (Pipeline.state)
         self._pending: Layer = {}  # written since the last flush began
         self._flushing: Layer = {}  # being flushed (its triggers and changelog records awaited)
         self._recent: Recent[Entry[S]] = Recent(cached if buffered else 0)  # decoded, as in the store

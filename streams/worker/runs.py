@@ -4,7 +4,10 @@ completed, refresh run stalled.
 Time is event time. Each partition's clock is the latest event time applied
 on it; before an event is applied, every run on its partition whose stall
 deadline that event's time has reached is stalled, in the stream, as a live
-worker would have done at that moment. A partition caught up and idle has no
+worker would have done at that moment. The clock is state (the ``run-clocks``
+table, written with the runs it judged), not memory: after a restart or a
+rebalance the partition's next owner goes on from the same time, so a late
+run stalls on the same event whatever happened to the workers. A partition caught up and idle has no
 events to bring time, so a timer sends ``Tick`` commands with its clock
 (``detection.runs.partition_clock``: the wall clock, once idle) to the
 partition's control topic, and the agent applies them like any event (Faust
@@ -38,10 +41,13 @@ class RunClocks:
         self._stall_us = int(p.settings.stall_after_seconds * 1e6)
         self._retention_us = int(p.settings.run_retention_seconds * 1e6)
         self._idle_after_us = int(p.settings.idle_partition_seconds * 1e6)
-        self._watermark: dict[int, int] = {}  # partition -> latest event time applied (µs)
+        self._watermark: dict[int, int] = {}  # partition -> latest event time applied (µs), as in `clocks`
         self._last_input: dict[int, float] = {}  # partition -> when input was last applied (wall clock, s)
         self._deadlines: dict[int, list[tuple[int, str]]] = {}  # partition -> heap of (stall deadline, run id)
         self.table: StateTable[RunState] | None = None  # set once the agent is registered
+        # partition -> its clock, under the key clock_key(partition), on that partition's changelog
+        # (flushed after the runs it judged: a clock restored ahead of them would stall a run that had finished)
+        self.clocks: StateTable[int] = p.state("run-clocks", int, int, buffered=True, after_others=True)
 
     def _table(self) -> StateTable[RunState]:
         assert self.table is not None, "register() first"
@@ -72,10 +78,22 @@ class RunClocks:
         elif result.triggers:
             table.put(run_id, result.state, found.partition)
 
+    def clock(self, partition: int) -> int | None:
+        """The partition's clock: the latest event time applied on it, by this worker or an earlier owner."""
+        if partition not in self._watermark:
+            stored = self.clocks.get(clock_key(partition), partition)
+            if stored is None:
+                return None
+            self._watermark[partition] = stored
+        return self._watermark[partition]
+
     async def before(self, event: Any, partition: int) -> None:
         """The time ``event`` brings to its partition: stall every run whose deadline it reached, first."""
-        now_us = max(self._watermark.get(partition, 0), to_micros(event.event_time))
-        self._watermark[partition] = now_us
+        before = self.clock(partition) or 0
+        now_us = max(before, to_micros(event.event_time))
+        if now_us > before:
+            self._watermark[partition] = now_us
+            self.clocks.put(clock_key(partition), now_us, partition)
         self._last_input[partition] = time.time()
         heap = self._due(partition)
         while heap and heap[0][0] <= now_us:
@@ -94,7 +112,7 @@ class RunClocks:
         await self._apply_time(tick.run_id, tick.now_us, partition)
 
     def forget(self, partitions: list[int]) -> None:
-        """Revoked: their clocks and heaps are rebuilt by whoever holds them next."""
+        """Revoked: whoever holds them next reads their clocks from the table and rebuilds their heaps."""
         for partition in partitions:
             for known in (self._watermark, self._last_input, self._deadlines):
                 known.pop(partition, None)
@@ -109,7 +127,7 @@ class RunClocks:
         clocks = {
             partition: runs.partition_clock(
                 int(now * 1e6),
-                self._watermark.get(partition),
+                self.clock(partition),
                 lag[(topic, partition)] == 0,
                 int((now - self._last_input.setdefault(partition, now)) * 1e6),
                 self._idle_after_us,
@@ -125,6 +143,10 @@ class RunClocks:
             if clock is not None and runs.needs_tick(entry.state, clock, self._stall_us, self._retention_us):
                 await channel.send(Tick(run_id, clock), entry.partition, key=run_id)
         self._p.metrics.runs_in_flight.set(in_flight)
+
+
+def clock_key(partition: int) -> str:
+    return f"partition-{partition}"
 
 
 def register(p: Pipeline) -> RunClocks:

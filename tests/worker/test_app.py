@@ -7,8 +7,8 @@ def test_state_tables_keep_their_names_because_their_changelogs_are_the_state(tm
     from streams.worker.app import create_app
 
     pipeline = create_app(settings_for("127.0.0.1:9", tmp_path, app_id="names"))
-    assert set(pipeline.app.tables) == {"datasources", "threshold-entities", "refresh-runs"}
-    assert sorted(pipeline.state_tables) == ["datasources", "refresh-runs", "threshold-entities"]
+    assert set(pipeline.app.tables) == {"datasources", "threshold-entities", "refresh-runs", "run-clocks"}
+    assert sorted(pipeline.state_tables) == ["datasources", "refresh-runs", "run-clocks", "threshold-entities"]
     agents = {agent.name.rsplit(".", 1)[-1] for agent in pipeline.app.agents.values()}
     assert agents >= {"datasources", "thresholds", "runs"}
 
