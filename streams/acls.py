@@ -36,7 +36,12 @@ def acls(role: Role, settings: Settings) -> list[Acl]:
         )
         return [
             Acl("topic", (*inputs, t.subscriptions), ("Read", "Describe"), "change events and subscriptions in"),
-            Acl("topic", (t.actions, t.dead_letter), ("Write", "Describe"), "trigger events and dead letters out"),
+            Acl(
+                "topic",
+                (t.actions, t.dead_letter, t.explain_replies),
+                ("Write", "Describe"),
+                "trigger events, dead letters and answers to 'explain' out",
+            ),
             Acl("topic", internal, ("Read", "Write", "Describe", "Create"), "state changelogs and control topics"),
             Acl("group", (settings.app_id,), ("Read", "Describe"), "its consumer group and its committed offsets"),
         ]
@@ -60,6 +65,10 @@ def acls(role: Role, settings: Settings) -> list[Acl]:
             Acl("topic", (t.subscriptions, t.hooks), ("Read", "Write", "Describe"), "subscriptions and hooks"),
             Acl("topic", (t.api_keys,), ("Read", "Describe"), "API keys (hashes), written by operators' CLI"),
             Acl("topic", inputs, ("Write", "Describe"), "change events posted to /v1/events"),
+            Acl(
+                "topic", tuple(t.control(a) for a in Topics.AGENTS), ("Write", "Describe"), "'explain' asks the workers"
+            ),
+            Acl("topic", (t.explain_replies,), ("Read", "Describe"), "and reads their answers"),
         ]
     if role == "operator":
         return [
@@ -73,6 +82,10 @@ def acls(role: Role, settings: Settings) -> list[Acl]:
                 "'deliveries list' reads what was given up, and what was delivered since",
             ),
             Acl("topic", (t.redeliveries,), ("Write", "Describe"), "'deliveries redeliver' asks the dispatcher"),
+            Acl(
+                "topic", tuple(t.control(a) for a in Topics.AGENTS), ("Write", "Describe"), "'explain' asks the workers"
+            ),
+            Acl("topic", (t.explain_replies,), ("Read", "Describe"), "and reads their answers"),
             Acl(
                 "topic",
                 (t.actions, t.subscriptions, t.api_keys),
@@ -126,7 +139,7 @@ def topics_of(role: Role, settings: Settings) -> set[str]:
     if role == "dispatcher":
         return {t.actions, t.redeliveries, t.hooks, t.delivery_dead_letter, t.dispatcher_control}
     if role == "api":
-        return {t.subscriptions, t.hooks, t.api_keys}
+        return {t.subscriptions, t.hooks, t.api_keys, t.explain_replies}
     if role == "operator":
         return {
             t.dead_letter,
@@ -139,6 +152,7 @@ def topics_of(role: Role, settings: Settings) -> set[str]:
             t.actions,
             t.subscriptions,
             t.api_keys,
+            t.explain_replies,
         }
     return {spec.name for spec in t.specs()}
 

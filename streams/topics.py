@@ -34,6 +34,7 @@ class Topics:
         self.delivery_dead_letter = settings.topic("delivery-dead-letter")
         self.dead_letter_replays = settings.topic("dead-letter-replays")
         self.redeliveries = settings.topic("redeliveries")
+        self.explain_replies = settings.topic("explain-replies")
         self._settings = settings
 
     AGENTS = ("datasources", "thresholds", "runs")
@@ -91,6 +92,12 @@ class Topics:
                 n,
                 week,
                 "given-up deliveries an operator sends again (key: the trigger's subject, as on the actions topic)",
+            ),
+            TopicSpec(
+                self.explain_replies,
+                1,
+                {"retention.ms": str(3600 * 1000)},
+                "answers of the workers to 'explain' requests (key: request id)",
             ),
             TopicSpec(
                 self.dispatcher_control, n, {"retention.ms": str(DAY_MS)}, "internal: dispatcher sweeps and nudges"

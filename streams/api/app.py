@@ -32,7 +32,7 @@ from .auth import RateLimiter
 from .body_limit import BodyLimit
 from .deps import Context, scope_of
 from .problems import MEDIA_TYPE, FieldError, ProblemError, field_errors, responses
-from .routes import events, health, hooks, operations, subscriptions, trigger_types
+from .routes import events, explain, health, hooks, operations, subscriptions, trigger_types
 from .store import Store
 
 log = logging.getLogger("cdp_triggers.api")
@@ -162,6 +162,7 @@ def create_api(
         subscriptions,
         hooks,
         trigger_types,
+        explain,
         operations,
     ):  # the order of the OpenAPI document
         for route in resource.router.routes:

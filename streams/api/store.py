@@ -22,9 +22,11 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
 
 from schemas.apikeys import ApiKey
+from schemas.explain import ExplainReply
 from schemas.hooks import Hook
 from schemas.subscriptions import ThresholdSubscription
 
+from ..client.explain import Kind, explain
 from ..client.producer import ChangeEvent, EventProducer
 from ..delivery.hooks import HookBook
 from ..metrics import Metrics
@@ -36,6 +38,7 @@ from .problems import ProblemError
 
 log = logging.getLogger("cdp_triggers.api")
 READ_BACK_SECONDS = 10.0
+EXPLAIN_SECONDS = 10.0  # a worker answers in milliseconds; past this, none holds the key's partition
 
 
 class Store(Protocol):
@@ -56,11 +59,13 @@ class Store(Protocol):
     async def put_hook(self, hook: Hook) -> None: ...
     async def remove_hook(self, hook_id: str) -> None: ...
     async def publish(self, events: Sequence[ChangeEvent]) -> list[RecordMetadata | KafkaError]: ...
+    async def explain(self, kind: Kind, ident: str) -> ExplainReply: ...
 
 
 class ApiStore:
     def __init__(self, settings: Settings, metrics: Metrics, on_failure: Callable[[str], None] | None = None) -> None:
         self.topics = Topics(settings)
+        self._settings = settings
         self._keys_max_age = settings.api_keys_max_age_seconds
         self._on_failure = on_failure
         self.failure: str | None = None  # why a follower ended
@@ -153,6 +158,10 @@ class ApiStore:
 
     async def remove_hook(self, hook_id: str) -> None:
         await self._write(self.topics.hooks, hook_id, None)
+
+    async def explain(self, kind: Kind, ident: str) -> ExplainReply:
+        """Asked of the owning worker through Kafka, as the CLI does; ``NoAnswer`` within ``EXPLAIN_SECONDS``."""
+        return await explain(self._settings, kind, ident, EXPLAIN_SECONDS)
 
     async def publish(self, events: Sequence[ChangeEvent]) -> list[RecordMetadata | KafkaError]:
         """Change events to their topics, as ``cdp-triggers publish`` writes them (``EventProducer.publish_all``)."""

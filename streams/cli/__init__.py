@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from . import api, events, processes, status
+from . import api, events, explain, processes, status
 from .contracts import routes_app, schemas_app
 from .deadletters import dead_letters_app
 from .deliveries import deliveries_app
@@ -20,6 +20,7 @@ app.command()(events.tail)
 app.command()(api.api)
 app.command()(api.connector)
 app.command()(status.status)
+app.command()(explain.explain)
 app.add_typer(processes.topics_app, name="topics")
 app.add_typer(subs_app, name="subscriptions")
 app.add_typer(api.keys_app, name="api-keys")

@@ -107,3 +107,24 @@ def _outcome(event: DataSourceChange, attempt: RefreshAttempt, time_us: int) -> 
         time=event.event_time,
         data=data,
     )
+
+
+def explain(state: DataSourceState | None) -> dict[str, Any]:
+    """What a data source's state says: its latest event and the refresh runs it remembers, with the failures
+    the source said it would retry (counted, never fired)."""
+    if state is None:
+        return {"known": False}
+    clock = state.clock
+    return {
+        "known": True,
+        "event_time": None if clock is None else from_micros(clock.time_us).isoformat(),
+        "last_event_ids": [] if clock is None else list(clock.recent_ids),
+        "runs": [
+            {
+                "refresh_run_id": a.run_id,
+                "started_at": None if a.started_us is None else from_micros(a.started_us).isoformat(),
+                "retried_failures": a.retried_failures,
+            }
+            for a in state.runs
+        ],
+    }

@@ -249,3 +249,38 @@ def needs_tick(state: RunState, now_us: int, stall_after_us: int, retention_us: 
     """Cheap pre-check so the timer only sends ticks that can change something."""
     result = tick(state, now_us, stall_after_us, retention_us)
     return result.state is not state or bool(result.triggers)
+
+
+def explain(state: RunState | None, stall_after_us: int) -> dict[str, Any]:
+    """What a run's state says, for people: its tasks with their status and times, what is pending, when it
+    stalls unless it finishes, and the triggers it fired."""
+    if state is None:
+        return {"known": False}
+    deadline = stall_deadline(state, stall_after_us)
+
+    def at(us: int | None) -> str | None:
+        return None if us is None else from_micros(us).isoformat()
+
+    if state.started_us is None:
+        waiting = "no run_started event yet: its tasks are unknown, so it can neither complete nor stall"
+    elif state.declared is None:
+        waiting = "it declared no tasks: it can neither complete nor stall"
+    elif state.finished:
+        waiting = "nothing: it completed"
+    else:
+        waiting = f"{len(state.pending())} task(s): {', '.join(state.pending())}"
+    return {
+        "known": True,
+        "trigger": state.trigger,
+        "started_at": at(state.started_us),
+        "last_event_at": at(state.last_event_us or None),
+        "declared": list(state.declared) if state.declared is not None else None,
+        "tasks": {
+            name: {"status": t.status, "started_at": at(t.started_us), "finished_at": at(t.finished_us)}
+            for name, t in sorted(state.tasks.items())
+        },
+        "pending": state.pending(),
+        "waiting_for": waiting,
+        "stalls_at": at(deadline),
+        "fired": sorted(state.fired),
+    }

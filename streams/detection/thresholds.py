@@ -24,7 +24,7 @@ from schemas.subscriptions import ThresholdSubscription
 from schemas.triggers import ThresholdCrossed, TriggerType
 
 from .ids import trigger_id
-from .ordering import Clock, Verdict, admit, to_micros
+from .ordering import Clock, Verdict, admit, from_micros, to_micros
 from .trigger import Observation, Trigger
 
 
@@ -206,3 +206,41 @@ def crossing_trigger(
             labels=dict(rule.labels),
         ),
     )
+
+
+def explain(state: EntityState | None, rules: Iterable[Rule]) -> dict[str, Any]:
+    """What an entity's state says, for people: its latest value and event, and per subscription whether it
+    is armed, waiting to re-arm or waiting for a baseline, and what would change that."""
+    state = state or EntityState()
+    subscriptions = []
+    for rule in rules:
+        known = state.arming.get(rule.subscription_id)
+        if known is not None and known.fingerprint != rule.fingerprint:
+            known = None  # its thresholds changed: judged from the latest value, as a new subscription
+        armed = known.armed if known is not None else None if state.value is None else state.value < rule.threshold
+        if armed is None:
+            status, why = "baseline", "no value yet: the first value is its baseline, which never fires"
+        elif armed:
+            status, why = "armed", f"fires when a value reaches {rule.threshold:g} or more"
+        else:
+            status = "waiting"
+            why = (
+                f"the value reached {rule.threshold:g} (it fired, or was there already); "
+                f"re-arms below {rule.rearm_below:g}"
+            )
+        subscriptions.append(
+            {
+                "subscription_id": rule.subscription_id,
+                "threshold": rule.threshold,
+                "recovery_threshold": rule.rearm_below,
+                "status": status,
+                "why": why,
+            }
+        )
+    clock = state.clock
+    return {
+        "value": state.value,
+        "event_time": None if clock is None else from_micros(clock.time_us).isoformat(),
+        "last_event_ids": [] if clock is None else list(clock.recent_ids),
+        "subscriptions": subscriptions,
+    }

@@ -40,8 +40,19 @@ class Sweep:
     before: float
 
 
-Command = Nudge | Tick | Sweep
-_BY_KIND: dict[str, type[Any]] = {c.kind: c for c in (Nudge, Tick, Sweep)}
+@dataclass(frozen=True, slots=True)
+class Explain:
+    """Answer on ``reply_to`` with what the state of ``key`` says (sent by ``cdp-triggers explain`` and the API:
+    the partition's owner answers from its own state, in the stream)."""
+
+    kind: ClassVar[str] = "explain"
+    request_id: str
+    key: str
+    reply_to: str
+
+
+Command = Nudge | Tick | Sweep | Explain
+_BY_KIND: dict[str, type[Any]] = {c.kind: c for c in (Nudge, Tick, Sweep, Explain)}
 
 
 def encode(command: Command) -> bytes:
@@ -49,9 +60,14 @@ def encode(command: Command) -> bytes:
 
 
 def decode(raw: bytes) -> Command:
-    document = orjson.loads(raw)
-    cls = _BY_KIND[document["kind"]]
-    return cls(**{f.name: document[f.name] for f in fields(cls)})  # type: ignore[no-any-return]  # cls: one of Command
+    """ValueError for what is not a command: a control topic others may write to (explain requests) must not
+    stop the agent that reads it."""
+    try:
+        document = orjson.loads(raw)
+        cls = _BY_KIND[document["kind"]]
+        return cls(**{f.name: document[f.name] for f in fields(cls)})  # type: ignore[no-any-return]  # one of Command
+    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ValueError(f"not a control command: {exc!r}") from None
 
 
 class ControlChannel:

@@ -10,12 +10,14 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Generic, TypedDict, TypeVar
 
 import faust
 from aiokafka.partitioner import murmur2
 
 from schemas.deadletter import DeliveryDeadLetter
+from schemas.explain import ExplainReply
 from schemas.triggers import TriggerType
 
 from ..detection.ordering import Verdict
@@ -26,7 +28,7 @@ from ..topics import Topics
 from . import control
 from .codec import Decoder, Rejected, dead_letter, encode, encode_trigger
 from .continuity import Incoming, OffsetLedger
-from .control import ControlChannel, Nudge
+from .control import Command, ControlChannel, Explain, Nudge
 from .faust_fixes import kafka_producer, timer
 from .health import Health
 from .state import Change, StateTable
@@ -300,6 +302,7 @@ class Detector(Generic[S]):
     before: Callable[[Any, int], Awaitable[None]] | None = None
     applied: Callable[[Any, int], None] = lambda event, partition: None  # (event, partition) once applied
     on_control: OnControl | None = None  # commands beyond nudges (ticks)
+    explain: Callable[[str, S | None], dict[str, Any]] | None = None  # (key, state): what it says, for people
 
 
 @dataclass
@@ -426,8 +429,34 @@ class Pipeline:
                 await self.publisher.trigger(trigger)
             table.put(key, obs.state, msg.partition)
 
-        self.input_agent(spec.name, list(spec.inputs), handle, spec.on_control)
+        async def on_control(command: Command, partition: int) -> None:
+            if isinstance(command, Explain):
+                said = None if spec.explain is None else spec.explain(command.key, table.get(command.key, partition))
+                await self.answer(command, spec.name, list(spec.inputs), partition, said)
+            elif spec.on_control is not None:
+                await spec.on_control(command, partition)
+
+        self.input_agent(spec.name, list(spec.inputs), handle, on_control)
         return table
+
+    async def answer(
+        self, request: Explain, agent: str, inputs: list[str], partition: int, said: dict[str, Any] | None
+    ) -> None:
+        """The reply to an explain request: what the state says, and up to which input offsets it is."""
+        applied = self.ledger.applied_offsets()
+        reply = ExplainReply(
+            request_id=request.request_id,
+            agent=agent,
+            key=request.key,
+            partition=partition,
+            explanation=said,
+            applied={topic: applied.get((topic, partition)) for topic in inputs},
+            worker=self.settings.instance_id or self.settings.app_id,
+            answered_at=datetime.now(UTC),
+        )
+        topic = self.app.topic(request.reply_to, key_serializer="raw", value_serializer="raw")
+        with self.kafka_wait("explain", f"the acknowledgement of the answer to {request.request_id}"):
+            await (await topic.send(key=request.request_id.encode(), value=reply.model_dump_json().encode()))
 
     def input_agent(self, name: str, topics: list[str], handle: Handle, on_control: OnControl | None = None) -> Any:
         """An agent applying ``handle`` to every message of ``topics`` in offset
@@ -449,7 +478,12 @@ class Pipeline:
             async for event in stream.events():
                 incoming = Incoming.from_faust(event.message)
                 if incoming.topic == channel.name:
-                    command = control.decode(event.value)
+                    try:
+                        command = control.decode(event.value)
+                    except ValueError as exc:
+                        log.warning("%s[%d]@%d: %s", channel.name, incoming.partition, incoming.offset, exc)
+                        ledger.applied(incoming, durable=False)
+                        continue
                     if isinstance(command, Nudge):
                         for skipped in await ledger.missing_at_end(command.topic, incoming.partition):
                             await self._apply(timing, handle, skipped)

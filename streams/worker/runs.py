@@ -38,7 +38,7 @@ class RunClocks:
 
     def __init__(self, p: Pipeline) -> None:
         self._p = p
-        self._stall_us = int(p.settings.stall_after_seconds * 1e6)
+        self.stall_us = int(p.settings.stall_after_seconds * 1e6)
         self._retention_us = int(p.settings.run_retention_seconds * 1e6)
         self._idle_after_us = int(p.settings.idle_partition_seconds * 1e6)
         self._watermark: dict[int, int] = {}  # partition -> latest event time applied (µs), as in `clocks`
@@ -58,7 +58,7 @@ class RunClocks:
         if partition not in self._deadlines:
             heap = []
             for run_id, entry in self._table().entries():
-                deadline = runs.stall_deadline(entry.state, self._stall_us)
+                deadline = runs.stall_deadline(entry.state, self.stall_us)
                 if entry.partition == partition and deadline is not None:
                     heap.append((deadline, run_id))
             heapq.heapify(heap)
@@ -70,7 +70,7 @@ class RunClocks:
         found = table.entry(run_id, partition)
         if found is None:
             return  # already evicted
-        result = runs.tick(found.state, now_us, self._stall_us, self._retention_us)
+        result = runs.tick(found.state, now_us, self.stall_us, self._retention_us)
         for trigger in result.triggers:
             await self._p.publisher.trigger(trigger)
         if result.state is None:
@@ -99,13 +99,13 @@ class RunClocks:
         while heap and heap[0][0] <= now_us:
             _, run_id = heapq.heappop(heap)
             found = self._table().entry(run_id, partition)
-            deadline = runs.stall_deadline(found.state, self._stall_us) if found else None
+            deadline = runs.stall_deadline(found.state, self.stall_us) if found else None
             if deadline is not None and deadline <= now_us:
                 await self._apply_time(run_id, now_us, partition)
             elif deadline is not None:
                 heapq.heappush(heap, (deadline, run_id))  # a repeated start moved it on
         if isinstance(event, RefreshRunStarted):
-            heapq.heappush(heap, (to_micros(event.event_time) + self._stall_us, event.run_id))
+            heapq.heappush(heap, (to_micros(event.event_time) + self.stall_us, event.run_id))
 
     async def on_tick(self, tick: Command, partition: int) -> None:
         assert isinstance(tick, Tick)
@@ -140,7 +140,7 @@ class RunClocks:
             if entry.partition is None:
                 continue
             clock = clocks.get(entry.partition)
-            if clock is not None and runs.needs_tick(entry.state, clock, self._stall_us, self._retention_us):
+            if clock is not None and runs.needs_tick(entry.state, clock, self.stall_us, self._retention_us):
                 await channel.send(Tick(run_id, clock), entry.partition, key=run_id)
         self._p.metrics.runs_in_flight.set(in_flight)
 
@@ -163,6 +163,7 @@ def register(p: Pipeline) -> RunClocks:
             from_json=RunState.from_dict,
             before=clocks.before,
             on_control=clocks.on_tick,
+            explain=lambda key, state: runs.explain(state, clocks.stall_us),
         )
     )
     channel = p.control("runs")

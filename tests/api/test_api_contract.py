@@ -177,3 +177,10 @@ def test_api_answers_forbid_framing_and_sniffing(api):
     answer = api.call("GET", "/v1/trigger-types")
     assert answer.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
     assert answer.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_explain_needs_a_key_names_a_wrong_kind_and_says_when_no_worker_answers(api):
+    problem(api.call("GET", "/v1/explain/segment/vip", key=""), 401)
+    problem(api.call("GET", "/v1/explain/table/vip"), 422)
+    body = problem(api.with_key("read").call("GET", "/v1/explain/segment/vip"), 503)
+    assert "no worker answered for segment 'vip'" in body["detail"]

@@ -8,20 +8,10 @@ import sys
 
 import pytest
 
+from tests.support.cli import cli
 from tests.support.kafka import ROOT, env_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.subprocess]
-
-
-def cli(settings, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "streams.cli", *args],
-        env=env_for(settings),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_subscriptions_apply_add_list_remove(settings, tmp_path):

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import pytest
 import yaml
 
 from tests.support import kafka as support
-from tests.support.kafka import ROOT, env_for
+from tests.support.cli import cli
 
 pytestmark = pytest.mark.subprocess
 
@@ -22,18 +21,6 @@ NOWHERE = "127.0.0.1:9"  # discard port: nothing answers, so any attempt to conn
 @pytest.fixture
 def offline(tmp_path):
     return support.test_settings(NOWHERE, tmp_path)
-
-
-def cli(settings, *args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "streams.cli", *args],
-        env={**env_for(settings), **env},
-        cwd=ROOT,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def refused(out: subprocess.CompletedProcess, *words: str) -> None:

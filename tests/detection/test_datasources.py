@@ -79,3 +79,18 @@ def test_remembered_runs_are_bounded_and_state_round_trips():
     state, _ = run(*docs)
     assert len(state.runs) == RUNS_REMEMBERED
     assert DataSourceState.from_dict(state.to_dict()) == state
+
+
+def test_explain_lists_the_remembered_refreshes():
+    from streams.detection.datasources import explain
+
+    assert explain(None) == {"known": False}
+    state = None
+    for doc in (
+        b.datasource("crm", "started", 0, run="r1"),
+        b.datasource("crm", "failed", 5, run="r1", will_retry=True),
+    ):
+        state = observe(state, DataSourceChange.model_validate(doc)).state
+    said = explain(state)
+    assert said["runs"] == [{"refresh_run_id": "r1", "started_at": b.at(0), "retried_failures": 1}]
+    assert said["event_time"] == b.at(5)

@@ -230,3 +230,20 @@ def test_a_trigger_keeps_its_id_and_payload_across_versions():
         "owner": "o@example.com",
         "labels": {"team": "growth"},
     }
+
+
+def test_explain_says_each_subscriptions_state_and_what_changes_it():
+    from streams.detection.thresholds import explain
+
+    rule = Rule("vip", 1000.0, 950.0)
+    status = lambda state: [s["status"] for s in explain(state, [rule])["subscriptions"]]  # noqa: E731
+    assert status(None) == ["baseline"]
+    below = evaluate(None, "e1", 1, None, 900.0, [rule]).state
+    assert status(below) == ["armed"] and explain(below, [rule])["value"] == 900.0
+    fired = evaluate(below, "e2", 2, None, 1012.0, [rule])
+    assert fired.crossings and status(fired.state) == ["waiting"]
+    assert "re-arms below 950" in explain(fired.state, [rule])["subscriptions"][0]["why"]
+    # a subscription added (or changed) after the latest value: judged from that value, as detection will
+    assert status(evaluate(None, "e1", 1, None, 900.0, []).state) == ["armed"]
+    assert explain(fired.state, [Rule("vip", 2000.0, 1500.0)])["subscriptions"][0]["status"] == "armed"
+    assert explain(fired.state, [])["last_event_ids"] == ["e1", "e2"]

@@ -58,6 +58,12 @@ class MemoryStore:
         self._offsets: dict[tuple[str, int], int] = {}
 
     # the Store interface
+    async def explain(self, kind: str, ident: str) -> Any:
+        """No worker here: what the API answers when none answers in time."""
+        from streams.client.explain import NoAnswer
+
+        raise NoAnswer(f"no worker answered for {kind} {ident!r} (an in-process test has none)")
+
     async def start(self) -> None:
         pass
 

@@ -1,0 +1,126 @@
+"""Asking the worker that owns a key what its state says (``cdp-triggers explain``, ``GET /v1/explain/...``).
+
+The request goes to the owning agent's control topic, on the partition of the key's input events: whichever
+worker holds that partition reads it in its stream, answers from its own state (what it decided is exactly what
+it answers from, with the input offsets it reflects) and writes the answer to the replies topic, keyed by the
+request's id. Nothing holds a second copy of the state, and any number of workers and entities work the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from aiokafka import TopicPartition
+from aiokafka.partitioner import murmur2
+
+from schemas.explain import ExplainReply
+
+from ..runtime.control import Explain, encode
+from ..runtime.kafka import KafkaConnection, close_bounded, require_topics
+from ..settings import Settings
+from ..topics import Topics
+
+Kind = Literal["segment", "measure", "data-source", "run"]
+KINDS: tuple[Kind, ...] = ("segment", "measure", "data-source", "run")
+
+
+@dataclass(frozen=True)
+class Target:
+    agent: str  # the detection agent holding the state
+    input_topic: str  # whose partitioning places the key
+    key: str  # the state key
+
+
+_TARGETS: dict[str, Callable[[Topics, str], Target]] = {
+    "segment": lambda t, i: Target("thresholds", t.segments, f"segment/{i}"),
+    "measure": lambda t, i: Target("thresholds", t.measures, f"measure/{i}"),
+    "data-source": lambda t, i: Target("datasources", t.datasources, i),
+    "run": lambda t, i: Target("runs", t.runs, i),
+}
+
+
+def target(topics: Topics, kind: Kind, ident: str) -> Target:
+    return _TARGETS[kind](topics, ident)
+
+
+class NoAnswer(Exception):
+    """No worker answered in time: none holds the partition, or it is stopped or far behind."""
+
+
+async def explain(settings: Settings, kind: Kind, ident: str, timeout: float = 10.0) -> ExplainReply:
+    """What the state of ``ident`` says, from the worker that owns it; ``NoAnswer`` after ``timeout`` s."""
+    t = Topics(settings)
+    aim = target(t, kind, ident)
+    control = t.control(aim.agent)
+    connection = KafkaConnection(settings)
+    producer = connection.producer(request_timeout_ms=int(timeout * 1000))
+    replies = connection.consumer(group_id=None, enable_auto_commit=False)
+    request = Explain(request_id=str(uuid.uuid4()), key=aim.key, reply_to=t.explain_replies)
+    deadline = time.monotonic() + timeout
+    try:
+        await asyncio.wait_for(producer.start(), timeout)
+        await asyncio.wait_for(replies.start(), timeout)
+
+        async def existing() -> set[str]:
+            return set((await producer.client.fetch_all_metadata()).topics())
+
+        await require_topics(existing, [aim.input_topic, control, t.explain_replies])
+        count = len(await producer.partitions_for(aim.input_topic))
+        partition = (murmur2(ident.encode()) & 0x7FFFFFFF) % count  # the producers' partitioner (Java's)
+        answers = TopicPartition(t.explain_replies, 0)
+        replies.assign([answers])
+        await replies.seek_to_end(answers)
+        await replies.position(answers)  # from here on: the answer cannot come before it
+        sent = await producer.send_and_wait(control, encode(request), key=aim.key.encode(), partition=partition)
+        assert sent.partition == partition
+        while (left := deadline - time.monotonic()) > 0:
+            batches = await replies.getmany(answers, timeout_ms=int(min(left, 0.5) * 1000))
+            for record in batches.get(answers, []):
+                if record.key == request.request_id.encode():
+                    return ExplainReply.model_validate_json(record.value)
+        raise NoAnswer(
+            f"no worker answered for {kind} {ident!r} within {timeout:g} s: is a worker running, and caught up on "
+            f"partition {partition} of {aim.input_topic}?"
+        )
+    finally:
+        await close_bounded(replies.stop(), "the explain reader")
+        await close_bounded(producer.stop(), "the explain producer")
+
+
+def render(kind: str, ident: str, reply: dict[str, Any]) -> list[str]:
+    """The answer for people: what it says first, where it comes from last."""
+    said = reply["explanation"] or {}
+    lines = [f"{kind} {ident}"]
+    if kind in ("segment", "measure"):
+        if said.get("value") is None and not said.get("subscriptions"):
+            lines.append("  no value and no subscription: the worker has seen no event for it")
+        else:
+            value = said["value"]
+            lines.append(f"  latest value {value:g} at {said['event_time']}" if value is not None else "  no value yet")
+        for sub in said.get("subscriptions", []):
+            lines.append(f"  subscription {sub['subscription_id']}: {sub['status']}: {sub['why']}")
+    elif not said.get("known"):
+        lines.append("  the worker has seen no event for it (or it was done with and evicted)")
+    elif kind == "run":
+        lines.append(f"  started {said['started_at']}, last event {said['last_event_at']}")
+        for name, task in said["tasks"].items():
+            lines.append(f"  task {name}: {task['status']} (started {task['started_at']}, done {task['finished_at']})")
+        lines.append(f"  waiting for: {said['waiting_for']}")
+        if said["stalls_at"]:
+            lines.append(f"  stalls at {said['stalls_at']} unless it completes first")
+        lines.append(f"  fired: {', '.join(said['fired']) or 'nothing yet'}")
+    else:
+        lines.append(f"  latest event at {said['event_time']}")
+        for attempt in said["runs"]:
+            lines.append(
+                f"  refresh {attempt['refresh_run_id']}: started {attempt['started_at']}, "
+                f"{attempt['retried_failures']} retried failure(s)"
+            )
+    applied = ", ".join(f"{t}[{reply['partition']}] before offset {o}" for t, o in reply["applied"].items())
+    lines.append(f"  (answered by {reply['worker']} at {reply['answered_at']}, from its state of {applied})")
+    return lines
