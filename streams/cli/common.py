@@ -58,6 +58,8 @@ def run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
             fail(f"{problem}.", EXIT_CONFIG)
         fail(f"{problem}. Hint: 'cdp-triggers broker start' for the dev broker.")
     except MissingTopicsError as exc:
+        if settings().kafka_security_protocol != "PLAINTEXT":  # a broker hides the topics a principal may not see
+            fail(f"{exc}, or this principal may not see them: check its ACLs ('cdp-triggers acls ROLE').", EXIT_CONFIG)
         fail(f"{exc}. Hint: 'cdp-triggers topics create' (or start a worker), and check CDP_TOPIC_PREFIX.")
     except KafkaTimeoutError as exc:
         fail(f"Kafka did not answer in time: {exc}")

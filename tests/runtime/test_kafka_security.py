@@ -423,3 +423,27 @@ def test_the_own_pipeline_pages_sasl_ssl_settings_start_a_worker_as_written(secu
         )
     finally:
         assert worker.stop() == 0, worker.log()[-3000:]
+
+
+def test_explain_as_the_operator_with_its_acls_only(secured, tmp_path):
+    """The worker answers as its own principal; the operator asks with the CLI; a viewer may not ask."""
+    dev, base = secured
+    base = base.model_copy(update={"data_dir": tmp_path})
+    worker = WorkerProcess(as_user(dev, base, "worker", "scram"), tmp_path / "worker.log").start()
+    operator = as_user(dev, base, "operator", "scram")
+    try:
+        admin = Kafka(dev.bootstrap)
+        admin.produce(base.topic("refresh-runs"), "sec-run", b.run_started("sec-run", [("segment", "a")], 0))
+        admin.flush()
+
+        def explained() -> subprocess.CompletedProcess | None:
+            out = cli(operator, "explain", "run", "sec-run")
+            return out if out.returncode == 0 and "waiting for: 1 task(s): segment:a" in out.stdout else None
+
+        asked = wait_for(explained, 60, "the operator's explain", lambda: cli(operator, "explain", "run", "sec-run"))
+        assert "answered by worker-scram" in asked.stdout
+        refused = cli(as_user(dev, base, "viewer", "scram"), "explain", "run", "sec-run")
+        assert refused.returncode == 2 and "check its ACLs" in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr
+    finally:
+        assert worker.stop() == 0, worker.log()[-3000:]
