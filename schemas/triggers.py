@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -129,10 +130,22 @@ def dataschema_for(trigger_type: TriggerType) -> str:
     return f"{SCHEMA_URN}{payload_schema_name(KINDS[trigger_type].payload)}"
 
 
+TEST_EXTENSION = "cdptest"  # a CloudEvents extension attribute, true on test sends only
+
+
+def _test_extension(schema: dict[str, Any]) -> None:
+    schema["properties"][TEST_EXTENSION] = {
+        "type": "boolean",
+        "const": True,
+        "description": "Present, and true, only on a test send ('routes test', POST /v1/hooks/{id}/test): "
+        "never a real trigger, so flows can ignore it",
+    }
+
+
 class TriggerEvent(BaseModel):
     """CloudEvents 1.0 envelope; ``data`` validates against the payload of ``type``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_test_extension)
 
     specversion: Literal["1.0"] = "1.0"
     id: str = Field(description="Deterministic: the same cause always yields the same id")
@@ -432,3 +445,12 @@ def sample_event(trigger_type: TriggerType, event_id: str, source: str, time: da
         dataschema=dataschema_for(trigger_type),
         data=data,
     )
+
+
+def event_for_test_send(trigger_type: TriggerType, source: str, time: datetime) -> dict[str, Any]:
+    """A test send's event: the type's example, an id starting with 'test-', the ``cdptest`` extension, and no
+    owner (a test must not mail the example's owner)."""
+    event = sample_event(trigger_type, f"test-{secrets.token_hex(8)}", source, time).model_dump(mode="json")
+    if "owner" in event["data"]:
+        event["data"]["owner"] = ""
+    return {**event, TEST_EXTENSION: True}

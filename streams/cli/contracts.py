@@ -32,6 +32,54 @@ def routes_check(
     typer.echo(f"{path}: valid; receivers: {kinds}")
 
 
+@routes_app.command("test")
+def routes_test(
+    path: Path = typer.Argument(..., help="Routes YAML"),
+    receiver: str = typer.Argument(..., help="The receiver's name in it"),
+    trigger_type: str = typer.Option(
+        "datasource.refresh.failed", "--type", help="The sample's trigger type, by its short name"
+    ),
+) -> None:
+    """Send the receiver one sample trigger event, rendered and signed as real ones, once (no retries), and show
+    its answer. The event's id starts with 'test-' and it carries the CloudEvents extension 'cdptest: true'.
+    Exit code 1 when the receiver did not take it."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    import aiohttp
+    import orjson
+
+    from schemas.triggers import TriggerType, event_for_test_send
+
+    from ..delivery.config import RoutesError, load
+    from ..delivery.deliver import ONCE, Delivery, deliver
+    from ..delivery.receivers import make_sender
+
+    by_name = {t.short: t for t in TriggerType}
+    if trigger_type not in by_name:
+        fail(f"--type {trigger_type!r}: must be one of {', '.join(sorted(by_name))}", EXIT_CONFIG)
+    try:
+        routes = load(path)
+    except RoutesError as exc:
+        fail(str(exc), EXIT_CONFIG)
+    if receiver not in routes.receivers:
+        fail(f"RECEIVER {receiver!r}: not in {path}; it has {', '.join(sorted(routes.receivers))}", EXIT_CONFIG)
+    event = event_for_test_send(by_name[trigger_type], "/cdp-triggers/routes-test", datetime.now(UTC))
+
+    async def send() -> Delivery:
+        async with aiohttp.ClientSession(headers={"User-Agent": "cdp-triggers"}) as session:
+            sender = make_sender(routes.receivers[receiver], session)
+            return await deliver(sender, event, orjson.dumps(event), policy=ONCE)
+
+    outcome = asyncio.run(send())
+    said = "delivered" if outcome.failure is None else "not delivered"
+    last = outcome.last
+    typer.echo(f"{receiver}: {said}" + (f" ({last.result}): {last.detail}" if last else ""))
+    typer.echo(f"test event {event['id']} ({trigger_type})")
+    if outcome.failure is not None:
+        raise typer.Exit(1)
+
+
 @schemas_app.command("export")
 def schemas_export(directory: Path = typer.Argument(Path("schemas/json"))) -> None:
     """Write the JSON Schema of every event model, and the API's OpenAPI document, into DIRECTORY."""

@@ -14,6 +14,8 @@ from schemas.routes import RetryPolicy
 from .receivers import Sender
 from .retry import Attempt, Outcome, wait_before
 
+ONCE = RetryPolicy(max_attempts=1, timeout_seconds=10)  # test sends: the caller sees the receiver's own answer
+
 
 @dataclass(frozen=True, slots=True)
 class Delivery:

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from schemas.triggers import KINDS, Summary, TriggerType
+from schemas.triggers import KINDS, TEST_EXTENSION, Summary, TriggerType
 
 
 def summarise(event: dict[str, Any]) -> Summary:
@@ -89,5 +89,7 @@ def cloudevent_request(event: dict[str, Any], raw: bytes, mode: str) -> tuple[di
     headers = {
         f"ce-{k}": str(event[k]) for k in ("specversion", "id", "source", "type", "subject", "time", "dataschema")
     }
+    if event.get(TEST_EXTENSION):
+        headers[f"ce-{TEST_EXTENSION}"] = "true"
     headers["Content-Type"] = "application/json"
     return headers, orjson.dumps(event["data"])

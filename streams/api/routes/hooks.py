@@ -13,10 +13,9 @@ from pydantic import BaseModel, Field
 
 from schemas.apikeys import ApiKey
 from schemas.hooks import Hook, HookFilter, HookRequest, hook_secret
-from schemas.routes import RetryPolicy
-from schemas.triggers import sample_event
+from schemas.triggers import event_for_test_send
 
-from ...delivery.deliver import deliver
+from ...delivery.deliver import ONCE, deliver
 from ...delivery.hooks import receiver_name
 from ...runtime.egress import EgressDenied
 from ..deps import Context, Ctx, HookIdPath, Reader, TypeName, Writer
@@ -24,7 +23,6 @@ from ..problems import FieldError, ProblemError, responses
 from .trigger_types import BY_NAME
 
 router = APIRouter()
-ONCE = RetryPolicy(max_attempts=1, timeout_seconds=10)  # hook tests: the caller sees the receiver's answer
 
 
 class HookView(BaseModel):
@@ -167,19 +165,14 @@ async def delete_hook(_: Writer, ctx: Ctx, hook_id: HookIdPath) -> Response:
 @router.post("/v1/hooks/{hook_id}/test", name="testHook", tags=["hooks"], responses=responses(403, 404, 422))
 async def test_hook(_: Writer, ctx: Ctx, hook_id: HookIdPath) -> TestResults:
     """Send one sample event of each type the hook covers, signed like real ones, once each (no retries);
-    the ids start with 'test-'."""
+    the ids start with 'test-' and each carries the CloudEvents extension ``cdptest: true``."""
     hook = ctx.store.hooks.records.get(hook_id)
     sender = ctx.store.hooks.sender(receiver_name(hook_id))
     if hook is None or sender is None:
         raise ProblemError(404, f"no hook {hook_id!r}")
     results = []
     for name in hook.types:
-        event = sample_event(
-            BY_NAME[name],
-            f"test-{secrets.token_hex(8)}",
-            f"/cdp-triggers/{ctx.settings.app_id}",
-            datetime.now(UTC),
-        ).model_dump(mode="json")
+        event = event_for_test_send(BY_NAME[name], f"/cdp-triggers/{ctx.settings.app_id}", datetime.now(UTC))
         outcome = await deliver(sender, event, orjson.dumps(event), policy=ONCE)
         last = outcome.last
         results.append(
