@@ -26,7 +26,7 @@ from schemas.explain import ExplainReply
 from schemas.hooks import Hook
 from schemas.subscriptions import ThresholdSubscription
 
-from ..client.explain import Kind, explain
+from ..client.explain import Kind, explain, explain_subscription
 from ..client.producer import ChangeEvent, EventProducer
 from ..delivery.hooks import HookBook
 from ..metrics import Metrics
@@ -60,6 +60,7 @@ class Store(Protocol):
     async def remove_hook(self, hook_id: str) -> None: ...
     async def publish(self, events: Sequence[ChangeEvent]) -> list[RecordMetadata | KafkaError]: ...
     async def explain(self, kind: Kind, ident: str) -> ExplainReply: ...
+    async def explain_subscription(self, subscription: ThresholdSubscription) -> ExplainReply: ...
 
 
 class ApiStore:
@@ -162,6 +163,9 @@ class ApiStore:
     async def explain(self, kind: Kind, ident: str) -> ExplainReply:
         """Asked of the owning worker through Kafka, as the CLI does; ``NoAnswer`` within ``EXPLAIN_SECONDS``."""
         return await explain(self._settings, kind, ident, EXPLAIN_SECONDS)
+
+    async def explain_subscription(self, subscription: ThresholdSubscription) -> ExplainReply:
+        return await explain_subscription(self._settings, subscription, EXPLAIN_SECONDS)
 
     async def publish(self, events: Sequence[ChangeEvent]) -> list[RecordMetadata | KafkaError]:
         """Change events to their topics, as ``cdp-triggers publish`` writes them (``EventProducer.publish_all``)."""

@@ -19,6 +19,7 @@ from aiokafka import TopicPartition
 from aiokafka.partitioner import murmur2
 
 from schemas.explain import ExplainReply
+from schemas.subscriptions import ThresholdSubscription
 
 from ..runtime.control import Explain, encode
 from ..runtime.kafka import KafkaConnection, close_bounded, require_topics
@@ -46,6 +47,18 @@ _TARGETS: dict[str, Callable[[Topics, str], Target]] = {
 
 def target(topics: Topics, kind: Kind, ident: str) -> Target:
     return _TARGETS[kind](topics, ident)
+
+
+async def explain_subscription(
+    settings: Settings, subscription: ThresholdSubscription, timeout: float = 10.0
+) -> ExplainReply:
+    """A subscription's part of its entity's answer: the entity's latest value and this subscription's state."""
+    reply = await explain(settings, subscription.entity_kind, subscription.entity_id, timeout)
+    said = dict(reply.explanation or {})
+    said["subscriptions"] = [
+        s for s in said.get("subscriptions", []) if s["subscription_id"] == subscription.subscription_id
+    ]
+    return reply.model_copy(update={"explanation": said})
 
 
 class NoAnswer(Exception):

@@ -184,3 +184,4 @@ def test_explain_needs_a_key_names_a_wrong_kind_and_says_when_no_worker_answers(
     problem(api.call("GET", "/v1/explain/table/vip"), 422)
     body = problem(api.with_key("read").call("GET", "/v1/explain/segment/vip"), 503)
     assert "no worker answered for segment 'vip'" in body["detail"]
+    problem(api.call("GET", "/v1/explain/subscription/nope"), 404)

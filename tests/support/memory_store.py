@@ -64,6 +64,9 @@ class MemoryStore:
 
         raise NoAnswer(f"no worker answered for {kind} {ident!r} (an in-process test has none)")
 
+    async def explain_subscription(self, subscription: Any) -> Any:
+        return await self.explain(subscription.entity_kind, subscription.entity_id)
+
     async def start(self) -> None:
         pass
 

@@ -69,11 +69,17 @@ def test_each_kind_is_explained_by_the_worker_that_owns_it(kafka, settings, work
         answered = api.call("GET", "/v1/explain/run/r-9")
         assert answered.status_code == 200, answered.text
         assert answered.json()["explanation"]["pending"] == ["segment:churn"]
+        own = api.call("GET", "/v1/explain/subscription/vip-1000").json()["explanation"]
+        assert own["value"] == 1012.0 and [s["status"] for s in own["subscriptions"]] == ["waiting"]
+        assert api.call("GET", "/v1/explain/subscription/nope").status_code == 404
     finally:
         process.stop()
 
     shown = cli(settings, "explain", "run", "r-9")
     assert shown.returncode == 0, shown.stderr
     assert "waiting for: 1 task(s): segment:churn" in shown.stdout and "stalls at" in shown.stdout, shown.stdout
+    mine = cli(settings, "explain", "subscription", "vip-1000")
+    assert mine.returncode == 0 and "subscription vip-1000: waiting" in mine.stdout, mine.stdout + mine.stderr
+    assert cli(settings, "explain", "subscription", "nope").returncode == 1
     wrong = cli(settings, "explain", "table", "x")
     assert wrong.returncode == 2 and "KIND 'table'" in wrong.stderr, wrong.stderr
