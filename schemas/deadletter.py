@@ -61,6 +61,26 @@ class DeliveryFailure(StrEnum):
     NO_RECIPIENTS = "no_recipients"  # email with to_owner only, and the owner is not an address
 
 
+class DeliveryAttempt(BaseModel):
+    """What the dispatcher records of every attempt to deliver a trigger event to a receiver (the delivery
+    attempts topic, kept for a week): what was tried, when, how long it took, the answer, and what comes next."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    trigger_id: str
+    trigger_type: str = Field(description="The trigger's short name, e.g. segment.threshold.crossed")
+    subject: str
+    receiver: str = Field(description="Receiver name from the routes file, or hook:<id> for an API hook")
+    receiver_type: str = Field(description="teams, email, webhook, or hook")
+    attempt: int = Field(description="1 for the first; a redelivery starts again at 1")
+    at: datetime = Field(description="When the attempt began")
+    latency_seconds: float = Field(description="From the attempt's start to the receiver's answer (or the error)")
+    outcome: Literal["delivered", "retry", "rejected"]
+    result: str = Field(description="ok, http_4xx, http_429, http_5xx, timeout, connection, smtp_4xx, smtp_5xx ...")
+    detail: str = Field(description="The receiver's answer: HTTP status and body excerpt, SMTP reply; no secret")
+    next_attempt_at: datetime | None = Field(description="When the next attempt is due; null: this was the last")
+
+
 class DeliveryDeadLetter(BaseModel):
     """What the dispatcher writes to the delivery dead-letter topic: one record
     per trigger event and receiver it could not deliver to."""

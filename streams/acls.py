@@ -51,7 +51,12 @@ def acls(role: Role, settings: Settings) -> list[Acl]:
         return [
             Acl("topic", (t.actions, t.redeliveries), ("Read", "Describe"), "trigger events and redeliveries in"),
             Acl("topic", (t.hooks,), ("Read", "Describe"), "the API's webhook registrations"),
-            Acl("topic", (t.delivery_dead_letter,), ("Write", "Describe"), "deliveries given up"),
+            Acl(
+                "topic",
+                (t.delivery_dead_letter, t.delivery_attempts),
+                ("Write", "Describe"),
+                "deliveries given up, and every attempt",
+            ),
             Acl("topic", internal, ("Read", "Write", "Describe", "Create"), "delivery records and control topic"),
             Acl("group", (app,), ("Read", "Describe"), "its consumer group and its committed offsets"),
         ]
@@ -82,6 +87,7 @@ def acls(role: Role, settings: Settings) -> list[Acl]:
                 "'deliveries list' reads what was given up, and what was delivered since",
             ),
             Acl("topic", (t.redeliveries,), ("Write", "Describe"), "'deliveries redeliver' asks the dispatcher"),
+            Acl("topic", (t.delivery_attempts,), ("Read", "Describe"), "'deliveries attempts' reads every attempt"),
             Acl(
                 "topic", tuple(t.control(a) for a in Topics.AGENTS), ("Write", "Describe"), "'explain' asks the workers"
             ),
@@ -137,7 +143,7 @@ def topics_of(role: Role, settings: Settings) -> set[str]:
             *(t.control(agent) for agent in Topics.AGENTS),
         }
     if role == "dispatcher":
-        return {t.actions, t.redeliveries, t.hooks, t.delivery_dead_letter, t.dispatcher_control}
+        return {t.actions, t.redeliveries, t.hooks, t.delivery_dead_letter, t.delivery_attempts, t.dispatcher_control}
     if role == "api":
         return {t.subscriptions, t.hooks, t.api_keys, t.explain_replies}
     if role == "operator":
@@ -153,6 +159,7 @@ def topics_of(role: Role, settings: Settings) -> set[str]:
             t.subscriptions,
             t.api_keys,
             t.explain_replies,
+            t.delivery_attempts,
         }
     return {spec.name for spec in t.specs()}
 

@@ -35,6 +35,7 @@ class Topics:
         self.dead_letter_replays = settings.topic("dead-letter-replays")
         self.redeliveries = settings.topic("redeliveries")
         self.explain_replies = settings.topic("explain-replies")
+        self.delivery_attempts = settings.topic("delivery-attempts")
         self._settings = settings
 
     AGENTS = ("datasources", "thresholds", "runs")
@@ -92,6 +93,12 @@ class Topics:
                 n,
                 week,
                 "given-up deliveries an operator sends again (key: the trigger's subject, as on the actions topic)",
+            ),
+            TopicSpec(
+                self.delivery_attempts,
+                n,
+                week,
+                "every delivery attempt: receiver, answer, latency, next retry (key: trigger id)",
             ),
             TopicSpec(
                 self.explain_replies,

@@ -12,7 +12,9 @@ import typer
 
 from .common import EXIT_CONFIG, fail, run, settings, when
 
-deliveries_app = typer.Typer(no_args_is_help=True, help="Given-up deliveries: list, show and redeliver.")
+deliveries_app = typer.Typer(
+    no_args_is_help=True, help="Deliveries: every attempt, and the given-up ones: list, show and redeliver."
+)
 
 
 def _reason(text: str | None):
@@ -125,3 +127,37 @@ def deliveries_redeliver(
     typer.echo(f"{counts['delivered']} delivered, {counts['failed']} failed again, {counts['pending']} pending")
     if counts["failed"] or counts["pending"]:
         raise typer.Exit(1)
+
+
+@deliveries_app.command("attempts")
+def deliveries_attempts(
+    receiver: str | None = typer.Option(None, "--receiver", help="Only this receiver's (hook:<id> for a hook)"),
+    trigger: str | None = typer.Option(None, "--trigger", help="Only the attempts for this trigger id"),
+    window: float = typer.Option(3600.0, "--window", help="Seconds counted back (the topic keeps a week)"),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line"),
+) -> None:
+    """Every delivery attempt of the window, oldest first: receiver, trigger, attempt number, outcome, the
+    receiver's answer, latency and when the next attempt is due; then each receiver's health over the window
+    (delivered, retried, given up)."""
+    from datetime import timedelta
+
+    from ..client import operations
+    from ..client.deliveries import attempt_line, receiver_health
+
+    if window <= 0:
+        fail(f"--window {window:g}: must be more than 0", EXIT_CONFIG)
+    s = settings()
+    found = run(lambda: operations.attempts(s, datetime.now(UTC) - timedelta(seconds=window)))
+    chosen = [a for a in found if receiver in (None, a.receiver) and trigger in (None, a.trigger_id)]
+    if as_json:
+        for a in chosen:
+            typer.echo(a.model_dump_json())
+        return
+    for a in chosen:
+        typer.echo(attempt_line(a))
+    for name, counts in sorted(receiver_health(chosen).items()):
+        typer.echo(
+            f"{name}: {counts['delivered']} delivered, {counts['retried']} retried, {counts['given_up']} given up"
+        )
+    if not chosen:
+        typer.echo(f"no delivery attempt in the last {window:g} s" + (" matching the options" if found else ""))

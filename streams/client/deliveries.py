@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from schemas.deadletter import DeliveryDeadLetter, DeliveryFailure, Redelivery
+from schemas.deadletter import DeliveryAttempt, DeliveryDeadLetter, DeliveryFailure, Redelivery
 
 
 @dataclass(frozen=True)
@@ -85,3 +85,26 @@ def outcome(delivery_id: str, delivered: set[str], newest: DeliveryDeadLetter | 
     if newest is not None and newest.dead_lettered_at > asked:
         return f"failed again: {newest.reason.value}: {newest.error}"
     return "pending"
+
+
+def receiver_health(attempts: Iterable[DeliveryAttempt]) -> dict[str, dict[str, int]]:
+    """Per receiver: deliveries that succeeded, attempts that will be retried, deliveries given up (refused, or
+    failed on their last attempt)."""
+    found: dict[str, dict[str, int]] = {}
+    for a in attempts:
+        counts = found.setdefault(a.receiver, {"delivered": 0, "retried": 0, "given_up": 0})
+        if a.outcome == "delivered":
+            counts["delivered"] += 1
+        elif a.outcome == "retry" and a.next_attempt_at is not None:
+            counts["retried"] += 1
+        else:
+            counts["given_up"] += 1
+    return found
+
+
+def attempt_line(a: DeliveryAttempt) -> str:
+    then = f", next at {a.next_attempt_at:%H:%M:%S}" if a.next_attempt_at else ""
+    return (
+        f"{a.at:%Y-%m-%d %H:%M:%S} {a.receiver} {a.trigger_type} {a.trigger_id} attempt {a.attempt}: "
+        f"{a.outcome} ({a.result}, {a.latency_seconds * 1000:.0f} ms) {a.detail}{then}"
+    )

@@ -14,10 +14,10 @@ from typing import Any
 import orjson
 from aiokafka.errors import KafkaTimeoutError
 
-from schemas.deadletter import DeadLetter, DeliveryDeadLetter, Redelivery, Replay, ReplayHistory
+from schemas.deadletter import DeadLetter, DeliveryAttempt, DeliveryDeadLetter, Redelivery, Replay, ReplayHistory
 
 from ..runtime.compacted import CompactedView
-from ..runtime.kafka import require_topic
+from ..runtime.kafka import KafkaConnection, close_bounded, require_topic
 from ..settings import Settings
 from ..topics import Topics
 from . import deadletters, deliveries
@@ -131,3 +131,33 @@ async def redeliver(settings: Settings, choice: deliveries.Choice, by: str) -> d
     if todo.requests:
         await request_redeliveries(settings, todo.requests)
     return todo
+
+
+async def attempts(settings: Settings, since: datetime) -> list[DeliveryAttempt]:
+    """Every delivery attempt recorded at or after ``since``, oldest first."""
+    topic = Topics(settings).delivery_attempts
+    await require_topic(settings, topic)
+    # without a group, a consumer given the topic is assigned all of its partitions
+    consumer = KafkaConnection(settings).consumer(topic, group_id=None, enable_auto_commit=False)
+    found: list[DeliveryAttempt] = []
+    try:
+        await asyncio.wait_for(consumer.start(), READ_SECONDS)
+        deadline = asyncio.get_running_loop().time() + READ_SECONDS
+        while not consumer.assignment():  # aiokafka has no event for its first assignment
+            if asyncio.get_running_loop().time() > deadline:
+                raise KafkaTimeoutError(f"{topic}: no partition assigned within {READ_SECONDS:g} s")
+            await asyncio.sleep(0.05)
+        partitions = sorted(consumer.assignment())
+        starts = await consumer.offsets_for_times({tp: int(since.timestamp() * 1000) for tp in partitions})
+        ends = await consumer.end_offsets(partitions)
+        for tp in partitions:
+            start = starts.get(tp)
+            consumer.seek(tp, start.offset if start is not None else ends[tp])
+        while any([await consumer.position(tp) < ends[tp] for tp in partitions]):
+            if asyncio.get_running_loop().time() > deadline:
+                raise KafkaTimeoutError(f"{topic} was not read to its end within {READ_SECONDS:g} s")
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                found += [DeliveryAttempt.model_validate_json(r.value) for r in records if r.value is not None]
+    finally:
+        await close_bounded(consumer.stop(), "the attempts reader")
+    return sorted((a for a in found if a.at >= since), key=lambda a: a.at)

@@ -41,7 +41,7 @@ from ..runtime.pipeline import Pipeline
 from ..runtime.state import Entry, StateTable, plain
 from ..topics import DISPATCHER_AGENT
 from .config import Routes
-from .deliver import Delivery, deliver
+from .deliver import Delivery, Tried, attempt_record, deliver
 from .hooks import KIND as HOOK_KIND
 from .hooks import HookBook
 from .receivers import Sender, make_sender
@@ -78,6 +78,8 @@ class Dispatcher:
         self.delivered = delivery_records(p.table("deliveries"))
         self._senders: dict[str, Sender] = {}
         self._session: aiohttp.ClientSession | None = None  # made on first use: it belongs to the running loop
+        self._attempts = p.app.topic(p.topics.delivery_attempts, key_serializer="raw", value_serializer="raw")
+        self._recording: set[asyncio.Future[Any]] = set()  # attempt records on their way to Kafka
 
     def kind(self, name: str) -> str:
         return self._routes.receivers[name].spec.kind if name in self._routes.receivers else HOOK_KIND
@@ -151,9 +153,24 @@ class Dispatcher:
         to = self.sender(name)
         if to is None:
             return name, None
-        attempts = self._p.metrics.delivery_attempts
-        result = await deliver(to, event, raw, on_attempt=lambda a: attempts.labels(self.kind(name), a.result).inc())
+        result = await deliver(to, event, raw, on_attempt=lambda tried: self._attempted(name, event, tried))
         return name, result
+
+    def _attempted(self, name: str, event: dict[str, Any], tried: Tried) -> None:
+        """Count the attempt and record it on the attempts topic, without holding up the delivery: a record
+        that cannot be written is counted and logged (it is history, not state)."""
+        kind = self.kind(name)
+        self._p.metrics.delivery_attempts.labels(kind, tried.attempt.result).inc()
+        record = attempt_record(name, kind, event, tried).model_dump_json().encode()
+        sending = asyncio.ensure_future(self._attempts.send(key=event["id"].encode(), value=record))
+        self._recording.add(sending)
+        sending.add_done_callback(self._recorded)
+
+    def _recorded(self, sending: asyncio.Future[Any]) -> None:
+        self._recording.discard(sending)
+        if not sending.cancelled() and sending.exception() is not None:
+            self._p.metrics.send_errors.labels(self._p.topics.delivery_attempts).inc()
+            log.warning("a delivery attempt was not recorded: %r", sending.exception())
 
     async def _settle(
         self, name: str, event: dict[str, Any], result: Delivery | None, partition: int, published: float

@@ -60,3 +60,26 @@ def test_a_redelivery_must_choose_and_every_id_it_names_must_exist():
     with pytest.raises(ChoiceError, match="no such given-up delivery: nope"):
         choose(letters, Choice(ids=(letters[0].id, "nope")))
     assert choose(letters, Choice(receiver="teams")) == [letters[1]]
+
+
+def test_a_receivers_health_counts_deliveries_retries_and_what_was_given_up():
+    from datetime import UTC, datetime
+
+    from schemas.deadletter import DeliveryAttempt
+    from streams.client.deliveries import receiver_health
+
+    now = datetime(2026, 12, 7, 8, tzinfo=UTC)
+
+    def tried(receiver, outcome, next_at):
+        return DeliveryAttempt(
+            trigger_id="t", trigger_type="segment.threshold.crossed", subject="s", receiver=receiver,
+            receiver_type="webhook", attempt=1, at=now, latency_seconds=0.1, outcome=outcome, result="x",
+            detail="", next_attempt_at=next_at,
+        )  # fmt: skip
+
+    a = [tried("a", "retry", now), tried("a", "retry", now), tried("a", "delivered", None)]
+    found = receiver_health([*a, tried("b", "rejected", None), tried("b", "retry", None)])
+    assert found == {
+        "a": {"delivered": 1, "retried": 2, "given_up": 0},
+        "b": {"delivered": 0, "retried": 0, "given_up": 2},
+    }

@@ -34,7 +34,9 @@ def run(sender):
 
     results = []
     delivery = asyncio.run(deliver(sender, {}, b"", on_attempt=results.append, sleep=sleep, rng=random.Random(1)))
-    return delivery, waits, [a.result for a in results]
+    assert [t.next_wait for t in results[:-1]] == waits and results[-1].next_wait is None  # what each said next
+    assert [t.number for t in results] == list(range(1, len(results) + 1))
+    return delivery, waits, [t.attempt.result for t in results]
 
 
 def test_retries_until_delivered_waiting_between_attempts():
@@ -54,3 +56,18 @@ def test_exhausted_after_max_attempts():
     delivery, waits, _ = run(sender)
     assert (delivery.failure, delivery.attempts, sender.calls, len(waits)) == (DeliveryFailure.EXHAUSTED, 3, 3, 2)
     assert delivery.last.detail == "HTTP 500"
+
+
+def test_an_attempt_record_says_what_was_tried_and_when_the_next_is_due():
+    from datetime import UTC, datetime
+
+    from schemas.triggers import TriggerType
+    from streams.delivery.deliver import Tried, attempt_record
+
+    event = {"id": "t-1", "type": TriggerType.SEGMENT_THRESHOLD_CROSSED.value, "subject": "segment/vip"}
+    began = datetime(2026, 12, 7, 8, tzinfo=UTC).timestamp()
+    record = attempt_record("ops", "webhook", event, Tried(2, E500, began, 0.25, 4.0))
+    assert (record.attempt, record.outcome, record.result, record.detail) == (2, "retry", "http_5xx", "HTTP 500")
+    assert record.trigger_type == "segment.threshold.crossed" and record.latency_seconds == 0.25
+    assert record.next_attempt_at == datetime(2026, 12, 7, 8, 0, 4, 250000, tzinfo=UTC)
+    assert attempt_record("ops", "webhook", event, Tried(3, OK, began, 0.1, None)).next_attempt_at is None

@@ -42,7 +42,7 @@ def send(routes, event: dict):
                 make_sender(resolved, session),
                 event,
                 orjson.dumps(event),
-                on_attempt=lambda a: attempts.append(a.result),
+                on_attempt=lambda tried: attempts.append(tried.attempt.result),
             )
             return result, attempts, time.monotonic() - began
 
