@@ -1,5 +1,5 @@
 """Every delivery attempt is recorded: a receiver that answers 503 twice and then 200 leaves three records (the
-answer, the latency, when the next attempt was due) that 'deliveries attempts' shows with the receiver's health."""
+answer, the latency, when the next attempt was due) that 'deliveries attempts' and the API show with the receiver's health."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import datetime
 
 import pytest
 
+from tests.support.api import api_settings, start_api
 from tests.support.cli import cli
 from tests.support.dispatcher import dispatcher_settings, produce_triggers
 from tests.support.receivers import HttpReceiver
@@ -49,3 +50,13 @@ def test_each_attempt_is_recorded_with_the_answer_and_the_next_due_time(kafka, s
     shown = cli(s, "deliveries", "attempts", "--receiver", "flaky")
     assert "flaky: 1 delivered, 2 retried, 0 given up" in shown.stdout, shown.stdout + shown.stderr
     assert f"{trigger_id} attempt 2: retry (http_5xx" in shown.stdout
+
+    process, api = start_api(api_settings(s), tmp_path / "api.log", "operate")
+    try:
+        answered = api.call("GET", f"/v1/deliveries/attempts?trigger_id={trigger_id}")
+    finally:
+        process.stop()
+    assert answered.status_code == 200, answered.text
+    body = answered.json()
+    assert [a["attempt"] for a in body["items"]] == [1, 2, 3] and body["total"] == 3
+    assert body["health"] == {"flaky": {"delivered": 1, "retried": 2, "given_up": 0}}

@@ -7,14 +7,21 @@ outcome ``GET /v1/deliveries/failed`` shows."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.apikeys import ApiKey
-from schemas.deadletter import DeadLetter, DeadLetterReason, DeliveryDeadLetter, DeliveryFailure, Replay
+from schemas.deadletter import (
+    DeadLetter,
+    DeadLetterReason,
+    DeliveryAttempt,
+    DeliveryDeadLetter,
+    DeliveryFailure,
+    Replay,
+)
 
 from ...client import deadletters, deliveries, operations
 from ..deps import Ctx, Operator
@@ -181,6 +188,30 @@ async def list_failed_deliveries(
     return FailedDeliveryList(
         items=views[:limit], total=len(views), undelivered=sum(v.status == "undelivered" for v in views)
     )
+
+
+class AttemptList(BaseModel):
+    items: list[DeliveryAttempt] = Field(description="Oldest first, the last 'limit' of those that match")
+    total: int = Field(description="How many match, 'limit' aside")
+    health: dict[str, dict[str, int]] = Field(
+        description="Per receiver, of all that match: delivered, retried, given_up"
+    )
+
+
+@router.get("/v1/deliveries/attempts", name="listDeliveryAttempts", tags=["operations"], responses=responses(403, 422))
+async def list_delivery_attempts(
+    _: Operator,
+    ctx: Ctx,
+    receiver: Annotated[str | None, Query(max_length=256, description="A receiver, or hook:<id>")] = None,
+    trigger_id: Annotated[str | None, Query(max_length=256, description="One trigger's attempts")] = None,
+    window: Annotated[float, Query(gt=0, le=7 * 86400, description="Seconds counted back")] = 3600.0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> AttemptList:
+    """Every delivery attempt of the window: the receiver's answer, latency and when the next attempt is due,
+    and each receiver's health (delivered, retried, given up)."""
+    found = await operations.attempts(ctx.settings, datetime.now(UTC) - timedelta(seconds=window))
+    chosen = [a for a in found if receiver in (None, a.receiver) and trigger_id in (None, a.trigger_id)]
+    return AttemptList(items=chosen[-limit:], total=len(chosen), health=deliveries.receiver_health(chosen))
 
 
 class RedeliverRequest(BaseModel):
