@@ -1,5 +1,6 @@
 """Every delivery attempt is recorded: a receiver that answers 503 twice and then 200 leaves three records (the
-answer, the latency, when the next attempt was due) that 'deliveries attempts' and the API show with the receiver's health."""
+answer, the latency, when the next attempt was due) that 'deliveries attempts' and the API show with the
+receiver's health."""
 
 from __future__ import annotations
 
