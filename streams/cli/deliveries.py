@@ -91,6 +91,7 @@ def deliveries_redeliver(
     until: str | None = typer.Option(None, "--until", help="Given up before this ISO 8601 time"),
     by: str | None = typer.Option(None, "--by", help="Who asks, for the record (default: user@host)"),
     wait: float = typer.Option(60.0, "--wait", help="Seconds to wait for the outcomes (0: ask and return)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be redelivered, and how many; ask nothing"),
 ) -> None:
     """Ask the dispatchers to send given-up deliveries again, with the same webhook id; what was delivered
     since is not sent again. Exit code 1 when one failed again or is still pending after --wait."""
@@ -101,13 +102,19 @@ def deliveries_redeliver(
     choice = Choice(tuple(ids or ()), receiver, _reason(reason), when(since, "--since"), when(until, "--until"))
     asked = datetime.now(UTC)
     try:
-        todo = run(lambda: operations.redeliver(s, choice, by or f"{getpass.getuser()}@{socket.gethostname()}"))
+        who = by or f"{getpass.getuser()}@{socket.gethostname()}"
+        todo = run(lambda: operations.redeliver(s, choice, who, dry_run))
     except ChoiceError as exc:
         fail(f"{exc}. Hint: 'cdp-triggers deliveries list'.", EXIT_CONFIG)
     for d in todo.delivered:
         typer.echo(f"{d.id}: delivered already; not sent again")
     if not todo.requests:
         typer.echo(f"nothing to redeliver ({len(todo.delivered)} delivered already)")
+        return
+    if dry_run:
+        for _, request in todo.requests:
+            typer.echo(f"{request.delivery_dead_letter_id}: would be redelivered")
+        typer.echo(f"{len(todo.requests)} would be redelivered (--dry-run: nothing asked)")
         return
     typer.echo(f"asked the dispatcher to redeliver {len(todo.requests)}")
     if wait <= 0:

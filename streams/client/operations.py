@@ -124,11 +124,12 @@ async def request_redeliveries(settings: Settings, requests: list[tuple[bytes, R
             await producer.put_record(t.redeliveries, key.decode(), orjson.dumps(request.model_dump(mode="json")))
 
 
-async def redeliver(settings: Settings, choice: deliveries.Choice, by: str) -> deliveries.Plan:
-    """Ask for what ``choice`` takes (ChoiceError when nothing or an unknown id), except what was delivered since."""
+async def redeliver(settings: Settings, choice: deliveries.Choice, by: str, dry_run: bool = False) -> deliveries.Plan:
+    """Ask for what ``choice`` takes (ChoiceError when nothing or an unknown id), except what was delivered since;
+    ``dry_run``: only say what that would be."""
     letters, done = await given_up(settings)
     todo = deliveries.plan(deliveries.choose(letters, choice), done, by, datetime.now(UTC))
-    if todo.requests:
+    if todo.requests and not dry_run:
         await request_redeliveries(settings, todo.requests)
     return todo
 

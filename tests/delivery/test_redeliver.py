@@ -64,6 +64,10 @@ def test_after_an_outage_redeliver_sends_each_given_up_delivery_once_with_its_we
         assert "20 given up, 20 undelivered" in listed.stdout, listed.stdout + listed.stderr
         outage.down = False
         during_outage = len(http.on("/hook"))
+        preview = cli(settings, "deliveries", "redeliver", "--receiver", "hook", "--dry-run")
+        assert preview.returncode == 0 and "20 would be redelivered (--dry-run: nothing asked)" in preview.stdout
+        settle(settings.kafka_bootstrap, settings.dispatcher_app_id, [d.topics.redeliveries])
+        assert len(http.on("/hook")) == during_outage, "a dry run asked for a redelivery"
         done = cli(settings, "deliveries", "redeliver", "--receiver", "hook", "--by", "ops", "--wait", "90")
         assert done.returncode == 0 and "20 delivered, 0 failed again, 0 pending" in done.stdout, (
             done.stdout + d.log()[-3000:]
