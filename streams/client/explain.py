@@ -125,7 +125,10 @@ def render(kind: str, ident: str, reply: dict[str, Any]) -> list[str]:
             lines.append(f"  task {name}: {task['status']} (started {task['started_at']}, done {task['finished_at']})")
         lines.append(f"  waiting for: {said['waiting_for']}")
         if said["stalls_at"]:
-            lines.append(f"  stalls at {said['stalls_at']} unless it completes first")
+            lines.append(
+                f"  stalls at {said['stalls_at']} unless it completes first; its partition's event time is "
+                f"{said['partition_clock']} (a stall waits for the partition's events, or an idle partition's clock)"
+            )
         lines.append(f"  fired: {', '.join(said['fired']) or 'nothing yet'}")
     else:
         lines.append(f"  latest event at {said['event_time']}")

@@ -251,11 +251,12 @@ def needs_tick(state: RunState, now_us: int, stall_after_us: int, retention_us: 
     return result.state is not state or bool(result.triggers)
 
 
-def explain(state: RunState | None, stall_after_us: int) -> dict[str, Any]:
+def explain(state: RunState | None, stall_after_us: int, clock_us: int | None = None) -> dict[str, Any]:
     """What a run's state says, for people: its tasks with their status and times, what is pending, when it
-    stalls unless it finishes, and the triggers it fired."""
+    stalls unless it finishes, the triggers it fired, and its partition's clock (``clock_us``: the latest event
+    time applied there; a stall waits for it to pass the deadline)."""
     if state is None:
-        return {"known": False}
+        return {"known": False, "partition_clock": None if clock_us is None else from_micros(clock_us).isoformat()}
     deadline = stall_deadline(state, stall_after_us)
 
     def at(us: int | None) -> str | None:
@@ -282,5 +283,6 @@ def explain(state: RunState | None, stall_after_us: int) -> dict[str, Any]:
         "pending": state.pending(),
         "waiting_for": waiting,
         "stalls_at": at(deadline),
+        "partition_clock": at(clock_us),
         "fired": sorted(state.fired),
     }

@@ -302,7 +302,8 @@ class Detector(Generic[S]):
     before: Callable[[Any, int], Awaitable[None]] | None = None
     applied: Callable[[Any, int], None] = lambda event, partition: None  # (event, partition) once applied
     on_control: OnControl | None = None  # commands beyond nudges (ticks)
-    explain: Callable[[str, S | None], dict[str, Any]] | None = None  # (key, state): what it says, for people
+    # (key, state, partition): what the state says, for people
+    explain: Callable[[str, S | None, int], dict[str, Any]] | None = None
 
 
 @dataclass
@@ -431,7 +432,8 @@ class Pipeline:
 
         async def on_control(command: Command, partition: int) -> None:
             if isinstance(command, Explain):
-                said = None if spec.explain is None else spec.explain(command.key, table.get(command.key, partition))
+                state = table.get(command.key, partition)
+                said = None if spec.explain is None else spec.explain(command.key, state, partition)
                 await self.answer(command, spec.name, list(spec.inputs), partition, said)
             elif spec.on_control is not None:
                 await spec.on_control(command, partition)

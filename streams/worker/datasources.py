@@ -24,6 +24,6 @@ def register(p: Pipeline) -> None:
             to_json=DataSourceState.to_dict,
             from_json=DataSourceState.from_dict,
             applied=applied,
-            explain=lambda key, state: datasources.explain(state),
+            explain=lambda key, state, partition: datasources.explain(state),
         )
     )

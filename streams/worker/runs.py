@@ -163,7 +163,7 @@ def register(p: Pipeline) -> RunClocks:
             from_json=RunState.from_dict,
             before=clocks.before,
             on_control=clocks.on_tick,
-            explain=lambda key, state: runs.explain(state, clocks.stall_us),
+            explain=lambda key, state, partition: runs.explain(state, clocks.stall_us, clocks.clock(partition)),
         )
     )
     channel = p.control("runs")

@@ -29,6 +29,6 @@ def register(p: Pipeline, registry: SubscriptionRegistry) -> None:
             observe=observe,
             to_json=EntityState.to_dict,
             from_json=EntityState.from_dict,
-            explain=lambda key, state: thresholds.explain(state, registry.rules_for(key)),
+            explain=lambda key, state, partition: thresholds.explain(state, registry.rules_for(key)),
         )
     )

@@ -156,11 +156,12 @@ def test_partition_time_is_event_time_until_caught_up_and_idle():
 def test_explain_says_what_a_run_waits_for_and_when_it_stalls():
     from streams.detection.runs import explain
 
-    assert explain(None, 3600 * S) == {"known": False}
+    assert explain(None, 3600 * S) == {"known": False, "partition_clock": None}
     undeclared, _, _ = feed(b.task("r1", "segment", "vip", "started", 5))
     assert "no run_started event yet" in explain(undeclared, 3600 * S)["waiting_for"]
     half, _, _ = feed(*whole_run()[:3])  # started, and the first task started and succeeded
-    said = explain(half, 3600 * S)
+    said = explain(half, 3600 * S, T0 + 600 * S)
+    assert said["partition_clock"] == b.at(600)
     assert said["pending"] == [f"{k}:{n}" for k, n in TASKS[1:]] and said["waiting_for"].startswith("4 task(s)")
     assert said["stalls_at"] == b.at(3600) and said["tasks"]["data_source:crm"]["finished_at"] == b.at(5)
     done, _, _ = feed(*whole_run())

@@ -51,6 +51,7 @@ def test_each_kind_is_explained_by_the_worker_that_owns_it(kafka, settings, work
     said = run.explanation
     assert said["pending"] == ["segment:churn"] and said["tasks"]["segment:vip"]["status"] == "succeeded", said
     assert said["stalls_at"] == b.at(settings.stall_after_seconds) and said["fired"] == []
+    assert said["partition_clock"] == b.at(120)  # the latest event time on the run's partition
 
     source = ask(settings, "data-source", "crm").explanation
     assert source["known"] and source["runs"] == [
