@@ -73,7 +73,7 @@ async def explain(settings: Settings, kind: Kind, ident: str, timeout: float = 1
     connection = KafkaConnection(settings)
     producer = connection.producer(request_timeout_ms=int(timeout * 1000))
     replies = connection.consumer(group_id=None, enable_auto_commit=False)
-    request = Explain(request_id=str(uuid.uuid4()), key=aim.key, reply_to=t.explain_replies)
+    request = Explain(request_id=str(uuid.uuid4()), key=aim.key)
     deadline = time.monotonic() + timeout
     try:
         await asyncio.wait_for(producer.start(), timeout)

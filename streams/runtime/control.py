@@ -42,13 +42,13 @@ class Sweep:
 
 @dataclass(frozen=True, slots=True)
 class Explain:
-    """Answer on ``reply_to`` with what the state of ``key`` says (sent by ``cdp-triggers explain`` and the API:
-    the partition's owner answers from its own state, in the stream)."""
+    """Answer with what the state of ``key`` says (sent by ``cdp-triggers explain`` and the API: the partition's
+    owner answers from its own state, in the stream, on the replies topic of its settings: never on a topic the
+    request names, as anyone allowed to ask could then make a worker write anywhere it may)."""
 
     kind: ClassVar[str] = "explain"
     request_id: str
     key: str
-    reply_to: str
 
 
 Command = Nudge | Tick | Sweep | Explain

@@ -456,7 +456,7 @@ class Pipeline:
             worker=self.settings.instance_id or self.settings.app_id,
             answered_at=datetime.now(UTC),
         )
-        topic = self.app.topic(request.reply_to, key_serializer="raw", value_serializer="raw")
+        topic = self.app.topic(self.topics.explain_replies, key_serializer="raw", value_serializer="raw")
         with self.kafka_wait("explain", f"the acknowledgement of the answer to {request.request_id}"):
             await (await topic.send(key=request.request_id.encode(), value=reply.model_dump_json().encode()))
 

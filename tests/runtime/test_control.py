@@ -7,7 +7,7 @@ from streams.runtime.control import Explain, Nudge, Sweep, Tick, decode, encode
 
 
 def test_every_command_round_trips():
-    for command in (Nudge("t"), Tick("r1", 5), Sweep(0, 1.5), Explain("id-1", "segment/vip", "cdp.explain-replies")):
+    for command in (Nudge("t"), Tick("r1", 5), Sweep(0, 1.5), Explain("id-1", "segment/vip")):
         assert decode(encode(command)) == command
 
 
