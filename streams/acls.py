@@ -65,33 +65,16 @@ def acls(role: Role, settings: Settings) -> list[Acl]:
             Acl("topic", (*inputs, t.subscriptions), ("Write", "Describe"), "change events and subscriptions"),
             Acl("topic", (t.subscriptions,), ("Read",), "'subscriptions list' and 'remove' read them"),
         ]
-    if role == "api":
+    if role == "api":  # and the operate routes (dead letters, deliveries) and explain, as the operator does
         return [
             Acl("topic", (t.subscriptions, t.hooks), ("Read", "Write", "Describe"), "subscriptions and hooks"),
             Acl("topic", (t.api_keys,), ("Read", "Describe"), "API keys (hashes), written by operators' CLI"),
-            Acl("topic", inputs, ("Write", "Describe"), "change events posted to /v1/events"),
-            Acl(
-                "topic", tuple(t.control(a) for a in Topics.AGENTS), ("Write", "Describe"), "'explain' asks the workers"
-            ),
-            Acl("topic", (t.explain_replies,), ("Read", "Describe"), "and reads their answers"),
+            Acl("topic", inputs, ("Write", "Describe"), "change events posted to /v1/events, and replays"),
+            *_operations(t, settings)[1:],
         ]
     if role == "operator":
         return [
-            Acl("topic", (t.dead_letter,), ("Read", "Describe"), "'dead-letters list' and 'show' read them"),
-            Acl("topic", (t.dead_letter_replays,), ("Read", "Write", "Describe"), "the record of every replay"),
-            Acl("topic", inputs, ("Write", "Describe"), "'dead-letters replay' publishes on the input topics"),
-            Acl(
-                "topic",
-                (t.delivery_dead_letter, f"{settings.dispatcher_app_id}-deliveries-changelog"),
-                ("Read", "Describe"),
-                "'deliveries list' reads what was given up, and what was delivered since",
-            ),
-            Acl("topic", (t.redeliveries,), ("Write", "Describe"), "'deliveries redeliver' asks the dispatcher"),
-            Acl("topic", (t.delivery_attempts,), ("Read", "Describe"), "'deliveries attempts' reads every attempt"),
-            Acl(
-                "topic", tuple(t.control(a) for a in Topics.AGENTS), ("Write", "Describe"), "'explain' asks the workers"
-            ),
-            Acl("topic", (t.explain_replies,), ("Read", "Describe"), "and reads their answers"),
+            *_operations(t, settings),
             Acl(
                 "topic",
                 (t.actions, t.subscriptions, t.api_keys),
@@ -115,6 +98,27 @@ def acls(role: Role, settings: Settings) -> list[Acl]:
             )
         ]
     return [Acl("topic", (t.actions,), ("Read", "Describe"), "'tail' follows the trigger events")]
+
+
+def _operations(t: Topics, settings: Settings) -> list[Acl]:
+    """What operating the pipeline takes, from the CLI (operator) or the API's operate and read routes (api):
+    dead letters and their replays, given-up deliveries and redeliveries, delivery attempts, explain."""
+    inputs = (t.datasources, t.segments, t.measures, t.runs)
+    return [  # the first, the input topics, the api role has already
+        Acl("topic", inputs, ("Write", "Describe"), "'dead-letters replay' publishes on the input topics"),
+        Acl("topic", (t.dead_letter,), ("Read", "Describe"), "'dead-letters list' and 'show' read them"),
+        Acl("topic", (t.dead_letter_replays,), ("Read", "Write", "Describe"), "the record of every replay"),
+        Acl(
+            "topic",
+            (t.delivery_dead_letter, f"{settings.dispatcher_app_id}-deliveries-changelog"),
+            ("Read", "Describe"),
+            "'deliveries list' reads what was given up, and what was delivered since",
+        ),
+        Acl("topic", (t.redeliveries,), ("Write", "Describe"), "'deliveries redeliver' asks the dispatcher"),
+        Acl("topic", (t.delivery_attempts,), ("Read", "Describe"), "'deliveries attempts' reads every attempt"),
+        Acl("topic", tuple(t.control(a) for a in Topics.AGENTS), ("Write", "Describe"), "'explain' asks the workers"),
+        Acl("topic", (t.explain_replies,), ("Read", "Describe"), "and reads their answers"),
+    ]
 
 
 def kafka_acls_commands(role: Role, principal: str, settings: Settings) -> list[str]:

@@ -293,7 +293,7 @@ def test_connect_time_over_each_listener(secured):
 
 def test_the_api_and_its_hooks_as_least_privileged_principals(secured, tmp_path):
     """The api principal serves subscriptions and hooks, the dispatcher follows the hooks topic: their ACLs suffice."""
-    from tests.support.api import api_settings, start_api
+    from tests.support.api import api_settings, create_key, start_api
 
     dev, base = secured
     base = base.model_copy(update={"data_dir": tmp_path})
@@ -330,6 +330,15 @@ def test_the_api_and_its_hooks_as_least_privileged_principals(secured, tmp_path)
             assert [orjson.loads(r.body)["subject"] for r in callback.requests] == ["segment/api-vip"], (
                 dispatcher.log()[-3000:]
             )
+            # the operations an operate key may call, as the api principal with its own ACLs only
+            ops = create_key(base, "ops", "operate")
+            for path in ("/v1/dead-letters", "/v1/deliveries/failed", "/v1/deliveries/attempts"):
+                [answered] = wait_for(
+                    lambda path=path: [r] if (r := api.call("GET", path, key=ops)).status_code != 401 else None,
+                    30,
+                    f"the operate key on {path}",
+                )
+                assert answered.status_code == 200, f"{path}: {answered.text}\n{api_process.log()[-2000:]}"
         finally:
             for process in (api_process, worker, dispatcher):
                 process.stop()
