@@ -14,8 +14,9 @@ from typing import Any, Literal
 from pydantic import TypeAdapter
 
 from .apikeys import ApiKey
-from .deadletter import DeadLetter, DeliveryDeadLetter
+from .deadletter import DeadLetter, DeliveryAttempt, DeliveryDeadLetter
 from .events import DataSourceChange, MeasureChange, RefreshRunChange, SegmentChange
+from .explain import ExplainReply
 from .hooks import Hook, HookRequest
 from .ingest import BatchItem
 from .routes import RoutesFile
@@ -41,6 +42,8 @@ _OUTPUTS: dict[str, Any] = {
     "trigger-event": TriggerEvent,
     "dead-letter": DeadLetter,
     "delivery-dead-letter": DeliveryDeadLetter,
+    "delivery-attempt": DeliveryAttempt,
+    "explain-reply": ExplainReply,
     "hook": Hook,
     "api-key": ApiKey,
     **{payload_schema_name(model): model for model in {k.payload for k in KINDS.values()}},

@@ -61,6 +61,13 @@ def test_a_hook_registered_through_the_api_gets_signed_triggers_until_deleted(
         assert event["data"]["subscription_id"] == "vip-100" and event["data"]["value"] == 150
         assert first.headers["webhook-id"] == event["id"]
         wait_for(lambda: receiver.on("/flow-b"), what="the first crossing at flow B")
+        attempts = wait_for(
+            lambda: (a := api.call("GET", f"/v1/hooks/{hook['id']}/attempts").json())["total"] and a,
+            what="flow A's attempt record",
+        )
+        [tried] = attempts["items"]  # only this hook's, not flow B's
+        assert (tried["trigger_id"], tried["outcome"], tried["attempt"]) == (event["id"], "delivered", 1)
+        assert tried["receiver"] == f"hook:{hook['id']}" and attempts["health"][tried["receiver"]]["delivered"] == 1
 
         deleted = api.call("DELETE", created.headers["Location"])
         assert deleted.status_code == 204

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
@@ -15,11 +16,13 @@ from schemas.apikeys import ApiKey
 from schemas.hooks import Hook, HookFilter, HookRequest, hook_secret
 from schemas.triggers import event_for_test_send
 
+from ...client import deliveries, operations
 from ...delivery.deliver import ONCE, deliver
 from ...delivery.hooks import receiver_name
 from ...runtime.egress import EgressDenied
 from ..deps import Context, Ctx, HookIdPath, Reader, TypeName, Writer
 from ..problems import FieldError, ProblemError, responses
+from .operations import AttemptList
 from .trigger_types import BY_NAME
 
 router = APIRouter()
@@ -185,3 +188,21 @@ async def test_hook(_: Writer, ctx: Ctx, hook_id: HookIdPath) -> TestResults:
             )
         )
     return TestResults(results=results)
+
+
+@router.get("/v1/hooks/{hook_id}/attempts", name="listHookAttempts", tags=["hooks"], responses=responses(403, 404, 422))
+async def list_hook_attempts(
+    _: Reader,
+    ctx: Ctx,
+    hook_id: HookIdPath,
+    window: Annotated[float, Query(gt=0, le=7 * 86400, description="Seconds counted back")] = 3600.0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> AttemptList:
+    """Every attempt to deliver to this hook in the window: the callback's answer, latency, and when the next
+    attempt is due (test sends are not among them: their answer is the test's)."""
+    if ctx.store.hooks.records.get(hook_id) is None:
+        raise ProblemError(404, f"no hook {hook_id!r}")
+    name = receiver_name(hook_id)
+    found = await operations.attempts(ctx.settings, datetime.now(UTC) - timedelta(seconds=window))
+    chosen = [a for a in found if a.receiver == name]
+    return AttemptList(items=chosen[-limit:], total=len(chosen), health=deliveries.receiver_health(chosen))
