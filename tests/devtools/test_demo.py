@@ -16,6 +16,7 @@ import pytest
 
 from devtools.processes import free_port_block
 from schemas.triggers import TriggerType
+from tests.support.cli import cli
 from tests.support.kafka import env_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.subprocess]
@@ -97,6 +98,8 @@ def test_a_subscription_added_from_the_cli_fires_in_the_demo_then_sigint_stops_e
     )
     assert add.returncode == 0, add.stdout + add.stderr
     _read_until(proc, "my-churn-watch", 120)  # a crossing of the new subscription in the live view
+    asked = cli(settings, "explain", "subscription", "my-churn-watch")  # as the page suggests next
+    assert asked.returncode == 0 and "subscription my-churn-watch: " in asked.stdout, asked.stdout + asked.stderr
     os.killpg(proc.pid, signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
