@@ -9,6 +9,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 
+from devtools.processes import WorkerProcess, free_port
 from tests.support.api import create_key, own_api
 
 pytestmark = [pytest.mark.broker, pytest.mark.subprocess]
@@ -16,8 +17,12 @@ pytestmark = [pytest.mark.broker, pytest.mark.subprocess]
 
 @pytest.fixture(scope="module")
 def api(broker, tmp_path_factory):
-    s, process, client = own_api(broker.bootstrap, tmp_path_factory.mktemp("fuzz"), api_rate_limit_per_minute=1_000_000)
+    tmp = tmp_path_factory.mktemp("fuzz")
+    s, process, client = own_api(broker.bootstrap, tmp, api_rate_limit_per_minute=1_000_000)
+    # a worker, for /v1/explain to have someone to ask (without one it answers 503, as documented)
+    worker = WorkerProcess(s.model_copy(update={"metrics_port": free_port()}), tmp / "worker.log").start()
     yield client, create_key(s, "fuzz-operations", "operate")
+    worker.stop()
     process.stop()
 
 
