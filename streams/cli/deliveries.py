@@ -154,8 +154,7 @@ def deliveries_attempts(
     if window <= 0:
         fail(f"--window {window:g}: must be more than 0", EXIT_CONFIG)
     s = settings()
-    found = run(lambda: operations.attempts(s, datetime.now(UTC) - timedelta(seconds=window)))
-    chosen = [a for a in found if receiver in (None, a.receiver) and trigger in (None, a.trigger_id)]
+    chosen = run(lambda: operations.attempts(s, datetime.now(UTC) - timedelta(seconds=window), receiver, trigger))
     if as_json:
         for a in chosen:
             typer.echo(a.model_dump_json())
@@ -167,4 +166,6 @@ def deliveries_attempts(
             f"{name}: {counts['delivered']} delivered, {counts['retried']} retried, {counts['given_up']} given up"
         )
     if not chosen:
-        typer.echo(f"no delivery attempt in the last {window:g} s" + (" matching the options" if found else ""))
+        typer.echo(
+            f"no delivery attempt in the last {window:g} s" + (" matching the options" if receiver or trigger else "")
+        )

@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from aiokafka import TopicPartition
-from aiokafka.partitioner import murmur2
 
 from schemas.explain import ExplainReply
 from schemas.subscriptions import ThresholdSubscription
 
 from ..runtime.control import Explain, encode
-from ..runtime.kafka import KafkaConnection, close_bounded, require_topics
+from ..runtime.kafka import KafkaConnection, close_bounded, partition_for, require_topics
 from ..settings import Settings
 from ..topics import Topics
 
@@ -84,7 +83,7 @@ async def explain(settings: Settings, kind: Kind, ident: str, timeout: float = 1
 
         await require_topics(existing, [aim.input_topic, control, t.explain_replies])
         count = len(await producer.partitions_for(aim.input_topic))
-        partition = (murmur2(ident.encode()) & 0x7FFFFFFF) % count  # the producers' partitioner (Java's)
+        partition = partition_for(ident.encode(), count)  # where the producers put the key's events
         answers = TopicPartition(t.explain_replies, 0)
         replies.assign([answers])
         await replies.seek_to_end(answers)

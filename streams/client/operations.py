@@ -17,7 +17,7 @@ from aiokafka.errors import KafkaTimeoutError
 from schemas.deadletter import DeadLetter, DeliveryAttempt, DeliveryDeadLetter, Redelivery, Replay, ReplayHistory
 
 from ..runtime.compacted import CompactedView
-from ..runtime.kafka import KafkaConnection, close_bounded, require_topic
+from ..runtime.kafka import KafkaConnection, close_bounded, require_topic, until_assigned
 from ..settings import Settings
 from ..topics import Topics
 from . import deadletters, deliveries
@@ -134,8 +134,11 @@ async def redeliver(settings: Settings, choice: deliveries.Choice, by: str, dry_
     return todo
 
 
-async def attempts(settings: Settings, since: datetime) -> list[DeliveryAttempt]:
-    """Every delivery attempt recorded at or after ``since``, oldest first."""
+async def attempts(
+    settings: Settings, since: datetime, receiver: str | None = None, trigger_id: str | None = None
+) -> list[DeliveryAttempt]:
+    """Every delivery attempt recorded at or after ``since`` (of ``receiver``, of ``trigger_id``, when given),
+    oldest first."""
     topic = Topics(settings).delivery_attempts
     await require_topic(settings, topic)
     # without a group, a consumer given the topic is assigned all of its partitions
@@ -144,11 +147,7 @@ async def attempts(settings: Settings, since: datetime) -> list[DeliveryAttempt]
     try:
         await asyncio.wait_for(consumer.start(), READ_SECONDS)
         deadline = asyncio.get_running_loop().time() + READ_SECONDS
-        while not consumer.assignment():  # aiokafka has no event for its first assignment
-            if asyncio.get_running_loop().time() > deadline:
-                raise KafkaTimeoutError(f"{topic}: no partition assigned within {READ_SECONDS:g} s")
-            await asyncio.sleep(0.05)
-        partitions = sorted(consumer.assignment())
+        partitions = await until_assigned(consumer, READ_SECONDS)
         starts = await consumer.offsets_for_times({tp: int(since.timestamp() * 1000) for tp in partitions})
         ends = await consumer.end_offsets(partitions)
         for tp in partitions:
@@ -161,4 +160,7 @@ async def attempts(settings: Settings, since: datetime) -> list[DeliveryAttempt]
                 found += [DeliveryAttempt.model_validate_json(r.value) for r in records if r.value is not None]
     finally:
         await close_bounded(consumer.stop(), "the attempts reader")
-    return sorted((a for a in found if a.at >= since), key=lambda a: a.at)
+    chosen = (
+        a for a in found if a.at >= since and receiver in (None, a.receiver) and trigger_id in (None, a.trigger_id)
+    )
+    return sorted(chosen, key=lambda a: a.at)

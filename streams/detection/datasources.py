@@ -10,7 +10,7 @@ from schemas.events import DataSourceChange, RefreshStatus
 from schemas.triggers import DataSourceRefreshFailed, DataSourceRefreshSucceeded, TriggerType
 
 from .ids import trigger_id
-from .ordering import Clock, Verdict, admit, from_micros, to_micros
+from .ordering import Clock, Verdict, admit, from_micros, iso, to_micros
 from .trigger import Observation, Trigger
 
 RUNS_REMEMBERED = 8  # refresh runs per source kept for durations and retry counts
@@ -114,15 +114,13 @@ def explain(state: DataSourceState | None) -> dict[str, Any]:
     the source said it would retry (counted, never fired)."""
     if state is None:
         return {"known": False}
-    clock = state.clock
     return {
         "known": True,
-        "event_time": None if clock is None else from_micros(clock.time_us).isoformat(),
-        "last_event_ids": [] if clock is None else list(clock.recent_ids),
+        **Clock.explained(state.clock),
         "runs": [
             {
                 "refresh_run_id": a.run_id,
-                "started_at": None if a.started_us is None else from_micros(a.started_us).isoformat(),
+                "started_at": iso(a.started_us),
                 "retried_failures": a.retried_failures,
             }
             for a in state.runs

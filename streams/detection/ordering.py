@@ -19,6 +19,11 @@ def from_micros(micros: int) -> datetime:
     return EPOCH + timedelta(microseconds=micros)
 
 
+def iso(micros: int | None) -> str | None:
+    """A time in microseconds as people and JSON read it (explanations)."""
+    return None if micros is None else from_micros(micros).isoformat()
+
+
 class Verdict(Enum):
     APPLY = "apply"
     STALE = "stale"
@@ -35,6 +40,14 @@ class Clock:
 
     def to_dict(self) -> dict[str, Any]:
         return {"t": self.time_us, "s": self.sequence, "ids": list(self.recent_ids)}
+
+    @staticmethod
+    def explained(clock: Clock | None) -> dict[str, Any]:
+        """The last applied event, as explanations show it: its time and the recent ids a repeat is known by."""
+        return {
+            "event_time": None if clock is None else iso(clock.time_us),
+            "last_event_ids": [] if clock is None else list(clock.recent_ids),
+        }
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Clock:

@@ -24,7 +24,7 @@ from schemas.triggers import (
 )
 
 from .ids import trigger_id
-from .ordering import Clock, Verdict, admit, from_micros, to_micros
+from .ordering import Clock, Verdict, admit, from_micros, iso, to_micros
 from .trigger import Observation, Trigger
 
 FINAL = frozenset({TaskStatus.SUCCEEDED.value, TaskStatus.FAILED.value, TaskStatus.SKIPPED.value})
@@ -256,11 +256,8 @@ def explain(state: RunState | None, stall_after_us: int, clock_us: int | None = 
     stalls unless it finishes, the triggers it fired, and its partition's clock (``clock_us``: the latest event
     time applied there; a stall waits for it to pass the deadline)."""
     if state is None:
-        return {"known": False, "partition_clock": None if clock_us is None else from_micros(clock_us).isoformat()}
+        return {"known": False, "partition_clock": iso(clock_us)}
     deadline = stall_deadline(state, stall_after_us)
-
-    def at(us: int | None) -> str | None:
-        return None if us is None else from_micros(us).isoformat()
 
     if state.started_us is None:
         waiting = "no run_started event yet: its tasks are unknown, so it can neither complete nor stall"
@@ -273,16 +270,16 @@ def explain(state: RunState | None, stall_after_us: int, clock_us: int | None = 
     return {
         "known": True,
         "trigger": state.trigger,
-        "started_at": at(state.started_us),
-        "last_event_at": at(state.last_event_us or None),
+        "started_at": iso(state.started_us),
+        "last_event_at": iso(state.last_event_us or None),
         "declared": list(state.declared) if state.declared is not None else None,
         "tasks": {
-            name: {"status": t.status, "started_at": at(t.started_us), "finished_at": at(t.finished_us)}
+            name: {"status": t.status, "started_at": iso(t.started_us), "finished_at": iso(t.finished_us)}
             for name, t in sorted(state.tasks.items())
         },
         "pending": state.pending(),
         "waiting_for": waiting,
-        "stalls_at": at(deadline),
-        "partition_clock": at(clock_us),
+        "stalls_at": iso(deadline),
+        "partition_clock": iso(clock_us),
         "fired": sorted(state.fired),
     }

@@ -24,7 +24,7 @@ from schemas.subscriptions import ThresholdSubscription
 from schemas.triggers import ThresholdCrossed, TriggerType
 
 from .ids import trigger_id
-from .ordering import Clock, Verdict, admit, from_micros, to_micros
+from .ordering import Clock, Verdict, admit, to_micros
 from .trigger import Observation, Trigger
 
 
@@ -237,10 +237,4 @@ def explain(state: EntityState | None, rules: Iterable[Rule]) -> dict[str, Any]:
                 "why": why,
             }
         )
-    clock = state.clock
-    return {
-        "value": state.value,
-        "event_time": None if clock is None else from_micros(clock.time_us).isoformat(),
-        "last_event_ids": [] if clock is None else list(clock.recent_ids),
-        "subscriptions": subscriptions,
-    }
+    return {"value": state.value, **Clock.explained(state.clock), "subscriptions": subscriptions}

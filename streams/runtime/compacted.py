@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from ..settings import Settings
 from .codec import Decoder, Rejected
-from .kafka import KafkaConnection, close_bounded
+from .kafka import KafkaConnection, close_bounded, until_assigned
 
 log = logging.getLogger(__name__)
 CONFIRM_SECONDS = 1.0
@@ -54,8 +54,7 @@ class CompactedView:
                 self.topic, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
             )
             await self._consumer.start()
-            while not self._consumer.assignment():  # noqa: ASYNC110 (aiokafka has no event for its first assignment)
-                await asyncio.sleep(0.05)
+            await until_assigned(self._consumer)
         if start is not None:
             consumer = self._consumer
             tps = sorted(consumer.assignment())

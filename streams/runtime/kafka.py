@@ -25,6 +25,7 @@ from aiokafka.errors import (
     InvalidTimestampError,
     KafkaConnectionError,
     KafkaError,
+    KafkaTimeoutError,
     MessageSizeTooLargeError,
     RecordListTooLargeError,
     RecordTooLargeError,
@@ -32,6 +33,7 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
     for_code,
 )
+from aiokafka.partitioner import murmur2
 
 from ..settings import ConfigError, Settings
 from ..topics import Topics
@@ -39,8 +41,9 @@ from ..topics import Topics
 log = logging.getLogger("cdp_triggers")
 
 
-# aiokafka's stop waits until each connection is closed, and asyncio closes a TLS one only once the peer answers
-# its close_notify or 30 s pass: brokers may not answer, so each stop over SSL/SASL_SSL could take 30 s.
+# aiokafka's stop waits until each of its connections has closed. Awaited inside a task being cancelled, over
+# SASL_SSL, that wait was seen never to end (a worker's stop then hit its shutdown bound); run as a task of its
+# own, with this bound, it ends in milliseconds.
 CLOSE_SECONDS = 5.0
 
 
@@ -51,6 +54,23 @@ async def close_bounded(close: Awaitable[object], what: str) -> None:
         await asyncio.wait_for(close, CLOSE_SECONDS)
     except TimeoutError:
         log.warning("%s did not close in %g s (its connections had not closed); going on", what, CLOSE_SECONDS)
+
+
+def partition_for(key: bytes, count: int) -> int:
+    """The partition the Java client's default partitioner (murmur2) picks for ``key`` among ``count``."""
+    partition: int = (murmur2(key) & 0x7FFFFFFF) % count
+    return partition
+
+
+async def until_assigned(consumer: AIOKafkaConsumer, timeout: float | None = None) -> list[TopicPartition]:
+    """The partitions of a group-less consumer given its topics, once it has them (aiokafka has no event for its
+    first assignment); KafkaTimeoutError after ``timeout`` s, when one is given."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while not consumer.assignment():
+        if deadline is not None and time.monotonic() > deadline:
+            raise KafkaTimeoutError(f"no partition of {sorted(consumer.subscription())} assigned within {timeout:g} s")
+        await asyncio.sleep(0.05)
+    return sorted(consumer.assignment())
 
 
 class MissingTopicsError(Exception):

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypedDict, TypeVar
 
 import faust
-from aiokafka.partitioner import murmur2
 
 from schemas.deadletter import DeliveryDeadLetter
 from schemas.explain import ExplainReply
@@ -31,6 +30,7 @@ from .continuity import Incoming, OffsetLedger
 from .control import Command, ControlChannel, Explain, Nudge
 from .faust_fixes import kafka_producer, timer
 from .health import Health
+from .kafka import partition_for
 from .state import Change, StateTable
 
 log = logging.getLogger("cdp_triggers")
@@ -159,7 +159,7 @@ class Publisher:
         count = self._partitions.get(topic)
         if count is None:
             count = self._partitions[topic] = len(await kafka_producer(self._app).partitions_for(topic))
-        partition: int = (murmur2(key) & 0x7FFFFFFF) % count
+        partition = partition_for(key, count)
         if topic == self._actions:
             if len(self._partition_of) >= 100_000:
                 self._partition_of.clear()

@@ -7,12 +7,12 @@ deadline that event's time has reached is stalled, in the stream, as a live
 worker would have done at that moment. The clock is state (the ``run-clocks``
 table, written with the runs it judged), not memory: after a restart or a
 rebalance the partition's next owner goes on from the same time, so a late
-run stalls on the same event whatever happened to the workers. A partition caught up and idle has no
-events to bring time, so a timer sends ``Tick`` commands with its clock
-(``detection.runs.partition_clock``: the wall clock, once idle) to the
-partition's control topic, and the agent applies them like any event (Faust
-writes a table only while processing a message of its partition). Ticks also
-evict runs that are done with.
+run stalls on the same event whatever happened to the workers. A partition
+caught up and idle has no events to bring time, so a timer sends ``Tick``
+commands with its clock (``detection.runs.partition_clock``: the wall clock,
+once idle) to the partition's control topic, and the agent applies them like
+any event (Faust writes a table only while processing a message of its
+partition). Ticks also evict runs that are done with.
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ import asyncio
 import base64
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -25,13 +24,14 @@ from confluent_kafka.admin import (
 )
 
 from devtools.broker import USERS, DevBroker
-from devtools.processes import ROOT, WorkerProcess, env_for, free_port, free_port_block
+from devtools.processes import ROOT, WorkerProcess, free_port, free_port_block
 from devtools.settings import load_broker_settings
 from streams.acls import ROLES, acls
 from streams.runtime.kafka import check, ensure_topics
 from streams.settings import Settings
 from streams.topics import Topics
 from tests.support import builders as b
+from tests.support.cli import cli
 from tests.support.doc_blocks import code_blocks
 from tests.support.kafka import Kafka
 from tests.support.kafka import test_settings as settings_for
@@ -84,18 +84,6 @@ def grant_every_role(dev: DevBroker, settings: Settings) -> None:
 def as_user(dev: DevBroker, base: Settings, user: str, how: str, **extra: object) -> Settings:
     secured = {k.removeprefix("CDP_").lower(): v for k, v in dev.client_settings(user, how).items()}
     return base.model_copy(update={**secured, "metrics_port": free_port(), "instance_id": f"{user}-{how}", **extra})
-
-
-def cli(settings: Settings, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "streams.cli", *args],
-        env=env_for(settings),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        input=stdin,
-    )
 
 
 def secrets_of(dev: DevBroker) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import urlsplit, urlunsplit
 
@@ -16,7 +16,6 @@ from schemas.apikeys import ApiKey
 from schemas.hooks import Hook, HookFilter, HookRequest, hook_secret
 from schemas.triggers import event_for_test_send
 
-from ...client import deliveries, operations
 from ...delivery.deliver import ONCE, deliver
 from ...delivery.hooks import receiver_name
 from ...runtime.egress import EgressDenied
@@ -202,7 +201,4 @@ async def list_hook_attempts(
     attempt is due (test sends are not among them: their answer is the test's)."""
     if ctx.store.hooks.records.get(hook_id) is None:
         raise ProblemError(404, f"no hook {hook_id!r}")
-    name = receiver_name(hook_id)
-    found = await operations.attempts(ctx.settings, datetime.now(UTC) - timedelta(seconds=window))
-    chosen = [a for a in found if a.receiver == name]
-    return AttemptList(items=chosen[-limit:], total=len(chosen), health=deliveries.receiver_health(chosen))
+    return await AttemptList.read(ctx, window, limit, receiver=receiver_name(hook_id))

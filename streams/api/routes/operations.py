@@ -24,7 +24,7 @@ from schemas.deadletter import (
 )
 
 from ...client import deadletters, deliveries, operations
-from ..deps import Ctx, Operator
+from ..deps import Context, Ctx, Operator
 from ..problems import FieldError, ProblemError, responses
 
 router = APIRouter()
@@ -197,6 +197,14 @@ class AttemptList(BaseModel):
         description="Per receiver, of all that match: delivered, retried, given_up"
     )
 
+    @classmethod
+    async def read(
+        cls, ctx: Context, window: float, limit: int, receiver: str | None = None, trigger_id: str | None = None
+    ) -> AttemptList:
+        since = datetime.now(UTC) - timedelta(seconds=window)
+        chosen = await operations.attempts(ctx.settings, since, receiver, trigger_id)
+        return cls(items=chosen[-limit:], total=len(chosen), health=deliveries.receiver_health(chosen))
+
 
 @router.get("/v1/deliveries/attempts", name="listDeliveryAttempts", tags=["operations"], responses=responses(403, 422))
 async def list_delivery_attempts(
@@ -209,9 +217,7 @@ async def list_delivery_attempts(
 ) -> AttemptList:
     """Every delivery attempt of the window: the receiver's answer, latency and when the next attempt is due,
     and each receiver's health (delivered, retried, given up)."""
-    found = await operations.attempts(ctx.settings, datetime.now(UTC) - timedelta(seconds=window))
-    chosen = [a for a in found if receiver in (None, a.receiver) and trigger_id in (None, a.trigger_id)]
-    return AttemptList(items=chosen[-limit:], total=len(chosen), health=deliveries.receiver_health(chosen))
+    return await AttemptList.read(ctx, window, limit, receiver, trigger_id)
 
 
 class RedeliverRequest(BaseModel):
