@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .deadletter import DeadLetter
+
 
 class ExplainReply(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -22,3 +24,8 @@ class ExplainReply(BaseModel):
     )
     worker: str = Field(description="The worker that answered")
     answered_at: datetime
+    dead_letters: list[DeadLetter] | None = Field(
+        None,
+        description="A segment's or measure's events rejected to the dead-letter topic (keyed by its id or naming "
+        "it), newest first, at most 10; added by the asker, not the worker (null: not asked, or not readable in time)",
+    )

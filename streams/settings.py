@@ -114,6 +114,13 @@ class Settings(BaseSettings):
         description="The largest record, encoded: larger input messages are dead-lettered, and the CLI, the "
         "producer library and the API refuse to write a larger event, subscription or hook",
     )
+    explain_history: int = Field(
+        10,
+        ge=0,
+        le=100,
+        description="Evaluations each segment and measure remembers for explain: value, event and what it did to "
+        "each subscription, ignored events included (0: none); kept in the detection state",
+    )
     stall_after_seconds: float = Field(3600.0, gt=0, description="A refresh run unfinished this long fires 'stalled'")
     stall_check_interval_seconds: float = Field(30.0, gt=0, description="How often in-flight runs are checked")
     idle_partition_seconds: float = Field(
@@ -310,6 +317,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "progress_timeout_seconds",
     ),
     "Workers: detection": (
+        "explain_history",
         "stall_after_seconds",
         "stall_check_interval_seconds",
         "idle_partition_seconds",

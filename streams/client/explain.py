@@ -9,6 +9,7 @@ request's id. Nothing holds a second copy of the state, and any number of worker
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import Any, Literal
 
 from aiokafka import TopicPartition
 
+from schemas.deadletter import DeadLetter
 from schemas.explain import ExplainReply
 from schemas.subscriptions import ThresholdSubscription
 
@@ -24,6 +26,11 @@ from ..runtime.control import Explain, encode
 from ..runtime.kafka import KafkaConnection, close_bounded, partition_for, require_topics
 from ..settings import Settings
 from ..topics import Topics
+from .deadletters import original, readable
+from .operations import dead_letters
+
+log = logging.getLogger(__name__)
+DEAD_LETTERS_SHOWN = 10
 
 Kind = Literal["segment", "measure", "data-source", "run"]
 KINDS: tuple[Kind, ...] = ("segment", "measure", "data-source", "run")
@@ -65,7 +72,44 @@ class NoAnswer(Exception):
 
 
 async def explain(settings: Settings, kind: Kind, ident: str, timeout: float = 10.0) -> ExplainReply:
-    """What the state of ``ident`` says, from the worker that owns it; ``NoAnswer`` after ``timeout`` s."""
+    """What the state of ``ident`` says, from the worker that owns it, with a segment's or measure's dead letters;
+    ``NoAnswer`` after ``timeout`` s, whatever Kafka does meanwhile."""
+    aim = target(Topics(settings), kind, ident)
+    deadline = time.monotonic() + timeout
+    entity = kind in ("segment", "measure")
+    rejected = asyncio.ensure_future(_dead_letters(settings, aim.input_topic, ident) if entity else _nothing())
+    try:
+        reply = await asyncio.wait_for(_ask(settings, kind, ident, timeout), timeout + 1)
+    except TimeoutError:
+        raise NoAnswer(f"no answer for {kind} {ident!r} within {timeout:g} s: Kafka did not answer in time") from None
+    finally:  # the dead letters get what is left of the time
+        await asyncio.wait([rejected], timeout=max(deadline - time.monotonic(), 1.0))
+        rejected.cancel()
+    found = None if rejected.cancelled() or rejected.exception() is not None else rejected.result()
+    if found is None and entity:
+        log.warning("the dead letters of %s %s were not read in time: the answer leaves them out", kind, ident)
+    return reply.model_copy(update={"dead_letters": found})
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def _dead_letters(settings: Settings, topic: str, ident: str) -> list[DeadLetter]:
+    """The dead letters of one entity's input: keyed by its id (as producers key them) or naming it."""
+
+    def names(letter: DeadLetter) -> bool:
+        key, value = original(letter)
+        if key == ident.encode():
+            return True
+        doc = readable(value)
+        return isinstance(doc, dict) and ident in (doc.get("segment_id"), doc.get("measure_id"))
+
+    letters = [letter for letter in await dead_letters(settings) if letter.topic == topic and names(letter)]
+    return sorted(letters, key=lambda letter: letter.dead_lettered_at, reverse=True)[:DEAD_LETTERS_SHOWN]
+
+
+async def _ask(settings: Settings, kind: Kind, ident: str, timeout: float) -> ExplainReply:
     t = Topics(settings)
     aim = target(t, kind, ident)
     control = t.control(aim.agent)
@@ -75,8 +119,8 @@ async def explain(settings: Settings, kind: Kind, ident: str, timeout: float = 1
     request = Explain(request_id=str(uuid.uuid4()), key=aim.key)
     deadline = time.monotonic() + timeout
     try:
-        await asyncio.wait_for(producer.start(), timeout)
-        await asyncio.wait_for(replies.start(), timeout)
+        await producer.start()
+        await replies.start()
 
         async def existing() -> set[str]:
             return set((await producer.client.fetch_all_metadata()).topics())
@@ -115,7 +159,9 @@ def render(kind: str, ident: str, reply: dict[str, Any]) -> list[str]:
             value = said["value"]
             lines.append(f"  latest value {value:g} at {said['event_time']}" if value is not None else "  no value yet")
         for sub in said.get("subscriptions", []):
-            lines.append(f"  subscription {sub['subscription_id']}: {sub['status']}: {sub['why']}")
+            lines += _subscription(sub)
+        for letter in reply.get("dead_letters") or []:
+            lines.append(f"  dead letter {letter['id']} ({letter['reason']}): {letter['error']}")
     elif not said.get("known"):
         lines.append("  the worker has seen no event for it (or it was done with and evicted)")
     elif kind == "run":
@@ -134,8 +180,33 @@ def render(kind: str, ident: str, reply: dict[str, Any]) -> list[str]:
         for attempt in said["runs"]:
             lines.append(
                 f"  refresh {attempt['refresh_run_id']}: started {attempt['started_at']}, "
-                f"{attempt['retried_failures']} retried failure(s)"
+                f"{attempt['retried_failures']} retried failure(s), {_ended(attempt)}"
             )
     applied = ", ".join(f"{t}[{reply['partition']}] before offset {o}" for t, o in reply["applied"].items())
     lines.append(f"  (answered by {reply['worker']} at {reply['answered_at']}, from its state of {applied})")
     return lines
+
+
+def _subscription(sub: dict[str, Any]) -> list[str]:
+    lines = [f"  subscription {sub['subscription_id']}: {sub['status']}: {sub['why']}"]
+    if sub.get("since"):
+        lines.append(f"    {sub['status']} since event {sub['since']['event_id']} at {sub['since']['event_time']}")
+    fired = sub.get("last_trigger")
+    if fired:
+        lines.append(
+            f"    last trigger {fired['id']} on event {fired['event_id']} at {fired['event_time']}, "
+            f"value {fired['value']:g}"
+        )
+    if sub.get("evaluations"):
+        lines.append("    last evaluations, in arrival order, latest first:")
+    for seen in sub.get("evaluations", []):
+        lines.append(
+            f"      {seen['event_time']} {seen['event_id']} {seen['value']:g}: {seen['outcome']}: {seen['why']}"
+        )
+    return lines
+
+
+def _ended(attempt: dict[str, Any]) -> str:
+    if attempt.get("outcome") is None:
+        return "no outcome yet"
+    return f"{attempt['outcome']} at {attempt['ended_at']} (event {attempt['event_id']})"

@@ -3,7 +3,7 @@ the source will retry is only counted."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from schemas.events import DataSourceChange, RefreshStatus
@@ -21,6 +21,8 @@ class RefreshAttempt:
     run_id: str
     started_us: int | None
     retried_failures: int
+    # how it ended, once a trigger said so: ("succeeded" or "failed", event time µs, event id)
+    ended: tuple[str, int, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,13 +43,18 @@ class DataSourceState:
     def to_dict(self) -> dict[str, Any]:
         return {
             "clock": self.clock.to_dict() if self.clock else None,
-            "runs": [[a.run_id, a.started_us, a.retried_failures] for a in self.runs],
+            "runs": [[a.run_id, a.started_us, a.retried_failures, a.ended] for a in self.runs],
         }
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> DataSourceState:
         clock = Clock.from_dict(raw["clock"]) if raw["clock"] else None
-        return cls(clock, tuple(RefreshAttempt(*run) for run in raw["runs"]))
+        return cls(clock, tuple(_attempt(*run) for run in raw["runs"]))
+
+
+def _attempt(run_id: str, started_us: int | None, retried: int, ended: list[Any] | None = None) -> RefreshAttempt:
+    """A remembered run as stored (older states have no ``ended``)."""
+    return RefreshAttempt(run_id, started_us, retried, None if ended is None else (ended[0], ended[1], ended[2]))
 
 
 def key(event: DataSourceChange) -> str:
@@ -74,6 +81,7 @@ def observe(state: DataSourceState | None, event: DataSourceChange) -> Observati
         attempt = RefreshAttempt(attempt.run_id, attempt.started_us, attempt.retried_failures + 1)
     else:
         triggers = (_outcome(event, attempt, time_us),)
+        attempt = replace(attempt, ended=(event.status.value, time_us, event.event_id))
     return Observation(verdict, DataSourceState(clock, state.with_run(attempt)), triggers)
 
 
@@ -102,16 +110,21 @@ def _outcome(event: DataSourceChange, attempt: RefreshAttempt, time_us: int) -> 
         data = DataSourceRefreshSucceeded(succeeded_at=event.event_time, row_count=event.row_count, **common)
     return Trigger(
         type=kind,
-        id=trigger_id(kind.value, event.data_source_id, event.event_id),
+        id=_trigger_id(event.status.value, event.data_source_id, event.event_id),
         subject=f"data-source/{event.data_source_id}",
         time=event.event_time,
         data=data,
     )
 
 
-def explain(state: DataSourceState | None) -> dict[str, Any]:
+def _trigger_id(status: str, data_source_id: str, event_id: str) -> str:
+    kind = TriggerType.DATA_SOURCE_REFRESH_FAILED if status == "failed" else TriggerType.DATA_SOURCE_REFRESH_SUCCEEDED
+    return trigger_id(kind.value, data_source_id, event_id)
+
+
+def explain(state: DataSourceState | None, data_source_id: str) -> dict[str, Any]:
     """What a data source's state says: its latest event and the refresh runs it remembers, with the failures
-    the source said it would retry (counted, never fired)."""
+    the source said it would retry (counted, never fired) and how each ended, with its trigger."""
     if state is None:
         return {"known": False}
     return {
@@ -122,6 +135,10 @@ def explain(state: DataSourceState | None) -> dict[str, Any]:
                 "refresh_run_id": a.run_id,
                 "started_at": iso(a.started_us),
                 "retried_failures": a.retried_failures,
+                "outcome": None if a.ended is None else a.ended[0],
+                "ended_at": None if a.ended is None else iso(a.ended[1]),
+                "event_id": None if a.ended is None else a.ended[2],
+                "trigger_id": None if a.ended is None else _trigger_id(a.ended[0], data_source_id, a.ended[2]),
             }
             for a in state.runs
         ],

@@ -8,6 +8,10 @@ Per subscription the state is one flag, ``armed``:
 - disarmed and a value below the recovery threshold: re-arm.
 Armed therefore implies the previous value was below the threshold, so a fire
 is exactly "previous below, new at or above, not fired since re-arming".
+
+For people (``explain``), the state also keeps what it cannot be rebuilt from:
+per subscription the event its arming dates from and its last fire, and per
+entity its last evaluations (a bounded history, ignored events included).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -24,7 +28,7 @@ from schemas.subscriptions import ThresholdSubscription
 from schemas.triggers import ThresholdCrossed, TriggerType
 
 from .ids import trigger_id
-from .ordering import Clock, Verdict, admit, to_micros
+from .ordering import Clock, Verdict, admit, iso, to_micros
 from .trigger import Observation, Trigger
 
 
@@ -60,6 +64,40 @@ class Rule:
 class Arming:
     fingerprint: str
     armed: bool | None  # None: no value seen yet, the next one is the baseline
+    since: tuple[str, int] | None = None  # (event id, event time µs) that set ``armed``
+    fired: tuple[str, int, float] | None = None  # the last fire: (event id, event time µs, value)
+
+    def to_json(self) -> list[Any]:
+        return [self.fingerprint, self.armed, self.since, self.fired]
+
+    @classmethod
+    def from_json(cls, raw: list[Any]) -> Arming:
+        since, fired = (raw[2], raw[3]) if len(raw) > 2 else (None, None)  # older states: [fingerprint, armed]
+        return cls(
+            raw[0],
+            raw[1],
+            None if since is None else (since[0], since[1]),
+            None if fired is None else (fired[0], fired[1], fired[2]),
+        )
+
+
+# What one event did to one subscription, as its history keeps it (one letter: a history holds many)
+OUTCOMES = {
+    "b": ("baseline", "the first value it saw; a baseline never fires"),
+    "f": ("fired", "from below the threshold to at or above it"),
+    "u": ("below", "below the threshold; armed"),
+    "w": ("waiting", "not below the recovery threshold; cannot fire until re-armed"),
+    "r": ("rearmed", "below the recovery threshold; fires on the next crossing"),
+}
+IGNORED = {Verdict.STALE: "stale", Verdict.DUPLICATE: "repeat"}
+IGNORED_WHY = {
+    "stale": "ignored: older than the latest applied event",
+    "repeat": "ignored: this event id was applied already",
+}
+# One evaluation, as stored: [input offset, event id, event time µs, value, outcome], the outcome being
+# {subscription id: letter of OUTCOMES} or, for an event not applied, "stale" or "repeat". Plain JSON values:
+# the history is written and read with the state, and never decoded further on the hot path.
+Evaluated = list[Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +105,14 @@ class EntityState:
     clock: Clock | None = None
     value: float | None = None
     arming: Mapping[str, Arming] = field(default_factory=dict)
+    history: tuple[Evaluated, ...] = ()  # the last evaluations, oldest first
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "clock": self.clock.to_dict() if self.clock else None,
             "value": self.value,
-            "arming": {sid: [a.fingerprint, a.armed] for sid, a in self.arming.items()},
+            "arming": {sid: a.to_json() for sid, a in self.arming.items()},
+            "history": list(self.history),
         }
 
     @classmethod
@@ -80,8 +120,18 @@ class EntityState:
         return cls(
             Clock.from_dict(raw["clock"]) if raw["clock"] else None,
             raw["value"],
-            {sid: Arming(fp, armed) for sid, (fp, armed) in raw["arming"].items()},
+            {sid: Arming.from_json(a) for sid, a in raw["arming"].items()},
+            tuple(raw.get("history", ())),
         )
+
+    def noted(self, entry: Evaluated, keep: int) -> tuple[Evaluated, ...]:
+        """The history with ``entry`` added, at most ``keep`` long."""
+        return (self.history + (entry,))[-keep:] if keep > 0 else ()
+
+    def recorded(self, offset: int | None) -> bool:
+        """Whether the history already holds the input message at ``offset``: a replay after a restart (the
+        state was written before its offset was committed) must not be noted again, as a repeat."""
+        return offset is not None and bool(self.history) and offset <= self.history[-1][0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,16 +160,28 @@ def key(event: SegmentChange | MeasureChange) -> str:
 
 
 def observe(
-    state: EntityState | None, event: SegmentChange | MeasureChange, subscriptions: Subscriptions
+    state: EntityState | None,
+    event: SegmentChange | MeasureChange,
+    subscriptions: Subscriptions,
+    offset: int | None = None,
+    keep: int = 0,
 ) -> Observation[EntityState]:
-    """One value of one entity against that entity's subscriptions, with the trigger of each crossing."""
+    """One value of one entity against that entity's subscriptions, with the trigger of each crossing;
+    ``offset``: the input message's, ``keep``: how many evaluations the history keeps."""
     kind: Literal["segment", "measure"]
     if isinstance(event, SegmentChange):
         kind, entity_id, name, value = "segment", event.segment_id, event.segment_name, float(event.member_count)
     else:
         kind, entity_id, name, value = "measure", event.measure_id, event.measure_name, event.value
     found = evaluate(
-        state, event.event_id, to_micros(event.event_time), event.sequence, value, subscriptions.rules_for(key(event))
+        state,
+        event.event_id,
+        to_micros(event.event_time),
+        event.sequence,
+        value,
+        subscriptions.rules_for(key(event)),
+        offset,
+        keep,
     )
     triggers = tuple(
         crossing_trigger(crossing, kind, entity_id, name, event.event_id, event.event_time, event.run_id)
@@ -135,22 +197,31 @@ def evaluate(
     sequence: int | None,
     value: float,
     rules: Iterable[Rule],
+    offset: int | None = None,
+    keep: int = 0,
 ) -> Evaluation:
     """Apply one value of one entity against that entity's subscriptions.
 
     Subscriptions absent from ``rules`` are dropped from the state, so removed
-    subscriptions leave it at the entity's next event.
+    subscriptions leave it at the entity's next event. With ``keep`` > 0 the
+    state's history notes this evaluation, an ignored (stale or repeated) event
+    too: the state then changes although the verdict is not APPLY.
     """
     if not math.isfinite(value):
         raise ValueError(f"value must be finite, got {value!r}")  # the schema rejects these first
     state = state or EntityState()
     verdict, clock = admit(state.clock, event_id, time_us, sequence)
+    noting = keep > 0 and not state.recorded(offset)
     if verdict is not Verdict.APPLY:
-        return Evaluation(verdict, state)
+        if not noting:
+            return Evaluation(verdict, state)
+        entry = [offset, event_id, time_us, value, IGNORED[verdict]]
+        return Evaluation(verdict, replace(state, history=state.noted(entry, keep)))
 
     previous = state.value
     before = state.arming
     arming: dict[str, Arming] = {}
+    outcomes: dict[str, str] = {}
     crossings = []
     for rule in rules:
         known = before.get(rule.subscription_id)
@@ -159,18 +230,30 @@ def evaluate(
             armed = None if previous is None else previous < rule.threshold
         else:
             armed = known.armed
+        fired = None if known is None else known.fired
         if armed is None:
-            armed = value < rule.threshold
+            armed, outcome = value < rule.threshold, "b"
         elif armed and value >= rule.threshold:
             crossings.append(Crossing(rule, previous, value))  # type: ignore[arg-type]  # previous: set once armed
-            armed = False
-        elif not armed and value < rule.rearm_below:
-            armed = True
+            armed, outcome, fired = False, "f", (event_id, time_us, value)
+        elif armed:
+            outcome = "u"
+        elif value < rule.rearm_below:
+            armed, outcome = True, "r"
+        else:
+            outcome = "w"
+        outcomes[rule.subscription_id] = outcome
         # most values change no subscription's arming: keep its (immutable) record
         arming[rule.subscription_id] = (
-            known if known is not None and known.armed == armed else Arming(rule.fingerprint, armed)
+            known
+            if known is not None and known.armed == armed
+            else Arming(rule.fingerprint, armed, (event_id, time_us), fired)
         )
-    return Evaluation(verdict, EntityState(clock, value, arming), tuple(crossings))
+    if noting:
+        history = state.noted([offset, event_id, time_us, value, outcomes], keep)
+    else:  # a replayed message, or no history kept (any held before the setting changed is dropped)
+        history = state.history[-keep:] if keep > 0 else ()
+    return Evaluation(verdict, EntityState(clock, value, arming, history), tuple(crossings))
 
 
 def crossing_trigger(
@@ -208,10 +291,16 @@ def crossing_trigger(
     )
 
 
-def explain(state: EntityState | None, rules: Iterable[Rule]) -> dict[str, Any]:
-    """What an entity's state says, for people: its latest value and event, and per subscription whether it
-    is armed, waiting to re-arm or waiting for a baseline, and what would change that."""
+def explain(state: EntityState | None, rules: Iterable[Rule], entity_key: str) -> dict[str, Any]:
+    """What an entity's state says, for people: its latest value and event, its last evaluations, and per
+    subscription whether it is armed, waiting to re-arm or waiting for a baseline (since which event), its last
+    trigger, what each recent value did to it, and what would change it."""
     state = state or EntityState()
+    kind = (
+        TriggerType.SEGMENT_THRESHOLD_CROSSED
+        if entity_key.startswith("segment/")
+        else TriggerType.MEASURE_THRESHOLD_CROSSED
+    )
     subscriptions = []
     for rule in rules:
         known = state.arming.get(rule.subscription_id)
@@ -228,6 +317,8 @@ def explain(state: EntityState | None, rules: Iterable[Rule]) -> dict[str, Any]:
                 f"the value reached {rule.threshold:g} (it fired, or was there already); "
                 f"re-arms below {rule.rearm_below:g}"
             )
+        since = None if known is None or known.since is None else known.since
+        fired = None if known is None else known.fired
         subscriptions.append(
             {
                 "subscription_id": rule.subscription_id,
@@ -235,6 +326,44 @@ def explain(state: EntityState | None, rules: Iterable[Rule]) -> dict[str, Any]:
                 "recovery_threshold": rule.rearm_below,
                 "status": status,
                 "why": why,
+                "since": None if since is None else {"event_id": since[0], "event_time": iso(since[1])},
+                "last_trigger": None
+                if fired is None
+                else {
+                    "id": trigger_id(kind.value, rule.subscription_id, rule.fingerprint, entity_key, fired[0]),
+                    "event_id": fired[0],
+                    "event_time": iso(fired[1]),
+                    "value": fired[2],
+                },
+                "evaluations": [
+                    evaluation
+                    for entry in reversed(state.history)
+                    if (evaluation := _evaluation(entry, rule.subscription_id)) is not None
+                ],
             }
         )
-    return {"value": state.value, **Clock.explained(state.clock), "subscriptions": subscriptions}
+    return {
+        "value": state.value,
+        **Clock.explained(state.clock),
+        "evaluations": len(state.history),
+        "subscriptions": subscriptions,
+    }
+
+
+def _evaluation(entry: Evaluated, subscription_id: str) -> dict[str, Any] | None:
+    """One history entry as one subscription saw it (newest first in explanations); None: before it existed."""
+    offset, event_id, time_us, value, outcome = entry
+    if isinstance(outcome, str):
+        code, said = outcome, IGNORED_WHY[outcome]
+    elif subscription_id in outcome:
+        code, said = OUTCOMES[outcome[subscription_id]]
+    else:
+        return None
+    return {
+        "offset": offset,
+        "event_id": event_id,
+        "event_time": iso(time_us),
+        "value": value,
+        "outcome": code,
+        "why": said,
+    }

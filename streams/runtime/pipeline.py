@@ -295,7 +295,7 @@ class Detector(Generic[S]):
     table: str  # its state table (and changelog topic): renaming it loses the state
     inputs: dict[str, Any]  # topic -> input model (or union of models)
     key: Callable[[Any], str]  # the entity an event belongs to: its state key
-    observe: Callable[[S | None, Any], Observation[S]]
+    observe: Callable[[S | None, Any, int], Observation[S]]  # (state, event, input offset)
     to_json: Callable[[S], Any]
     from_json: Callable[[Any], S]
     # (event, partition), before its entity's rule: time the event brings to its partition (due stalls)
@@ -422,8 +422,11 @@ class Pipeline:
             if spec.before is not None:
                 await spec.before(event, msg.partition)
             key = spec.key(event)
-            obs = spec.observe(table.get(key, msg.partition), event)
+            state = table.get(key, msg.partition)
+            obs = spec.observe(state, event, msg.offset)
             if not self.applies(msg, obs.verdict):
+                if obs.state is not state:  # the ignored event noted in the state's history (explain)
+                    table.put(key, obs.state, msg.partition)
                 return
             spec.applied(event, msg.partition)
             for trigger in obs.triggers:

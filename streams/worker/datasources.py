@@ -20,10 +20,10 @@ def register(p: Pipeline) -> None:
             table="datasources",
             inputs={p.topics.datasources: DataSourceChange},
             key=datasources.key,
-            observe=datasources.observe,
+            observe=lambda state, event, offset: datasources.observe(state, event),
             to_json=DataSourceState.to_dict,
             from_json=DataSourceState.from_dict,
             applied=applied,
-            explain=lambda key, state, partition: datasources.explain(state),
+            explain=lambda key, state, partition: datasources.explain(state, key),
         )
     )

@@ -158,7 +158,7 @@ def register(p: Pipeline) -> RunClocks:
             table="refresh-runs",
             inputs={p.topics.runs: RefreshRunChange},
             key=runs.key,
-            observe=runs.observe,
+            observe=lambda state, event, offset: runs.observe(state, event),
             to_json=RunState.to_dict,
             from_json=RunState.from_dict,
             before=clocks.before,

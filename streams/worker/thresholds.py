@@ -15,10 +15,12 @@ from .registry import SubscriptionRegistry
 
 
 def register(p: Pipeline, registry: SubscriptionRegistry) -> None:
-    def observe(state: EntityState | None, event: Any) -> Observation[EntityState]:
+    keep = p.settings.explain_history
+
+    def observe(state: EntityState | None, event: Any, offset: int) -> Observation[EntityState]:
         if not registry.ready.is_set():
             raise RuntimeError("the subscription registry must be loaded before the worker starts")
-        return thresholds.observe(state, event, registry)
+        return thresholds.observe(state, event, registry, offset, keep)
 
     p.detector(
         Detector(
@@ -29,6 +31,6 @@ def register(p: Pipeline, registry: SubscriptionRegistry) -> None:
             observe=observe,
             to_json=EntityState.to_dict,
             from_json=EntityState.from_dict,
-            explain=lambda key, state, partition: thresholds.explain(state, registry.rules_for(key)),
+            explain=lambda key, state, partition: thresholds.explain(state, registry.rules_for(key), key),
         )
     )

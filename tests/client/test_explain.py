@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from schemas.deadletter import DeadLetter, DeadLetterReason
 from schemas.explain import ExplainReply
 from streams.client.explain import render, target
 from streams.detection import thresholds
@@ -18,8 +19,9 @@ from tests.support.doc_blocks import code_blocks
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "why.md"
 
 
-def reply(agent: str, key: str, explanation: dict, topic: str, offset: int) -> dict:
+def reply(agent: str, key: str, explanation: dict, topic: str, offset: int, dead_letters=None) -> dict:
     return ExplainReply(
+        dead_letters=dead_letters,
         request_id="r",
         agent=agent,
         key=key,
@@ -33,13 +35,26 @@ def reply(agent: str, key: str, explanation: dict, topic: str, offset: int) -> d
 
 def test_the_pages_example_is_what_explain_prints_for_that_state():
     rule = Rule("vip-1000", 1000.0, 950.0)
+    hour = 3600 * 10**6
     at = to_micros(datetime(2026, 12, 7, 7, 0, tzinfo=UTC))
-    below = thresholds.evaluate(None, "e1", at, None, 900.0, [rule]).state
-    crossed = thresholds.evaluate(below, "e2", at + 3600 * 10**6, None, 1012.0, [rule])
-    assert crossed.crossings
-    said = thresholds.explain(crossed.state, [rule])
+    state = None
+    for offset, (event_id, time_us, value) in enumerate(
+        (("e-0700", at, 900.0), ("e-0800", at + hour, 1012.0), ("e-0630", at - hour // 2, 1200.0)), start=40
+    ):
+        state = thresholds.evaluate(state, event_id, time_us, None, value, [rule], offset, keep=10).state
+    said = thresholds.explain(state, [rule], "segment/vip")
+    letter = DeadLetter(
+        id="cdp.segment-changes/0/43",
+        reason=DeadLetterReason.SCHEMA,
+        error="member_count: Input should be greater than or equal to 0",
+        topic="cdp.segment-changes",
+        partition=0,
+        offset=43,
+        dead_lettered_at=datetime(2026, 12, 7, 8, 0, 1, tzinfo=UTC),
+        worker="worker-1",
+    )
     [example] = [block for block in code_blocks(PAGE, "text") if block.startswith("segment vip")]
-    shown = render("segment", "vip", reply("thresholds", "segment/vip", said, "cdp.segment-changes", 42))
+    shown = render("segment", "vip", reply("thresholds", "segment/vip", said, "cdp.segment-changes", 44, [letter]))
     assert "\n".join(shown) + "\n" == example
 
 
@@ -47,7 +62,7 @@ def test_unknown_keys_are_said_in_words():
     for kind, agent in (("run", "runs"), ("data-source", "datasources")):
         shown = render(kind, "x", reply(agent, "x", {"known": False}, "t", 0))
         assert "has seen no event for it" in shown[1], shown
-    empty = thresholds.explain(None, [])
+    empty = thresholds.explain(None, [], "measure/m")
     assert "has seen no event" in render("measure", "m", reply("thresholds", "measure/m", empty, "t", 0))[1]
 
 

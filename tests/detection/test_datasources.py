@@ -84,13 +84,20 @@ def test_remembered_runs_are_bounded_and_state_round_trips():
 def test_explain_lists_the_remembered_refreshes():
     from streams.detection.datasources import explain
 
-    assert explain(None) == {"known": False}
-    state = None
-    for doc in (
+    assert explain(None, "crm") == {"known": False}
+    state, out = run(
         b.datasource("crm", "started", 0, run="r1"),
         b.datasource("crm", "failed", 5, run="r1", will_retry=True),
-    ):
-        state = observe(state, DataSourceChange.model_validate(doc)).state
-    said = explain(state)
-    assert said["runs"] == [{"refresh_run_id": "r1", "started_at": b.at(0), "retried_failures": 1}]
-    assert said["event_time"] == b.at(5)
+        b.datasource("crm", "started", 6, run="r2"),
+        b.datasource("crm", "succeeded", 9, run="r2"),
+    )
+    said = explain(state, "crm")
+    pending = {"outcome": None, "ended_at": None, "event_id": None, "trigger_id": None}
+    assert said["runs"][0] == {"refresh_run_id": "r1", "started_at": b.at(0), "retried_failures": 1, **pending}
+    # how a refresh ended, with the trigger it fired: the same id the trigger carried
+    done = said["runs"][1]
+    assert (done["outcome"], done["ended_at"], done["trigger_id"]) == ("succeeded", b.at(9), fired(out[3]).id)
+    assert said["event_time"] == b.at(9)
+    assert DataSourceState.from_dict(state.to_dict()) == state
+    older = {"clock": None, "runs": [["r0", None, 2]]}  # a state written before outcomes were kept
+    assert DataSourceState.from_dict(older).runs[0].ended is None

@@ -5,6 +5,7 @@ import pytest
 
 from schemas.subscriptions import ThresholdSubscription
 from schemas.triggers import TriggerType
+from streams.detection import ordering
 from streams.detection.ordering import Verdict
 from streams.detection.thresholds import Crossing, EntityState, Rule, crossing_trigger, evaluate
 
@@ -236,14 +237,75 @@ def test_explain_says_each_subscriptions_state_and_what_changes_it():
     from streams.detection.thresholds import explain
 
     rule = Rule("vip", 1000.0, 950.0)
-    status = lambda state: [s["status"] for s in explain(state, [rule])["subscriptions"]]  # noqa: E731
+    status = lambda state: [s["status"] for s in explain(state, [rule], "segment/s")["subscriptions"]]  # noqa: E731
     assert status(None) == ["baseline"]
     below = evaluate(None, "e1", 1, None, 900.0, [rule]).state
-    assert status(below) == ["armed"] and explain(below, [rule])["value"] == 900.0
+    assert status(below) == ["armed"] and explain(below, [rule], "segment/s")["value"] == 900.0
     fired = evaluate(below, "e2", 2, None, 1012.0, [rule])
     assert fired.crossings and status(fired.state) == ["waiting"]
-    assert "re-arms below 950" in explain(fired.state, [rule])["subscriptions"][0]["why"]
+    assert "re-arms below 950" in explain(fired.state, [rule], "segment/s")["subscriptions"][0]["why"]
     # a subscription added (or changed) after the latest value: judged from that value, as detection will
     assert status(evaluate(None, "e1", 1, None, 900.0, []).state) == ["armed"]
-    assert explain(fired.state, [Rule("vip", 2000.0, 1500.0)])["subscriptions"][0]["status"] == "armed"
-    assert explain(fired.state, [])["last_event_ids"] == ["e1", "e2"]
+    assert explain(fired.state, [Rule("vip", 2000.0, 1500.0)], "segment/s")["subscriptions"][0]["status"] == "armed"
+    assert explain(fired.state, [], "segment/s")["last_event_ids"] == ["e1", "e2"]
+
+
+def test_history_notes_every_outcome_and_ignored_event_with_its_offset():
+    from streams.detection.thresholds import explain
+
+    rule = Rule("vip", 1000.0, 950.0)
+    state, offset = None, 100
+    triggers = []
+    for event_id, t, value in (
+        ("e1", 10, 1100.0),  # baseline
+        ("e2", 20, 900.0),  # re-armed (the baseline was at or above)
+        ("e3", 30, 920.0),  # below
+        ("e4", 40, 1012.0),  # fired
+        ("e5", 50, 990.0),  # waiting
+        ("e4", 60, 1012.0),  # a repeat of e4's id
+        ("e6", 35, 5.0),  # older than e5: stale
+    ):
+        found = evaluate(state, event_id, t, None, value, [rule], offset, keep=10)
+        triggers += [
+            crossing_trigger(c, "segment", "s", "S", event_id, ordering.from_micros(t), None) for c in found.crossings
+        ]
+        state, offset = found.state, offset + 1
+    said = explain(state, [rule], "segment/s")["subscriptions"][0]
+    seen = [(e["event_id"], e["offset"], e["outcome"]) for e in said["evaluations"]]
+    assert seen == [
+        ("e6", 106, "stale"),
+        ("e4", 105, "repeat"),
+        ("e5", 104, "waiting"),
+        ("e4", 103, "fired"),
+        ("e3", 102, "below"),
+        ("e2", 101, "rearmed"),
+        ("e1", 100, "baseline"),
+    ]
+    [fire] = triggers
+    assert said["last_trigger"] == {"id": fire.id, "event_id": "e4", "event_time": ordering.iso(40), "value": 1012.0}
+    assert said["since"] == {"event_id": "e4", "event_time": ordering.iso(40)}  # disarmed by the fire
+    assert EntityState.from_dict(state.to_dict()) == state
+
+
+def test_a_replayed_message_is_not_noted_twice_and_the_history_is_bounded():
+    rule = Rule("vip", 1000.0, 950.0)
+    first = evaluate(None, "e1", 1, None, 900.0, [rule], 7, keep=3).state
+    # the same message again after a restart (its state was written, its offset not committed): a repeat by id,
+    # but it is at an offset the history holds, so it is not invented as a second evaluation
+    again = evaluate(first, "e1", 1, None, 900.0, [rule], 7, keep=3)
+    assert again.verdict is Verdict.DUPLICATE and again.state is first
+    # a genuine repeat, a later message with the same event id, is noted
+    assert len(evaluate(first, "e1", 1, None, 900.0, [rule], 8, keep=3).state.history) == 2
+    state = first
+    for n in range(2, 8):
+        state = evaluate(state, f"e{n}", n, None, 900.0, [rule], 6 + n, keep=3).state
+    assert [entry[1] for entry in state.history] == ["e5", "e6", "e7"]
+    assert evaluate(state, "e8", 8, None, 900.0, [rule], 20, keep=0).state.history == ()
+    # without a history nothing changes for an ignored event
+    assert evaluate(state, "e1", 1, None, 900.0, [rule], 21, keep=0).state is state
+
+
+def test_states_written_before_the_history_are_read():
+    older = {"clock": None, "value": 5.0, "arming": {"vip": ["1000.0/950.0", True]}}
+    state = EntityState.from_dict(older)
+    assert state.arming["vip"].armed is True and state.arming["vip"].since is None and state.history == ()

@@ -4,14 +4,18 @@ shows it in words, the API answers the same; a control message that is not a com
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
 from streams.client.explain import explain
+from streams.runtime.kafka import ensure_topics
 from tests.support import builders as b
 from tests.support.api import api_settings, start_api
 from tests.support.cli import cli
+from tests.support.kafka import free_port
 from tests.support.metrics import wait_for_metric
+from tests.support.scenario import triggers_by_id
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.subprocess]
@@ -42,6 +46,7 @@ def test_each_kind_is_explained_by_the_worker_that_owns_it(kafka, settings, work
     kafka.produce(t.runs, "r-9", b.run_started("r-9", [("segment", "vip"), ("segment", "churn")], 0))
     kafka.produce(t.runs, "r-9", b.task("r-9", "segment", "vip", "succeeded", 120))
     kafka.produce(t.datasources, "crm", b.datasource("crm", "failed", 30, run="ds-run-1", will_retry=True))
+    kafka.produce(t.datasources, "crm", b.datasource("crm", "succeeded", 40, run="ds-run-1", event_id="ds-ok"))
     kafka.flush()
     fired = wait_for(lambda: (r := ask(settings, "segment", "vip")).explanation["value"] == 1012.0 and r, 30, "1012")
     [sub] = fired.explanation["subscriptions"]
@@ -53,10 +58,11 @@ def test_each_kind_is_explained_by_the_worker_that_owns_it(kafka, settings, work
     assert said["stalls_at"] == b.at(settings.stall_after_seconds) and said["fired"] == []
     assert said["partition_clock"] == b.at(120)  # the latest event time on the run's partition
 
-    source = ask(settings, "data-source", "crm").explanation
-    assert source["known"] and source["runs"] == [
-        {"refresh_run_id": "ds-run-1", "started_at": None, "retried_failures": 1}
-    ], source
+    source = wait_for(lambda: (r := ask(settings, "data-source", "crm").explanation)["known"] and r, 30, "crm")
+    [refresh] = source["runs"]
+    assert (refresh["refresh_run_id"], refresh["retried_failures"], refresh["outcome"]) == ("ds-run-1", 1, "succeeded")
+    assert refresh["ended_at"] == b.at(40) and refresh["event_id"] == "ds-ok", refresh
+    assert triggers_by_id(kafka, t.actions, [refresh["trigger_id"]], timeout=30)[refresh["trigger_id"]]
     assert ask(settings, "measure", "never-seen").explanation["subscriptions"] == []
 
     # a stranger's message on the control topic is skipped, and the worker goes on answering
@@ -84,3 +90,71 @@ def test_each_kind_is_explained_by_the_worker_that_owns_it(kafka, settings, work
     assert cli(settings, "explain", "subscription", "nope").returncode == 1
     wrong = cli(settings, "explain", "table", "x")
     assert wrong.returncode == 2 and "KIND 'table'" in wrong.stderr, wrong.stderr
+
+
+# (event id, seconds, member count, the outcome explain must give it): every outcome a value can have
+HISTORY = [
+    ("h1", 10, 1100, "baseline"),
+    ("h2", 20, 900, "rearmed"),
+    ("h3", 30, 920, "below"),
+    ("h4", 40, 1012, "fired"),
+    ("h5", 50, 990, "waiting"),
+    ("h4", 60, 1012, "repeat"),  # an id applied already
+    ("h6", 35, 5, "stale"),  # older than h5
+]
+
+
+def evaluations(reply) -> list[tuple[str, str]]:
+    [sub] = reply.explanation["subscriptions"]
+    return [(e["event_id"], e["outcome"]) for e in reversed(sub["evaluations"])]
+
+
+def test_each_outcome_is_explained_with_its_event_through_a_sigkill_replay_and_a_rebalance(
+    kafka, broker, tmp_path, worker_factory
+):
+    """The history is state: after a SIGKILL that left every offset uncommitted (so the restarted worker reads
+    all of it again), and on another worker after a rebalance, explain gives the same evaluations: none lost,
+    and the replayed messages not invented as repeats."""
+    from tests.support.kafka import test_settings
+
+    settings = test_settings(broker.bootstrap, tmp_path, commit_interval_seconds=600)
+    asyncio.run(ensure_topics(settings))
+    first = worker_factory(settings, "first").start()
+    t = first.topics
+    kafka.produce(t.subscriptions, "vip-1000", b.subscription("vip-1000", "segment", "vip", 1000, recovery=950))
+    kafka.flush()
+    wait_for_metric(first, "cdp_triggers_subscriptions_active 1.0")
+    for event_id, at, count, _ in HISTORY:
+        kafka.produce(t.segments, "vip", b.segment("vip", count, at, event_id=event_id))
+    kafka.produce(t.segments, "vip", b.segment("vip", -1, 70, event_id="bad"))  # not valid: a dead letter
+    kafka.flush()
+    expected = [(event_id, outcome) for event_id, _, _, outcome in HISTORY]
+    seen = wait_for(
+        lambda: (r := ask(settings, "segment", "vip")) and evaluations(r) == expected and r.dead_letters and r,
+        30,
+        "all",
+    )
+    [sub] = seen.explanation["subscriptions"]
+    [trigger] = triggers_by_id(kafka, t.actions, [sub["last_trigger"]["id"]], timeout=30).values()
+    assert trigger[0]["data"]["value"] == 1012 and sub["last_trigger"]["event_id"] == "h4"
+    assert [letter.id for letter in seen.dead_letters] == [f"{t.segments}/{seen.partition}/{len(HISTORY)}"]
+    time.sleep(1.0)  # the state is flushed to its changelog and store; the offsets are not committed
+
+    first.kill()
+    first.start()
+    # everything was read again: the five applied ids and the repeat of h4 are repeats by id now
+    wait_for_metric(first, f'cdp_triggers_input_ignored_total{{reason="duplicate",topic="{t.segments}"}} 6.0')
+    again = wait_for(lambda: (r := ask(settings, "segment", "vip")) and r.applied[t.segments] and r, 30, "restart")
+    assert evaluations(again) == expected, "a replay after the SIGKILL changed the history"
+    assert again.explanation == seen.explanation
+
+    second = worker_factory(
+        settings.model_copy(
+            update={"instance_id": "second", "metrics_port": free_port(), "data_dir": tmp_path / "second"}
+        ),
+        "second",
+    ).start()
+    first.stop()  # the second worker takes every partition and restores the state from its changelog
+    moved = wait_for(lambda: (r := ask(settings, "segment", "vip")) and r.worker == "second" and r, 60, "rebalance")
+    assert moved.explanation == seen.explanation
+    assert second.running
