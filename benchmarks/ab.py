@@ -8,6 +8,7 @@ Prints each run's steady rate and the CPU seconds of the worker and of the broke
 A variant is ``name:K=V,...``: a lower-case K is a Settings field of the worker, an upper-case K an
 environment variable of its process (not CDP_*: those come from the settings), ``PY`` the interpreter of
 another checkout (its code runs the worker). ``SIZES=events,entities,subscriptions`` (80000,10000,20000).
+``PROFILE=DIR``: py-spy samples each run, into DIR/<variant>-<round>.speedscope.json.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from streams.settings import load_settings
 from . import pipeline as bench
 
 
-def run_variant(settings, spec: str, tmp: Path, inputs: list[str], events: int, broker: int) -> dict:
+def run_variant(
+    settings, spec: str, tmp: Path, inputs: list[str], events: int, broker: int, profile: Path | None = None
+) -> dict:
     overrides, env, python = {}, {}, sys.executable
     for item in filter(None, spec.split(",")):
         key, value = item.split("=", 1)
@@ -42,7 +45,7 @@ def run_variant(settings, spec: str, tmp: Path, inputs: list[str], events: int, 
     broker_before = bench.cpu_seconds(broker)
     try:
         variant = type(settings).model_validate({**settings.model_dump(), **overrides})  # validated: a typo fails here
-        figures, workers = bench.run_workers(variant, 1, tmp, inputs, events)
+        figures, workers = bench.run_workers(variant, 1, tmp, inputs, events, profile)
         figures["worker_cpu_s"] = round(bench.cpu_seconds(workers[0].proc.pid), 1)
         figures["rss_mib"] = round(bench.rss_mib(workers[0].proc.pid))
         for worker in workers:
@@ -67,7 +70,9 @@ def main() -> None:
     for round_ in range(int(os.environ.get("ROUNDS", "2"))):
         for name, spec in variants:
             group = settings.model_copy(update={"app_id": f"ab-{tag}-{name}-{round_}"})
-            f = run_variant(group, spec, tmp, inputs, events, broker)
+            profiles = os.environ.get("PROFILE")
+            profile = Path(profiles) / f"{name}-{round_}.speedscope.json" if profiles else None
+            f = run_variant(group, spec, tmp, inputs, events, broker, profile)
             print(
                 f"round {round_} {name:12s} steady {f['steady_events_per_second'] or 0:>7,} events/s, "
                 f"start-up {f['startup_seconds']} s, triggers {f['triggers']:,}, worker CPU {f['worker_cpu_s']} s, "

@@ -5,7 +5,7 @@ benchmark's generated segment and measure events, each step timed apart.
 What the worker spends beyond this is the shell, Faust, aiokafka and the
 broker.
 
-    uv run python -m benchmarks.core [EVENTS]
+    uv run python -m benchmarks.core [EVENTS] [EXPLAIN_HISTORY]
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ class _Table(dict):  # the parts of a Faust memory table a StateTable touches
         self.data = self
 
 
-def main(events: int = 40_000) -> None:
+def main(events: int = 40_000, keep: int = 10) -> None:
+    """``keep``: the explain history (CDP_EXPLAIN_HISTORY)."""
     plan = Plan(events, 10_000, 20_000, 0, 0, 0)
     registry = SubscriptionRegistry()
     for key, doc in subscriptions(plan.entities, plan.subscriptions):
@@ -68,7 +69,9 @@ def main(events: int = 40_000) -> None:
         rules = registry.rules_for(key)
         t3 = clock()
         value = float(event.member_count) if isinstance(event, SegmentChange) else event.value
-        found = thresholds.evaluate(state, event.event_id, to_micros(event.event_time), event.sequence, value, rules)
+        found = thresholds.evaluate(
+            state, event.event_id, to_micros(event.event_time), event.sequence, value, rules, i, keep
+        )
         t4 = clock()
         spent["decode"] += t1 - t0
         spent["state read"] += t2 - t1
@@ -97,4 +100,4 @@ def main(events: int = 40_000) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 40_000)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 40_000, int(sys.argv[2]) if len(sys.argv) > 2 else 10)

@@ -41,12 +41,24 @@ def _event(event_id: str, **fields: object) -> dict:
 def main(n: int) -> None:
     rules = [Rule("a", 100, 90), Rule("b", 200, 200)]
 
-    def entity(i: int) -> tuple[str, dict]:
-        state = None
-        for k, v in enumerate((50, 150)):
-            state = thresholds.evaluate(state, f"e{i}-{k}", 1_700_000_000_000_000 + k, None, v, rules).state
-        assert state is not None
-        return f"segment/seg-{i}", {"p": 0, "s": state.to_dict()}
+    def entity(keep: int, values: int):
+        """An entity that has seen ``values`` values, with a history of ``keep`` evaluations."""
+
+        def make(i: int) -> tuple[str, dict]:
+            state = None
+            for k in range(values):
+                value = 50 if k % 2 == 0 else 150
+                time_us = 1_700_000_000_000_000 + k
+                state = thresholds.evaluate(state, f"e{i}-{k}", time_us, None, value, rules, 1_000 + k, keep).state
+            assert state is not None
+            return f"segment/seg-{i}", {"p": 0, "s": state.to_dict()}
+
+        return make
+
+    def changelog_bytes(make) -> int:
+        """The record a changelog and RocksDB hold for one entity: its key and value as JSON."""
+        key, value = make(0)
+        return len(json.dumps(key)) + len(json.dumps(value, separators=(",", ":")))
 
     def source(i: int) -> tuple[str, dict]:
         doc = _event(
@@ -96,7 +108,12 @@ def main(n: int) -> None:
         if i % 1000 == 999:  # as the registry stores what it read after each poll
             registry.commit({})
 
-    measure("threshold entity with 2 subscriptions (table value)", n, entity)
+    for keep in (0, 10):
+        make = entity(keep, 12)
+        per = measure(f"threshold entity, 2 subscriptions, history {keep} (table value)", n, make)
+        print(
+            f"{'':<58} {changelog_bytes(make):8d} bytes as JSON (changelog record)  {per * 1e6 / 2**20:,.0f} MiB per 1M"
+        )
     measure("data source (table value)", n, source)
     measure("in-flight refresh run, 6 tasks, 3 done (table value)", max(n // 10, 1), run)
     measure("subscription in the registry (record bytes + rule)", n, subscription)

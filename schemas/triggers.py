@@ -41,6 +41,14 @@ class TriggerType(StrEnum):
         """A bounded, human label: 'segment.threshold.crossed'."""
         return self.value.removeprefix(_TYPE_PREFIX).rsplit(".", 1)[0]
 
+    @classmethod
+    def from_short(cls, name: str) -> TriggerType:
+        """The type a short name stands for; ValueError naming the choices."""
+        for kind in cls:
+            if kind.short == name:
+                return kind
+        raise ValueError(f"{name!r} is not a trigger type: use one of {', '.join(sorted(k.short for k in cls))}")
+
 
 class _Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

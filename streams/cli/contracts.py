@@ -55,16 +55,17 @@ def routes_test(
     from ..delivery.deliver import ONCE, Delivery, deliver
     from ..delivery.receivers import make_sender
 
-    by_name = {t.short: t for t in TriggerType}
-    if trigger_type not in by_name:
-        fail(f"--type {trigger_type!r}: must be one of {', '.join(sorted(by_name))}", EXIT_CONFIG)
+    try:
+        kind = TriggerType.from_short(trigger_type)
+    except ValueError as exc:
+        fail(f"--type {exc}", EXIT_CONFIG)
     try:
         routes = load(path)
     except RoutesError as exc:
         fail(str(exc), EXIT_CONFIG)
     if receiver not in routes.receivers:
         fail(f"RECEIVER {receiver!r}: not in {path}; it has {', '.join(sorted(routes.receivers))}", EXIT_CONFIG)
-    event = event_for_test_send(by_name[trigger_type], "/cdp-triggers/routes-test", datetime.now(UTC))
+    event = event_for_test_send(kind, "/cdp-triggers/routes-test", datetime.now(UTC))
 
     async def send() -> Delivery:
         async with aiohttp.ClientSession(headers={"User-Agent": "cdp-triggers"}) as session:

@@ -17,6 +17,17 @@ deliveries_app = typer.Typer(
 )
 
 
+def _type(text: str | None):
+    from schemas.triggers import TriggerType
+
+    if text is None:
+        return None
+    try:
+        return TriggerType.from_short(text)
+    except ValueError as exc:
+        fail(f"--type {exc}", EXIT_CONFIG)
+
+
 def _reason(text: str | None):
     from schemas.deadletter import DeliveryFailure
 
@@ -47,6 +58,7 @@ def deliveries_list(
     reason: str | None = typer.Option(None, "--reason", help="rejected, exhausted, expired or no_recipients"),
     since: str | None = typer.Option(None, "--since", help="Given up at or after this ISO 8601 time"),
     until: str | None = typer.Option(None, "--until", help="Given up before this ISO 8601 time"),
+    trigger_type: str | None = typer.Option(None, "--type", help="Only triggers of this type (short name)"),
     undelivered: bool = typer.Option(False, "--undelivered", help="Only those not delivered since"),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line"),
 ) -> None:
@@ -54,7 +66,10 @@ def deliveries_list(
     from ..client.deliveries import Choice, select
 
     letters, delivered = _load(settings())
-    chosen = select(letters, Choice((), receiver, _reason(reason), when(since, "--since"), when(until, "--until")))
+    chosen = select(
+        letters,
+        Choice((), receiver, _reason(reason), when(since, "--since"), when(until, "--until"), _type(trigger_type)),
+    )
     if undelivered:
         chosen = [d for d in chosen if d.id not in delivered]
     for d in chosen:
@@ -89,6 +104,7 @@ def deliveries_redeliver(
     reason: str | None = typer.Option(None, "--reason", help="Only those given up for this reason"),
     since: str | None = typer.Option(None, "--since", help="Given up at or after this ISO 8601 time"),
     until: str | None = typer.Option(None, "--until", help="Given up before this ISO 8601 time"),
+    trigger_type: str | None = typer.Option(None, "--type", help="Only triggers of this type (short name)"),
     by: str | None = typer.Option(None, "--by", help="Who asks, for the record (default: user@host)"),
     wait: float = typer.Option(60.0, "--wait", help="Seconds to wait for the outcomes (0: ask and return)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be redelivered, and how many; ask nothing"),
@@ -99,7 +115,9 @@ def deliveries_redeliver(
     from ..client.deliveries import Choice, ChoiceError, outcome
 
     s = settings()
-    choice = Choice(tuple(ids or ()), receiver, _reason(reason), when(since, "--since"), when(until, "--until"))
+    choice = Choice(
+        tuple(ids or ()), receiver, _reason(reason), when(since, "--since"), when(until, "--until"), _type(trigger_type)
+    )
     asked = datetime.now(UTC)
     try:
         who = by or f"{getpass.getuser()}@{socket.gethostname()}"

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from schemas.deadletter import DeliveryAttempt, DeliveryDeadLetter, DeliveryFailure, Redelivery
+from schemas.triggers import TriggerType
 
 
 @dataclass(frozen=True)
@@ -21,9 +22,10 @@ class Choice:
     reason: DeliveryFailure | None = None
     since: datetime | None = None
     until: datetime | None = None
+    trigger_type: TriggerType | None = None
 
     def filters(self) -> bool:
-        return any(f is not None for f in (self.receiver, self.reason, self.since, self.until))
+        return any(f is not None for f in (self.receiver, self.reason, self.since, self.until, self.trigger_type))
 
 
 class ChoiceError(ValueError):
@@ -42,6 +44,7 @@ def select(letters: Iterable[DeliveryDeadLetter], choice: Choice = Choice()) -> 
             and (choice.reason is None or d.reason == choice.reason)
             and (choice.since is None or d.dead_lettered_at >= choice.since)
             and (choice.until is None or d.dead_lettered_at < choice.until)
+            and (choice.trigger_type is None or d.event.get("type") == choice.trigger_type.value)
         ),
         key=lambda d: (d.dead_lettered_at, d.id),
     )
@@ -50,7 +53,7 @@ def select(letters: Iterable[DeliveryDeadLetter], choice: Choice = Choice()) -> 
 def choose(letters: Iterable[DeliveryDeadLetter], choice: Choice) -> list[DeliveryDeadLetter]:
     """What a redelivery takes: something must be chosen, and every id named must exist."""
     if not choice.ids and not choice.filters():
-        raise ChoiceError("choose what to redeliver: ids, a receiver, a reason or a time range")
+        raise ChoiceError("choose what to redeliver: ids, a receiver, a reason, a trigger type or a time range")
     chosen = select(letters, choice)
     missing = sorted(set(choice.ids) - {d.id for d in chosen})
     if missing:

@@ -67,9 +67,6 @@ class Arming:
     since: tuple[str, int] | None = None  # (event id, event time µs) that set ``armed``
     fired: tuple[str, int, float] | None = None  # the last fire: (event id, event time µs, value)
 
-    def to_json(self) -> list[Any]:
-        return [self.fingerprint, self.armed, self.since, self.fired]
-
     @classmethod
     def from_json(cls, raw: list[Any]) -> Arming:
         since, fired = (raw[2], raw[3]) if len(raw) > 2 else (None, None)  # older states: [fingerprint, armed]
@@ -94,10 +91,13 @@ IGNORED_WHY = {
     "stale": "ignored: older than the latest applied event",
     "repeat": "ignored: this event id was applied already",
 }
-# One evaluation, as stored: [input offset, event id, event time µs, value, outcome], the outcome being
-# {subscription id: letter of OUTCOMES} or, for an event not applied, "stale" or "repeat". Plain JSON values:
-# the history is written and read with the state, and never decoded further on the hot path.
-Evaluated = list[Any]
+# One evaluation, as stored: one string of lines "input offset, event id, event time µs, value", then per
+# subscription its id and the letter of its outcome (OUTCOMES), or, for an event not applied, "stale" or
+# "repeat". Ids cannot hold a line break (schemas.events.Id). One string, not a list of values: a history is
+# read and written with its state on every event and decoded only to be explained, and a string costs a
+# quarter of the memory (benchmarks/state_memory.py).
+Evaluated = str
+SEP = "\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,13 +106,15 @@ class EntityState:
     value: float | None = None
     arming: Mapping[str, Arming] = field(default_factory=dict)
     history: tuple[Evaluated, ...] = ()  # the last evaluations, oldest first
+    noted_to: int | None = None  # the input offset of the last one (kept apart: it is compared per event)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "clock": self.clock.to_dict() if self.clock else None,
             "value": self.value,
-            "arming": {sid: a.to_json() for sid, a in self.arming.items()},
-            "history": list(self.history),
+            "arming": {sid: [a.fingerprint, a.armed, a.since, a.fired] for sid, a in self.arming.items()},
+            "history": self.history,  # orjson writes a tuple as an array
+            "noted_to": self.noted_to,
         }
 
     @classmethod
@@ -122,6 +124,7 @@ class EntityState:
             raw["value"],
             {sid: Arming.from_json(a) for sid, a in raw["arming"].items()},
             tuple(raw.get("history", ())),
+            raw.get("noted_to"),
         )
 
     def noted(self, entry: Evaluated, keep: int) -> tuple[Evaluated, ...]:
@@ -131,7 +134,7 @@ class EntityState:
     def recorded(self, offset: int | None) -> bool:
         """Whether the history already holds the input message at ``offset``: a replay after a restart (the
         state was written before its offset was committed) must not be noted again, as a repeat."""
-        return offset is not None and bool(self.history) and offset <= self.history[-1][0]
+        return offset is not None and self.noted_to is not None and offset <= self.noted_to
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,13 +218,13 @@ def evaluate(
     if verdict is not Verdict.APPLY:
         if not noting:
             return Evaluation(verdict, state)
-        entry = [offset, event_id, time_us, value, IGNORED[verdict]]
-        return Evaluation(verdict, replace(state, history=state.noted(entry, keep)))
+        entry = f"{_at(offset)}{SEP}{event_id}{SEP}{time_us}{SEP}{value!r}{SEP}{IGNORED[verdict]}"
+        return Evaluation(verdict, replace(state, history=state.noted(entry, keep), noted_to=offset))
 
     previous = state.value
     before = state.arming
     arming: dict[str, Arming] = {}
-    outcomes: dict[str, str] = {}
+    outcomes = ""  # per subscription: SEP, its id, SEP, its outcome's letter
     crossings = []
     for rule in rules:
         known = before.get(rule.subscription_id)
@@ -242,7 +245,8 @@ def evaluate(
             armed, outcome = True, "r"
         else:
             outcome = "w"
-        outcomes[rule.subscription_id] = outcome
+        if keep > 0:
+            outcomes += f"{SEP}{rule.subscription_id}{SEP}{outcome}"
         # most values change no subscription's arming: keep its (immutable) record
         arming[rule.subscription_id] = (
             known
@@ -250,10 +254,11 @@ def evaluate(
             else Arming(rule.fingerprint, armed, (event_id, time_us), fired)
         )
     if noting:
-        history = state.noted([offset, event_id, time_us, value, outcomes], keep)
+        history = state.noted(f"{_at(offset)}{SEP}{event_id}{SEP}{time_us}{SEP}{value!r}{outcomes}", keep)
+        noted_to = offset
     else:  # a replayed message, or no history kept (any held before the setting changed is dropped)
-        history = state.history[-keep:] if keep > 0 else ()
-    return Evaluation(verdict, EntityState(clock, value, arming, history), tuple(crossings))
+        history, noted_to = (state.history[-keep:], state.noted_to) if keep > 0 else ((), None)
+    return Evaluation(verdict, EntityState(clock, value, arming, history, noted_to), tuple(crossings))
 
 
 def crossing_trigger(
@@ -350,20 +355,25 @@ def explain(state: EntityState | None, rules: Iterable[Rule], entity_key: str) -
     }
 
 
+def _at(offset: int | None) -> str:
+    return "" if offset is None else str(offset)
+
+
 def _evaluation(entry: Evaluated, subscription_id: str) -> dict[str, Any] | None:
     """One history entry as one subscription saw it (newest first in explanations); None: before it existed."""
-    offset, event_id, time_us, value, outcome = entry
-    if isinstance(outcome, str):
-        code, said = outcome, IGNORED_WHY[outcome]
-    elif subscription_id in outcome:
-        code, said = OUTCOMES[outcome[subscription_id]]
+    offset, event_id, time_us, value, *outcomes = entry.split(SEP)
+    if len(outcomes) == 1:
+        code, said = outcomes[0], IGNORED_WHY[outcomes[0]]
     else:
-        return None
+        letters = dict(zip(outcomes[::2], outcomes[1::2], strict=True))
+        if subscription_id not in letters:
+            return None
+        code, said = OUTCOMES[letters[subscription_id]]
     return {
-        "offset": offset,
+        "offset": int(offset) if offset else None,
         "event_id": event_id,
-        "event_time": iso(time_us),
-        "value": value,
+        "event_time": iso(int(time_us)),
+        "value": float(value),
         "outcome": code,
         "why": said,
     }

@@ -6,11 +6,13 @@ events from another client (librdkafka), verified with the reference
 
 from __future__ import annotations
 
+import base64
 import time
 
 import orjson
 import pytest
 from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from tests.support.api import hooks_pipeline
 from tests.support.builders import segment
@@ -68,6 +70,41 @@ def test_a_hook_registered_through_the_api_gets_signed_triggers_until_deleted(
         [tried] = attempts["items"]  # only this hook's, not flow B's
         assert (tried["trigger_id"], tried["outcome"], tried["attempt"]) == (event["id"], "delivered", 1)
         assert tried["receiver"] == f"hook:{hook['id']}" and attempts["health"][tried["receiver"]]["delivered"] == 1
+
+        # a test send to a callback that checks signatures: with a secret it was not given, it refuses, and the
+        # test shows its answer; with the hook's, it takes it
+        checked_with = ["whsec_" + base64.b64encode(b"an old secret, not this hook's!!").decode()]
+
+        def checking(path: str, n: int) -> tuple:
+            request = receiver.on(path)[-1]
+            try:
+                Webhook(checked_with[0]).verify(request.body, request.headers)
+            except WebhookVerificationError:
+                return ("status", 401, {}, "invalid signature")
+            return ("status", 204, {})
+
+        receiver.script = lambda path, n: checking(path, n) if path == "/checking" else ("status", 202, {})
+        strict = api.call(
+            "POST", "/v1/hooks", json={"url": receiver.url("/checking"), "types": ["datasource.refresh.failed"]}
+        )
+        assert strict.status_code == 201, strict.text
+        tested = api.call("POST", f"/v1/hooks/{strict.json()['id']}/test")
+        assert tested.status_code == 200, tested.text
+        [result] = tested.json()["results"]
+        assert (result["type"], result["delivered"], result["attempt"]) == (
+            "datasource.refresh.failed",
+            False,
+            "http_4xx",
+        )
+        assert "401" in result["detail"] and "invalid signature" in result["detail"], result
+        sent = Webhook(strict.json()["secret"]).verify(
+            receiver.on("/checking")[0].body, receiver.on("/checking")[0].headers
+        )
+        assert sent["cdptest"] is True and sent["id"] == result["event_id"] and sent["id"].startswith("test-")
+        checked_with[0] = strict.json()["secret"]
+        [result] = api.call("POST", f"/v1/hooks/{strict.json()['id']}/test").json()["results"]
+        assert result["delivered"] and result["attempt"] == "ok", result
+        assert api.call("POST", "/v1/hooks/hk_" + "0" * 24 + "/test").status_code == 404
 
         deleted = api.call("DELETE", created.headers["Location"])
         assert deleted.status_code == 204

@@ -106,6 +106,17 @@ def test_given_up_deliveries_are_redelivered_through_the_api_once_each(kafka, se
             outage.down = False
             during_outage = len(http.on("/hook"))
 
+            # a preview by trigger type asks nothing; a type that does not exist is named
+            typed = {"receiver": "hook", "type": "segment.threshold.crossed", "dry_run": True}
+            preview = ops.call("POST", "/v1/deliveries:redeliver", json=typed)
+            assert preview.status_code == 202 and preview.json()["dry_run"], preview.text
+            assert sorted(preview.json()["requested"]) == sorted(i["id"] for i in page["items"])
+            wrong = ops.call("POST", "/v1/deliveries:redeliver", json={**typed, "type": "nope"})
+            assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "body.type", wrong.text
+            assert failed(type="datasource.refresh.failed")["total"] == 0
+            settle_pipeline(s)
+            assert len(http.on("/hook")) == during_outage, "the preview sent something"
+
             asked = ops.call("POST", "/v1/deliveries:redeliver", json={"receiver": "hook"})
             assert asked.status_code == 202 and len(asked.json()["requested"]) == 8, asked.text
             wait_for(lambda: failed(undelivered="true")["total"] == 0, 60, "the redeliveries", d.log)
@@ -115,6 +126,7 @@ def test_given_up_deliveries_are_redelivered_through_the_api_once_each(kafka, se
 
             again = ops.call("POST", "/v1/deliveries:redeliver", json={"receiver": "hook"})
             assert again.status_code == 202 and again.json() == {
+                "dry_run": False,
                 "requested": [],
                 "already_delivered": [i["id"] for i in failed()["items"]],
             }, again.text

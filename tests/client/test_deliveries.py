@@ -83,3 +83,17 @@ def test_a_receivers_health_counts_deliveries_retries_and_what_was_given_up():
         "a": {"delivered": 1, "retried": 2, "given_up": 0},
         "b": {"delivered": 0, "retried": 0, "given_up": 2},
     }
+
+
+def test_a_redelivery_chooses_by_trigger_type_named_by_its_short_name():
+    import pytest
+
+    from schemas.triggers import TriggerType
+    from streams.client.deliveries import Choice, choose
+
+    crossed, failed = _given_up(1), _given_up(2)
+    failed = failed.model_copy(update={"event": {**failed.event, "type": TriggerType.DATA_SOURCE_REFRESH_FAILED.value}})
+    kind = TriggerType.from_short("datasource.refresh.failed")
+    assert choose([crossed, failed], Choice(trigger_type=kind)) == [failed]
+    with pytest.raises(ValueError, match="'nope' is not a trigger type: use one of datasource.refresh.failed"):
+        TriggerType.from_short("nope")

@@ -64,8 +64,10 @@ def test_after_an_outage_redeliver_sends_each_given_up_delivery_once_with_its_we
         assert "20 given up, 20 undelivered" in listed.stdout, listed.stdout + listed.stderr
         outage.down = False
         during_outage = len(http.on("/hook"))
-        preview = cli(settings, "deliveries", "redeliver", "--receiver", "hook", "--dry-run")
+        preview = cli(settings, "deliveries", "redeliver", "--type", "segment.threshold.crossed", "--dry-run")
         assert preview.returncode == 0 and "20 would be redelivered (--dry-run: nothing asked)" in preview.stdout
+        other = cli(settings, "deliveries", "redeliver", "--type", "datasource.refresh.failed", "--dry-run")
+        assert other.returncode == 0 and "nothing to redeliver" in other.stdout, other.stdout + other.stderr
         settle(settings.kafka_bootstrap, settings.dispatcher_app_id, [d.topics.redeliveries])
         assert len(http.on("/hook")) == during_outage, "a dry run asked for a redelivery"
         done = cli(settings, "deliveries", "redeliver", "--receiver", "hook", "--by", "ops", "--wait", "90")

@@ -30,7 +30,8 @@ class Request:
 
 
 # What the server does with request number n (1-based) to a path:
-# ("status", code, {headers}) | ("slow", seconds) | ("close",)
+# ("status", code, {headers}[, body]) | ("slow", seconds) | ("close",). The request is recorded before the
+# script runs, so a script may read it (``on(path)[-1]``), to check a signature for example.
 Script = Callable[[str, int], tuple]
 
 
@@ -79,7 +80,8 @@ class HttpReceiver:
             request.transport.close()
             await asyncio.sleep(0.5)
             return web.Response(status=202)
-        return web.Response(status=action[1], headers=action[2] if len(action) > 2 else {}, text="answer")
+        headers, text = (action[2] if len(action) > 2 else {}), (action[3] if len(action) > 3 else "answer")
+        return web.Response(status=action[1], headers=headers, text=text)
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)

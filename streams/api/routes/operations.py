@@ -22,6 +22,7 @@ from schemas.deadletter import (
     DeliveryFailure,
     Replay,
 )
+from schemas.triggers import TriggerType
 
 from ...client import deadletters, deliveries, operations
 from ..deps import Context, Ctx, Operator
@@ -39,6 +40,15 @@ def _range(since: datetime | None, until: datetime | None, where: str) -> None:
     if since is not None and until is not None and until <= since:
         field = f"{where}.until"
         raise ProblemError(422, f"{field}: must be after since", errors=[FieldError(field=field, message="<= since")])
+
+
+def _trigger_type(name: str | None, field: str) -> TriggerType | None:
+    if name is None:
+        return None
+    try:
+        return TriggerType.from_short(name)
+    except ValueError as exc:
+        raise ProblemError(422, f"{field}: {exc}", errors=[FieldError(field=field, message=str(exc))]) from None
 
 
 class DeadLetterView(DeadLetter):
@@ -172,6 +182,7 @@ async def list_failed_deliveries(
     reason: DeliveryFailure | None = None,
     since: Annotated[AwareDatetime | None, Query(description="Given up at or after")] = None,
     until: Annotated[AwareDatetime | None, Query(description="Given up before")] = None,
+    type: Annotated[str | None, Query(max_length=128, description="A trigger type, by short name")] = None,
     undelivered: Annotated[bool, Query(description="Only those not delivered since")] = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> FailedDeliveryList:
@@ -179,7 +190,9 @@ async def list_failed_deliveries(
     it was delivered since."""
     _range(since, until, "query")
     letters, delivered = await operations.given_up(ctx.settings)
-    chosen = deliveries.select(letters, deliveries.Choice((), receiver, reason, since, until))
+    chosen = deliveries.select(
+        letters, deliveries.Choice((), receiver, reason, since, until, _trigger_type(type, "query.type"))
+    )
     if undelivered:
         chosen = [d for d in chosen if d.id not in delivered]
     views = [
@@ -228,10 +241,15 @@ class RedeliverRequest(BaseModel):
     reason: DeliveryFailure | None = None
     since: AwareDatetime | None = None
     until: AwareDatetime | None = None
+    type: str | None = Field(None, max_length=128, description="Only triggers of this type, by short name")
+    dry_run: bool = Field(False, description="Answer what would be asked, and how many; ask nothing")
 
 
 class RedeliverResult(BaseModel):
-    requested: list[str] = Field(description="Asked of the dispatchers: poll listFailedDeliveries for the outcome")
+    dry_run: bool
+    requested: list[str] = Field(
+        description="Asked of the dispatchers (with dry_run: would be): poll listFailedDeliveries for the outcome"
+    )
     already_delivered: list[str] = Field(description="Delivered since they were given up: not sent again")
 
 
@@ -246,12 +264,14 @@ async def redeliver(key: Operator, ctx: Ctx, body: RedeliverRequest) -> Redelive
     """Ask the dispatchers to send the chosen given-up deliveries again, through their normal path, with the same
     webhook id; what was delivered since is not sent again. Accepted once Kafka has the requests."""
     _range(body.since, body.until, "body")
-    choice = deliveries.Choice(tuple(body.ids), body.receiver, body.reason, body.since, body.until)
+    kind = _trigger_type(body.type, "body.type")
+    choice = deliveries.Choice(tuple(body.ids), body.receiver, body.reason, body.since, body.until, kind)
     try:
-        todo = await operations.redeliver(ctx.settings, choice, _by(key))
+        todo = await operations.redeliver(ctx.settings, choice, _by(key), body.dry_run)
     except deliveries.ChoiceError as exc:
         raise ProblemError(422, str(exc), errors=[FieldError(field="body.ids", message=str(exc))]) from None
     return RedeliverResult(
+        dry_run=body.dry_run,
         requested=[r.delivery_dead_letter_id for _, r in todo.requests],
         already_delivered=[d.id for d in todo.delivered],
     )
