@@ -173,6 +173,12 @@ class Settings(BaseSettings):
         ge=1024,
         description="Larger request bodies are refused with 413, without reading them past the limit",
     )
+    console_session_idle_seconds: float = Field(
+        1800.0,
+        ge=60,
+        le=86400,
+        description="A console session unused this long ends (sign in again); a revoked key's sessions end at once",
+    )
     hook_signing_key: SecretStr | None = Field(
         None,
         description="Key from which each hook's signing secret is derived (API and dispatcher; at least 32 "
@@ -334,6 +340,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "api_publish_events_per_minute",
         "api_max_batch_events",
         "api_max_body_bytes",
+        "console_session_idle_seconds",
     ),
     "Hooks: the API and the dispatchers": (
         "hook_signing_key",

@@ -30,6 +30,8 @@ from ..settings import Settings
 from . import docs_page
 from .auth import RateLimiter
 from .body_limit import BodyLimit
+from .console import pages
+from .console.sessions import Sessions
 from .deps import Context, scope_of
 from .problems import MEDIA_TYPE, FieldError, ProblemError, field_errors, responses
 from .routes import events, explain, health, hooks, operations, subscriptions, trigger_types
@@ -108,17 +110,23 @@ def create_api(
         return response
 
     @app.exception_handler(ProblemError)
-    async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
+    async def _problem(request: Request, exc: ProblemError) -> Response:
+        if pages.is_console(request):
+            return pages.refused(request, exc.status, exc.detail)
         return JSONResponse(exc.body(request.url.path), exc.status, headers=exc.headers, media_type=MEDIA_TYPE)
 
+    @app.exception_handler(pages.SignIn)
+    async def _signed_out(request: Request, exc: pages.SignIn) -> Response:
+        return pages.signed_out(request)
+
     @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         errors = field_errors(list(exc.errors()))
         first = errors[0] if errors else FieldError(field="body", message="invalid")
         return await _problem(request, ProblemError(422, f"{first.field}: {first.message}", errors=errors))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail if isinstance(exc.detail, str) else "request refused"
         if exc.status_code == 413:  # BodyLimit
             detail = (
@@ -127,11 +135,11 @@ def create_api(
         return await _problem(request, ProblemError(exc.status_code, detail, headers=dict(exc.headers or {})))
 
     @app.exception_handler(TooLarge)
-    async def _too_large(request: Request, exc: TooLarge) -> JSONResponse:
+    async def _too_large(request: Request, exc: TooLarge) -> Response:
         return await _problem(request, ProblemError(413, f"{exc}; nothing was written"))
 
     @app.exception_handler(KafkaError)
-    async def _kafka(request: Request, exc: KafkaError) -> JSONResponse:
+    async def _kafka(request: Request, exc: KafkaError) -> Response:
         cause = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         why = refusal(exc)
         if why in ("too-large", "invalid"):  # the record itself: sending it again cannot succeed
@@ -146,13 +154,13 @@ def create_api(
         return await _problem(request, ProblemError(503, detail, headers={"Retry-After": "5"}))
 
     @app.exception_handler(MissingTopicsError)
-    async def _missing(request: Request, exc: MissingTopicsError) -> JSONResponse:
+    async def _missing(request: Request, exc: MissingTopicsError) -> Response:
         # the operations read topics a dispatcher creates when it first starts
         detail = f"{exc}: create the topics ('cdp-triggers topics create') and start the worker and dispatcher"
         return await _problem(request, ProblemError(503, detail, headers={"Retry-After": "30"}))
 
     @app.exception_handler(Exception)
-    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+    async def _bug(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return await _problem(request, ProblemError(500, "unexpected error; it is logged"))
 
@@ -174,6 +182,8 @@ def create_api(
                 route.openapi_extra = {**(route.openapi_extra or {}), "x-required-scope": scope}
         app.include_router(resource.router)
     app.include_router(docs_page.router)
+    app.state.console_sessions = Sessions(settings.console_session_idle_seconds)
+    app.include_router(pages.router)
 
     generate = app.openapi
 

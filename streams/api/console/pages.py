@@ -1,0 +1,291 @@
+"""The console's pages under ``/ui/``: server-rendered (Jinja2), plain forms, no script. Each page reads and
+writes through the same store and checks as the JSON API; the session (``sessions``) stands in for the key.
+
+Every change is a POST carrying the session's CSRF token, from this origin (``Sec-Fetch-Site``), by a key whose
+scope allows it: checked here, on the server, whatever the page showed."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from importlib import resources
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, PackageLoader, select_autoescape
+from pydantic import ValidationError
+
+from schemas.apikeys import ApiKey, Scope
+from schemas.subscriptions import ThresholdSubscription
+
+from ...client.explain import NoAnswer
+from ..auth import authenticate
+from ..deps import Context, context
+from ..problems import ProblemError, field_errors
+from . import chart
+from .sessions import Session, Sessions, same_token
+
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+COOKIE = "cdp-console"
+SECURE_COOKIE = "__Host-cdp-console"  # over TLS: the browser then pins it to this host and path /
+_ENV = Environment(loader=PackageLoader(__package__, "templates"), autoescape=select_autoescape(), trim_blocks=True)
+_ENV.filters["segment"] = lambda text: quote(str(text), safe="")  # one path segment, "/" included
+_CSS = (resources.files(__package__) / "static" / "console.css").read_bytes()
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+
+
+def sessions(request: Request) -> Sessions:
+    held: Sessions = request.app.state.console_sessions
+    return held
+
+
+def _secure(request: Request, ctx: Context) -> bool:
+    return request.url.scheme == "https" or (ctx.settings.api_public_url or "").startswith("https://")
+
+
+def _token(request: Request) -> str | None:
+    return request.cookies.get(SECURE_COOKIE) or request.cookies.get(COOKIE)
+
+
+def page(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
+    """``root``: the way back to ``/ui/`` from the request's path, so that every link is relative and the console
+    works under any prefix a proxy adds."""
+    below = request.url.path.split("/ui/", 1)[-1].count("/")
+    return HTMLResponse(_ENV.get_template(name).render(root="../" * below, **values), status, headers=HEADERS)
+
+
+class SignIn(Exception):
+    """No live session: to the sign-in page."""
+
+
+def is_console(request: Request) -> bool:
+    return request.url.path.startswith("/ui/")
+
+
+def signed_out(request: Request) -> Response:
+    below = request.url.path.split("/ui/", 1)[-1].count("/")
+    return RedirectResponse("../" * below + "sign-in", 303)
+
+
+def refused(request: Request, status: int, detail: str) -> HTMLResponse:
+    """A refused request, as a page (the JSON API answers the same with a problem document)."""
+    title = {401: "Not signed in", 403: "Not allowed", 404: "Not found", 503: "Unavailable"}.get(status, "Refused")
+    return page(request, "error.html", status, title=title, detail=detail, code=status)
+
+
+class Signed:
+    """The request's session and the key behind it, checked against the keys the API holds now."""
+
+    def __init__(self, request: Request, ctx: Annotated[Context, Depends(context)]) -> None:
+        ctx.store.require_current_keys()
+        held = sessions(request)
+        session = held.find(_token(request), time.monotonic())
+        record = None if session is None else ctx.store.keys.get(session.key_id)
+        if session is None or record is None:  # none, expired, or its key revoked since
+            held.close(_token(request))
+            raise SignIn()
+        self.session: Session = session
+        self.key: ApiKey = record
+        self.ctx = ctx
+        self.request = request
+
+    def may(self, scope: Scope) -> bool:
+        return self.key.allows(scope)
+
+    def change(self, scope: Scope, csrf: str | None) -> None:
+        """Refuse a change that is cross-site, without this session's token, or beyond the key's scope."""
+        site = self.request.headers.get("Sec-Fetch-Site")
+        if site not in (None, "same-origin"):
+            raise ProblemError(403, f"a change must come from this console's own pages (Sec-Fetch-Site: {site})")
+        if not same_token(csrf, self.session.csrf):
+            raise ProblemError(403, "the form's token does not match this session: reload the page and try again")
+        if not self.may(scope):
+            raise ProblemError(
+                403, f"the key {self.key.key_id} has scope {self.key.scope!r}; this change needs {scope!r}"
+            )
+
+    def show(self, name: str, status: int = 200, **values: Any) -> HTMLResponse:
+        return page(self.request, name, status, me=self.session, may=self.may, **values)
+
+
+Me = Annotated[Signed, Depends(Signed)]
+
+
+@router.get("/console.css")
+async def stylesheet() -> Response:
+    return Response(_CSS, media_type="text/css", headers={**HEADERS, "Cache-Control": "max-age=3600"})
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    return RedirectResponse("subscriptions" if _token(request) else "sign-in", 303)
+
+
+@router.get("/sign-in")
+async def sign_in_form(request: Request) -> HTMLResponse:
+    return page(request, "sign-in.html")
+
+
+@router.post("/sign-in")
+async def sign_in(
+    request: Request, ctx: Annotated[Context, Depends(context)], key: Annotated[str, Form(max_length=200)] = ""
+) -> Response:
+    ctx.store.require_current_keys()
+    try:
+        record = authenticate(ctx.store.keys, key, "read")
+    except ProblemError as exc:
+        return page(request, "sign-in.html", 401, error=exc.detail)
+    held = sessions(request)
+    held.close(_token(request))  # a new session at every sign-in: a token seen before is worth nothing after
+    token, _ = held.open(record.key_id, record.name, record.scope, time.monotonic())
+    response = RedirectResponse("subscriptions", 303)
+    secure = _secure(request, ctx)
+    response.set_cookie(
+        SECURE_COOKIE if secure else COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=secure,
+        path="/",
+    )
+    return response
+
+
+@router.post("/sign-out")
+async def sign_out(me: Me, csrf: Annotated[str | None, Form()] = None) -> Response:
+    me.change("read", csrf)
+    sessions(me.request).close(_token(me.request))
+    response = RedirectResponse("sign-in", 303)
+    response.delete_cookie(SECURE_COOKIE if _secure(me.request, me.ctx) else COOKIE, path="/")
+    return response
+
+
+@router.get("/subscriptions")
+async def subscriptions(me: Me) -> HTMLResponse:
+    items = sorted(me.ctx.store.subscriptions, key=lambda s: s.subscription_id)
+    return me.show("subscriptions.html", items=items)
+
+
+@router.get("/subscriptions/new")
+async def new_subscription(me: Me) -> HTMLResponse:
+    return me.show("subscription-form.html", form={}, errors={}, editing=None)
+
+
+@router.post("/subscriptions/new")
+async def create_subscription(me: Me, request: Request) -> Response:
+    return await _save(me, request, None)
+
+
+@router.get("/subscriptions/{subscription_id}")
+async def subscription(me: Me, subscription_id: str) -> HTMLResponse:
+    found = me.ctx.store.subscriptions.get(subscription_id)
+    if found is None:
+        return me.show("missing.html", 404, what=f"subscription {subscription_id}")
+    said: dict[str, Any] | None = None
+    problem, drawn = None, None
+    try:
+        reply = await me.ctx.store.explain_subscription(found)
+        subs: list[dict[str, Any]] = (reply.explanation or {}).get("subscriptions", [])
+        applied = ", ".join(
+            f"{topic}[{reply.partition}] before offset {offset}" for topic, offset in reply.applied.items() if offset
+        )
+        said = {
+            "reply": reply,
+            "entity": reply.explanation or {},
+            "mine": subs[0] if subs else None,
+            "applied": applied or "the start of its partitions",
+        }
+        if subs:
+            points = [
+                chart.Point(datetime.fromisoformat(e["event_time"]), e["value"], e["outcome"])
+                for e in subs[0]["evaluations"]
+            ]
+            drawn = chart.svg(points, found.threshold, found.rearm_below, f"Recent values of {found.entity_key}")
+    except NoAnswer as exc:
+        problem = str(exc)
+    return me.show("subscription.html", sub=found, said=said, problem=problem, chart=drawn)
+
+
+@router.get("/subscriptions/{subscription_id}/edit")
+async def edit_subscription(me: Me, subscription_id: str) -> HTMLResponse:
+    found = me.ctx.store.subscriptions.get(subscription_id)
+    if found is None:
+        return me.show("missing.html", 404, what=f"subscription {subscription_id}")
+    return me.show("subscription-form.html", form=_as_form(found), errors={}, editing=found.subscription_id)
+
+
+@router.post("/subscriptions/{subscription_id}/edit")
+async def update_subscription(me: Me, request: Request, subscription_id: str) -> Response:
+    return await _save(me, request, subscription_id)
+
+
+@router.post("/subscriptions/{subscription_id}/delete")
+async def delete_subscription(me: Me, subscription_id: str, csrf: Annotated[str | None, Form()] = None) -> Response:
+    me.change("write", csrf)
+    if me.ctx.store.subscriptions.get(subscription_id) is not None:
+        await me.ctx.store.remove_subscription(subscription_id)
+    return RedirectResponse("../../subscriptions", 303)
+
+
+FIELDS = ("subscription_id", "entity_kind", "entity_id", "threshold", "recovery_threshold", "owner", "labels")
+
+
+def _as_form(sub: ThresholdSubscription) -> dict[str, str]:
+    return {
+        "subscription_id": sub.subscription_id,
+        "entity_kind": sub.entity_kind,
+        "entity_id": sub.entity_id,
+        "threshold": f"{sub.threshold:g}",
+        "recovery_threshold": "" if sub.recovery_threshold is None else f"{sub.recovery_threshold:g}",
+        "owner": sub.owner,
+        "labels": "\n".join(f"{k}={v}" for k, v in sub.labels.items()),
+    }
+
+
+def _from_form(form: dict[str, str]) -> dict[str, Any]:
+    """The form as the API's model takes it: empty optional fields absent, labels one ``name=value`` a line."""
+    labels = {}
+    for line in form.get("labels", "").splitlines():
+        if line.strip():
+            name, _, value = line.partition("=")
+            labels[name.strip()] = value.strip()
+    doc: dict[str, Any] = {k: form.get(k, "").strip() for k in FIELDS if k != "labels"}
+    if not doc["recovery_threshold"]:
+        del doc["recovery_threshold"]
+    return {**doc, "labels": labels}
+
+
+async def _save(me: Signed, request: Request, editing: str | None) -> Response:
+    raw = await request.form()
+    form = {k: str(raw.get(k, "")) for k in (*FIELDS, "csrf")}
+    me.change("write", form["csrf"])
+    if editing is not None:
+        form["subscription_id"] = editing
+    try:
+        sub = ThresholdSubscription.model_validate(_from_form(form))
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for error in field_errors([dict(e) for e in exc.errors()]):
+            name = error.field.split(".")[0]
+            if name not in FIELDS:  # a rule across fields: next to the field its message starts with
+                name = next((f for f in FIELDS if error.message.startswith(f)), "form")
+            errors.setdefault(name, error.message)
+        return me.show("subscription-form.html", 422, form=form, errors=errors, editing=editing)
+    if editing is None and me.ctx.store.subscriptions.get(sub.subscription_id) is not None:
+        errors = {"subscription_id": "a subscription with this id exists: open it to change it"}
+        return me.show("subscription-form.html", 409, form=form, errors=errors, editing=None)
+    await me.ctx.store.put_subscription(sub)
+    # relative to .../subscriptions/new or .../subscriptions/<id>/edit: the subscription's page
+    target = quote(sub.subscription_id, safe="")
+    return RedirectResponse(f"../{target}" if editing is not None else target, 303)
