@@ -30,7 +30,7 @@ from ..settings import Settings
 from . import docs_page
 from .auth import RateLimiter
 from .body_limit import BodyLimit
-from .console import pages
+from .console import operate, pages
 from .console.sessions import Sessions
 from .deps import Context, scope_of
 from .problems import MEDIA_TYPE, FieldError, ProblemError, field_errors, responses
@@ -184,6 +184,7 @@ def create_api(
     app.include_router(docs_page.router)
     app.state.console_sessions = Sessions(settings.console_session_idle_seconds)
     app.include_router(pages.router)
+    app.include_router(operate.router)
 
     generate = app.openapi
 

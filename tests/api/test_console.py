@@ -146,3 +146,15 @@ def test_sessions_end_when_idle_and_the_least_recently_used_go_first():
     held.open("k3", "cy", "read", 3)
     assert held.find(c, 4) is None and held.find(b, 4) is not None
     assert same_token(session.csrf, session.csrf) and not same_token(None, session.csrf)
+
+
+def test_the_operators_pages_need_the_operate_scope_whatever_the_page_showed(api):
+    csrf = sign_in(api)  # a write key
+    assert "Dead letters" not in api.client.get("/ui/subscriptions").text
+    for path in ("/ui/deliveries", "/ui/dead-letters", "/ui/dead-letter?id=t/0/1"):
+        refused = api.client.get(path)
+        assert refused.status_code == 403 and "needs &#39;operate&#39;" in refused.text, path
+    for path in ("/ui/deliveries/redeliver", "/ui/dead-letters/replay"):
+        assert api.client.post(path, data={"csrf": csrf, "receiver": "hook", "confirm": "yes"}).status_code == 403
+    posted = api.client.post("/ui/dead-letter/replay", data={"csrf": csrf, "id": "t/0/1", "event": "{}"})
+    assert posted.status_code == 403

@@ -6,6 +6,7 @@ refused by the server."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -16,10 +17,38 @@ from tests.support import builders as b
 from tests.support.api import api_settings, create_key, start_api
 from tests.support.browser import chromium, distinct_colours
 from tests.support.metrics import wait_for_metric
+from tests.support.scenario import settle_pipeline
 from tests.support.waiting import wait_for
 
 DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 pytestmark = [pytest.mark.broker, pytest.mark.subprocess, pytest.mark.browser]
+
+
+EXPECTED = "Failed to load resource: the server responded with a status of 422"  # a form sent back, on purpose
+
+
+def console_page(browser, base: str, problems: list[str]):
+    """A page that may reach the API only, recording every console error, CSP violation and script error."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(base) else route.abort())
+    page.on(
+        "console",
+        lambda m: (
+            problems.append(f"console {m.type}: {m.text}")
+            if m.type in ("error", "warning") and EXPECTED not in m.text
+            else None
+        ),
+    )
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    return page
+
+
+def sign_in(page, base: str, key: str) -> None:
+    page.goto(base + "/ui/")
+    assert page.url.endswith("/ui/sign-in")
+    page.fill("#key", key)
+    page.click("button[type=submit]")
+    assert page.url.endswith("/ui/subscriptions"), page.url
 
 
 def test_a_segment_owner_sets_a_threshold_and_sees_why_it_fired_and_then_did_not(kafka, settings, worker, tmp_path):
@@ -27,28 +56,10 @@ def test_a_segment_owner_sets_a_threshold_and_sees_why_it_fired_and_then_did_not
     process, api = start_api(s, tmp_path / "api.log", "write")
     reader = create_key(s, "viewer", "read")
     problems: list[str] = []
-    expected = "Failed to load resource: the server responded with a status of 422"  # the form sent back, on purpose
     try:
         with chromium() as browser:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.route(
-                "**/*", lambda route: route.continue_() if route.request.url.startswith(api.base) else route.abort()
-            )
-            page.on(
-                "console",
-                lambda m: (
-                    problems.append(f"console {m.type}: {m.text}")
-                    if m.type in ("error", "warning") and expected not in m.text
-                    else None
-                ),
-            )
-            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-
-            page.goto(api.base + "/ui/")
-            assert page.url.endswith("/ui/sign-in")
-            page.fill("#key", api.key)
-            page.click("button[type=submit]")
-            assert page.url.endswith("/ui/subscriptions")
+            page = console_page(browser, api.base, problems)
+            sign_in(page, api.base, api.key)
             page.click("text=New subscription")
             page.fill("#subscription_id", "vip-1000")
             page.fill("#entity_id", "vip")
@@ -87,14 +98,95 @@ def test_a_segment_owner_sets_a_threshold_and_sees_why_it_fired_and_then_did_not
 
             page.click("header button:has-text('Sign out')")
             assert page.url.endswith("/ui/sign-in")
-            page.fill("#key", reader)
-            page.click("button[type=submit]")
+            sign_in(page, api.base, reader)
+            assert page.locator("nav >> text=Dead letters").count() == 0  # operators' pages: not offered
             page.goto(api.base + "/ui/subscriptions/vip-1000")
             assert page.locator("text=Edit").count() == 0 and page.locator("button.danger").count() == 0
             csrf = page.get_attribute("input[name=csrf]", "value")
             posted = page.request.post(api.base + "/ui/subscriptions/vip-1000/delete", form={"csrf": csrf})
             assert posted.status == 403, posted.text()
             assert api.call("GET", "/v1/subscriptions/vip-1000").status_code == 200
+    finally:
+        process.stop()
+    assert not problems, problems
+
+
+def test_an_operator_fixes_a_dead_letter_and_redelivers_after_an_outage_from_the_console(
+    kafka, settings, worker, worker_factory, tmp_path
+):
+    """A receiver down long enough that every delivery is given up, then back: one bulk redeliver from the
+    Deliveries page, after its preview count, delivers each event once. A malformed value is corrected in the
+    dead letter's editor, checked, replayed, and its trigger fires once."""
+    from collections import Counter
+
+    from tests.delivery.test_redeliver import Outage
+    from tests.support.dispatcher import dispatcher_settings, produce_triggers, routes_file
+    from tests.support.receivers import HttpReceiver
+
+    s = api_settings(settings)
+    process, ops = start_api(s, tmp_path / "api.log", "operate")
+    t = worker.topics
+    problems: list[str] = []
+    outage = Outage()
+    try:
+        with HttpReceiver(outage) as http, chromium() as browser:
+            _, env = routes_file(tmp_path, http, None)
+            dispatcher = worker_factory(dispatcher_settings(s), "dispatcher", "dispatcher", env)
+            ids = produce_triggers(kafka, t.actions, 5, subjects=3)
+            dispatcher.start()
+
+            def given_up() -> int:
+                return ops.call("GET", "/v1/deliveries/failed", params={"undelivered": "true"}).json()["total"]
+
+            wait_for(lambda: given_up() == 5, 90, "5 deliveries given up", dispatcher.log)
+            outage.down = False
+            during = len(http.on("/hook"))
+
+            page = console_page(browser, ops.base, problems)
+            sign_in(page, ops.base, ops.key)
+            page.click("nav >> text=Deliveries")
+            assert "5 given up, 5 still undelivered" in page.inner_text("main")
+            assert page.locator("td >> text=hook").count() >= 1  # the receivers' health, last hour
+            page.fill("#f-receiver", "hook")
+            page.click("button:has-text('Filter')")
+            assert "receiver=hook" in page.url  # the filters live in the URL
+            page.click("button:has-text('Redeliver these')")
+            assert "5 would be redelivered" in page.inner_text("#preview")
+            settle_pipeline(s)
+            assert len(http.on("/hook")) == during, "the preview sent something"
+            page.click("button:has-text('Redeliver 5')")
+            assert "redeliver 5" in page.inner_text("#done")
+            wait_for(lambda: given_up() == 0, 60, "the redeliveries", dispatcher.log)
+            accepted = Counter(r.headers["webhook-id"] for r in http.on("/hook")[during:])
+            assert set(accepted) == set(ids) and max(accepted.values()) == 1, accepted
+
+            kafka.produce(t.subscriptions, "vip-1000", b.subscription("vip-1000", "segment", "vip", 1000))
+            kafka.flush()
+            wait_for_metric(worker, "cdp_triggers_subscriptions_active 1.0")
+            kafka.produce(t.segments, "vip", b.segment("vip", 900, 0, event_id="v1"))
+            kafka.produce(t.segments, "vip", b.segment("vip", "many", 60, event_id="v2"))  # rejected
+            kafka.flush()
+            page.click("nav >> text=Dead letters")
+            wait_for(lambda: page.reload() or page.locator("tbody tr").count() == 1, 30, "the dead letter")
+            page.click("tbody tr a")
+            fixed = page.input_value("#event").replace('"many"', "1200")
+            page.fill("#event", fixed.replace("1200", "not json {"))
+            page.click("button:has-text('Check')")
+            assert page.locator("#event-error").count() == 1  # said next to the editor, nothing published
+            page.fill("#event", fixed)
+            page.click("button:has-text('Check')")
+            assert "Valid" in page.inner_text("#checked")
+            page.click("button:has-text('Replay it')")
+            assert "Replayed as event" in page.inner_text("#done")
+
+            def crossings() -> list[dict]:
+                found = [json.loads(m.value()) for m in kafka.read(t.actions, idle=2.0, timeout=30)]
+                return [e for e in found if e["subject"] == "segment/vip"]
+
+            [fired] = wait_for(crossings, 60, "the replayed value's trigger", worker.log)
+            assert fired["data"]["value"] == 1200 and fired["data"]["previous_value"] == 900
+            settle_pipeline(s)
+            assert len(crossings()) == 1, "the replay fired twice"
     finally:
         process.stop()
     assert not problems, problems

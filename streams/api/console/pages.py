@@ -103,6 +103,13 @@ class Signed:
     def may(self, scope: Scope) -> bool:
         return self.key.allows(scope)
 
+    def need(self, scope: Scope) -> None:
+        """Refuse a page beyond the key's scope."""
+        if not self.may(scope):
+            raise ProblemError(
+                403, f"the key {self.key.key_id} has scope {self.key.scope!r}; this page needs {scope!r}"
+            )
+
     def change(self, scope: Scope, csrf: str | None) -> None:
         """Refuse a change that is cross-site, without this session's token, or beyond the key's scope."""
         site = self.request.headers.get("Sec-Fetch-Site")
