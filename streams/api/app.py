@@ -30,7 +30,7 @@ from ..settings import Settings
 from . import docs_page
 from .auth import RateLimiter
 from .body_limit import BodyLimit
-from .console import operate, pages
+from .console import operate, pages, triggers
 from .console.sessions import Sessions
 from .deps import Context, scope_of
 from .problems import MEDIA_TYPE, FieldError, ProblemError, field_errors, responses
@@ -185,6 +185,7 @@ def create_api(
     app.state.console_sessions = Sessions(settings.console_session_idle_seconds)
     app.include_router(pages.router)
     app.include_router(operate.router)
+    app.include_router(triggers.router)
 
     generate = app.openapi
 

@@ -8,6 +8,8 @@ which the worker ignores."""
 from __future__ import annotations
 
 import asyncio
+from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +17,7 @@ import orjson
 from aiokafka.errors import KafkaTimeoutError
 
 from schemas.deadletter import DeadLetter, DeliveryAttempt, DeliveryDeadLetter, Redelivery, Replay, ReplayHistory
+from schemas.triggers import TriggerEvent
 
 from ..runtime.compacted import CompactedView
 from ..runtime.kafka import KafkaConnection, close_bounded, require_topic, until_assigned
@@ -139,11 +142,39 @@ async def attempts(
 ) -> list[DeliveryAttempt]:
     """Every delivery attempt recorded at or after ``since`` (of ``receiver``, of ``trigger_id``, when given),
     oldest first."""
-    topic = Topics(settings).delivery_attempts
+    found: list[bytes] = []
+    await _read_since(settings, Topics(settings).delivery_attempts, since, "the attempts reader", found.append)
+    tried = (DeliveryAttempt.model_validate_json(value) for value in found)
+    chosen = (
+        a for a in tried if a.at >= since and receiver in (None, a.receiver) and trigger_id in (None, a.trigger_id)
+    )
+    return sorted(chosen, key=lambda a: a.at)
+
+
+async def recent_triggers(
+    settings: Settings, since: datetime, keep: Callable[[TriggerEvent], bool], limit: int
+) -> list[TriggerEvent]:
+    """The trigger events written to the actions topic since ``since`` that ``keep`` takes, latest first, at most
+    ``limit`` (the latest)."""
+    latest: deque[TriggerEvent] = deque(maxlen=limit)  # memory: the limit, however many were written
+
+    def take(value: bytes) -> None:
+        event = TriggerEvent.model_validate_json(value)
+        if event.time >= since and keep(event):
+            latest.append(event)
+
+    await _read_since(settings, Topics(settings).actions, since, "the actions reader", take)
+    return sorted(latest, key=lambda e: e.time, reverse=True)
+
+
+async def _read_since(
+    settings: Settings, topic: str, since: datetime, what: str, take: Callable[[bytes], None]
+) -> None:
+    """Each value written to ``topic`` from ``since`` (by record time) to its end now, to ``take``, in partition
+    order; read within ``READ_SECONDS``."""
     await require_topic(settings, topic)
     # without a group, a consumer given the topic is assigned all of its partitions
     consumer = KafkaConnection(settings).consumer(topic, group_id=None, enable_auto_commit=False)
-    found: list[DeliveryAttempt] = []
     try:
         await asyncio.wait_for(consumer.start(), READ_SECONDS)
         deadline = asyncio.get_running_loop().time() + READ_SECONDS
@@ -157,10 +188,8 @@ async def attempts(
             if asyncio.get_running_loop().time() > deadline:
                 raise KafkaTimeoutError(f"{topic} was not read to its end within {READ_SECONDS:g} s")
             for records in (await consumer.getmany(timeout_ms=500)).values():
-                found += [DeliveryAttempt.model_validate_json(r.value) for r in records if r.value is not None]
+                for record in records:
+                    if record.value is not None:
+                        take(record.value)
     finally:
-        await close_bounded(consumer.stop(), "the attempts reader")
-    chosen = (
-        a for a in found if a.at >= since and receiver in (None, a.receiver) and trigger_id in (None, a.trigger_id)
-    )
-    return sorted(chosen, key=lambda a: a.at)
+        await close_bounded(consumer.stop(), what)

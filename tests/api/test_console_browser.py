@@ -96,6 +96,16 @@ def test_a_segment_owner_sets_a_threshold_and_sees_why_it_fired_and_then_did_not
             page.screenshot(path=str(shot), full_page=True)
             assert distinct_colours(shot) > 4
 
+            trigger_id = page.inner_text("p:has-text('Last trigger') code")
+            # the trigger in the feed (its events are a month old: the feed is asked from then), and its page
+            page.goto(api.base + "/ui/triggers?type=segment.threshold.crossed&since=2026-01-01T00:00:00Z")
+            assert "type=segment.threshold.crossed" in page.url and page.locator("tbody tr").count() == 1
+            page.click("tbody tr a")
+            assert trigger_id in page.inner_text("main") and '"subscription_id": "vip-1000"' in page.inner_text("pre")
+            assert page.locator("h2:has-text('Delivery attempts')").count() == 0  # an operator's, not a writer's
+            page.click("nav >> text=Trigger types")
+            assert page.locator("section.kind").count() == 7
+
             page.click("header button:has-text('Sign out')")
             assert page.url.endswith("/ui/sign-in")
             sign_in(page, api.base, reader)
@@ -159,6 +169,12 @@ def test_an_operator_fixes_a_dead_letter_and_redelivers_after_an_outage_from_the
             wait_for(lambda: given_up() == 0, 60, "the redeliveries", dispatcher.log)
             accepted = Counter(r.headers["webhook-id"] for r in http.on("/hook")[during:])
             assert set(accepted) == set(ids) and max(accepted.values()) == 1, accepted
+
+            # one redelivered trigger's page: its attempts, the failures and the delivery
+            page.goto(ops.base + "/ui/triggers?since=2000-01-01T00:00:00Z&subject=segment/s0")
+            page.click("tbody tr:first-child a")
+            outcomes = page.locator("h2:has-text('Delivery attempts') + table tbody tr").all_inner_texts()
+            assert any("retry" in o for o in outcomes) and any("delivered" in o for o in outcomes), outcomes
 
             kafka.produce(t.subscriptions, "vip-1000", b.subscription("vip-1000", "segment", "vip", 1000))
             kafka.flush()
