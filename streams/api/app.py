@@ -30,6 +30,7 @@ from ..settings import Settings
 from . import docs_page
 from .auth import RateLimiter
 from .body_limit import BodyLimit
+from .console import hooks as console_hooks
 from .console import operate, pages, triggers
 from .console.sessions import Sessions
 from .deps import Context, scope_of
@@ -186,6 +187,7 @@ def create_api(
     app.include_router(pages.router)
     app.include_router(operate.router)
     app.include_router(triggers.router)
+    app.include_router(console_hooks.router)
 
     generate = app.openapi
 

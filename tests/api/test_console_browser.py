@@ -206,3 +206,30 @@ def test_an_operator_fixes_a_dead_letter_and_redelivers_after_an_outage_from_the
     finally:
         process.stop()
     assert not problems, problems
+
+
+def test_a_flow_owner_sends_a_test_event_to_a_hook_from_its_page(settings, worker_factory, tmp_path):
+    """The hook's page sends one sample per type through the real signing and shows the callback's answer; the
+    callback verifies the signature and sees the test mark."""
+    from standardwebhooks import Webhook
+
+    from tests.support.api import hooks_pipeline
+
+    problems: list[str] = []
+    with hooks_pipeline(settings, worker_factory, tmp_path) as (callback, s, api), chromium() as browser:
+        created = api.call(
+            "POST", "/v1/hooks", json={"url": callback.url("/flow"), "types": ["datasource.refresh.failed"]}
+        )
+        assert created.status_code == 201, created.text
+        hook = created.json()
+        page = console_page(browser, api.base, problems)
+        sign_in(page, api.base, api.key)
+        page.click("nav >> text=Hooks")
+        page.click(f"text={hook['id']}")
+        page.click("button:has-text('Send a test event')")
+        row = page.inner_text("#tested tbody tr")
+        assert "datasource.refresh.failed" in row and "yes" in row, row
+        [request] = callback.on("/flow")
+        event = Webhook(hook["secret"]).verify(request.body, request.headers)
+        assert event["cdptest"] is True and event["id"] in row
+    assert not problems, problems
