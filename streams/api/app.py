@@ -31,7 +31,7 @@ from . import docs_page
 from .auth import RateLimiter
 from .body_limit import BodyLimit
 from .console import hooks as console_hooks
-from .console import operate, pages, triggers
+from .console import operate, overview, pages, triggers
 from .console.sessions import Sessions
 from .deps import Context, scope_of
 from .problems import MEDIA_TYPE, FieldError, ProblemError, field_errors, responses
@@ -188,6 +188,7 @@ def create_api(
     app.include_router(operate.router)
     app.include_router(triggers.router)
     app.include_router(console_hooks.router)
+    app.include_router(overview.router)
 
     generate = app.openapi
 

@@ -153,7 +153,7 @@ def test_sessions_end_when_idle_and_the_least_recently_used_go_first():
 def test_the_operators_pages_need_the_operate_scope_whatever_the_page_showed(api):
     csrf = sign_in(api)  # a write key
     assert "Dead letters" not in api.client.get("/ui/subscriptions").text
-    for path in ("/ui/deliveries", "/ui/dead-letters", "/ui/dead-letter?id=t/0/1"):
+    for path in ("/ui/overview", "/ui/deliveries", "/ui/dead-letters", "/ui/dead-letter?id=t/0/1"):
         refused = api.client.get(path)
         assert refused.status_code == 403 and "needs &#39;operate&#39;" in refused.text, path
     for path in ("/ui/deliveries/redeliver", "/ui/dead-letters/replay"):

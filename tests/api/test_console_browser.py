@@ -154,6 +154,10 @@ def test_an_operator_fixes_a_dead_letter_and_redelivers_after_an_outage_from_the
 
             page = console_page(browser, ops.base, problems)
             sign_in(page, ops.base, ops.key)
+            page.click("nav >> text=Overview")
+            assert "5 given-up deliveries not delivered since" in page.inner_text(".attention")
+            page.click("a[href*='undelivered=on']")  # given up, undelivered: the Deliveries page, filtered
+            assert "undelivered=on" in page.url
             page.click("nav >> text=Deliveries")
             assert "5 given up, 5 still undelivered" in page.inner_text("main")
             assert page.locator("td >> text=hook").count() >= 1  # the receivers' health, last hour
