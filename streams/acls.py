@@ -73,21 +73,7 @@ def acls(role: Role, settings: Settings) -> list[Acl]:
             *_operations(t, settings)[1:],
         ]
     if role == "operator":
-        return [
-            *_operations(t, settings),
-            Acl(
-                "topic",
-                (t.actions, t.subscriptions, t.api_keys),
-                ("Read", "Describe"),
-                "'status' counts triggers, subscriptions and API keys (hashes only; not the hooks' URLs)",
-            ),
-            Acl(
-                "group",
-                (settings.app_id, settings.dispatcher_app_id),
-                ("Describe",),
-                "'status' reads the groups' members and committed offsets",
-            ),
-        ]
+        return _operations(t, settings)
     if role == "topics":  # the one principal that creates topics (the chart's topics Job): no data access
         return [
             Acl(
@@ -101,8 +87,9 @@ def acls(role: Role, settings: Settings) -> list[Acl]:
 
 
 def _operations(t: Topics, settings: Settings) -> list[Acl]:
-    """What operating the pipeline takes, from the CLI (operator) or the API's operate and read routes (api):
-    dead letters and their replays, given-up deliveries and redeliveries, delivery attempts, explain."""
+    """What operating the pipeline takes, from the CLI (operator) or the API's operate and read routes and its
+    console (api): dead letters and their replays, given-up deliveries and redeliveries, delivery attempts,
+    explain, status."""
     inputs = (t.datasources, t.segments, t.measures, t.runs)
     return [  # the first, the input topics, the api role has already
         Acl("topic", inputs, ("Write", "Describe"), "'dead-letters replay' publishes on the input topics"),
@@ -118,6 +105,19 @@ def _operations(t: Topics, settings: Settings) -> list[Acl]:
         Acl("topic", (t.delivery_attempts,), ("Read", "Describe"), "'deliveries attempts' reads every attempt"),
         Acl("topic", tuple(t.control(a) for a in Topics.AGENTS), ("Write", "Describe"), "'explain' asks the workers"),
         Acl("topic", (t.explain_replies,), ("Read", "Describe"), "and reads their answers"),
+        Acl(
+            "topic",
+            (t.actions, t.subscriptions, t.api_keys),
+            ("Read", "Describe"),
+            "'status' and the console count triggers, subscriptions and API keys (hashes only; not the hooks' URLs), "
+            "and the console lists the triggers",
+        ),
+        Acl(
+            "group",
+            (settings.app_id, settings.dispatcher_app_id),
+            ("Describe",),
+            "'status' and the console's overview read the groups' members and committed offsets",
+        ),
     ]
 
 
