@@ -70,10 +70,19 @@ def acls(role: Role, settings: Settings) -> list[Acl]:
             Acl("topic", (t.subscriptions, t.hooks), ("Read", "Write", "Describe"), "subscriptions and hooks"),
             Acl("topic", (t.api_keys,), ("Read", "Describe"), "API keys (hashes), written by operators' CLI"),
             Acl("topic", inputs, ("Write", "Describe"), "change events posted to /v1/events, and replays"),
+            Acl("topic", (t.audit,), ("Write",), "the record of every change made through it"),
             *_operations(t, settings)[1:],
         ]
     if role == "operator":
-        return _operations(t, settings)
+        return [
+            *_operations(t, settings),
+            Acl(
+                "topic",
+                (t.subscriptions, t.api_keys),
+                ("Read", "Describe"),
+                "'status' counts subscriptions and API keys (hashes only; not the hooks' URLs)",
+            ),
+        ]
     if role == "topics":  # the one principal that creates topics (the chart's topics Job): no data access
         return [
             Acl(
@@ -105,13 +114,8 @@ def _operations(t: Topics, settings: Settings) -> list[Acl]:
         Acl("topic", (t.delivery_attempts,), ("Read", "Describe"), "'deliveries attempts' reads every attempt"),
         Acl("topic", tuple(t.control(a) for a in Topics.AGENTS), ("Write", "Describe"), "'explain' asks the workers"),
         Acl("topic", (t.explain_replies,), ("Read", "Describe"), "and reads their answers"),
-        Acl(
-            "topic",
-            (t.actions, t.subscriptions, t.api_keys),
-            ("Read", "Describe"),
-            "'status' and the console count triggers, subscriptions and API keys (hashes only; not the hooks' URLs), "
-            "and the console lists the triggers",
-        ),
+        Acl("topic", (t.audit,), ("Read", "Describe"), "the record of the changes made through the API"),
+        Acl("topic", (t.actions,), ("Read", "Describe"), "'status' and the console count and list the triggers"),
         Acl(
             "group",
             (settings.app_id, settings.dispatcher_app_id),
@@ -149,7 +153,7 @@ def topics_of(role: Role, settings: Settings) -> set[str]:
     if role == "dispatcher":
         return {t.actions, t.redeliveries, t.hooks, t.delivery_dead_letter, t.delivery_attempts, t.dispatcher_control}
     if role == "api":
-        return {t.subscriptions, t.hooks, t.api_keys, t.explain_replies}
+        return {t.subscriptions, t.hooks, t.api_keys, t.explain_replies, t.audit}
     if role == "operator":
         return {
             t.dead_letter,

@@ -36,6 +36,7 @@ class Topics:
         self.redeliveries = settings.topic("redeliveries")
         self.explain_replies = settings.topic("explain-replies")
         self.delivery_attempts = settings.topic("delivery-attempts")
+        self.audit = settings.topic("audit")
         self._settings = settings
 
     AGENTS = ("datasources", "thresholds", "runs")
@@ -99,6 +100,12 @@ class Topics:
                 n,
                 week,
                 "every delivery attempt: receiver, answer, latency, next retry (key: trigger id)",
+            ),
+            TopicSpec(
+                self.audit,
+                1,
+                {"retention.ms": str(365 * DAY_MS)},
+                "every change made through the API or its console: who, when, what (key: the key id)",
             ),
             TopicSpec(
                 self.explain_replies,

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
+from aiokafka.errors import KafkaError
 from fastapi import Depends, Path, Request
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 
 from schemas.apikeys import ApiKey, Scope
+from schemas.audit import Action, Change
 
 from ..metrics import Metrics
 from ..runtime.egress import EgressPolicy
 from ..runtime.health import Health
 from ..settings import Settings
 from .auth import HEADER, RateLimiter, authenticate
+from .problems import ProblemError
 from .store import Store
 
 
@@ -83,3 +88,26 @@ Publisher = Annotated[ApiKey, Depends(needs("publish"))]
 SubscriptionIdPath = Annotated[str, Path(min_length=1, max_length=256, pattern=r"^\S(.*\S)?$")]
 HookIdPath = Annotated[str, Path(pattern=r"^hk_[a-z0-9]{20,40}$")]
 TypeName = Annotated[str, Path(max_length=64, description="e.g. segment.threshold.crossed")]
+
+
+# Which door a request came through, for the audit trail: the console's session dependency sets "console".
+VIA: ContextVar[Literal["api", "console"]] = ContextVar("via", default="api")
+
+
+def who(key: ApiKey) -> str:
+    """A key as records of what it did name it (never its secret)."""
+    return f"api-key {key.key_id} ({key.name})"
+
+
+async def audit(ctx: Context, key: ApiKey, action: Action, target: str, detail: str) -> None:
+    """Record a change that was made, acknowledged; a 503 that says so if the record cannot be written."""
+    change = Change(at=datetime.now(UTC), by=who(key), via=VIA.get(), action=action, target=target, detail=detail)
+    try:
+        await ctx.store.record(change)
+    except KafkaError as exc:
+        raise ProblemError(
+            503,
+            f"the change was made, but its audit record could not be written ({type(exc).__name__}): "
+            "make it again to record it",
+            headers={"Retry-After": "5"},
+        ) from None

@@ -16,16 +16,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Protocol
 
 from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
 
 from schemas.apikeys import ApiKey
+from schemas.audit import Change
 from schemas.explain import ExplainReply
 from schemas.hooks import Hook
 from schemas.subscriptions import ThresholdSubscription
 
+from ..client import operations
 from ..client.explain import Kind, explain, explain_subscription
 from ..client.producer import ChangeEvent, EventProducer
 from ..delivery.hooks import HookBook
@@ -61,6 +64,8 @@ class Store(Protocol):
     async def publish(self, events: Sequence[ChangeEvent]) -> list[RecordMetadata | KafkaError]: ...
     async def explain(self, kind: Kind, ident: str) -> ExplainReply: ...
     async def explain_subscription(self, subscription: ThresholdSubscription) -> ExplainReply: ...
+    async def record(self, change: Change) -> None: ...
+    async def changes(self, since: datetime) -> list[Change]: ...
 
 
 class ApiStore:
@@ -84,7 +89,9 @@ class ApiStore:
             self.topics.hooks: self.hooks.view,
         }
         t = self.topics
-        self._producer = EventProducer(settings, needs=[*self._views, t.datasources, t.segments, t.measures, t.runs])
+        self._producer = EventProducer(
+            settings, needs=[*self._views, t.datasources, t.segments, t.measures, t.runs, t.audit]
+        )
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -166,6 +173,13 @@ class ApiStore:
 
     async def explain_subscription(self, subscription: ThresholdSubscription) -> ExplainReply:
         return await explain_subscription(self._settings, subscription, EXPLAIN_SECONDS)
+
+    async def record(self, change: Change) -> None:
+        """One change on the audit topic, acknowledged (keyed by the key that made it)."""
+        await self._producer.put_record(self.topics.audit, change.by, change.model_dump_json().encode())
+
+    async def changes(self, since: datetime) -> list[Change]:
+        return await operations.changes(self._settings, since)
 
     async def publish(self, events: Sequence[ChangeEvent]) -> list[RecordMetadata | KafkaError]:
         """Change events to their topics, as ``cdp-triggers publish`` writes them (``EventProducer.publish_all``)."""

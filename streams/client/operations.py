@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from aiokafka.errors import KafkaTimeoutError
 
+from schemas.audit import Change
 from schemas.deadletter import DeadLetter, DeliveryAttempt, DeliveryDeadLetter, Redelivery, Replay, ReplayHistory
 from schemas.triggers import TriggerEvent
 
@@ -149,6 +150,19 @@ async def attempts(
         a for a in tried if a.at >= since and receiver in (None, a.receiver) and trigger_id in (None, a.trigger_id)
     )
     return sorted(chosen, key=lambda a: a.at)
+
+
+async def changes(settings: Settings, since: datetime) -> list[Change]:
+    """The audit trail from ``since``: every change made through the API or its console, oldest first."""
+    found: list[Change] = []
+    await _read_since(
+        settings,
+        Topics(settings).audit,
+        since,
+        "the audit reader",
+        lambda v: found.append(Change.model_validate_json(v)),
+    )
+    return sorted((c for c in found if c.at >= since), key=lambda c: c.at)
 
 
 async def recent_triggers(

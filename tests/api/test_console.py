@@ -160,3 +160,24 @@ def test_the_operators_pages_need_the_operate_scope_whatever_the_page_showed(api
         assert api.client.post(path, data={"csrf": csrf, "receiver": "hook", "confirm": "yes"}).status_code == 403
     posted = api.client.post("/ui/dead-letter/replay", data={"csrf": csrf, "id": "t/0/1", "event": "{}"})
     assert posted.status_code == 403
+
+
+def test_every_change_is_recorded_with_who_when_and_through_which_door(api):
+    csrf = sign_in(api)
+    api.client.post("/ui/subscriptions/new", data={**SUB, "csrf": csrf})
+    spec = {"entity_kind": "segment", "entity_id": "vip", "threshold": 100, "owner": "bob@example.com"}
+    assert api.call("PUT", "/v1/subscriptions/other", json=spec).status_code == 201
+    api.client.post("/ui/subscriptions/vip-1000/delete", data={"csrf": csrf})
+    api.client.post("/ui/subscriptions/new", data={**SUB, "threshold": "x", "csrf": csrf})  # refused: not a change
+    made = [(c.via, c.action, c.target) for c in api.store.recorded]
+    assert made == [
+        ("console", "subscription.put", "vip-1000"),
+        ("api", "subscription.put", "other"),
+        ("console", "subscription.delete", "vip-1000"),
+    ]
+    key_id = split_key(api.key)[0]
+    assert all(c.by.startswith(f"api-key {key_id} (") for c in api.store.recorded)
+    assert "created: segment/vip: threshold 1000, re-arms below 950" in api.store.recorded[0].detail
+    listed = api.with_key("operate").call("GET", "/v1/changes")
+    assert listed.status_code == 200 and [i["action"] for i in listed.json()["items"]][0] == "subscription.delete"
+    assert api.call("GET", "/v1/changes").status_code == 403  # a write key: not an operator's

@@ -15,6 +15,7 @@ from aiokafka.structs import RecordMetadata, TopicPartition
 from fastapi.testclient import TestClient
 
 from schemas.apikeys import ApiKey, Scope, digest, new_key
+from schemas.audit import Change
 from schemas.hooks import Hook
 from schemas.subscriptions import ThresholdSubscription
 from streams.api.app import create_api
@@ -55,6 +56,7 @@ class MemoryStore:
         self.keys_current = True
         self.refuse: KafkaError | None = None
         self.written: list[Written] = []
+        self.recorded: list[Change] = []  # the audit trail
         self._offsets: dict[tuple[str, int], int] = {}
 
     # the Store interface
@@ -66,6 +68,12 @@ class MemoryStore:
 
     async def explain_subscription(self, subscription: Any) -> Any:
         return await self.explain(subscription.entity_kind, subscription.entity_id)
+
+    async def record(self, change: Change) -> None:
+        self.recorded.append(change)
+
+    async def changes(self, since: Any) -> list[Change]:
+        return [c for c in self.recorded if c.at >= since]
 
     async def start(self) -> None:
         pass

@@ -175,3 +175,11 @@ async def replay_many(me: Me, request: Request) -> HTMLResponse:
         except ProblemError as exc:
             problem = exc.detail
     return me.show("replay.html", filters=_form_values(values), errors=errors, problem=problem, result=result)
+
+
+@router.get("/changes")
+async def changes(me: Me) -> HTMLResponse:
+    """The audit trail of the last week."""
+    me.need("operate")
+    listed = await api.list_changes(me.key, me.ctx, limit=LISTED)
+    return me.show("changes.html", listed=listed)

@@ -22,8 +22,9 @@ from schemas.subscriptions import ThresholdSubscription
 
 from ...client.explain import NoAnswer
 from ..auth import authenticate
-from ..deps import Context, context
+from ..deps import VIA, Context, context
 from ..problems import ProblemError, field_errors
+from ..routes import subscriptions as api_subscriptions
 from . import chart
 from .sessions import Session, Sessions, same_token
 
@@ -85,18 +86,11 @@ def refused(request: Request, status: int, detail: str) -> HTMLResponse:
 
 
 class Signed:
-    """The request's session and the key behind it, checked against the keys the API holds now."""
+    """The request's session and the key behind it (``signed``)."""
 
-    def __init__(self, request: Request, ctx: Annotated[Context, Depends(context)]) -> None:
-        ctx.store.require_current_keys()
-        held = sessions(request)
-        session = held.find(_token(request), time.monotonic())
-        record = None if session is None else ctx.store.keys.get(session.key_id)
-        if session is None or record is None:  # none, expired, or its key revoked since
-            held.close(_token(request))
-            raise SignIn()
-        self.session: Session = session
-        self.key: ApiKey = record
+    def __init__(self, session: Session, key: ApiKey, ctx: Context, request: Request) -> None:
+        self.session = session
+        self.key = key
         self.ctx = ctx
         self.request = request
 
@@ -126,7 +120,21 @@ class Signed:
         return page(self.request, name, status, me=self.session, may=self.may, **values)
 
 
-Me = Annotated[Signed, Depends(Signed)]
+async def signed(request: Request, ctx: Annotated[Context, Depends(context)]) -> Signed:
+    """The live session of the request, its key checked against the keys the API holds now; else to sign-in.
+    Async, so that it runs in the request's own context: the audit trail reads ``VIA`` from it."""
+    ctx.store.require_current_keys()
+    held = sessions(request)
+    session = held.find(_token(request), time.monotonic())
+    record = None if session is None else ctx.store.keys.get(session.key_id)
+    if session is None or record is None:  # none, expired, or its key revoked since
+        held.close(_token(request))
+        raise SignIn()
+    VIA.set("console")
+    return Signed(session, record, ctx, request)
+
+
+Me = Annotated[Signed, Depends(signed)]
 
 
 @router.get("/console.css")
@@ -241,7 +249,7 @@ async def update_subscription(me: Me, request: Request, subscription_id: str) ->
 async def delete_subscription(me: Me, subscription_id: str, csrf: Annotated[str | None, Form()] = None) -> Response:
     me.change("write", csrf)
     if me.ctx.store.subscriptions.get(subscription_id) is not None:
-        await me.ctx.store.remove_subscription(subscription_id)
+        await api_subscriptions.delete_subscription(me.key, me.ctx, subscription_id)
     return RedirectResponse("../../subscriptions", 303)
 
 
@@ -292,7 +300,9 @@ async def _save(me: Signed, request: Request, editing: str | None) -> Response:
     if editing is None and me.ctx.store.subscriptions.get(sub.subscription_id) is not None:
         errors = {"subscription_id": "a subscription with this id exists: open it to change it"}
         return me.show("subscription-form.html", 409, form=form, errors=errors, editing=None)
-    await me.ctx.store.put_subscription(sub)
+    await api_subscriptions.put_subscription(
+        me.key, me.ctx, sub.subscription_id, sub.spec(), me.request, Response()
+    )  # the API's own route: its checks and its audit record
     # relative to .../subscriptions/new or .../subscriptions/<id>/edit: the subscription's page
     target = quote(sub.subscription_id, safe="")
     return RedirectResponse(f"../{target}" if editing is not None else target, 303)

@@ -19,7 +19,7 @@ from schemas.triggers import event_for_test_send
 from ...delivery.deliver import ONCE, deliver
 from ...delivery.hooks import receiver_name
 from ...runtime.egress import EgressDenied
-from ..deps import Context, Ctx, HookIdPath, Reader, TypeName, Writer
+from ..deps import Context, Ctx, HookIdPath, Reader, TypeName, Writer, audit
 from ..problems import FieldError, ProblemError, responses
 from .operations import AttemptList
 from .trigger_types import BY_NAME
@@ -102,9 +102,11 @@ async def register(ctx: Context, key: ApiKey, body: HookRequest, request: Reques
         created_by=key.key_id,
     )
     await ctx.store.put_hook(hook)
+    shown = HookView.of(hook)  # the callback's query string hidden: it may hold a signature
+    await audit(ctx, key, "hook.create", hook_id, f"{', '.join(shown.types)} to {shown.url}")
     response.status_code = 201
     response.headers["Location"] = ctx.location(request, f"/v1/hooks/{hook_id}")
-    return CreatedHook(**HookView.of(hook).model_dump(), secret=hook_secret(ctx.signing_key, hook.id, hook.nonce))
+    return CreatedHook(**shown.model_dump(), secret=hook_secret(ctx.signing_key, hook.id, hook.nonce))
 
 
 @router.post("/v1/hooks", name="createHook", tags=["hooks"], status_code=201, responses=responses(403, 422))
@@ -156,11 +158,12 @@ async def get_hook(_: Reader, ctx: Ctx, hook_id: HookIdPath) -> HookView:
 @router.delete(
     "/v1/hooks/{hook_id}", name="deleteHook", tags=["hooks"], status_code=204, responses=responses(403, 404, 422)
 )
-async def delete_hook(_: Writer, ctx: Ctx, hook_id: HookIdPath) -> Response:
+async def delete_hook(key: Writer, ctx: Ctx, hook_id: HookIdPath) -> Response:
     """Unregister a hook: no trigger is delivered to it once this returns (deliveries in flight may finish)."""
     if ctx.store.hooks.records.get(hook_id) is None:
         raise ProblemError(404, f"no hook {hook_id!r}")
     await ctx.store.remove_hook(hook_id)
+    await audit(ctx, key, "hook.delete", hook_id, "removed")
     return Response(status_code=204)
 
 

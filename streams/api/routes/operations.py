@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from schemas.apikeys import ApiKey
+from schemas.audit import Change
 from schemas.deadletter import (
     DeadLetter,
     DeadLetterReason,
@@ -25,21 +25,25 @@ from schemas.deadletter import (
 from schemas.triggers import TriggerType
 
 from ...client import deadletters, deliveries, operations
-from ..deps import Context, Ctx, Operator
+from ..deps import Context, Ctx, Operator, audit, who
 from ..problems import FieldError, ProblemError, responses
 
 router = APIRouter()
 MAX_CHOSEN = 1000  # ids or fixes in one request: an operation, not a bulk load
 
 
-def _by(key: ApiKey) -> str:
-    return f"api-key {key.key_id} ({key.name})"
-
-
 def _range(since: datetime | None, until: datetime | None, where: str) -> None:
     if since is not None and until is not None and until <= since:
         field = f"{where}.until"
         raise ProblemError(422, f"{field}: must be after since", errors=[FieldError(field=field, message="<= since")])
+
+
+def _chosen(body: BaseModel) -> str:
+    """A bulk action's choice, as the audit trail names its target: the ids (or fixes) and filters it was given."""
+    given = body.model_dump(mode="json", exclude_defaults=True, exclude={"dry_run", "force"})
+    if "fixes" in given:
+        given["fixes"] = [f["dead_letter_id"] for f in given["fixes"]]
+    return ", ".join(f"{k}={v}" for k, v in sorted(given.items())) or "nothing"
 
 
 def _trigger_type(name: str | None, field: str) -> TriggerType | None:
@@ -136,7 +140,7 @@ async def replay_dead_letters(key: Operator, ctx: Ctx, body: ReplayRequest) -> R
         fixes[fix.dead_letter_id] = deadletters.fix_bytes(fix.event)
     choice = deadletters.Choice(tuple(body.ids), body.reason, body.topic, body.since, body.until)
     try:
-        prepared = await operations.replay(ctx.settings, choice, fixes, _by(key), body.force, body.dry_run)
+        prepared = await operations.replay(ctx.settings, choice, fixes, who(key), body.force, body.dry_run)
     except deadletters.ChoiceError as exc:
         raise ProblemError(422, str(exc), errors=[FieldError(field="body.ids", message=str(exc))]) from None
     except deadletters.ReplayRefused as exc:
@@ -159,6 +163,9 @@ async def replay_dead_letters(key: Operator, ctx: Ctx, body: ReplayRequest) -> R
         )
         for p in prepared
     ]
+    if items and not body.dry_run:
+        fixed = sum(i.fixed for i in items)
+        await audit(ctx, key, "dead-letters.replay", _chosen(body), f"{len(items)} replayed, {fixed} of them corrected")
     return ReplayResult(dry_run=body.dry_run, items=items)
 
 
@@ -267,11 +274,31 @@ async def redeliver(key: Operator, ctx: Ctx, body: RedeliverRequest) -> Redelive
     kind = _trigger_type(body.type, "body.type")
     choice = deliveries.Choice(tuple(body.ids), body.receiver, body.reason, body.since, body.until, kind)
     try:
-        todo = await operations.redeliver(ctx.settings, choice, _by(key), body.dry_run)
+        todo = await operations.redeliver(ctx.settings, choice, who(key), body.dry_run)
     except deliveries.ChoiceError as exc:
         raise ProblemError(422, str(exc), errors=[FieldError(field="body.ids", message=str(exc))]) from None
+    if todo.requests and not body.dry_run:
+        await audit(ctx, key, "deliveries.redeliver", _chosen(body), f"{len(todo.requests)} redelivery(ies) asked")
     return RedeliverResult(
         dry_run=body.dry_run,
         requested=[r.delivery_dead_letter_id for _, r in todo.requests],
         already_delivered=[d.id for d in todo.delivered],
     )
+
+
+class ChangeList(BaseModel):
+    items: list[Change] = Field(description="Latest first, the last 'limit' of those in the window")
+    total: int = Field(description="How many were made in the window")
+
+
+@router.get("/v1/changes", name="listChanges", tags=["operations"], responses=responses(403, 422))
+async def list_changes(
+    _: Operator,
+    ctx: Ctx,
+    window: Annotated[float, Query(gt=0, le=365 * 86400, description="Seconds counted back")] = 7 * 86400.0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> ChangeList:
+    """The audit trail: every change made through the API or its console (subscriptions, hooks, redeliveries,
+    replays), by which key, when, and through which door."""
+    made = await ctx.store.changes(datetime.now(UTC) - timedelta(seconds=window))
+    return ChangeList(items=list(reversed(made[-limit:])), total=len(made))

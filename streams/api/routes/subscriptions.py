@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from schemas.subscriptions import SubscriptionSpec, ThresholdSubscription
 
-from ..deps import Ctx, Reader, SubscriptionIdPath, Writer
+from ..deps import Ctx, Reader, SubscriptionIdPath, Writer, audit
 from ..problems import ProblemError, responses
 
 router = APIRouter()
@@ -57,7 +57,7 @@ async def get_subscription(_: Reader, ctx: Ctx, subscription_id: SubscriptionIdP
     responses={201: {"model": ThresholdSubscription, "description": "created"}, **responses(403, 422)},
 )
 async def put_subscription(
-    _: Writer,
+    key: Writer,
     ctx: Ctx,
     subscription_id: SubscriptionIdPath,
     spec: SubscriptionSpec,
@@ -68,6 +68,8 @@ async def put_subscription(
     sub = ThresholdSubscription.model_validate({**spec.model_dump(), "subscription_id": subscription_id})
     existed = ctx.store.subscriptions.get(subscription_id) is not None
     await ctx.store.put_subscription(sub)
+    detail = f"{sub.entity_key}: threshold {sub.threshold:g}, re-arms below {sub.rearm_below:g}, owner {sub.owner}"
+    await audit(ctx, key, "subscription.put", subscription_id, ("replaced: " if existed else "created: ") + detail)
     if not existed:
         response.status_code = 201
         response.headers["Location"] = ctx.location(request, f"/v1/subscriptions/{quote(subscription_id, safe='')}")
@@ -81,9 +83,10 @@ async def put_subscription(
     status_code=204,
     responses=responses(403, 404, 422),
 )
-async def delete_subscription(_: Writer, ctx: Ctx, subscription_id: SubscriptionIdPath) -> Response:
+async def delete_subscription(key: Writer, ctx: Ctx, subscription_id: SubscriptionIdPath) -> Response:
     """Remove a subscription: its threshold fires no more (a tombstone on the subscriptions topic)."""
     if ctx.store.subscriptions.get(subscription_id) is None:
         raise ProblemError(404, f"no subscription {subscription_id!r}")
     await ctx.store.remove_subscription(subscription_id)
+    await audit(ctx, key, "subscription.delete", subscription_id, "removed")
     return Response(status_code=204)
