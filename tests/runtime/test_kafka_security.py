@@ -51,11 +51,13 @@ def secured(broker, tmp_path_factory):
     home = tmp_path_factory.mktemp("secured")
     dev = DevBroker(load_broker_settings(port=free_port_block(4), home=home, secure=True))
     dev.start()
-    base = settings_for(dev.bootstrap, home, partitions=2)
-    asyncio.run(ensure_topics(base))
-    grant_every_role(dev, base)
-    yield dev, base
-    dev.stop()
+    try:  # a failed setup stops the broker too: the teardown after yield would not run
+        base = settings_for(dev.bootstrap, home, partitions=2)
+        asyncio.run(ensure_topics(base))
+        grant_every_role(dev, base)
+        yield dev, base
+    finally:
+        dev.stop()
 
 
 def grant_every_role(dev: DevBroker, settings: Settings) -> None:
