@@ -29,7 +29,7 @@ from schemas.hooks import Hook
 from schemas.subscriptions import ThresholdSubscription
 
 from ..client import operations
-from ..client.explain import Kind, explain, explain_subscription
+from ..client.explain import Kind, explain, explain_many, explain_subscription
 from ..client.producer import ChangeEvent, EventProducer
 from ..delivery.hooks import HookBook
 from ..metrics import Metrics
@@ -64,6 +64,7 @@ class Store(Protocol):
     async def publish(self, events: Sequence[ChangeEvent]) -> list[RecordMetadata | KafkaError]: ...
     async def explain(self, kind: Kind, ident: str) -> ExplainReply: ...
     async def explain_subscription(self, subscription: ThresholdSubscription) -> ExplainReply: ...
+    async def explain_many(self, kind: Kind, idents: list[str]) -> dict[str, ExplainReply]: ...
     async def record(self, change: Change) -> None: ...
     async def changes(self, since: datetime) -> list[Change]: ...
 
@@ -173,6 +174,10 @@ class ApiStore:
 
     async def explain_subscription(self, subscription: ThresholdSubscription) -> ExplainReply:
         return await explain_subscription(self._settings, subscription, EXPLAIN_SECONDS)
+
+    async def explain_many(self, kind: Kind, idents: list[str]) -> dict[str, ExplainReply]:
+        """Each entity's answer, from its owner; those not answered within ``EXPLAIN_SECONDS`` left out."""
+        return await explain_many(self._settings, kind, idents, EXPLAIN_SECONDS)
 
     async def record(self, change: Change) -> None:
         """One change on the audit topic, acknowledged (keyed by the key that made it)."""

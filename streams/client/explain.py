@@ -110,14 +110,40 @@ async def _dead_letters(settings: Settings, topic: str, ident: str) -> list[Dead
 
 
 async def _ask(settings: Settings, kind: Kind, ident: str, timeout: float) -> ExplainReply:
+    answered = await _ask_many(settings, kind, [ident], timeout)
+    if ident not in answered:
+        t = Topics(settings)
+        raise NoAnswer(
+            f"no worker answered for {kind} {ident!r} within {timeout:g} s: is a worker running, and caught up on "
+            f"the partition of {target(t, kind, ident).input_topic} that holds it?"
+        )
+    return answered[ident]
+
+
+async def explain_many(
+    settings: Settings, kind: Kind, idents: list[str], timeout: float = 10.0
+) -> dict[str, ExplainReply]:
+    """What the state of each of ``idents`` says (a page's entities): one request per partition, each key answered
+    on its own; those not answered within ``timeout`` s are left out."""
+    try:
+        return await asyncio.wait_for(_ask_many(settings, kind, idents, timeout), timeout + 1)
+    except TimeoutError:
+        return {}
+
+
+async def _ask_many(settings: Settings, kind: Kind, idents: list[str], timeout: float) -> dict[str, ExplainReply]:
     t = Topics(settings)
-    aim = target(t, kind, ident)
-    control = t.control(aim.agent)
+    aims = {ident: target(t, kind, ident) for ident in dict.fromkeys(idents)}
+    if not aims:
+        return {}
+    first = next(iter(aims.values()))
+    control = t.control(first.agent)
     connection = KafkaConnection(settings)
     producer = connection.producer(request_timeout_ms=int(timeout * 1000))
     replies = connection.consumer(group_id=None, enable_auto_commit=False)
-    request = Explain(request_id=str(uuid.uuid4()), key=aim.key)
+    request_id = str(uuid.uuid4())
     deadline = time.monotonic() + timeout
+    found: dict[str, ExplainReply] = {}
     try:
         await producer.start()
         await replies.start()
@@ -125,24 +151,28 @@ async def _ask(settings: Settings, kind: Kind, ident: str, timeout: float) -> Ex
         async def existing() -> set[str]:
             return set((await producer.client.fetch_all_metadata()).topics())
 
-        await require_topics(existing, [aim.input_topic, control, t.explain_replies])
-        count = len(await producer.partitions_for(aim.input_topic))
-        partition = partition_for(ident.encode(), count)  # where the producers put the key's events
+        await require_topics(existing, [first.input_topic, control, t.explain_replies])
+        count = len(await producer.partitions_for(first.input_topic))
+        by_partition: dict[int, list[str]] = {}
+        for ident in aims:  # where the producers put each key's events
+            by_partition.setdefault(partition_for(ident.encode(), count), []).append(ident)
         answers = TopicPartition(t.explain_replies, 0)
         replies.assign([answers])
         await replies.seek_to_end(answers)
-        await replies.position(answers)  # from here on: the answer cannot come before it
-        sent = await producer.send_and_wait(control, encode(request), key=aim.key.encode(), partition=partition)
-        assert sent.partition == partition
-        while (left := deadline - time.monotonic()) > 0:
+        await replies.position(answers)  # from here on: no answer can come before it
+        for partition, group in by_partition.items():
+            keys = [aims[ident].key for ident in group]
+            request = Explain(request_id=request_id, key=keys[0], keys=tuple(keys[1:]))
+            await producer.send_and_wait(control, encode(request), key=keys[0].encode(), partition=partition)
+        ident_of = {aim.key: ident for ident, aim in aims.items()}
+        while len(found) < len(aims) and (left := deadline - time.monotonic()) > 0:
             batches = await replies.getmany(answers, timeout_ms=int(min(left, 0.5) * 1000))
             for record in batches.get(answers, []):
-                if record.key == request.request_id.encode():
-                    return ExplainReply.model_validate_json(record.value)
-        raise NoAnswer(
-            f"no worker answered for {kind} {ident!r} within {timeout:g} s: is a worker running, and caught up on "
-            f"partition {partition} of {aim.input_topic}?"
-        )
+                if record.key == request_id.encode() and record.value is not None:
+                    reply = ExplainReply.model_validate_json(record.value)
+                    if reply.key in ident_of:
+                        found[ident_of[reply.key]] = reply
+        return found
     finally:
         await close_bounded(replies.stop(), "the explain reader")
         await close_bounded(producer.stop(), "the explain producer")

@@ -49,6 +49,7 @@ class Explain:
     kind: ClassVar[str] = "explain"
     request_id: str
     key: str
+    keys: tuple[str, ...] = ()  # more keys of the same partition, each answered on its own (a page's entities)
 
 
 Command = Nudge | Tick | Sweep | Explain
@@ -65,9 +66,15 @@ def decode(raw: bytes) -> Command:
     try:
         document = orjson.loads(raw)
         cls = _BY_KIND[document["kind"]]
-        return cls(**{f.name: document[f.name] for f in fields(cls)})  # type: ignore[no-any-return]  # one of Command
+        # a field a sender leaves out takes its default (older senders); one without a default is required
+        given = {f.name: _frozen(document[f.name]) for f in fields(cls) if f.name in document}
+        return cls(**given)  # type: ignore[no-any-return]  # one of Command
     except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
         raise ValueError(f"not a control command: {exc!r}") from None
+
+
+def _frozen(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value  # commands are frozen: JSON arrays as tuples
 
 
 class ControlChannel:

@@ -435,9 +435,10 @@ class Pipeline:
 
         async def on_control(command: Command, partition: int) -> None:
             if isinstance(command, Explain):
-                state = table.get(command.key, partition)
-                said = None if spec.explain is None else spec.explain(command.key, state, partition)
-                await self.answer(command, spec.name, list(spec.inputs), partition, said)
+                for key in (command.key, *command.keys):
+                    state = table.get(key, partition)
+                    said = None if spec.explain is None else spec.explain(key, state, partition)
+                    await self.answer(command, key, spec.name, list(spec.inputs), partition, said)
             elif spec.on_control is not None:
                 await spec.on_control(command, partition)
 
@@ -445,14 +446,14 @@ class Pipeline:
         return table
 
     async def answer(
-        self, request: Explain, agent: str, inputs: list[str], partition: int, said: dict[str, Any] | None
+        self, request: Explain, key: str, agent: str, inputs: list[str], partition: int, said: dict[str, Any] | None
     ) -> None:
-        """The reply to an explain request: what the state says, and up to which input offsets it is."""
+        """The reply to an explain request about ``key``: what the state says, and up to which input offsets."""
         applied = self.ledger.applied_offsets()
         reply = ExplainReply(
             request_id=request.request_id,
             agent=agent,
-            key=request.key,
+            key=key,
             partition=partition,
             explanation=said,
             applied={topic: applied.get((topic, partition)) for topic in inputs},

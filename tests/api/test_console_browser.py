@@ -97,6 +97,10 @@ def test_a_segment_owner_sets_a_threshold_and_sees_why_it_fired_and_then_did_not
             assert distinct_colours(shot) > 4
 
             trigger_id = page.inner_text("p:has-text('Last trigger') code")
+            # the list: the latest value against the threshold, and the state, as the worker answers now
+            page.click("nav >> text=Subscriptions")
+            row = page.inner_text("tbody tr")
+            assert "990" in row and "waiting" in row, row
             # the trigger in the feed (its events are a month old: the feed is asked from then), and its page
             page.goto(api.base + "/ui/triggers?type=segment.threshold.crossed&since=2026-01-01T00:00:00Z")
             assert "type=segment.threshold.crossed" in page.url and page.locator("tbody tr").count() == 1

@@ -69,6 +69,9 @@ class MemoryStore:
     async def explain_subscription(self, subscription: Any) -> Any:
         return await self.explain(subscription.entity_kind, subscription.entity_id)
 
+    async def explain_many(self, kind: str, idents: list[str]) -> dict[str, Any]:
+        return {}  # no worker here
+
     async def record(self, change: Change) -> None:
         self.recorded.append(change)
 

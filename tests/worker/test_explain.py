@@ -158,3 +158,25 @@ def test_each_outcome_is_explained_with_its_event_through_a_sigkill_replay_and_a
     moved = wait_for(lambda: (r := ask(settings, "segment", "vip")) and r.worker == "second" and r, 60, "rebalance")
     assert moved.explanation == seen.explanation
     assert second.running
+
+
+def test_a_page_of_entities_is_explained_with_one_request_per_partition(kafka, settings, worker):
+    from streams.client.explain import explain_many
+    from tests.support.kafka import murmur2_partition
+
+    t = worker.topics
+    segments = [f"seg-{i}" for i in range(8)]
+    assert len({murmur2_partition(s.encode(), settings.partitions) for s in segments}) == 2  # both partitions
+    for i, segment in enumerate(segments):
+        kafka.produce(t.segments, segment, b.segment(segment, 100 + i, 0, event_id=f"m{i}"))
+    kafka.flush()
+
+    def all_values() -> dict:
+        found = asyncio.run(explain_many(settings, "segment", [*segments, "never-seen"], timeout=20))
+        values = {s: (r.explanation or {}).get("value") for s, r in found.items()}
+        return found if len(found) == 9 and all(values[s] is not None for s in segments) else {}
+
+    found = wait_for(all_values, 60, "every segment's answer")
+    values = {s: (r.explanation or {}).get("value") for s, r in found.items()}
+    assert values == {**{s: 100.0 + i for i, s in enumerate(segments)}, "never-seen": None}
+    assert found["seg-0"].key == "segment/seg-0"

@@ -6,10 +6,11 @@ scope allows it: checked here, on the server, whatever the page showed."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import datetime
 from importlib import resources
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request, Response
@@ -186,10 +187,31 @@ async def sign_out(me: Me, csrf: Annotated[str | None, Form()] = None) -> Respon
     return response
 
 
+PAGE = 100  # subscriptions a page lists, each with its entity's answer
+
+
 @router.get("/subscriptions")
-async def subscriptions(me: Me) -> HTMLResponse:
-    items = sorted(me.ctx.store.subscriptions, key=lambda s: s.subscription_id)
-    return me.show("subscriptions.html", items=items)
+async def subscriptions(me: Me, after: str = "") -> HTMLResponse:
+    """A page of subscriptions in id order, each with its entity's latest value and its own state, asked of the
+    owning workers in one request per partition."""
+    ids = sorted(s.subscription_id for s in me.ctx.store.subscriptions if s.subscription_id > after)
+    page = [sub for i in ids[:PAGE] if (sub := me.ctx.store.subscriptions.get(i)) is not None]
+    kinds: tuple[Literal["segment", "measure"], ...] = ("segment", "measure")
+    asked = await asyncio.gather(
+        *(
+            me.ctx.store.explain_many(kind, sorted({s.entity_id for s in page if s.entity_kind == kind}))
+            for kind in kinds
+        )
+    )
+    answers = {(kind, ident): reply for kind, found in zip(kinds, asked, strict=True) for ident, reply in found.items()}
+    rows = []
+    for sub in page:
+        reply = answers.get((sub.entity_kind, sub.entity_id))
+        said = (reply.explanation or {}) if reply else {}
+        mine = next((x for x in said.get("subscriptions", []) if x["subscription_id"] == sub.subscription_id), None)
+        rows.append({"sub": sub, "answered": reply is not None, "value": said.get("value"), "mine": mine})
+    more = ids[PAGE - 1] if len(ids) > PAGE else None
+    return me.show("subscriptions.html", rows=rows, total=len(me.ctx.store.subscriptions), more=more, after=after)
 
 
 @router.get("/subscriptions/new")
