@@ -102,8 +102,13 @@ def test_a_segment_owner_sets_a_threshold_and_sees_why_it_fired_and_then_did_not
             row = page.inner_text("tbody tr")
             assert "990" in row and "waiting" in row, row
             # the trigger in the feed (its events are a month old: the feed is asked from then), and its page
-            page.goto(api.base + "/ui/triggers?type=segment.threshold.crossed&since=2026-01-01T00:00:00Z")
+            page.goto(api.base + "/ui/triggers?type=segment.threshold.crossed&since=2026-01-01T00:00:00Z&every=10")
             assert "type=segment.threshold.crossed" in page.url and page.locator("tbody tr").count() == 1
+            # a live feed by polling, no script: the page reloads itself at an offered pace, and no faster
+            assert page.get_attribute("meta[http-equiv=refresh]", "content") == "10"
+            page.goto(api.base + "/ui/triggers?since=2026-01-01T00:00:00Z&every=1")
+            assert page.locator("meta[http-equiv=refresh]").count() == 0
+            page.goto(api.base + "/ui/triggers?type=segment.threshold.crossed&since=2026-01-01T00:00:00Z")
             page.click("tbody tr a")
             assert trigger_id in page.inner_text("main") and '"subscription_id": "vip-1000"' in page.inner_text("pre")
             assert page.locator("h2:has-text('Delivery attempts')").count() == 0  # an operator's, not a writer's

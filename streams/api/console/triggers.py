@@ -19,6 +19,7 @@ from .pages import Me
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 SHOWN = 200  # the latest triggers a page lists
+EVERY = (10, 30, 60)  # seconds a live page may reload itself after: polling, no script; each load is bounded
 WINDOW = timedelta(hours=1)  # how far back the list looks unless told
 
 
@@ -63,8 +64,17 @@ async def triggers(me: Me, request: Request) -> HTMLResponse:
         )
     rows = [{"event": e, "line": KINDS[e.type].describe(e.data).line} for e in found]
     filters = {"type": query.get("type", ""), "subject": subject, "since": query.get("since", "")}
+    every = int(query["every"]) if query.get("every", "").isdigit() and int(query["every"]) in EVERY else None
     return me.show(
-        "triggers.html", rows=rows, filters=filters, errors=errors, since=since, types=sorted(shorts), shown=SHOWN
+        "triggers.html",
+        rows=rows,
+        filters=filters,
+        errors=errors,
+        since=since,
+        types=sorted(shorts),
+        shown=SHOWN,
+        every=every,
+        choices=EVERY,
     )
 
 
