@@ -27,9 +27,12 @@ pytestmark = [pytest.mark.broker, pytest.mark.subprocess, pytest.mark.browser]
 EXPECTED = "Failed to load resource: the server responded with a status of 422"  # a form sent back, on purpose
 
 
-def console_page(browser, base: str, problems: list[str]):
-    """A page that may reach the API only, recording every console error, CSP violation and script error."""
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+def console_page(opener, base: str, problems: list[str]):
+    """A page (of a browser, or of a context with cookies of its own) that may reach the API only, recording
+    every console error, CSP violation and script error."""
+    page = (
+        opener.new_page(viewport={"width": 1280, "height": 900}) if hasattr(opener, "contexts") else opener.new_page()
+    )
     page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(base) else route.abort())
     page.on(
         "console",
@@ -246,3 +249,46 @@ def test_a_flow_owner_sends_a_test_event_to_a_hook_from_its_page(settings, worke
         event = Webhook(hook["secret"]).verify(request.body, request.headers)
         assert event["cdptest"] is True and event["id"] in row
     assert not problems, problems
+
+
+PAGES = {  # page -> the scope it needs
+    "/ui/subscriptions": "read",
+    "/ui/triggers": "read",
+    "/ui/trigger-types": "read",
+    "/ui/hooks": "read",
+    "/ui/subscriptions/new": "write",
+    "/ui/overview": "operate",
+    "/ui/deliveries": "operate",
+    "/ui/dead-letters": "operate",
+    "/ui/changes": "operate",
+}
+
+
+def test_every_page_opens_for_each_scope_that_may_see_it_and_is_refused_to_the_others(settings, worker, tmp_path):
+    """A smoke test on real parts: each page, for a read, a write and an operate key, answers 200 (with no console
+    error and no CSP violation) or 403 as the key's scope says; the navigation offers only what the key may
+    open."""
+    from schemas.apikeys import ApiKey
+
+    s = api_settings(settings)
+    process, api = start_api(s, tmp_path / "api.log", "read")
+    keys = {"read": api.key, "write": create_key(s, "writer", "write"), "operate": create_key(s, "ops", "operate")}
+    problems: list[str] = []
+    try:
+        with chromium() as browser:
+            for scope, key in keys.items():
+                record = ApiKey(key_id="a" * 12, name="n", scope=scope, sha256="0" * 64, created_at="2026-01-01T00:00Z")
+                context = browser.new_context(viewport={"width": 1280, "height": 900})  # its own cookies
+                page = console_page(context, api.base, problems)
+                sign_in(page, api.base, key)
+                offered = {a.get_attribute("href") for a in page.locator("nav a").all()}
+                for path, needed in PAGES.items():
+                    answer = page.goto(api.base + path)
+                    allowed = record.allows(needed)
+                    assert answer.status == (200 if allowed else 403), (scope, path, answer.status)
+                    if path.count("/") == 2:  # a section: in the navigation exactly when allowed
+                        assert (path.removeprefix("/ui/") in offered) == allowed, (scope, path, offered)
+                context.close()
+    finally:
+        process.stop()
+    assert not [p for p in problems if "status of 403" not in p], problems

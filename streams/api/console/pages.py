@@ -216,6 +216,7 @@ async def subscriptions(me: Me, after: str = "") -> HTMLResponse:
 
 @router.get("/subscriptions/new")
 async def new_subscription(me: Me) -> HTMLResponse:
+    me.need("write")
     return me.show("subscription-form.html", form={}, errors={}, editing=None)
 
 
@@ -256,6 +257,7 @@ async def subscription(me: Me, subscription_id: str) -> HTMLResponse:
 
 @router.get("/subscriptions/{subscription_id}/edit")
 async def edit_subscription(me: Me, subscription_id: str) -> HTMLResponse:
+    me.need("write")
     found = me.ctx.store.subscriptions.get(subscription_id)
     if found is None:
         return me.show("missing.html", 404, what=f"subscription {subscription_id}")
