@@ -46,6 +46,14 @@ def console_page(opener, base: str, problems: list[str]):
     return page
 
 
+def shoot(page, name: str, tmp_path: Path) -> None:
+    """A picture of the page as this test sees it: the Console docs' own when './dev docs-images' runs the test
+    (it sets CDP_DOCS_IMAGES), so the docs show what the tests check."""
+    shot = (DOCS_IMAGES if os.environ.get("CDP_DOCS_IMAGES") else tmp_path) / name
+    page.screenshot(path=str(shot), full_page=True)
+    assert distinct_colours(shot) > 4
+
+
 def sign_in(page, base: str, key: str) -> None:
     page.goto(base + "/ui/")
     assert page.url.endswith("/ui/sign-in")
@@ -94,10 +102,7 @@ def test_a_segment_owner_sets_a_threshold_and_sees_why_it_fired_and_then_did_not
             assert "waiting" in page.inner_text("p.status") and "Last trigger" in page.inner_text("main")
             assert page.locator("svg.chart circle.fired").count() == 1
             assert page.locator("svg.chart circle.value").count() == 2
-            # the picture on the Console page ('./dev docs-images' sets CDP_DOCS_IMAGES): what this test saw
-            shot = (DOCS_IMAGES if os.environ.get("CDP_DOCS_IMAGES") else tmp_path) / "console-subscription.png"
-            page.screenshot(path=str(shot), full_page=True)
-            assert distinct_colours(shot) > 4
+            shoot(page, "console-subscription.png", tmp_path)
 
             trigger_id = page.inner_text("p:has-text('Last trigger') code")
             # the list: the latest value against the threshold, and the state, as the worker answers now
@@ -178,6 +183,7 @@ def test_an_operator_fixes_a_dead_letter_and_redelivers_after_an_outage_from_the
             assert "receiver=hook" in page.url  # the filters live in the URL
             page.click("button:has-text('Redeliver these')")
             assert "5 would be redelivered" in page.inner_text("#preview")
+            shoot(page, "console-redeliver.png", tmp_path)
             settle_pipeline(s)
             assert len(http.on("/hook")) == during, "the preview sent something"
             page.click("button:has-text('Redeliver 5')")
@@ -208,6 +214,7 @@ def test_an_operator_fixes_a_dead_letter_and_redelivers_after_an_outage_from_the
             page.fill("#event", fixed)
             page.click("button:has-text('Check')")
             assert "Valid" in page.inner_text("#checked")
+            shoot(page, "console-dead-letter.png", tmp_path)
             page.click("button:has-text('Replay it')")
             assert "Replayed as event" in page.inner_text("#done")
 
