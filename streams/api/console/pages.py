@@ -60,11 +60,14 @@ def _token(request: Request) -> str | None:
     return request.cookies.get(SECURE_COOKIE) or request.cookies.get(COOKIE)
 
 
+def _root(request: Request) -> str:
+    """The way back to ``/ui/`` from the request's path: every link and redirect is relative, so the console works
+    under any prefix a proxy adds."""
+    return "../" * request.url.path.split("/ui/", 1)[-1].count("/")
+
+
 def page(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
-    """``root``: the way back to ``/ui/`` from the request's path, so that every link is relative and the console
-    works under any prefix a proxy adds."""
-    below = request.url.path.split("/ui/", 1)[-1].count("/")
-    return HTMLResponse(_ENV.get_template(name).render(root="../" * below, **values), status, headers=HEADERS)
+    return HTMLResponse(_ENV.get_template(name).render(root=_root(request), **values), status, headers=HEADERS)
 
 
 class SignIn(Exception):
@@ -76,8 +79,7 @@ def is_console(request: Request) -> bool:
 
 
 def signed_out(request: Request) -> Response:
-    below = request.url.path.split("/ui/", 1)[-1].count("/")
-    return RedirectResponse("../" * below + "sign-in", 303)
+    return RedirectResponse(_root(request) + "sign-in", 303)
 
 
 def refused(request: Request, status: int, detail: str) -> HTMLResponse:
