@@ -191,19 +191,19 @@ async def _read_since(
     consumer = KafkaConnection(settings).consumer(topic, group_id=None, enable_auto_commit=False)
     try:
         await asyncio.wait_for(consumer.start(), READ_SECONDS)
-        deadline = asyncio.get_running_loop().time() + READ_SECONDS
-        partitions = await until_assigned(consumer, READ_SECONDS)
-        starts = await consumer.offsets_for_times({tp: int(since.timestamp() * 1000) for tp in partitions})
-        ends = await consumer.end_offsets(partitions)
-        for tp in partitions:
-            start = starts.get(tp)
-            consumer.seek(tp, start.offset if start is not None else ends[tp])
-        while any([await consumer.position(tp) < ends[tp] for tp in partitions]):
-            if asyncio.get_running_loop().time() > deadline:
-                raise KafkaTimeoutError(f"{topic} was not read to its end within {READ_SECONDS:g} s")
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                for record in records:
-                    if record.value is not None:
-                        take(record.value)
+        async with asyncio.timeout(READ_SECONDS):  # every await of the read, its offset look-ups included
+            partitions = await until_assigned(consumer, READ_SECONDS)
+            starts = await consumer.offsets_for_times({tp: int(since.timestamp() * 1000) for tp in partitions})
+            ends = await consumer.end_offsets(partitions)
+            for tp in partitions:
+                start = starts.get(tp)
+                consumer.seek(tp, start.offset if start is not None else ends[tp])
+            while any([await consumer.position(tp) < ends[tp] for tp in partitions]):
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    for record in records:
+                        if record.value is not None:
+                            take(record.value)
+    except TimeoutError:
+        raise KafkaTimeoutError(f"{topic} was not read to its end within {READ_SECONDS:g} s") from None
     finally:
         await close_bounded(consumer.stop(), what)

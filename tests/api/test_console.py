@@ -181,3 +181,14 @@ def test_every_change_is_recorded_with_who_when_and_through_which_door(api):
     listed = api.with_key("operate").call("GET", "/v1/changes")
     assert listed.status_code == 200 and [i["action"] for i in listed.json()["items"]][0] == "subscription.delete"
     assert api.call("GET", "/v1/changes").status_code == 403  # a write key: not an operator's
+
+
+def test_the_subscriptions_list_goes_a_hundred_a_page_in_id_order(api):
+    sign_in(api)
+    spec = {"entity_kind": "segment", "entity_id": "vip", "threshold": 100, "owner": "bob@example.com"}
+    for i in range(101):
+        assert api.call("PUT", f"/v1/subscriptions/s{i:03d}", json=spec).status_code == 201
+    first = api.client.get("/ui/subscriptions").text
+    assert first.count("<tr><td>") == 100 and 'href="subscriptions?after=s099"' in first
+    second = api.client.get("/ui/subscriptions?after=s099").text
+    assert second.count("<tr><td>") == 1 and "s100" in second and "Next page" not in second

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
-from schemas.deadletter import DeadLetterReason, DeliveryFailure
+from schemas.deadletter import DeadLetter, DeadLetterReason, DeliveryFailure, Replay
 
 from ...client import deadletters, operations
 from ..problems import ProblemError
@@ -117,13 +117,19 @@ async def dead_letters(me: Me, request: Request) -> HTMLResponse:
     )
 
 
+async def _letter(me: Me, dead_letter_id: str) -> tuple[DeadLetter | None, list[Replay]]:
+    """One dead letter, and its replays (None: no such dead letter)."""
+    letter = next((d for d in await operations.dead_letters(me.ctx.settings) if d.id == dead_letter_id), None)
+    history = [] if letter is None else (await operations.history(me.ctx.settings)).get(letter.id, [])
+    return letter, history
+
+
 @router.get("/dead-letter")
 async def dead_letter(me: Me, id: str = "") -> HTMLResponse:
     me.need("operate")
-    letter = next((d for d in await operations.dead_letters(me.ctx.settings) if d.id == id), None)
+    letter, history = await _letter(me, id)
     if letter is None:
         return me.show("missing.html", 404, what=f"dead letter {id}")
-    history = (await operations.history(me.ctx.settings)).get(letter.id, [])
     original = deadletters.readable(deadletters.original(letter)[1])
     text = json.dumps(original, indent=2) if isinstance(original, dict) else str(original or "")
     return me.show("dead-letter.html", letter=letter, replays=history, event=text, errors={}, result=None)
@@ -140,10 +146,9 @@ async def replay_one(
     """One dead letter, replayed as corrected in the editor: checked by the workers' decoder first (a dry run),
     published once confirmed."""
     me.change("operate", csrf)
-    letter = next((d for d in await operations.dead_letters(me.ctx.settings) if d.id == id), None)
+    letter, history = await _letter(me, id)
     if letter is None:
         return me.show("missing.html", 404, what=f"dead letter {id}")
-    history = (await operations.history(me.ctx.settings)).get(letter.id, [])
     errors: dict[str, str] = {}
     result = None
     try:

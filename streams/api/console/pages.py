@@ -196,8 +196,8 @@ PAGE = 100  # subscriptions a page lists, each with its entity's answer
 async def subscriptions(me: Me, after: str = "") -> HTMLResponse:
     """A page of subscriptions in id order, each with its entity's latest value and its own state, asked of the
     owning workers in one request per partition."""
-    ids = sorted(s.subscription_id for s in me.ctx.store.subscriptions if s.subscription_id > after)
-    page = [sub for i in ids[:PAGE] if (sub := me.ctx.store.subscriptions.get(i)) is not None]
+    listed = await api_subscriptions.list_subscriptions(me.key, me.ctx, limit=PAGE, after=after or None)
+    page = listed.items
     kinds: tuple[Literal["segment", "measure"], ...] = ("segment", "measure")
     asked = await asyncio.gather(
         *(
@@ -212,8 +212,8 @@ async def subscriptions(me: Me, after: str = "") -> HTMLResponse:
         said = (reply.explanation or {}) if reply else {}
         mine = next((x for x in said.get("subscriptions", []) if x["subscription_id"] == sub.subscription_id), None)
         rows.append({"sub": sub, "answered": reply is not None, "value": said.get("value"), "mine": mine})
-    more = ids[PAGE - 1] if len(ids) > PAGE else None
-    return me.show("subscriptions.html", rows=rows, total=len(me.ctx.store.subscriptions), more=more, after=after)
+    total = len(me.ctx.store.subscriptions)
+    return me.show("subscriptions.html", rows=rows, total=total, more=listed.next_after, after=after)
 
 
 @router.get("/subscriptions/new")

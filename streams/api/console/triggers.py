@@ -42,11 +42,13 @@ async def trigger_types(me: Me) -> HTMLResponse:
 @router.get("/triggers")
 async def triggers(me: Me, request: Request) -> HTMLResponse:
     query = request.query_params
-    shorts = {t.short: t for t in TriggerType}
     errors: dict[str, str] = {}
-    chosen = shorts.get(query.get("type", ""))
-    if query.get("type") and chosen is None:
-        errors["type"] = f"one of {', '.join(sorted(shorts))}"
+    chosen = None
+    if query.get("type"):
+        try:
+            chosen = TriggerType.from_short(query["type"])
+        except ValueError as exc:
+            errors["type"] = str(exc)
     subject = query.get("subject", "").strip()
     since = datetime.now(UTC) - WINDOW
     if query.get("since"):
@@ -71,7 +73,7 @@ async def triggers(me: Me, request: Request) -> HTMLResponse:
         filters=filters,
         errors=errors,
         since=since,
-        types=sorted(shorts),
+        types=sorted(t.short for t in TriggerType),
         shown=SHOWN,
         every=every,
         choices=EVERY,
