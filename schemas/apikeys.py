@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field
@@ -17,13 +18,17 @@ from .events import _Model
 # dead letters and failed deliveries (and read), for whoever automates operations; publish: post change events,
 # nothing else, for producers (an orchestrator's callback). write and operate are apart on purpose: a flow that
 # registers hooks needs no replays, an operator's script changes no subscriptions. write includes publish because
-# a Power Automate connection holds one key, and a flow that reacts to triggers may also publish events.
-Scope = Literal["read", "write", "operate", "publish"]
+# a Power Automate connection holds one key, and a flow that reacts to triggers may also publish events. admin:
+# everything, and managing the other keys; an admin key itself is made only with the CLI, by whoever may write the
+# api-keys topic, so that a stolen session cannot mint a lasting key of its own power.
+Scope = Literal["read", "write", "operate", "publish", "admin"]
+ISSUABLE: tuple[Scope, ...] = ("read", "write", "operate", "publish")  # what an admin key may create
 _GRANTS: dict[str, frozenset[str]] = {
     "read": frozenset({"read"}),
     "write": frozenset({"read", "write", "publish"}),
     "operate": frozenset({"read", "operate"}),
     "publish": frozenset({"publish"}),
+    "admin": frozenset({"read", "write", "operate", "publish", "admin"}),
 }
 PREFIX = "cdpk"
 KeyId = Annotated[str, Field(pattern=r"^[a-z0-9]{12}$")]
@@ -35,12 +40,32 @@ class ApiKey(_Model):
     scope: Scope
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
     created_at: AwareDatetime
+    created_by: str | None = Field(None, description="The key that created it, or null: the CLI")
+
+    def stored(self) -> bytes:
+        """The record as the api-keys topic holds it; null fields left out, so a process from before a field was
+        added still reads a record that does not use it."""
+        return self.model_dump_json(exclude_none=True).encode()
 
     def allows(self, needed: Scope) -> bool:
         return needed in _GRANTS[self.scope]
 
     def matches(self, secret: str) -> bool:
         return hmac.compare_digest(self.sha256, digest(secret))
+
+
+def issue(name: str, scope: Scope, created_by: str | None = None) -> tuple[ApiKey, str]:
+    """A new key's record (its hash only) and the full key, to be shown once; ValidationError names a bad field."""
+    key_id, secret, full = new_key()
+    record = ApiKey(
+        key_id=key_id,
+        name=name,
+        scope=scope,
+        sha256=digest(secret),
+        created_at=datetime.now(UTC),
+        created_by=created_by,
+    )
+    return record, full
 
 
 def new_key() -> tuple[str, str, str]:

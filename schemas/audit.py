@@ -13,6 +13,8 @@ Action = Literal[
     "hook.delete",
     "deliveries.redeliver",
     "dead-letters.replay",
+    "api-key.create",
+    "api-key.revoke",
 ]
 
 
@@ -25,5 +27,7 @@ class Change(BaseModel):
     by: str = Field(description="The API key that made it: 'api-key <id> (<name>)'")
     via: Literal["api", "console"]
     action: Action
-    target: str = Field(description="What it changed: a subscription id, a hook id, or the filter of a bulk action")
+    target: str = Field(
+        description="What it changed: a subscription id, a hook id, a key id, or the filter of a bulk action"
+    )
     detail: str = Field(description="What it did, in words (no secret)")

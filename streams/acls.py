@@ -68,7 +68,12 @@ def acls(role: Role, settings: Settings) -> list[Acl]:
     if role == "api":  # and the operate routes (dead letters, deliveries) and explain, as the operator does
         return [
             Acl("topic", (t.subscriptions, t.hooks), ("Read", "Write", "Describe"), "subscriptions and hooks"),
-            Acl("topic", (t.api_keys,), ("Read", "Describe"), "API keys (hashes), written by operators' CLI"),
+            Acl(
+                "topic",
+                (t.api_keys,),
+                ("Read", "Write", "Describe"),
+                "API keys (hashes): checked on every request, created and revoked with an admin key",
+            ),
             Acl("topic", inputs, ("Write", "Describe"), "change events posted to /v1/events, and replays"),
             Acl("topic", (t.audit,), ("Write",), "the record of every change made through it"),
             *_operations(t, settings)[1:],

@@ -31,11 +31,12 @@ from . import docs_page
 from .auth import RateLimiter
 from .body_limit import BodyLimit
 from .console import hooks as console_hooks
+from .console import keys as console_keys
 from .console import operate, overview, pages, triggers
 from .console.sessions import Sessions
 from .deps import Context, scope_of
 from .problems import MEDIA_TYPE, FieldError, ProblemError, field_errors, responses
-from .routes import events, explain, health, hooks, operations, subscriptions, trigger_types
+from .routes import api_keys, events, explain, health, hooks, operations, subscriptions, trigger_types
 from .store import Store
 
 log = logging.getLogger("cdp_triggers.api")
@@ -173,6 +174,7 @@ def create_api(
         trigger_types,
         explain,
         operations,
+        api_keys,
     ):  # the order of the OpenAPI document
         for route in resource.router.routes:
             if not isinstance(route, APIRoute):
@@ -189,6 +191,7 @@ def create_api(
     app.include_router(triggers.router)
     app.include_router(console_hooks.router)
     app.include_router(overview.router)
+    app.include_router(console_keys.router)
 
     generate = app.openapi
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from pathlib import Path
 
 import typer
@@ -51,33 +50,23 @@ def keys_create(
     scope: str = typer.Option(
         "write",
         "--scope",
-        help="read (GET only), write (subscriptions and hooks), operate (dead letters and redeliveries) or publish "
-        "(change events only)",
+        help="read (GET only), write (subscriptions and hooks), operate (dead letters and redeliveries), publish "
+        "(change events only) or admin (everything, and the other keys: from the API and console too)",
     ),
 ) -> None:
     """Create a key and print it, once: only its hash is stored."""
-    from datetime import datetime
-
     from pydantic import ValidationError
 
-    from schemas.apikeys import ApiKey, digest, new_key
+    from schemas.apikeys import issue
 
-    from ..runtime.codec import encode
     from .common import one_line
 
-    key_id, secret, full = new_key()
     try:
-        record = ApiKey(
-            key_id=key_id,
-            name=name,
-            scope=scope,
-            sha256=digest(secret),
-            created_at=datetime.now(UTC),
-        )
+        record, full = issue(name, scope)  # type: ignore[arg-type]  # validated by the model, naming the field
     except ValidationError as exc:
         fail(one_line(exc), EXIT_CONFIG)
-    _put(key_id, encode(record))
-    say(f"API key {key_id} ({name}, scope {scope}) created; it is shown only now:")
+    _put(record.key_id, record.stored())
+    say(f"API key {record.key_id} ({name}, scope {scope}) created; it is shown only now:")
     typer.echo(full)
 
 
@@ -85,7 +74,7 @@ def keys_create(
 def keys_list() -> None:
     """List the keys (ids, names, scopes; never a secret)."""
     for key in sorted(_load(), key=lambda k: k.created_at):
-        typer.echo(f"{key.key_id}  {key.scope:<5}  {key.created_at:%Y-%m-%d %H:%M}  {key.name}")
+        typer.echo(f"{key.key_id}  {key.scope:<7}  {key.created_at:%Y-%m-%d %H:%M}  {key.name}")
 
 
 @keys_app.command("revoke")

@@ -268,18 +268,24 @@ PAGES = {  # page -> the scope it needs
     "/ui/deliveries": "operate",
     "/ui/dead-letters": "operate",
     "/ui/changes": "operate",
+    "/ui/api-keys": "admin",
 }
 
 
 def test_every_page_opens_for_each_scope_that_may_see_it_and_is_refused_to_the_others(settings, worker, tmp_path):
-    """A smoke test on real parts: each page, for a read, a write and an operate key, answers 200 (with no console
-    error and no CSP violation) or 403 as the key's scope says; the navigation offers only what the key may
-    open."""
+    """A smoke test on real parts: each page, for a read, a write, an operate and an admin key, answers 200 (with no
+    console error and no CSP violation) or 403 as the key's scope says; the navigation offers only what the key may
+    open. The admin key then makes a key on the API keys page (written to Kafka and read back), and revokes it."""
     from schemas.apikeys import ApiKey
 
     s = api_settings(settings)
     process, api = start_api(s, tmp_path / "api.log", "read")
-    keys = {"read": api.key, "write": create_key(s, "writer", "write"), "operate": create_key(s, "ops", "operate")}
+    keys = {
+        "read": api.key,
+        "write": create_key(s, "writer", "write"),
+        "operate": create_key(s, "ops", "operate"),
+        "admin": create_key(s, "admin", "admin"),
+    }
     problems: list[str] = []
     try:
         with chromium() as browser:
@@ -295,6 +301,16 @@ def test_every_page_opens_for_each_scope_that_may_see_it_and_is_refused_to_the_o
                     assert answer.status == (200 if allowed else 403), (scope, path, answer.status)
                     if path.count("/") == 2:  # a section: in the navigation exactly when allowed
                         assert (path.removeprefix("/ui/") in offered) == allowed, (scope, path, offered)
+                if scope == "admin":
+                    page.goto(api.base + "/ui/api-keys")
+                    page.fill("#name", "a flow")
+                    page.select_option("#scope", "read")
+                    page.click("button:has-text('Create')")
+                    made = page.input_value("#new-key")
+                    assert api.call("GET", "/v1/subscriptions", key=made).status_code == 200
+                    page.click(f"button[aria-label^='Revoke {made.split('_')[1]}']")
+                    assert page.locator("#revoked").is_visible()
+                    assert api.call("GET", "/v1/subscriptions", key=made).status_code == 401
                 context.close()
     finally:
         process.stop()

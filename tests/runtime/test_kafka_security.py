@@ -281,8 +281,12 @@ def test_connect_time_over_each_listener(secured):
     assert set(times) == {"plaintext", *HOW}
 
 
+OPS = {"name": "ops", "scope": "operate"}
+
+
 def test_the_api_and_its_hooks_as_least_privileged_principals(secured, tmp_path):
-    """The api principal serves subscriptions and hooks, the dispatcher follows the hooks topic: their ACLs suffice."""
+    """The api principal serves subscriptions, hooks and API keys, the dispatcher follows the hooks topic: their ACLs
+    suffice."""
     from tests.support.api import api_settings, create_key, start_api
 
     dev, base = secured
@@ -320,8 +324,18 @@ def test_the_api_and_its_hooks_as_least_privileged_principals(secured, tmp_path)
             assert [orjson.loads(r.body)["subject"] for r in callback.requests] == ["segment/api-vip"], (
                 dispatcher.log()[-3000:]
             )
+            # an admin key (made with the CLI) makes an operate key through the API: the api principal writes keys
+            admin = create_key(base, "admin", "admin")
+            [made] = wait_for(
+                lambda: (
+                    [r] if (r := api.call("POST", "/v1/api-keys", key=admin, json=OPS)).status_code != 401 else None
+                ),
+                30,
+                "the admin key",
+            )
+            assert made.status_code == 201, f"{made.text}\n{api_process.log()[-2000:]}"
+            ops = made.json()["key"]
             # the operations an operate key may call, as the api principal with its own ACLs only
-            ops = create_key(base, "ops", "operate")
             for path in ("/v1/dead-letters", "/v1/deliveries/failed", "/v1/deliveries/attempts"):
                 [answered] = wait_for(
                     lambda path=path: [r] if (r := api.call("GET", path, key=ops)).status_code != 401 else None,

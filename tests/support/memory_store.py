@@ -7,14 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata, TopicPartition
 from fastapi.testclient import TestClient
 
-from schemas.apikeys import ApiKey, Scope, digest, new_key
+from schemas.apikeys import ApiKey, Scope, issue
 from schemas.audit import Change
 from schemas.hooks import Hook
 from schemas.subscriptions import ThresholdSubscription
@@ -105,6 +104,12 @@ class MemoryStore:
     async def remove_hook(self, hook_id: str) -> None:
         self._put(self.topics.hooks, hook_id, None)
 
+    async def put_key(self, key: ApiKey) -> None:
+        self._put(self.topics.api_keys, key.key_id, key.stored())
+
+    async def remove_key(self, key_id: str) -> None:
+        self._put(self.topics.api_keys, key_id, None)
+
     async def publish(self, events: Sequence[ChangeEvent]) -> list[RecordMetadata | KafkaError]:
         outcomes: list[RecordMetadata | KafkaError] = []
         for event in events:
@@ -116,9 +121,8 @@ class MemoryStore:
     # for tests
     def add_key(self, scope: Scope = "write", name: str = "tests") -> str:
         """A new API key of ``scope``, as ``cdp-triggers api-keys create`` makes it; the full key is returned."""
-        key_id, secret, full = new_key()
-        record = ApiKey(key_id=key_id, name=name, scope=scope, sha256=digest(secret), created_at=datetime.now(UTC))
-        self.keys.apply(key_id.encode(), encode(record))
+        record, full = issue(name, scope)
+        self.keys.apply(record.key_id.encode(), record.stored())
         return full
 
     def revoke(self, key_id: str) -> None:
@@ -126,7 +130,9 @@ class MemoryStore:
 
     def _put(self, topic: str, key: str, value: bytes | None) -> None:
         self._record(topic, key.encode(), value)
-        apply = self.hooks.apply if topic == self.topics.hooks else self.subscriptions.apply
+        apply = {self.topics.hooks: self.hooks.apply, self.topics.api_keys: self.keys.apply}.get(
+            topic, self.subscriptions.apply
+        )
         apply(key.encode(), value)
 
     def _record(self, topic: str, key: bytes, value: bytes | None) -> RecordMetadata:
