@@ -76,6 +76,7 @@ def acls(role: Role, settings: Settings) -> list[Acl]:
             ),
             Acl("topic", inputs, ("Write", "Describe"), "change events posted to /v1/events, and replays"),
             Acl("topic", (t.audit,), ("Write",), "the record of every change made through it"),
+            Acl("topic", (t.runs,), ("Read",), "the recent refresh runs it lists (their keys and times only)"),
             *_operations(t, settings)[1:],
         ]
     if role == "operator":

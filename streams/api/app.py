@@ -33,10 +33,11 @@ from .body_limit import BodyLimit
 from .console import hooks as console_hooks
 from .console import keys as console_keys
 from .console import operate, overview, pages, triggers
+from .console import runs as console_runs
 from .console.sessions import Sessions
 from .deps import Context, scope_of
 from .problems import MEDIA_TYPE, FieldError, ProblemError, field_errors, responses
-from .routes import api_keys, events, explain, health, hooks, operations, subscriptions, trigger_types
+from .routes import api_keys, events, explain, health, hooks, operations, runs, subscriptions, trigger_types
 from .store import Store
 
 log = logging.getLogger("cdp_triggers.api")
@@ -173,6 +174,7 @@ def create_api(
         hooks,
         trigger_types,
         explain,
+        runs,
         operations,
         api_keys,
     ):  # the order of the OpenAPI document
@@ -192,6 +194,7 @@ def create_api(
     app.include_router(console_hooks.router)
     app.include_router(overview.router)
     app.include_router(console_keys.router)
+    app.include_router(console_runs.router)
 
     generate = app.openapi
 

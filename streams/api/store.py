@@ -69,6 +69,7 @@ class Store(Protocol):
     async def explain_many(self, kind: Kind, idents: list[str]) -> dict[str, ExplainReply]: ...
     async def record(self, change: Change) -> None: ...
     async def changes(self, since: datetime) -> list[Change]: ...
+    async def recent_runs(self, since: datetime, limit: int) -> list[operations.RecentRun]: ...
 
 
 class ApiStore:
@@ -193,6 +194,9 @@ class ApiStore:
 
     async def changes(self, since: datetime) -> list[Change]:
         return await operations.changes(self._settings, since)
+
+    async def recent_runs(self, since: datetime, limit: int) -> list[operations.RecentRun]:
+        return await operations.recent_runs(self._settings, since, limit)
 
     async def publish(self, events: Sequence[ChangeEvent]) -> list[RecordMetadata | KafkaError]:
         """Change events to their topics, as ``cdp-triggers publish`` writes them (``EventProducer.publish_all``)."""

@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from aiokafka.errors import KafkaTimeoutError
+from aiokafka.structs import ConsumerRecord
 
 from schemas.audit import Change
 from schemas.deadletter import DeadLetter, DeliveryAttempt, DeliveryDeadLetter, Redelivery, Replay, ReplayHistory
@@ -144,7 +146,9 @@ async def attempts(
     """Every delivery attempt recorded at or after ``since`` (of ``receiver``, of ``trigger_id``, when given),
     oldest first."""
     found: list[bytes] = []
-    await _read_since(settings, Topics(settings).delivery_attempts, since, "the attempts reader", found.append)
+    await _read_since(
+        settings, Topics(settings).delivery_attempts, since, "the attempts reader", lambda r: found.append(r.value)
+    )
     tried = (DeliveryAttempt.model_validate_json(value) for value in found)
     chosen = (
         a for a in tried if a.at >= since and receiver in (None, a.receiver) and trigger_id in (None, a.trigger_id)
@@ -160,7 +164,7 @@ async def changes(settings: Settings, since: datetime) -> list[Change]:
         Topics(settings).audit,
         since,
         "the audit reader",
-        lambda v: found.append(Change.model_validate_json(v)),
+        lambda r: found.append(Change.model_validate_json(r.value)),
     )
     return sorted((c for c in found if c.at >= since), key=lambda c: c.at)
 
@@ -172,8 +176,8 @@ async def recent_triggers(
     ``limit`` (the latest)."""
     latest: deque[TriggerEvent] = deque(maxlen=limit)  # memory: the limit, however many were written
 
-    def take(value: bytes) -> None:
-        event = TriggerEvent.model_validate_json(value)
+    def take(record: ConsumerRecord[Any, bytes]) -> None:
+        event = TriggerEvent.model_validate_json(record.value)
         if event.time >= since and keep(event):
             latest.append(event)
 
@@ -181,11 +185,42 @@ async def recent_triggers(
     return sorted(latest, key=lambda e: e.time, reverse=True)
 
 
+@dataclass(frozen=True)
+class RecentRun:
+    run_id: str
+    events: int  # on the runs topic since the time asked
+    last_at: datetime  # the record time of its latest
+
+
+RUNS_TRACKED = 10_000  # distinct runs held while reading, whatever the topic holds
+
+
+async def recent_runs(settings: Settings, since: datetime, limit: int) -> list[RecentRun]:
+    """The refresh runs with events on the runs topic since ``since`` (by the record key, the run id), the latest
+    first, at most ``limit``; the events are not decoded, so a framing or a malformed event changes nothing."""
+    seen: dict[str, tuple[int, int]] = {}  # run id -> (events, latest record time in ms)
+    floor = int(since.timestamp() * 1000)
+
+    def take(record: ConsumerRecord[Any, bytes]) -> None:
+        if record.key is None or record.timestamp < floor:
+            return
+        run_id = record.key.decode(errors="replace")
+        events, latest = seen.get(run_id, (0, 0))
+        seen[run_id] = (events + 1, max(latest, record.timestamp))
+        if len(seen) > RUNS_TRACKED:  # partitions are read one after another: keep the newest, not the first read
+            for dropped in sorted(seen, key=lambda r: seen[r][1])[: len(seen) - limit]:
+                del seen[dropped]
+
+    await _read_since(settings, Topics(settings).runs, since, "the runs reader", take)
+    newest = sorted(seen.items(), key=lambda item: item[1][1], reverse=True)[:limit]
+    return [RecentRun(r, n, datetime.fromtimestamp(ms / 1000, UTC)) for r, (n, ms) in newest]
+
+
 async def _read_since(
-    settings: Settings, topic: str, since: datetime, what: str, take: Callable[[bytes], None]
+    settings: Settings, topic: str, since: datetime, what: str, take: Callable[[ConsumerRecord[Any, bytes]], None]
 ) -> None:
-    """Each value written to ``topic`` from ``since`` (by record time) to its end now, to ``take``, in partition
-    order; read within ``READ_SECONDS``."""
+    """Each record written to ``topic`` from ``since`` (by record time) to its end now, to ``take``, in partition
+    order; tombstones skipped; read within ``READ_SECONDS``."""
     await require_topic(settings, topic)
     # without a group, a consumer given the topic is assigned all of its partitions
     consumer = KafkaConnection(settings).consumer(topic, group_id=None, enable_auto_commit=False)
@@ -202,7 +237,7 @@ async def _read_since(
                 for records in (await consumer.getmany(timeout_ms=500)).values():
                     for record in records:
                         if record.value is not None:
-                            take(record.value)
+                            take(record)
     except TimeoutError:
         raise KafkaTimeoutError(f"{topic} was not read to its end within {READ_SECONDS:g} s") from None
     finally:

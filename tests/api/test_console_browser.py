@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -138,6 +139,68 @@ def test_a_segment_owner_sets_a_threshold_and_sees_why_it_fired_and_then_did_not
     assert not problems, problems
 
 
+def test_a_data_engineer_follows_refresh_runs_to_their_stall_deadline_and_completion(kafka, settings, worker, tmp_path):
+    """The runs page lists the runs with events (newest first) with their owning worker's answer: tasks done of
+    declared, what each waits for, when it stalls; a run's page has each task and the triggers it fired."""
+    s = api_settings(settings)
+    process, api = start_api(s, tmp_path / "api.log", "read")
+    tasks = [("data_source", "crm"), ("unification", "map"), ("segment", "vip")]
+    # today's times: an idle partition's clock follows the wall clock, and would stall and evict older runs
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+    offset = (start - b.T0).total_seconds()
+    events = [
+        b.run_started("r-done", tasks, offset),
+        *(b.task("r-done", k, n, "succeeded", offset + 60 + i) for i, (k, n) in enumerate(tasks)),
+        b.run_started("r-open", tasks, offset + 100),
+        b.task("r-open", "data_source", "crm", "succeeded", offset + 160),
+        b.task("r-open", "unification", "map", "started", offset + 170),
+    ]
+    for event in events:
+        kafka.produce(worker.topics.runs, event["run_id"], event)
+    kafka.flush()
+    problems: list[str] = []
+    try:
+        with chromium() as browser:
+            page = console_page(browser, api.base, problems)
+            sign_in(page, api.base, api.key)
+            page.click("nav >> text=Runs")
+
+            def listed() -> list[str] | None:
+                page.reload()
+                rows = page.locator("tbody tr").all_inner_texts()
+                return sorted(rows, reverse=True) if len(rows) == 2 and "1 of 3" in "".join(rows) else None
+
+            [open_run, done] = wait_for(
+                listed,
+                60,
+                "both runs with their workers answers",
+                lambda: page.inner_text("main"),
+            )
+            assert open_run.startswith("r-open") and "2 task(s)" in open_run and "unification:map" in open_run
+            stalls = (start + timedelta(seconds=100 + s.stall_after_seconds)).isoformat()
+            assert stalls in open_run, (stalls, open_run)  # an hour after its start
+            assert done.startswith("r-done") and "3 of 3" in done and "nothing: it completed" in done
+            assert done.split("\t")[5] == "full", (
+                done
+            )  # the full refresh completed; not unification (2 steps of 3 absent)
+            page.click("text=r-open")
+            assert "2 task(s)" in page.inner_text("#waiting")
+            rows = page.locator("#tasks tbody tr").all_inner_texts()
+            assert [r.split("\t")[:2] for r in rows] == [
+                ["data_source:crm", "succeeded"],
+                ["unification:map", "started"],
+                ["segment:vip", "pending: no event yet"],
+            ], rows
+            shoot(page, "console-run.png", tmp_path)
+            page.goto(api.base + "/ui/run?id=r-done")
+            page.click("text=its triggers")
+            [fired] = page.locator("tbody tr").all_inner_texts()  # its full refresh completed: in the feed
+            assert "refresh-run/r-done" in fired and "full" in fired, fired
+    finally:
+        process.stop()
+    assert not problems, problems
+
+
 def test_an_operator_fixes_a_dead_letter_and_redelivers_after_an_outage_from_the_console(
     kafka, settings, worker, worker_factory, tmp_path
 ):
@@ -173,6 +236,7 @@ def test_an_operator_fixes_a_dead_letter_and_redelivers_after_an_outage_from_the
             sign_in(page, ops.base, ops.key)
             page.click("nav >> text=Overview")
             assert "5 given-up deliveries not delivered since" in page.inner_text(".attention")
+            shoot(page, "console-overview.png", tmp_path)
             page.click("a[href*='undelivered=on']")  # given up, undelivered: the Deliveries page, filtered
             assert "undelivered=on" in page.url
             page.click("nav >> text=Deliveries")
@@ -263,6 +327,7 @@ PAGES = {  # page -> the scope it needs
     "/ui/triggers": "read",
     "/ui/trigger-types": "read",
     "/ui/hooks": "read",
+    "/ui/runs": "read",
     "/ui/subscriptions/new": "write",
     "/ui/overview": "operate",
     "/ui/deliveries": "operate",

@@ -77,6 +77,9 @@ class MemoryStore:
     async def changes(self, since: Any) -> list[Change]:
         return [c for c in self.recorded if c.at >= since]
 
+    async def recent_runs(self, since: Any, limit: int) -> list[Any]:
+        return []  # no runs topic here
+
     async def start(self) -> None:
         pass
 
