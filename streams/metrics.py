@@ -127,6 +127,11 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=r,
         )
+        self.api_busy = Counter(
+            f"{PREFIX}_api_reads_refused_total",
+            "Requests that read Kafka refused with 503 because every CDP_API_KAFKA_READS slot stayed busy 5 s",
+            registry=r,
+        )
         self.api_events_published = Counter(
             f"{PREFIX}_api_events_published_total",
             "Change events written through POST /v1/events, acknowledged by Kafka",

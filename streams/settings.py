@@ -173,6 +173,13 @@ class Settings(BaseSettings):
         ge=1024,
         description="Larger request bodies are refused with 413, without reading them past the limit",
     )
+    api_kafka_reads: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="Requests that read topics or ask the workers (console pages, operations, runs, explain) served "
+        "at once by an API process; others wait up to 5 s, then get 503 with Retry-After",
+    )
     console_session_idle_seconds: float = Field(
         1800.0,
         ge=60,
@@ -340,6 +347,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "api_publish_events_per_minute",
         "api_max_batch_events",
         "api_max_body_bytes",
+        "api_kafka_reads",
         "console_session_idle_seconds",
     ),
     "Hooks: the API and the dispatchers": (

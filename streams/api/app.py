@@ -7,6 +7,7 @@ test)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -95,6 +96,7 @@ def create_api(
         egress=EgressPolicy.of(settings),
         signing_key=signing_key,
         health=watchdog,
+        reads=asyncio.Semaphore(settings.api_kafka_reads),
     )
 
     app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,6 +39,7 @@ class Context:
     egress: EgressPolicy
     signing_key: bytes
     health: Health
+    reads: asyncio.Semaphore  # CDP_API_KAFKA_READS slots (``read_slot``)
 
     def location(self, request: Request, path: str) -> str:
         """The URL of ``path`` as clients reach it (``CDP_API_PUBLIC_URL`` behind a proxy)."""
@@ -81,6 +83,31 @@ def scope_of(route: APIRoute) -> Scope | None:
     return None
 
 
+READ_SLOT_WAIT = 5.0  # seconds a request waits for a read slot before it is told to retry
+
+
+async def read_slot(ctx: Ctx) -> AsyncIterator[None]:
+    """One of the process's ``CDP_API_KAFKA_READS`` slots, for a request that reads topics or asks the workers.
+    Each holds Kafka consumers and memory while it runs, so a crowd of them (a live page open in many tabs) waits
+    its turn, and past ``READ_SLOT_WAIT`` is told to retry, instead of exhausting the API or the brokers."""
+    try:
+        async with asyncio.timeout(READ_SLOT_WAIT):
+            await ctx.reads.acquire()
+    except TimeoutError:
+        ctx.metrics.api_busy.inc()
+        raise ProblemError(
+            503,
+            f"this API is serving {ctx.settings.api_kafka_reads} Kafka reads already, the most it runs at once "
+            "(CDP_API_KAFKA_READS): retry shortly",
+            headers={"Retry-After": "5"},
+        ) from None
+    try:
+        yield
+    finally:
+        ctx.reads.release()
+
+
+ReadSlot = Depends(read_slot)
 Reader = Annotated[ApiKey, Depends(needs("read"))]
 Writer = Annotated[ApiKey, Depends(needs("write"))]
 Operator = Annotated[ApiKey, Depends(needs("operate"))]

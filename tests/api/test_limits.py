@@ -150,3 +150,37 @@ def test_a_subscription_at_every_limit_is_accepted_and_round_trips(api):
     assert created.status_code == 201, created.text
     read = api.call("GET", "/v1/subscriptions/" + "s" * 256).json()
     assert {k: read[k] for k in fits} == {**fits, "threshold": 10.0}
+
+
+def test_requests_that_read_kafka_take_a_slot_and_past_the_wait_are_told_to_retry(monkeypatch):
+    """CDP_API_KAFKA_READS=1: while one read runs, a second waits, then gets 503 with Retry-After, counted; reads
+    that need no slot go on; once the first ends, the next is served."""
+    import asyncio
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from streams.api import deps
+    from tests.support.memory_store import in_process_api, memory_settings
+
+    monkeypatch.setattr(deps, "READ_SLOT_WAIT", 0.3)
+    gate, entered = threading.Event(), threading.Event()
+    with in_process_api(memory_settings(api_kafka_reads=1), scope="operate") as api:
+        plain_changes = api.store.changes
+
+        async def slow_changes(since):
+            entered.set()
+            await asyncio.to_thread(gate.wait, 10)
+            return await plain_changes(since)
+
+        api.store.changes = slow_changes
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(api.call, "GET", "/v1/changes")
+            assert entered.wait(10)
+            busy = api.call("GET", "/v1/changes")
+            assert busy.status_code == 503 and busy.headers["Retry-After"] == "5"
+            assert "CDP_API_KAFKA_READS" in busy.json()["detail"]
+            assert api.call("GET", "/v1/subscriptions").status_code == 200  # reads memory: no slot
+            gate.set()
+            assert first.result(10).status_code == 200
+        assert api.call("GET", "/v1/changes").status_code == 200
+        assert api.metrics.api_busy._value.get() == 1

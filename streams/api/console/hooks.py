@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse
 
+from ..deps import ReadSlot
 from ..problems import ProblemError
 from ..routes import hooks as api
 from .pages import Me
@@ -21,7 +22,7 @@ async def hooks(me: Me) -> HTMLResponse:
     return me.show("hooks.html", hooks=listed.items)
 
 
-@router.get("/hook")
+@router.get("/hook", dependencies=[ReadSlot])  # its attempts
 async def hook(me: Me, id: str = "") -> HTMLResponse:
     return await _page(me, id, None)
 

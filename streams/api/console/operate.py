@@ -17,11 +17,12 @@ from pydantic import AwareDatetime, TypeAdapter, ValidationError
 from schemas.deadletter import DeadLetter, DeadLetterReason, DeliveryFailure, Replay
 
 from ...client import deadletters, operations
+from ..deps import ReadSlot
 from ..problems import ProblemError
 from ..routes import operations as api
 from .pages import Me
 
-router = APIRouter(prefix="/ui", include_in_schema=False)
+router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[ReadSlot])  # its pages read Kafka
 WHEN: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
 LISTED = 200  # rows a page shows; the counts cover all that match
 DELIVERY_FILTERS = ("receiver", "reason", "type", "since", "until")

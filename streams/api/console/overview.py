@@ -8,9 +8,10 @@ from fastapi.responses import HTMLResponse
 
 from ...client import snapshot
 from ...client.status import Limits, attention, report
+from ..deps import ReadSlot
 from .pages import Me
 
-router = APIRouter(prefix="/ui", include_in_schema=False)
+router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[ReadSlot])  # its pages read Kafka
 WINDOW_SECONDS = 3600.0
 SAMPLE_SECONDS = 1.0  # between the two looks at the groups: the page's wait, and what "no progress" means here
 

@@ -23,7 +23,7 @@ from schemas.subscriptions import ThresholdSubscription
 
 from ...client.explain import NoAnswer
 from ..auth import authenticate
-from ..deps import VIA, Context, context
+from ..deps import VIA, Context, ReadSlot, context
 from ..problems import ProblemError, field_errors
 from ..routes import subscriptions as api_subscriptions
 from . import chart
@@ -192,7 +192,7 @@ async def sign_out(me: Me, csrf: Annotated[str | None, Form()] = None) -> Respon
 PAGE = 100  # subscriptions a page lists, each with its entity's answer
 
 
-@router.get("/subscriptions")
+@router.get("/subscriptions", dependencies=[ReadSlot])  # asks the workers
 async def subscriptions(me: Me, after: str = "") -> HTMLResponse:
     """A page of subscriptions in id order, each with its entity's latest value and its own state, asked of the
     owning workers in one request per partition."""
@@ -227,7 +227,7 @@ async def create_subscription(me: Me, request: Request) -> Response:
     return await _save(me, request, None)
 
 
-@router.get("/subscriptions/{subscription_id}")
+@router.get("/subscriptions/{subscription_id}", dependencies=[ReadSlot])
 async def subscription(me: Me, subscription_id: str) -> HTMLResponse:
     found = me.ctx.store.subscriptions.get(subscription_id)
     if found is None:

@@ -6,12 +6,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
+from ..deps import ReadSlot
 from ..problems import ProblemError
 from ..routes import explain as api_explain
 from ..routes import runs as api
 from .pages import Me
 
-router = APIRouter(prefix="/ui", include_in_schema=False)
+router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[ReadSlot])  # its pages read Kafka
 WINDOWS = {"1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0}  # how far back the list looks, in the URL
 
 

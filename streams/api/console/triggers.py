@@ -14,10 +14,11 @@ from pydantic import ValidationError
 from schemas.triggers import KINDS, TriggerEvent, TriggerType
 
 from ...client import operations
+from ..deps import ReadSlot
 from .operate import WHEN
 from .pages import Me
 
-router = APIRouter(prefix="/ui", include_in_schema=False)
+router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[ReadSlot])  # its pages read Kafka
 SHOWN = 200  # the latest triggers a page lists
 EVERY = (10, 30, 60)  # seconds a live page may reload itself after: polling, no script; each load is bounded
 WINDOW = timedelta(hours=1)  # how far back the list looks unless told

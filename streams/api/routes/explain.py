@@ -9,10 +9,10 @@ from fastapi import APIRouter, Path
 from schemas.explain import ExplainReply
 
 from ...client.explain import NoAnswer
-from ..deps import Ctx, Reader
+from ..deps import Ctx, Reader, ReadSlot
 from ..problems import ProblemError, responses
 
-router = APIRouter()
+router = APIRouter(dependencies=[ReadSlot])  # each reads Kafka or asks the workers
 
 
 @router.get(

@@ -19,7 +19,7 @@ from schemas.triggers import event_for_test_send
 from ...delivery.deliver import ONCE, deliver
 from ...delivery.hooks import receiver_name
 from ...runtime.egress import EgressDenied
-from ..deps import Context, Ctx, HookIdPath, Reader, TypeName, Writer, audit
+from ..deps import Context, Ctx, HookIdPath, Reader, ReadSlot, TypeName, Writer, audit
 from ..problems import FieldError, ProblemError, responses
 from .operations import AttemptList
 from .trigger_types import BY_NAME
@@ -192,7 +192,13 @@ async def test_hook(_: Writer, ctx: Ctx, hook_id: HookIdPath) -> TestResults:
     return TestResults(results=results)
 
 
-@router.get("/v1/hooks/{hook_id}/attempts", name="listHookAttempts", tags=["hooks"], responses=responses(403, 404, 422))
+@router.get(
+    "/v1/hooks/{hook_id}/attempts",
+    name="listHookAttempts",
+    tags=["hooks"],
+    responses=responses(403, 404, 422, 503),
+    dependencies=[ReadSlot],
+)
 async def list_hook_attempts(
     _: Reader,
     ctx: Ctx,

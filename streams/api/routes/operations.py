@@ -25,10 +25,10 @@ from schemas.deadletter import (
 from schemas.triggers import TriggerType
 
 from ...client import deadletters, deliveries, operations
-from ..deps import Context, Ctx, Operator, audit, who
+from ..deps import Context, Ctx, Operator, ReadSlot, audit, who
 from ..problems import FieldError, ProblemError, responses
 
-router = APIRouter()
+router = APIRouter(dependencies=[ReadSlot])  # each reads Kafka or asks the workers
 MAX_CHOSEN = 1000  # ids or fixes in one request: an operation, not a bulk load
 
 

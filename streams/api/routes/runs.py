@@ -8,10 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from ..deps import Ctx, Reader
+from ..deps import Ctx, Reader, ReadSlot
 from ..problems import responses
 
-router = APIRouter()
+router = APIRouter(dependencies=[ReadSlot])  # each reads Kafka or asks the workers
 
 
 class RunSummary(BaseModel):
