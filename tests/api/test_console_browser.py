@@ -256,6 +256,16 @@ def test_an_operator_fixes_a_dead_letter_and_redelivers_after_an_outage_from_the
             accepted = Counter(r.headers["webhook-id"] for r in http.on("/hook")[during:])
             assert set(accepted) == set(ids) and max(accepted.values()) == 1, accepted
 
+            # one given-up delivery's permalink: delivered since, so redelivering it alone would send nothing
+            page.goto(ops.base + "/ui/deliveries?receiver=hook")
+            page.locator("a[href*='delivery?id=']").first.click()
+            assert "/ui/delivery?id=" in page.url and page.inner_text("#status") == "delivered since"
+            tried = page.locator("h2:has-text('Attempts') + table tbody tr").all_inner_texts()
+            assert any("delivered" in row for row in tried), tried
+            page.click("button:has-text('Redeliver this one')")
+            assert "0 would be redelivered, 1 were delivered since" in page.inner_text("#preview")
+            assert page.locator("button:has-text('Redeliver 0')").count() == 0
+
             # one redelivered trigger's page: its attempts, the failures and the delivery
             page.goto(ops.base + "/ui/triggers?since=2000-01-01T00:00:00Z&subject=segment/s0")
             page.click("tbody tr:first-child a")

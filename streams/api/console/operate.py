@@ -82,20 +82,43 @@ async def deliveries(me: Me, request: Request) -> HTMLResponse:
     )
 
 
+@router.get("/delivery")
+async def delivery(me: Me, id: str = "") -> HTMLResponse:
+    """One given-up delivery (``<trigger id>|<receiver>``): why, its trigger, every attempt, and a redeliver."""
+    me.need("operate")
+    letters, delivered = await operations.given_up(me.ctx.settings)
+    found = next((d for d in letters if d.id == id), None)
+    if found is None:
+        return me.show("missing.html", 404, what=f"given-up delivery {id}")
+    attempts = await api.list_delivery_attempts(
+        me.key, me.ctx, receiver=found.receiver, trigger_id=found.trigger_id, window=7 * 86400.0, limit=100
+    )
+    return me.show(
+        "delivery.html",
+        d=found,
+        now="delivered since" if found.id in delivered else "still undelivered",
+        attempts=attempts.items,
+        event=json.dumps(found.event, indent=2),
+    )
+
+
 @router.post("/deliveries/redeliver")
 async def redeliver(me: Me, request: Request) -> HTMLResponse:
+    """Those a filter chooses, or one (``id``): a preview with the count, then the redelivery once confirmed."""
     form = {k: str(v) for k, v in (await request.form()).items()}
     me.change("operate", form.get("csrf"))
-    values, errors = _filters(form, DELIVERY_FILTERS, DeliveryFailure)
+    one = form.get("id", "").strip()
+    values, errors = ({}, {}) if one else _filters(form, DELIVERY_FILTERS, DeliveryFailure)
     confirmed = form.get("confirm") == "yes"
     result, problem = None, None
     if not errors:
         try:
-            body = api.RedeliverRequest(dry_run=not confirmed, **values)
+            body = api.RedeliverRequest(dry_run=not confirmed, ids=[one] if one else [], **values)
             result = await api.redeliver(me.key, me.ctx, body)
         except (ProblemError, ValidationError) as exc:
             problem = exc.detail if isinstance(exc, ProblemError) else str(exc)
-    return me.show("redeliver.html", filters=_form_values(values), errors=errors, problem=problem, result=result)
+    filters = {"id": one} if one else _form_values(values)
+    return me.show("redeliver.html", filters=filters, errors=errors, problem=problem, result=result)
 
 
 @router.get("/dead-letters")
