@@ -105,6 +105,23 @@ def receiver_health(attempts: Iterable[DeliveryAttempt]) -> dict[str, dict[str, 
     return found
 
 
+def standing(attempts: Iterable[DeliveryAttempt]) -> dict[str, str]:
+    """Per receiver, where a trigger's delivery stands after its latest attempt, in words (what a flow owner sees;
+    the receivers' answers are an operator's)."""
+    latest: dict[str, DeliveryAttempt] = {}
+    for a in attempts:
+        if a.receiver not in latest or a.at >= latest[a.receiver].at:
+            latest[a.receiver] = a
+    return {
+        r: "delivered"
+        if a.outcome == "delivered"
+        else f"retrying (attempt {a.attempt} failed)"
+        if a.next_attempt_at is not None
+        else "given up"
+        for r, a in sorted(latest.items())
+    }
+
+
 def attempt_line(a: DeliveryAttempt) -> str:
     then = f", next at {a.next_attempt_at:%H:%M:%S}" if a.next_attempt_at else ""
     return (

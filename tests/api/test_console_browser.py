@@ -63,13 +63,27 @@ def sign_in(page, base: str, key: str) -> None:
     assert page.url.endswith("/ui/subscriptions"), page.url
 
 
-def test_a_segment_owner_sets_a_threshold_and_sees_why_it_fired_and_then_did_not(kafka, settings, worker, tmp_path):
+def test_a_segment_owner_sets_a_threshold_and_sees_why_it_fired_and_then_did_not(
+    kafka, settings, worker, worker_factory, tmp_path
+):
+    import yaml
+
+    from tests.support.dispatcher import dispatcher_settings
+    from tests.support.receivers import HttpReceiver
+
     s = api_settings(settings)
     process, api = start_api(s, tmp_path / "api.log", "write")
     reader = create_key(s, "viewer", "read")
     problems: list[str] = []
     try:
-        with chromium() as browser:
+        with HttpReceiver() as teams, chromium() as browser:
+            routes = {
+                "receivers": [{"name": "marketing-channel", "teams": {"url": {"env": "T_TEAMS_URL"}}}],
+                "route": {"receiver": "marketing-channel"},
+            }
+            (tmp_path / "routes.yaml").write_text(yaml.safe_dump(routes))
+            env = {"CDP_ROUTES_FILE": str(tmp_path / "routes.yaml"), "T_TEAMS_URL": teams.url("/teams")}
+            worker_factory(dispatcher_settings(s), "dispatcher", "dispatcher", env).start()
             page = console_page(browser, api.base, problems)
             sign_in(page, api.base, api.key)
             page.click("text=New subscription")
@@ -120,7 +134,14 @@ def test_a_segment_owner_sets_a_threshold_and_sees_why_it_fired_and_then_did_not
             page.goto(api.base + "/ui/triggers?type=segment.threshold.crossed&since=2026-01-01T00:00:00Z")
             page.click("tbody tr a")
             assert trigger_id in page.inner_text("main") and '"subscription_id": "vip-1000"' in page.inner_text("pre")
-            assert page.locator("h2:has-text('Delivery attempts')").count() == 0  # an operator's, not a writer's
+            # its Teams delivery, as it stands; the receiver's answers are an operator's, not a writer's
+            wait_for(
+                lambda: page.reload() or page.locator("#deliveries >> text=marketing-channel: delivered").count(),
+                60,
+                "the Teams delivery on the trigger's page",
+            )
+            assert len(teams.on("/teams")) == 1
+            assert page.locator("h2:has-text('Delivery attempts')").count() == 0
             page.click("nav >> text=Trigger types")
             assert page.locator("section.kind").count() == 7
 

@@ -97,3 +97,31 @@ def test_a_redelivery_chooses_by_trigger_type_named_by_its_short_name():
     assert choose([crossed, failed], Choice(trigger_type=kind)) == [failed]
     with pytest.raises(ValueError, match="'nope' is not a trigger type: use one of datasource.refresh.failed"):
         TriggerType.from_short("nope")
+
+
+def test_where_a_delivery_stands_is_its_latest_attempt_per_receiver_in_words():
+    from datetime import UTC, datetime, timedelta
+
+    from schemas.deadletter import DeliveryAttempt
+    from streams.client.deliveries import standing
+
+    t0 = datetime(2026, 12, 7, 8, tzinfo=UTC)
+
+    def tried(receiver, n, outcome, retry):
+        return DeliveryAttempt(
+            trigger_id="t", trigger_type="segment.threshold.crossed", subject="s", receiver=receiver,
+            receiver_type="teams", attempt=n, at=t0 + timedelta(seconds=n), latency_seconds=0.1, outcome=outcome,
+            result="x", detail="HTTP 503: secret-ish body", next_attempt_at=t0 + timedelta(minutes=n) if retry else None,
+        )  # fmt: skip
+
+    found = standing(
+        [
+            tried("teams", 2, "delivered", False),
+            tried("teams", 1, "retry", True),  # read after, older: does not count
+            tried("hook", 1, "retry", True),
+            tried("mail", 1, "retry", True),
+            tried("mail", 2, "retry", False),
+        ]
+    )
+    assert found == {"hook": "retrying (attempt 1 failed)", "mail": "given up", "teams": "delivered"}
+    assert "503" not in str(found)  # the receivers' answers are an operator's

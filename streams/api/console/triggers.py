@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from schemas.triggers import KINDS, TriggerEvent, TriggerType
 
-from ...client import operations
+from ...client import deliveries, operations
 from ..deps import ReadSlot
 from .operate import WHEN
 from .pages import Me
@@ -92,7 +92,14 @@ async def trigger(me: Me, id: str = "", time: str = "") -> HTMLResponse:
     if not found:
         return me.show("missing.html", 404, what=f"trigger {id} on the actions topic since {time}")
     event = found[0]
-    attempts = await operations.attempts(me.ctx.settings, at, trigger_id=id) if me.may("operate") else None
+    attempts = await operations.attempts(me.ctx.settings, at, trigger_id=id)
     summary = KINDS[event.type].describe(event.data)
     cloud_event = json.dumps(event.model_dump(mode="json", exclude_none=True), indent=2)
-    return me.show("trigger.html", event=event, summary=summary, cloud_event=cloud_event, attempts=attempts)
+    return me.show(
+        "trigger.html",
+        event=event,
+        summary=summary,
+        cloud_event=cloud_event,
+        standing=deliveries.standing(attempts),
+        attempts=attempts if me.may("operate") else None,  # the receivers' answers: an operator's
+    )
