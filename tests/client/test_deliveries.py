@@ -111,7 +111,7 @@ def test_where_a_delivery_stands_is_its_latest_attempt_per_receiver_in_words():
         return DeliveryAttempt(
             trigger_id="t", trigger_type="segment.threshold.crossed", subject="s", receiver=receiver,
             receiver_type="teams", attempt=n, at=t0 + timedelta(seconds=n), latency_seconds=0.1, outcome=outcome,
-            result="x", detail="HTTP 503: secret-ish body", next_attempt_at=t0 + timedelta(minutes=n) if retry else None,
+            result="x", detail="HTTP 503: a body", next_attempt_at=t0 + timedelta(minutes=n) if retry else None,
         )  # fmt: skip
 
     found = standing(
