@@ -189,7 +189,7 @@ def create_api(
                 route.openapi_extra = {**(route.openapi_extra or {}), "x-required-scope": scope}
         app.include_router(resource.router)
     app.include_router(docs_page.router)
-    app.state.console_sessions = Sessions(settings.console_session_idle_seconds)
+    app.state.console_sessions = Sessions.under(signing_key, settings.console_session_idle_seconds)
     app.include_router(pages.router)
     app.include_router(operate.router)
     app.include_router(triggers.router)

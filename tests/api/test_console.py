@@ -135,19 +135,42 @@ def test_a_revoked_key_ends_its_sessions_at_the_next_request(api):
     assert api.client.get("/ui/subscriptions").headers["location"] == "sign-in"
 
 
-def test_sessions_end_when_idle_and_the_least_recently_used_go_first():
-    from streams.api.console.sessions import Sessions, same_token
+def test_a_session_is_a_signed_cookie_that_ends_when_idle_past_its_lifetime_or_at_sign_out():
+    from streams.api.console.sessions import REFRESH, Sessions, same_token
 
-    held = Sessions(idle=60, limit=2)
-    a, session = held.open("k1", "ann", "read", now=0)
-    assert held.find(a, 59) is not None and held.find(a, 118) is not None  # each request restarts the idle time
-    assert held.find(a, 179) is None and len(held) == 0
-    b, _ = held.open("k1", "ann", "read", 0)
-    c, _ = held.open("k2", "bob", "write", 1)
-    held.find(b, 2)
-    held.open("k3", "cy", "read", 3)
-    assert held.find(c, 4) is None and held.find(b, 4) is not None
+    held = Sessions.under(b"k" * 32, idle=600)
+    token = held.open("k1", now=0)
+    session = held.find(token, 599)
+    assert session is not None and session.key_id == "k1"
+    assert held.renewed(session, REFRESH - 1) is None  # not due: no new cookie on every page
+    renewed = held.renewed(session, 599)
+    assert held.find(token, 601) is None and held.find(renewed, 1199) is not None  # a page restarts the idle time
+    assert held.find(renewed, held.lifetime + 1) is None  # however busy, it ends
+    forged = token.replace("k1", "k2")
+    assert held.find(forged, 1) is None and held.find(token[:-1] + "A", 1) is None  # names another key: refused
+    assert Sessions.under(b"x" * 32, idle=600).find(token, 1) is None  # another signing key
+    assert held.find("a.b.c", 1) is None and held.find(None, 1) is None
+    assert held.open("k1", 0) != token  # a new session id at every sign-in
+    held.close(renewed, 700)
+    assert held.find(token, 1) is None and held.find(renewed, 701) is None  # the session, all its cookies
     assert same_token(session.csrf, session.csrf) and not same_token(None, session.csrf)
+    other = held.find(held.open("k1", 0), 1)
+    assert other is not None and other.csrf != session.csrf  # per session
+
+
+def test_a_session_signed_in_on_one_api_replica_is_served_by_another(api):
+    """Replicas share the signing key, not memory: no sticky sessions needed behind a load balancer."""
+    from fastapi.testclient import TestClient
+
+    from streams.api.app import create_api
+
+    csrf = sign_in(api)
+    with TestClient(create_api(api.settings, api.store, api.metrics), base_url="http://127.0.0.1") as replica:
+        replica.cookies.update(api.client.cookies)
+        page = replica.get("/ui/subscriptions", follow_redirects=False)
+        assert page.status_code == 200 and csrf in page.text
+        made = replica.post("/ui/subscriptions/new", data={**SUB, "csrf": csrf}, follow_redirects=False)
+        assert made.status_code == 303 and api.store.subscriptions.get("vip-1000") is not None
 
 
 def test_the_operators_pages_need_the_operate_scope_whatever_the_page_showed(api):

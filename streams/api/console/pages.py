@@ -97,6 +97,22 @@ class Signed:
         self.ctx = ctx
         self.request = request
 
+    @property
+    def csrf(self) -> str:
+        return self.session.csrf
+
+    @property
+    def key_id(self) -> str:
+        return self.key.key_id
+
+    @property
+    def key_name(self) -> str:
+        return self.key.name
+
+    @property
+    def scope(self) -> str:
+        return self.key.scope
+
     def may(self, scope: Scope) -> bool:
         return self.key.allows(scope)
 
@@ -120,18 +136,21 @@ class Signed:
             )
 
     def show(self, name: str, status: int = 200, **values: Any) -> HTMLResponse:
-        return page(self.request, name, status, me=self.session, may=self.may, **values)
+        """A page for this session; its cookie signed anew when due, so that its idle time restarts."""
+        shown = page(self.request, name, status, me=self, may=self.may, **values)
+        renewed = sessions(self.request).renewed(self.session, time.time())
+        if renewed is not None:
+            _set_cookie(shown, self.request, self.ctx, renewed)
+        return shown
 
 
 async def signed(request: Request, ctx: Annotated[Context, Depends(context)]) -> Signed:
     """The live session of the request, its key checked against the keys the API holds now; else to sign-in.
     Async, so that it runs in the request's own context: the audit trail reads ``VIA`` from it."""
     ctx.store.require_current_keys()
-    held = sessions(request)
-    session = held.find(_token(request), time.monotonic())
+    session = sessions(request).find(_token(request), time.time())
     record = None if session is None else ctx.store.keys.get(session.key_id)
-    if session is None or record is None:  # none, expired, or its key revoked since
-        held.close(_token(request))
+    if session is None or record is None:  # none, expired, ended, or its key revoked since
         raise SignIn()
     VIA.set("console")
     return Signed(session, record, ctx, request)
@@ -165,25 +184,24 @@ async def sign_in(
     except ProblemError as exc:
         return page(request, "sign-in.html", 401, error=exc.detail)
     held = sessions(request)
-    held.close(_token(request))  # a new session at every sign-in: a token seen before is worth nothing after
-    token, _ = held.open(record.key_id, record.name, record.scope, time.monotonic())
+    now = time.time()
+    held.close(_token(request), now)  # a new session at every sign-in: the one before ends
     response = RedirectResponse("subscriptions", 303)
+    _set_cookie(response, request, ctx, held.open(record.key_id, now))
+    return response
+
+
+def _set_cookie(response: Response, request: Request, ctx: Context, token: str) -> None:
     secure = _secure(request, ctx)
     response.set_cookie(
-        SECURE_COOKIE if secure else COOKIE,
-        token,
-        httponly=True,
-        samesite="strict",
-        secure=secure,
-        path="/",
+        SECURE_COOKIE if secure else COOKIE, token, httponly=True, samesite="strict", secure=secure, path="/"
     )
-    return response
 
 
 @router.post("/sign-out")
 async def sign_out(me: Me, csrf: Annotated[str | None, Form()] = None) -> Response:
     me.change("read", csrf)
-    sessions(me.request).close(_token(me.request))
+    sessions(me.request).close(_token(me.request), time.time())
     response = RedirectResponse("sign-in", 303)
     response.delete_cookie(SECURE_COOKIE if _secure(me.request, me.ctx) else COOKIE, path="/")
     return response
