@@ -8,10 +8,8 @@ and the broker runs from those jars on 127.0.0.1.
 from __future__ import annotations
 
 import base64
-import os
 import secrets
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -23,11 +21,8 @@ from pathlib import Path
 
 from streams.acls import ROLES
 
-from . import tls
+from . import jvm, tls
 from .settings import BrokerSettings
-
-# Pinned: without it Maven resolves an old default plugin version.
-DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 
 # The kafka_2.13 pom lists no logging backend; each line needs its own.
 _LOGGING_DEPS = {
@@ -66,7 +61,7 @@ READY_LINE = "Kafka Server started"
 USERS = ROLES  # one principal per role of streams.acls
 
 
-class BrokerError(Exception):
+class BrokerError(jvm.JvmError):
     """The dev broker could not be fetched, started or stopped."""
 
 
@@ -199,28 +194,19 @@ class DevBroker:
         stamp = self.lib_dir / ".complete"
         if stamp.exists():
             return self.lib_dir
-        if shutil.which("mvn") is None:
-            raise BrokerError("Maven (mvn) is not on PATH; install it (apt-get install maven)")
         self.say(f"fetching Apache Kafka {self.version} jars from Maven Central (first run only)")
         work = self.lib_dir.parent
         work.mkdir(parents=True, exist_ok=True)
         (work / "pom.xml").write_text(self._pom())
         tmp_lib = work / "lib.partial"
         shutil.rmtree(tmp_lib, ignore_errors=True)
-        cmd = [
-            "mvn",
-            "-B",
-            "-q",
-            "-f",
-            str(work / "pom.xml"),
-            f"{DEPENDENCY_PLUGIN}:copy-dependencies",
+        jvm.maven(
+            f"{jvm.DEPENDENCY_PLUGIN}:copy-dependencies",
             f"-DoutputDirectory={tmp_lib}",
             "-DincludeScope=runtime",
-        ]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            tail = (proc.stdout + proc.stderr).strip().splitlines()[-20:]
-            raise BrokerError(f"Maven could not resolve Kafka {self.version}:\n" + "\n".join(tail))
+            pom=work / "pom.xml",
+            what=f"Kafka {self.version}",
+        )
         shutil.rmtree(self.lib_dir, ignore_errors=True)
         tmp_lib.rename(self.lib_dir)
         stamp.write_text(self.version)
@@ -303,13 +289,6 @@ class DevBroker:
             props.update(self._security_properties())
         return "".join(f"{k}={v}\n" for k, v in props.items())
 
-    def _java(self) -> str:
-        java_home = os.environ.get("JAVA_HOME")
-        java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
-        if not java or not Path(java).exists():
-            raise BrokerError("Java is not installed (need Java 17+ on PATH or JAVA_HOME)")
-        return java
-
     def _java_cmd(self, main: str, *args: str) -> list[str]:
         log_opt = (
             f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}"
@@ -317,7 +296,7 @@ class DevBroker:
             else f"-Dlog4j.configuration=file:{self.home / 'log4j.properties'}"
         )
         return [
-            self._java(),
+            jvm.java(),
             f"-Xmx{self.heap}",
             f"-Xms{min(256, _mib(self.heap))}m",
             "-XX:+UseG1GC",
@@ -334,22 +313,7 @@ class DevBroker:
 
     # -- lifecycle ---------------------------------------------------------
     def pid(self) -> int | None:
-        try:
-            pid = int(self._pid_file.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            return pid
-        # A recycled pid would not be our JVM.
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            return pid
-        return pid if b"kafka.Kafka" in cmdline else None
+        return jvm.running(self._pid_file, b"kafka.Kafka")
 
     def status(self) -> BrokerStatus:
         pid = self.pid()
@@ -377,19 +341,11 @@ class DevBroker:
         if not (self._data_dir / "meta.properties").exists():
             self._format(config)
         self.say(f"starting Kafka {self.version} on {self.bootstrap}")
-        with open(self.log_file, "ab") as log:  # the child keeps its own descriptor
-            proc = subprocess.Popen(
-                self._java_cmd("kafka.Kafka", str(config)),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # survives the shell that started it, like a daemon
-            )
-        self._pid_file.write_text(str(proc.pid))
+        proc = jvm.spawn(self._java_cmd("kafka.Kafka", str(config)), self.log_file, self._pid_file)
         self._log_offset_at_start = self.log_file.stat().st_size
         try:
             self._wait_ready(proc.pid, proc)
-        except BrokerError:
+        except jvm.JvmError:
             self._terminate(proc.pid)
             raise
         return self.status()
@@ -445,18 +401,7 @@ class DevBroker:
         return True
 
     def _terminate(self, pid: int, timeout: float = 30.0) -> None:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not _alive(pid):
-                return
-            time.sleep(0.1)
-        os.kill(pid, signal.SIGKILL)
-        while _alive(pid):
-            time.sleep(0.05)
+        jvm.terminate(pid, timeout)
 
     def reset(self) -> None:
         """Stop and delete all broker data (topics, offsets)."""
@@ -464,30 +409,7 @@ class DevBroker:
         shutil.rmtree(self.home, ignore_errors=True)
 
     def log_tail(self, lines: int = 50) -> str:
-        try:
-            text = self.log_file.read_text(errors="replace")
-        except OSError:
-            return "(no broker log yet)"
-        return "\n".join(text.splitlines()[-lines:])
-
-
-def _alive(pid: int) -> bool:
-    try:
-        # Reap it if it is our child, so it does not linger as a zombie.
-        waited, _ = os.waitpid(pid, os.WNOHANG)
-        if waited == pid:
-            return False
-    except ChildProcessError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
+        return jvm.tail(self.log_file, lines, "(no broker log yet)")
 
 
 def _mib(heap: str) -> int:

@@ -43,3 +43,23 @@ def load_broker_settings(**overrides: Any) -> BrokerSettings:
         return BrokerSettings(_env_file=os.environ.get("CDP_CONFIG_FILE"), **overrides)
     except ValidationError as exc:
         raise ConfigError(describe_errors(exc, "CDP_BROKER_")) from None
+
+
+class RegistrySettings(BaseSettings):
+    """The development Schema Registry (``cdp-triggers registry ...``): Apicurio Registry, in memory."""
+
+    model_config = SettingsConfigDict(env_prefix="CDP_REGISTRY_", extra="ignore", frozen=True)
+
+    version: str = Field("2.6.13.Final", description="Apicurio Registry version (its 'all' tar.gz on Maven Central)")
+    port: int = Field(8081, ge=1, le=65535, description="Dev registry HTTP port")
+    home: Path = Field(_STATE_HOME / "cdp-triggers" / "registry", description="Dev registry log and pid")
+    cache: Path = Field(_CACHE_HOME / "cdp-triggers" / "apicurio", description="Where the registry is cached")
+    heap: str = Field("512m", pattern=r"^\d+[mMgG]$", description="Dev registry JVM heap (-Xmx)")
+    start_timeout_seconds: float = Field(90.0, gt=0, description="How long 'registry start' waits")
+
+
+def load_registry_settings(**overrides: Any) -> RegistrySettings:
+    try:
+        return RegistrySettings(_env_file=os.environ.get("CDP_CONFIG_FILE"), **overrides)
+    except ValidationError as exc:
+        raise ConfigError(describe_errors(exc, "CDP_REGISTRY_")) from None

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from devtools.broker import BrokerError, DevBroker
+from devtools.broker import DevBroker
+from devtools.jvm import JvmError
 from devtools.settings import load_broker_settings
 from streams.runtime.kafka import ensure_topics
 from tests.support import measured
@@ -73,7 +74,7 @@ def broker() -> Iterator[DevBroker]:
     try:
         with GUARD.unchecked():
             dev.start()
-    except BrokerError as exc:
+    except JvmError as exc:
         pytest.fail(f"the Kafka broker could not start; integration tests cannot run:\n{exc}", pytrace=False)
     yield dev
     try:

@@ -113,11 +113,12 @@ def test_every_setting_is_in_exactly_one_group_of_the_configuration_page():
 
 def test_every_cdp_variable_the_docs_name_is_a_setting():
     """A renamed setting left behind on a page fails here: each CDP_ name is a setting, the dev broker's, the
-    settings file's, or one the examples/ scripts read."""
-    from devtools.settings import BrokerSettings
+    settings file's, the dev registry's, or one the examples/ scripts read."""
+    from devtools.settings import BrokerSettings, RegistrySettings
 
     known = {f"CDP_{name.upper()}" for name in Settings.model_fields} | {"CDP_CONFIG_FILE"}
     known |= {f"CDP_BROKER_{name.upper()}" for name in BrokerSettings.model_fields}
+    known |= {f"CDP_REGISTRY_{name.upper()}" for name in RegistrySettings.model_fields}
     examples = "".join(p.read_text() for p in (ROOT / "examples").rglob("*") if p.is_file())
     for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         for name in sorted(set(re.findall(r"\bCDP_[A-Z0-9_]*[A-Z0-9]\b", page.read_text()))):

@@ -36,6 +36,7 @@ except ModuleNotFoundError as exc:
         raise
 else:
     app.add_typer(dev.broker_app, name="broker")
+    app.add_typer(dev.registry_app, name="registry")
     app.command()(dev.demo)
     app.command()(dev.simulate)
 

@@ -10,8 +10,10 @@ from datetime import UTC
 
 import typer
 
-from devtools.broker import USERS, BrokerError, DevBroker
-from devtools.settings import load_broker_settings
+from devtools.broker import USERS, DevBroker
+from devtools.jvm import JvmError
+from devtools.registry import DevRegistry
+from devtools.settings import load_broker_settings, load_registry_settings
 
 from ..settings import ConfigError
 from .common import EXIT_CONFIG, ensure_topics, fail, one_line, run, say, settings
@@ -22,7 +24,7 @@ broker_app = typer.Typer(no_args_is_help=True, help="The local development Kafka
 def _broker(**overrides: object) -> DevBroker:
     try:
         return DevBroker(load_broker_settings(**overrides), say=say)
-    except (BrokerError, ConfigError) as exc:
+    except (JvmError, ConfigError) as exc:
         fail(str(exc), EXIT_CONFIG)
 
 
@@ -40,7 +42,7 @@ def broker_start(
     began = time.monotonic()
     try:
         status = broker.start()
-    except BrokerError as exc:
+    except JvmError as exc:
         fail(str(exc))
     typer.echo(f"broker {status.describe()} ({time.monotonic() - began:.1f} s)")
     if broker.secure:
@@ -90,6 +92,46 @@ def broker_logs(
                         time.sleep(0.3)
         except KeyboardInterrupt:
             pass
+
+
+registry_app = typer.Typer(
+    no_args_is_help=True, help="The local development Schema Registry (Apicurio Registry, from Maven Central)."
+)
+
+
+def _registry() -> DevRegistry:
+    try:
+        return DevRegistry(load_registry_settings(), say=say)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_CONFIG)
+
+
+@registry_app.command("start")
+def registry_start() -> None:
+    """Fetch (first time) and start the registry; returns when it answers. Idempotent. Subjects live in memory."""
+    registry = _registry()
+    began = time.monotonic()
+    try:
+        status = registry.start()
+    except JvmError as exc:
+        fail(str(exc))
+    typer.echo(f"registry {status.describe()} ({time.monotonic() - began:.1f} s)")
+    typer.echo(f"CDP_SCHEMA_REGISTRY_URL={registry.url}")
+
+
+@registry_app.command("stop")
+def registry_stop() -> None:
+    """Stop the registry if it runs (its subjects are gone)."""
+    typer.echo("registry stopped" if _registry().stop() else "registry was not running")
+
+
+@registry_app.command("status")
+def registry_status() -> None:
+    """Print whether the registry runs and answers; exit 3 when it does not."""
+    status = _registry().status()
+    typer.echo(f"registry {status.describe()}")
+    if not status.answering:
+        raise typer.Exit(3)
 
 
 @broker_app.command("reset")
