@@ -13,7 +13,9 @@ from typing import Any, Literal
 
 from pydantic import TypeAdapter
 
+from . import avro
 from .apikeys import ApiKey
+from .avro import schema_of
 from .deadletter import DeadLetter, DeliveryAttempt, DeliveryDeadLetter
 from .events import DataSourceChange, MeasureChange, RefreshRunChange, SegmentChange
 from .explain import ExplainReply
@@ -24,6 +26,7 @@ from .subscriptions import SubscriptionFile, ThresholdSubscription
 from .triggers import KINDS, SCHEMA_URN, TriggerEvent, payload_schema_name
 
 JSON_DIR = Path(__file__).parent / "json"
+AVRO_DIR = Path(__file__).parent / "avro"
 
 # name -> (adapter, mode): inputs are described as producers must write them,
 # outputs as the engine writes them.
@@ -79,6 +82,22 @@ def write(directory: Path = JSON_DIR) -> list[Path]:
         path = directory / name
         path.write_text(text)
         written.append(path)
+    return written
+
+
+def render_avro() -> dict[str, str]:
+    """File name -> text of each input kind's Avro schema (``schemas.avro``)."""
+    return {f"{name}.avsc": json.dumps(schema_of(model), indent=2) + "\n" for name, model in avro.INPUTS.items()}
+
+
+def write_avro(directory: Path = AVRO_DIR) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.avsc"):
+        stale.unlink()
+    written = []
+    for name, text in render_avro().items():
+        (directory / name).write_text(text)
+        written.append(directory / name)
     return written
 
 

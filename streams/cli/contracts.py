@@ -9,7 +9,7 @@ import typer
 from .common import EXIT_CONFIG, fail
 
 routes_app = typer.Typer(no_args_is_help=True, help="The routes file: receivers and the route tree.")
-schemas_app = typer.Typer(no_args_is_help=True, help="The published JSON Schemas.")
+schemas_app = typer.Typer(no_args_is_help=True, help="The published JSON Schemas and Avro schemas.")
 
 
 @routes_app.command("check")
@@ -82,12 +82,18 @@ def routes_test(
 
 
 @schemas_app.command("export")
-def schemas_export(directory: Path = typer.Argument(Path("schemas/json"))) -> None:
-    """Write the JSON Schema of every event model, and the API's OpenAPI document, into DIRECTORY."""
+def schemas_export(
+    directory: Path = typer.Argument(Path("schemas/json")),
+    avro_directory: Path = typer.Option(Path("schemas/avro"), "--avro-dir", help="Where the Avro schemas go"),
+) -> None:
+    """Write the JSON Schema of every event model and the API's OpenAPI document into DIRECTORY, and the Avro
+    schema of each input kind into --avro-dir."""
     import json
 
-    from schemas.export import write
+    from schemas.export import write, write_avro
 
+    for path in write_avro(avro_directory):
+        typer.echo(path)
     from ..api.app import openapi_document
 
     for path in write(directory):
