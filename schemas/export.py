@@ -62,15 +62,20 @@ def render() -> dict[str, str]:
     )
     for names, mode in modes:
         for name, model in names.items():
-            schema = TypeAdapter(model).json_schema(mode=mode)
-            schema = {
-                "$schema": "https://json-schema.org/draft/2020-12/schema",
-                "$id": f"{SCHEMA_URN}{name}",
-                "title": schema.pop("title", name),
-                **schema,
-            }
-            files[f"{name}.schema.json"] = json.dumps(schema, indent=2, sort_keys=False) + "\n"
+            files[f"{name}.schema.json"] = json_schema_text(name, model, mode)
     return dict(sorted(files.items()))
+
+
+def json_schema_text(name: str, model: Any, mode: Literal["validation", "serialization"] = "validation") -> str:
+    """The published JSON Schema of ``model`` under ``name``, as its file holds it."""
+    schema = TypeAdapter(model).json_schema(mode=mode)
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"{SCHEMA_URN}{name}",
+        "title": schema.pop("title", name),
+        **schema,
+    }
+    return json.dumps(schema, indent=2, sort_keys=False) + "\n"
 
 
 def write(directory: Path = JSON_DIR) -> list[Path]:

@@ -201,6 +201,21 @@ class Settings(BaseSettings):
         None, description="PEM file of extra CAs to trust for hook callbacks (on top of the system's)"
     )
 
+    # Schema Registry (Confluent's REST API: Confluent, Apicurio's ccompat, Redpanda, Karapace)
+    schema_registry_url: str | None = Field(
+        None,
+        pattern=r"^https?://\S+$",
+        description="The registry's URL, e.g. http://registry:8081 (Apicurio: .../apis/ccompat/v7); for "
+        "'schemas register' and 'schemas check'",
+    )
+    schema_registry_basic_auth_file: Path | None = Field(
+        None, description="File holding the registry's basic-auth credentials as user:password"
+    )
+    schema_registry_ca_file: Path | None = Field(None, description="PEM file of the CA that signed the registry's TLS")
+    schema_registry_timeout_seconds: float = Field(
+        10.0, gt=0, le=300, description="Bound on each call to the registry, connection included"
+    )
+
     # Observability
     metrics_host: str = Field("127.0.0.1", description="Address the /metrics endpoint binds to")
     metrics_port: int = Field(9464, ge=0, le=65535, description="Port of /metrics; 0 disables it")
@@ -241,6 +256,8 @@ class Settings(BaseSettings):
             "kafka_sasl_password_file",
             "hook_signing_key_file",
             "hook_ca_file",
+            "schema_registry_basic_auth_file",
+            "schema_registry_ca_file",
         )
         for name in files:
             path = getattr(self, name)
@@ -355,6 +372,12 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "hook_signing_key_file",
         "hook_allowed_networks",
         "hook_ca_file",
+    ),
+    "Schema Registry": (
+        "schema_registry_url",
+        "schema_registry_basic_auth_file",
+        "schema_registry_ca_file",
+        "schema_registry_timeout_seconds",
     ),
 }
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal, get_args
 
 import typer
 
+from ..settings import Settings
 from .common import EXIT_CONFIG, fail
 
 routes_app = typer.Typer(no_args_is_help=True, help="The routes file: receivers and the route tree.")
@@ -101,3 +103,88 @@ def schemas_export(
     path = directory / "openapi.json"
     path.write_text(json.dumps(openapi_document(), indent=2) + "\n")
     typer.echo(path)
+
+
+FORMATS = {"avro": "AVRO", "json": "JSON"}
+
+
+@schemas_app.command("register")
+def schemas_register(
+    format: str = typer.Option("avro", "--format", help="avro or json: which published schemas to register"),
+    compatibility: str = typer.Option(
+        "BACKWARD", "--compatibility", help="The subjects' level: BACKWARD, FORWARD, FULL (each _TRANSITIVE too), NONE"
+    ),
+) -> None:
+    """Register each input kind's published schema in the Schema Registry (CDP_SCHEMA_REGISTRY_URL) under its
+    topic's subject, <topic>-value, after setting the subject's compatibility level. Run again, it changes
+    nothing; a refused schema is reported with the registry's message (exit 1)."""
+    import asyncio
+
+    from ..client.schemas import register
+    from ..runtime.registry import Incompatible, Level, RegistryError
+    from .common import settings
+
+    schema_type = _format(format)
+    level = compatibility.upper()
+    if level not in get_args(Level):
+        fail(f"--compatibility: {compatibility!r} is not a level; use one of {', '.join(get_args(Level))}", EXIT_CONFIG)
+    s = _registry_settings(settings())
+    try:
+        done = asyncio.run(register(s, schema_type, level))  # type: ignore[arg-type]  # checked just above
+    except Incompatible as exc:
+        fail(f"the registry refused a schema as incompatible under {level}: {exc}")
+    except RegistryError as exc:
+        fail(str(exc))
+    for outcome in done:
+        if outcome.changed:
+            typer.echo(f"{outcome.subject}: registered ({format}, id {outcome.id}), compatibility {level}")
+        else:
+            typer.echo(
+                f"{outcome.subject}: unchanged (version {outcome.version}, id {outcome.id}), compatibility {level}"
+            )
+
+
+@schemas_app.command("check")
+def schemas_check(
+    kind: str = typer.Argument(..., help="datasource, segment, measure or run"),
+    path: Path = typer.Argument(..., help="The schema a producer plans: .avsc (Avro) or .json (JSON Schema)"),
+) -> None:
+    """Tell whether the registry would take PATH as the next schema of KIND's subject (exit 0), or not, with the
+    registry's reasons (exit 1): for a producer's CI."""
+    import asyncio
+
+    from ..client.producer import CHANGE_KINDS
+    from ..client.schemas import check, subject
+    from ..runtime.registry import RegistryError
+    from .common import settings
+
+    if kind not in CHANGE_KINDS:
+        fail(f"KIND: {kind!r} is not an input kind; use one of {', '.join(CHANGE_KINDS)}", EXIT_CONFIG)
+    if path.suffix not in (".avsc", ".json") or not path.is_file():
+        fail(f"PATH: {path} is not an .avsc or .json file", EXIT_CONFIG)
+    s = _registry_settings(settings())
+    try:
+        ok, reasons = asyncio.run(
+            check(s, CHANGE_KINDS[kind], path.read_text(), _format(path.suffix.strip(".").replace("avsc", "avro")))
+        )
+    except RegistryError as exc:
+        fail(str(exc))
+    name = subject(s, CHANGE_KINDS[kind])
+    if not ok:
+        fail(f"{path} is not compatible with {name}: " + ("; ".join(reasons) or "the registry gave no reason"))
+    typer.echo(f"{path}: compatible with {name}")
+
+
+def _format(name: str) -> Literal["AVRO", "JSON"]:
+    if name not in FORMATS:
+        fail(f"--format: {name!r}; use avro or json", EXIT_CONFIG)
+    return FORMATS[name]  # type: ignore[return-value]  # the two values of FORMATS
+
+
+def _registry_settings(s: Settings) -> Settings:
+    if not s.schema_registry_url:
+        fail(
+            "CDP_SCHEMA_REGISTRY_URL is not set: the Schema Registry's URL ('cdp-triggers registry start' prints one)",
+            EXIT_CONFIG,
+        )
+    return s

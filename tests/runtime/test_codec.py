@@ -79,3 +79,19 @@ def test_what_confluents_json_serializer_writes_is_read_as_the_same_event():
     assert raw[0] == 0 and int.from_bytes(raw[1:5], "big") == schema_id  # it is framed
     decoded = decoder.decode(raw)
     assert isinstance(decoded, SegmentChange) and decoded == decoder.decode(json.dumps(event).encode())
+
+
+def test_a_real_avro_value_in_the_frame_is_dead_lettered_naming_its_schema_id():
+    """What the docs promise of an Avro producer's value: the JSON decoder rejects it as not JSON (or not UTF-8),
+    naming the frame's schema id."""
+    import io
+
+    import fastavro
+
+    from schemas.avro import schema_of
+
+    body = io.BytesIO()
+    event = SegmentChange.model_validate(b.segment("vip", 1200, 0))
+    fastavro.schemaless_writer(body, fastavro.parse_schema(schema_of(SegmentChange)), event.model_dump())
+    why, error = reason(framed(9, body.getvalue()))
+    assert why in (DeadLetterReason.NOT_JSON, DeadLetterReason.NOT_UTF8) and "schema id 9" in error
