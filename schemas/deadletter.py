@@ -15,7 +15,9 @@ class DeadLetterReason(StrEnum):
     SCHEMA = "schema"
     OVERSIZED = "oversized"
     EMPTY = "empty"
-    FRAMING = "framing"  # a binary frame (magic byte) other than a Schema Registry's JSON Schema frame
+    FRAMING = "framing"  # a binary frame (magic byte) other than a Schema Registry's
+    UNKNOWN_SCHEMA = "unknown_schema"  # a Schema Registry frame whose schema id the registry does not hold
+    NOT_AVRO = "not_avro"  # an Avro body that its writer schema does not read
 
 
 class DeadLetter(BaseModel):

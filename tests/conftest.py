@@ -12,10 +12,11 @@ import pytest
 
 from devtools.broker import DevBroker
 from devtools.jvm import JvmError
-from devtools.settings import load_broker_settings
+from devtools.registry import DevRegistry
+from devtools.settings import load_broker_settings, load_registry_settings
 from streams.runtime.kafka import ensure_topics
 from tests.support import measured
-from tests.support.kafka import Kafka, WorkerProcess, delete_test_topics, test_settings
+from tests.support.kafka import Kafka, WorkerProcess, delete_test_topics, free_port, test_settings
 from tests.support.kinds import GUARD, KINDS, is_fast
 
 
@@ -115,6 +116,17 @@ def settings(broker: DevBroker, tmp_path: Path):
     s = test_settings(broker.bootstrap, tmp_path)
     asyncio.run(ensure_topics(s))
     return s
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevRegistry]:
+    """A Schema Registry of the module's own (Apicurio, subjects in memory), stopped after it."""
+    dev = DevRegistry(load_registry_settings(port=free_port(), home=tmp_path_factory.mktemp("registry")))
+    dev.start()
+    try:
+        yield dev
+    finally:
+        dev.stop()
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from .health import Health
 from .kafka import KafkaConnection
 from .pipeline import FLUSH_SECONDS, Pipeline, Publisher
 from .progress import Since, stuck_for, worst_by_topic
+from .registry import WriterSchemas
 
 log = logging.getLogger("cdp_triggers")
 
@@ -111,6 +112,11 @@ def pipeline(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
         publisher=Publisher(app, settings, topics, metrics),
         ledger=ledger,
         health=health,
+        writers=WriterSchemas(
+            settings, lambda what, detail: health.bounded(what, settings.progress_timeout_seconds, detail)
+        )
+        if settings.schema_registry_url
+        else None,
     )
     health.set_check("started", "Faust is starting: joining the group, restoring state")
     # A rebalance, and the restores it brings, happen to every member at once: they gate only the first readiness

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+import fastavro
 import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -48,6 +50,21 @@ def unframed(raw: bytes) -> bytes | Rejected:
     return raw[_FRAME_HEADER:]
 
 
+@dataclass(frozen=True)
+class Writer:
+    """The schema a framed value was written with, as the registry holds it."""
+
+    schema_id: int
+    avro: Any | None  # fastavro's parsed schema; None: a JSON Schema, so the payload is JSON
+
+
+def frame_id(raw: bytes | None) -> int | None:
+    """The schema id of a Schema Registry frame; None for anything else (plain JSON, a frame with no payload)."""
+    if raw is None or len(raw) <= _FRAME_HEADER or raw[0] != _MAGIC:
+        return None
+    return _schema_id(raw)
+
+
 class Decoder(Generic[T]):
     """Validates JSON bytes, plain or in a Schema Registry frame, against one input model (or union of models)."""
 
@@ -55,7 +72,8 @@ class Decoder(Generic[T]):
         self._adapter: TypeAdapter[T] = TypeAdapter(model)
         self._max_bytes = max_bytes
 
-    def decode(self, raw: bytes | None) -> T | Rejected:
+    def decode(self, raw: bytes | None, writer: Writer | None = None) -> T | Rejected:
+        """``writer``: the frame's writer schema, when a registry was asked (an Avro one decodes the payload)."""
         if raw is None or raw == b"":
             return Rejected(DeadLetterReason.EMPTY, "message has no value")
         if len(raw) > self._max_bytes:
@@ -63,6 +81,8 @@ class Decoder(Generic[T]):
         payload = unframed(raw)
         if isinstance(payload, Rejected):
             return payload
+        if writer is not None and writer.avro is not None:
+            return self._avro(payload, writer)
         try:
             document = orjson.loads(payload)  # refuses invalid UTF-8 too: the reason is told apart only then
         except orjson.JSONDecodeError as exc:
@@ -72,6 +92,21 @@ class Decoder(Generic[T]):
             except UnicodeDecodeError as not_utf8:
                 return Rejected(DeadLetterReason.NOT_UTF8, framed + str(not_utf8))
             return Rejected(DeadLetterReason.NOT_JSON, framed + str(exc))
+        try:
+            return self._adapter.validate_python(document)
+        except ValidationError as exc:
+            return Rejected(DeadLetterReason.SCHEMA, one_line(exc))
+
+    def _avro(self, payload: bytes, writer: Writer) -> T | Rejected:
+        where = f"in a Schema Registry frame (schema id {writer.schema_id}, Avro)"
+        body = io.BytesIO(payload)
+        try:
+            document = fastavro.schemaless_reader(body, writer.avro, None)  # type: ignore[arg-type]  # avro: checked by the caller
+        except Exception as exc:  # fastavro raises many kinds (EOF, a bad union index, bad UTF-8): all the body's
+            return Rejected(DeadLetterReason.NOT_AVRO, f"{where}: {type(exc).__name__}: {exc}")
+        if body.tell() != len(payload):
+            left = len(payload) - body.tell()
+            return Rejected(DeadLetterReason.NOT_AVRO, f"{where}: {left} bytes after the record its schema reads")
         try:
             return self._adapter.validate_python(document)
         except ValidationError as exc:

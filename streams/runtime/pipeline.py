@@ -15,7 +15,7 @@ from typing import Any, Generic, TypedDict, TypeVar
 
 import faust
 
-from schemas.deadletter import DeliveryDeadLetter
+from schemas.deadletter import DeadLetterReason, DeliveryDeadLetter
 from schemas.explain import ExplainReply
 from schemas.triggers import TriggerType
 
@@ -25,12 +25,13 @@ from ..metrics import Metrics
 from ..settings import Settings
 from ..topics import Topics
 from . import control
-from .codec import Decoder, Rejected, dead_letter, encode, encode_trigger
+from .codec import Decoder, Rejected, dead_letter, encode, encode_trigger, frame_id
 from .continuity import Incoming, OffsetLedger
 from .control import Command, ControlChannel, Explain, Nudge
 from .faust_fixes import kafka_producer, timer
 from .health import Health
 from .kafka import partition_for
+from .registry import WriterSchemas
 from .state import Change, StateTable
 
 log = logging.getLogger("cdp_triggers")
@@ -322,6 +323,7 @@ class Pipeline:
     )  # name -> table (anything with a len), for the size metric
     # Run to completion before Faust starts (the worker loads its subscriptions here).
     before_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    writers: WriterSchemas | None = None  # with a Schema Registry: framed values' writer schemas
     buffered: list[StateTable[Any]] = field(default_factory=list)  # the tables ``flush`` writes
     _flush_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _since: float | None = None  # when the oldest unflushed work was done (time.monotonic())
@@ -521,8 +523,19 @@ class Pipeline:
         return self.app.agent(source, name=name)(process)
 
     async def decode(self, decoder: Decoder[Any], msg: Incoming) -> Any | None:
-        """The validated event, or None once it has been dead-lettered."""
-        event = decoder.decode(msg.value)
+        """The validated event, or None once it has been dead-lettered. With a Schema Registry, a framed value is
+        read with its writer schema (fetched once per id)."""
+        writer = None
+        if self.writers is not None and (schema_id := frame_id(msg.value)) is not None:
+            writer = await self.writers.get(schema_id)
+            if writer is None:
+                where = f"the Schema Registry at {self.settings.schema_registry_url}"
+                unknown = Rejected(
+                    DeadLetterReason.UNKNOWN_SCHEMA, f"schema id {schema_id} (topic {msg.topic}) is not in {where}"
+                )
+                await self.publisher.dead_letter(msg, unknown)
+                return None
+        event = decoder.decode(msg.value, writer)
         if isinstance(event, Rejected):
             await self.publisher.dead_letter(msg, event)
             return None

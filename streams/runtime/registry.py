@@ -8,8 +8,13 @@ answers 5xx; a caller waits and retries, never blames the data) from what the re
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import ssl
+from collections import OrderedDict
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -17,11 +22,14 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 import aiohttp
+import fastavro
 
 from ..settings import ConfigError, Settings
+from .codec import Writer
 
 SchemaType = Literal["AVRO", "JSON"]
 MEDIA_TYPE = "application/vnd.schemaregistry.v1+json"
+log = logging.getLogger("cdp_triggers.registry")
 Level = Literal["BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE", "NONE"]
 
 
@@ -191,3 +199,61 @@ def _tls(ca_file: Path | None) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
     except (ssl.SSLError, OSError) as exc:
         raise ConfigError(f"CDP_SCHEMA_REGISTRY_CA_FILE: not a PEM file of CA certificates ({exc})") from None
+
+
+class WriterSchemas:
+    """Writer schemas by id for the decoder: each fetched once, at most ``limit`` held (least recently used out).
+
+    An unknown id is the data's fault: ``get`` answers None and the event is dead-lettered. An unavailable registry
+    is not: ``get`` waits and tries again, says so once, and fails the process through ``bound`` (its health) when
+    the wait outlasts it, so that it is restarted rather than dead-letter valid events."""
+
+    def __init__(
+        self, settings: Settings, bound: Callable[[str, str], AbstractContextManager[None]], limit: int = 1000
+    ):
+        self._settings = settings
+        self._bound = bound
+        self._limit = limit
+        self._held: OrderedDict[int, Writer] = OrderedDict()
+        self._waiting = False
+
+    async def get(self, schema_id: int) -> Writer | None:
+        found = self._held.get(schema_id)
+        if found is not None:
+            self._held.move_to_end(schema_id)
+            return found
+        with self._bound("schema registry", f"writer schema {schema_id} from {self._settings.schema_registry_url}"):
+            fetched = await self._fetch(schema_id)
+        if fetched is None:
+            return None
+        avro = None
+        if fetched.schema_type == "AVRO":
+            try:
+                avro = fastavro.parse_schema(json.loads(fetched.text))
+            except (ValueError, fastavro.schema.SchemaParseException) as exc:
+                log.error("schema id %d in the registry is not a valid Avro schema: %s", schema_id, exc)
+                return None
+        writer = self._held[schema_id] = Writer(schema_id, avro)
+        while len(self._held) > self._limit:
+            self._held.popitem(last=False)
+        return writer
+
+    async def _fetch(self, schema_id: int) -> FetchedSchema | None:
+        delay = 0.5
+        while True:
+            try:
+                async with SchemaRegistry(self._settings) as registry:
+                    fetched = await registry.schema(schema_id)
+            except UnknownSchema:
+                return None
+            except (RegistryUnavailable, RegistryRefused) as exc:
+                if not self._waiting:
+                    log.error("%s: waiting for it; no event is dead-lettered for it meanwhile", exc)
+                    self._waiting = True
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            if self._waiting:
+                log.warning("the Schema Registry answers again")
+                self._waiting = False
+            return fetched

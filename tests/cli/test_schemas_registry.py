@@ -9,7 +9,6 @@ import json
 import pytest
 
 from devtools.registry import DevRegistry
-from devtools.settings import load_registry_settings
 from schemas.avro import schema_of
 from schemas.events import SegmentChange
 from streams.settings import Settings
@@ -18,16 +17,6 @@ from tests.support.cli import cli
 from tests.support.kafka import free_port
 
 pytestmark = pytest.mark.subprocess
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    dev = DevRegistry(load_registry_settings(port=free_port(), home=tmp_path_factory.mktemp("registry")))
-    dev.start()
-    try:
-        yield dev
-    finally:
-        dev.stop()
 
 
 def settings_for(registry: DevRegistry, prefix: str) -> Settings:

@@ -95,3 +95,40 @@ def test_a_real_avro_value_in_the_frame_is_dead_lettered_naming_its_schema_id():
     fastavro.schemaless_writer(body, fastavro.parse_schema(schema_of(SegmentChange)), event.model_dump())
     why, error = reason(framed(9, body.getvalue()))
     assert why in (DeadLetterReason.NOT_JSON, DeadLetterReason.NOT_UTF8) and "schema id 9" in error
+
+
+def test_with_its_avro_writer_schema_a_frame_decodes_to_the_model_or_says_why_not():
+    import io
+
+    import fastavro
+
+    from schemas.avro import schema_of
+    from streams.runtime.codec import Writer, frame_id
+
+    parsed = fastavro.parse_schema(schema_of(SegmentChange))
+    writer = Writer(9, parsed)
+
+    def avro(doc: dict) -> bytes:
+        body = io.BytesIO()
+        fastavro.schemaless_writer(body, parsed, SegmentChange.model_construct(**doc).model_dump())
+        return framed(9, body.getvalue())
+
+    event = b.segment("vip", 1200, 0, event_id="v1", run_id="r1")
+    good = avro(SegmentChange.model_validate(event).model_dump())
+    assert frame_id(good) == 9 and frame_id(json.dumps(event).encode()) is None
+    assert decoder.decode(good, writer) == decoder.decode(json.dumps(event).encode())  # as its JSON
+    why, error = reason_with(good[:-3], writer)
+    assert why is DeadLetterReason.NOT_AVRO and "schema id 9, Avro" in error
+    why, error = reason_with(good + b"\x00\x00", writer)
+    assert why is DeadLetterReason.NOT_AVRO and "2 bytes after the record" in error
+    negative = avro({**SegmentChange.model_validate(b.segment("vip", 1, 0)).model_dump(), "member_count": -1})
+    why, error = reason_with(negative, writer)
+    assert why is DeadLetterReason.SCHEMA and "member_count" in error  # the model's own rules, as for JSON
+    as_json = framed(9, json.dumps(b.segment("vip", 5, 0)).encode())
+    assert decoder.decode(as_json, Writer(9, None)) == decoder.decode(as_json)  # a JSON Schema writer: JSON
+
+
+def reason_with(raw, writer):
+    result = decoder.decode(raw, writer)
+    assert isinstance(result, Rejected), result
+    return result.reason, result.error
