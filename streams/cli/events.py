@@ -17,6 +17,12 @@ def publish(
     field: list[str] = typer.Option(
         [], "--set", "-s", help="field=value (value parsed as JSON if it can be), repeatable"
     ),
+    format: str = typer.Option(
+        "json",
+        "--format",
+        help="json, or json-sr / avro: JSON or Avro in a Schema Registry frame (CDP_SCHEMA_REGISTRY_URL), the "
+        "published schema registered under the topic's subject",
+    ),
 ) -> None:
     """Validate and publish change events, from JSON or --set flags.
     event_id and event_time default to a new id and now."""
@@ -25,10 +31,13 @@ def publish(
     from pydantic import ValidationError
 
     from ..client.documents import assign, with_defaults
-    from ..client.producer import CHANGE_KINDS, EventProducer, encoded
+    from ..client.producer import CHANGE_KINDS, FORMATS, EventProducer, encoded
+    from ..runtime.registry import RegistryError
 
     if kind not in CHANGE_KINDS:
         fail(f"unknown kind {kind!r}; use one of: {', '.join(CHANGE_KINDS)}", EXIT_CONFIG)
+    if format not in FORMATS:
+        fail(f"--format: {format!r}; use one of {', '.join(FORMATS)}", EXIT_CONFIG)
     adapter = CHANGE_KINDS[kind].adapter()
     s = settings()
 
@@ -50,12 +59,18 @@ def publish(
     texts = list(sys.stdin) if document == "-" else [document]
     built = [build(text, i + 1 if document == "-" else None) for i, text in enumerate(texts) if text.strip() or field]
 
+    if format != "json" and not s.schema_registry_url:
+        fail(f"--format {format} needs CDP_SCHEMA_REGISTRY_URL, the Schema Registry's URL", EXIT_CONFIG)
+
     async def go() -> None:
-        async with EventProducer(s) as producer:
+        async with EventProducer(s, format=format) as producer:
             for event in built:
                 await producer.publish(event)  # type: ignore[arg-type]  # validated by the kind's model just above
 
-    run(go)
+    try:
+        run(go)
+    except RegistryError as exc:
+        fail(str(exc))
     typer.echo(f"published {len(built)} {kind} event{'s' if len(built) != 1 else ''}")
 
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, get_args
+from typing import Any, Literal, Protocol, get_args
 
+import fastavro
 import yaml
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, KafkaTimeoutError
@@ -37,8 +39,9 @@ from schemas.events import (
 )
 from schemas.subscriptions import SubscriptionFile, ThresholdSubscription
 
-from ..runtime.codec import encode, within
+from ..runtime.codec import avro_body, encode, framed, within
 from ..runtime.kafka import KafkaConnection, MissingTopicsError, close_bounded, require_topics
+from ..runtime.registry import SchemaRegistry, SchemaType
 from ..settings import Settings
 from ..topics import Topics
 
@@ -119,9 +122,18 @@ def read_subscription_file(path: Path) -> list[ThresholdSubscription]:
     return subs
 
 
+Format = Literal["json", "json-sr", "avro"]
+FORMATS: tuple[Format, ...] = get_args(Format)
+
+
 class EventProducer:
-    def __init__(self, settings: Settings, needs: list[str] | None = None) -> None:
-        """``needs``: the topics that must exist (default: the inputs and subscriptions)."""
+    def __init__(self, settings: Settings, needs: list[str] | None = None, format: Format = "json") -> None:
+        """``needs``: the topics that must exist (default: the inputs and subscriptions). ``format``: plain JSON,
+        or JSON or Avro in a Schema Registry frame (``CDP_SCHEMA_REGISTRY_URL``): a kind's published schema is
+        registered under its topic's subject before its first event is sent (a no-op when it is there)."""
+        self._settings = settings
+        self._format = format
+        self._frames: dict[str, tuple[int, Any]] = {}  # topic -> (schema id, parsed Avro schema or None: JSON)
         self.topics = Topics(settings)
         t = self.topics
         self._needs = needs or [t.datasources, t.segments, t.measures, t.runs, t.subscriptions]
@@ -229,6 +241,33 @@ class EventProducer:
             raise
         return self
 
+    async def _framing(self, events: Iterable[ChangeEvent]) -> None:
+        """Register the schema of each topic these events go to, once: a subject holds one format, so a producer
+        registers only the kinds it writes."""
+        from .schemas import published, subject  # it names the kinds of this module
+
+        if self._format == "json":
+            return
+        schema_type: SchemaType = "AVRO" if self._format == "avro" else "JSON"
+        kinds = {self.route(e)[0]: k for e in events for k in CHANGE_KINDS.values() if isinstance(e, k.classes)}
+        missing = {topic: kind for topic, kind in kinds.items() if topic not in self._frames}
+        if not missing:
+            return
+        async with SchemaRegistry(self._settings) as registry:
+            for topic, kind in missing.items():
+                text = published(kind, schema_type)
+                schema_id = await registry.register(subject(self._settings, kind), text, schema_type)
+                parsed = fastavro.parse_schema(json.loads(text)) if schema_type == "AVRO" else None
+                self._frames[topic] = (schema_id, parsed)
+
+    def _value(self, topic: str, event: ChangeEvent) -> bytes:
+        """The event's bytes in the producer's format, refused (``TooLarge``) over the readers' limit."""
+        if self._format == "json":
+            return encoded(event, self.max_bytes)
+        schema_id, parsed = self._frames[topic]
+        payload = encode(event) if parsed is None else avro_body(parsed, event)
+        return within(framed(schema_id, payload), self.max_bytes, f"{type(event).__name__} {event.event_id!r}")
+
     async def __aexit__(self, *exc: object) -> None:
         await self._producer.stop()
 
@@ -237,23 +276,26 @@ class EventProducer:
 
     async def publish(self, event: ChangeEvent) -> None:
         """Send and wait for the broker's acknowledgement."""
+        await self._framing([event])
         topic, key = self.route(event)
-        await self._acknowledged(topic, encoded(event, self.max_bytes), key.encode())
+        await self._acknowledged(topic, self._value(topic, event), key.encode())
 
     async def publish_all(self, events: Sequence[ChangeEvent]) -> list[RecordMetadata | KafkaError]:
         """Send every event at once, then wait for each acknowledgement: its metadata, or the error it failed
         with (a timed-out one may have been written). An event over the limit raises ``TooLarge`` before any is
         sent. Keys and partitions are those of ``publish``; one entity's events keep their order."""
+        await self._framing(events)
         records = []
         for event in events:
             topic, key = self.route(event)
-            records.append((topic, key.encode(), encoded(event, self.max_bytes)))
+            records.append((topic, key.encode(), self._value(topic, event)))
         return await self._written(records)
 
     async def send(self, event: ChangeEvent) -> None:
         """Queue without waiting for the acknowledgement (call ``flush``): for streams of events."""
+        await self._framing([event])
         topic, key = self.route(event)
-        await self._producer.send(topic, encoded(event, self.max_bytes), key=key.encode())
+        await self._producer.send(topic, self._value(topic, event), key=key.encode())
 
     async def flush(self) -> None:
         await self._producer.flush()
@@ -276,9 +318,9 @@ class SyncEventProducer:
     """The same API without asyncio, for ETL scripts: each call blocks until
     the broker acknowledged. Not for use inside a running event loop."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, format: Format = "json") -> None:
         self._loop = asyncio.new_event_loop()
-        self._async = self._loop.run_until_complete(_construct(settings))
+        self._async = self._loop.run_until_complete(_construct(settings, format))
 
     def __enter__(self) -> SyncEventProducer:
         self._loop.run_until_complete(self._async.__aenter__())
@@ -300,8 +342,8 @@ class SyncEventProducer:
         self._loop.run_until_complete(self._async.remove_subscription(subscription_id))
 
 
-async def _construct(settings: Settings) -> EventProducer:
-    return EventProducer(settings)  # aiokafka binds to the loop running at construction
+async def _construct(settings: Settings, format: Format) -> EventProducer:
+    return EventProducer(settings, format=format)  # aiokafka binds to the loop running at construction
 
 
 class TimedEvent(Protocol):

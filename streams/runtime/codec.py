@@ -58,6 +58,18 @@ class Writer:
     avro: Any | None  # fastavro's parsed schema; None: a JSON Schema, so the payload is JSON
 
 
+def framed(schema_id: int, payload: bytes) -> bytes:
+    """A Schema Registry frame: magic byte 0, the schema id (4 bytes, big-endian), the payload."""
+    return bytes([_MAGIC]) + schema_id.to_bytes(4, "big") + payload
+
+
+def avro_body(parsed: Any, model: BaseModel) -> bytes:
+    """A model as Avro's binary encoding under ``parsed`` (fastavro's parsed schema)."""
+    body = io.BytesIO()
+    fastavro.schemaless_writer(body, parsed, model.model_dump())
+    return body.getvalue()
+
+
 def frame_id(raw: bytes | None) -> int | None:
     """The schema id of a Schema Registry frame; None for anything else (plain JSON, a frame with no payload)."""
     if raw is None or len(raw) <= _FRAME_HEADER or raw[0] != _MAGIC:

@@ -154,3 +154,46 @@ def test_a_registry_that_stops_answering_stalls_the_worker_and_loses_nothing(
     assert sorted(e["subject"] for e in events) == ["measure/rev", "segment/vip"], events  # each once
     assert kafka.read(t.dead_letter, idle=2.0, timeout=10) == []
     worker.stop()
+
+
+def test_publish_and_the_producer_library_write_avro_and_framed_json_the_worker_reads(
+    kafka, settings, worker_factory, registry
+):
+    """'publish --format avro|json-sr' and EventProducer(format=...) register the published schemas and frame
+    each event; a worker with the registry fires every trigger, the refresh-run union included, and rejects none."""
+    from schemas.events import MeasureChange, RefreshRunStarted, TaskProgress
+    from streams.client.producer import SyncEventProducer
+    from tests.support.cli import cli
+
+    s = settings.model_copy(update={"schema_registry_url": registry.url})
+    worker = worker_factory(s).start()
+    t = worker.topics
+    kafka.produce_all(
+        t.subscriptions,
+        [("cli", b.subscription("cli", "segment", "cli", 100)), ("lib", b.subscription("lib", "measure", "lib", 10))],
+    )
+    wait_for_metric(worker, "cdp_triggers_subscriptions_active 2.0")
+    lines = "\n".join(json.dumps(b.segment("cli", n, i, event_id=f"c{i}")) for i, n in enumerate((90, 120)))
+    published = cli(s, "publish", "segment", "-", "--format", "avro", stdin=lines)
+    assert published.returncode == 0, published.stderr
+    failed = json.dumps(b.datasource("cli", "failed", 3, event_id="c3"))
+    published = cli(s, "publish", "datasource", failed, "--format", "json-sr")
+    assert published.returncode == 0, published.stderr
+    with SyncEventProducer(s, format="avro") as producer:
+        for i, value in enumerate((5.0, 50.0)):
+            producer.publish(MeasureChange.model_validate(b.measure("lib", value, 4 + i, event_id=f"l{i}")))
+        producer.publish(RefreshRunStarted.model_validate(b.run_started("r-lib", [("segment", "cli")], 6)))
+        producer.publish(TaskProgress.model_validate(b.task("r-lib", "segment", "cli", "succeeded", 7)))
+
+    assert len(kafka.read(t.actions, until=4, timeout=60)) >= 4, worker.log()[-3000:]
+    fired = sorted((TriggerType(e["type"]).short, e["subject"]) for e in kafka.read_json(t.actions, idle=3, timeout=30))
+    assert fired == [
+        ("datasource.refresh.failed", "data-source/cli"),
+        ("measure.threshold.crossed", "measure/lib"),
+        ("refresh.full.completed", "refresh-run/r-lib"),
+        ("segment.threshold.crossed", "segment/cli"),
+    ], fired
+    assert kafka.read(t.dead_letter, idle=2.0, timeout=10) == []
+    no_url = cli(settings, "publish", "segment", lines.splitlines()[0], "--format", "avro")
+    assert no_url.returncode == 2 and "CDP_SCHEMA_REGISTRY_URL" in no_url.stderr
+    worker.stop()
