@@ -147,6 +147,12 @@ def test_each_component_connects_as_its_own_principal_from_its_own_secret_and_ca
             assert "CDP_HOOK_SIGNING_KEY_FILE" not in env
         if component == "dispatcher":
             expected["receivers"] = "cdp-receivers"
+        if component == "worker":  # the only reader of the Schema Registry
+            expected |= {"schema-registry": "cdp-schema-registry", "schema-registry-ca": "cdp-schema-registry-ca"}
+            assert env["CDP_SCHEMA_REGISTRY_BASIC_AUTH_FILE"] == "/etc/cdp-triggers/schema-registry/basic-auth"
+            assert env["CDP_SCHEMA_REGISTRY_CA_FILE"] == "/etc/cdp-triggers/schema-registry-ca/ca.crt"
+        else:
+            assert not any(name.startswith("CDP_SCHEMA_REGISTRY") for name in env)
         assert mounted_secrets(workload) == expected, component
 
 
@@ -259,6 +265,26 @@ def test_the_rendered_prometheus_rule_is_our_alert_rules_and_promtool_accepts_it
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
+def test_a_schema_registry_given_as_values_gets_its_secrets_and_the_workers_reach_it():
+    auth, ca = "reader:s3cr3t-registry", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    registry = {"url": "https://registry.example:8443", "timeoutSeconds": 5, "basicAuth": auth, "ca": ca}
+    docs = render([MINIMAL], {"schemaRegistry": registry, "networkPolicy.enabled": True})
+    config = one(docs, "ConfigMap", "config")["data"]
+    assert config["CDP_SCHEMA_REGISTRY_URL"] == "https://registry.example:8443"
+    assert config["CDP_SCHEMA_REGISTRY_TIMEOUT_SECONDS"] == "5"
+    made = {s["metadata"]["name"]: s["stringData"] for s in find(docs, "Secret")}
+    assert made["rel-cdp-triggers-schema-registry"] == {"basic-auth": auth}
+    assert made["rel-cdp-triggers-schema-registry-ca"] == {"ca.crt": ca}
+    assert "s3cr3t-registry" not in json.dumps([d for d in docs if d["kind"] != "Secret"])
+    worker = one(docs, "StatefulSet", "worker")
+    assert mounted_secrets(worker)["schema-registry"] == "rel-cdp-triggers-schema-registry"
+    policies = {p["metadata"]["labels"]["app.kubernetes.io/component"]: p for p in find(docs, "NetworkPolicy")}
+    assert {"port": 8081, "protocol": "TCP"} in policies["worker"]["spec"]["egress"][2]["ports"]
+    _refused("schemaRegistry.basicAuth: expected user:password", schemaRegistry={**registry, "basicAuth": "nocolon"})
+    plain = render([MINIMAL])
+    assert not any(k.startswith("CDP_SCHEMA_REGISTRY") for k in one(plain, "ConfigMap", "config")["data"])
+
+
 def test_values_that_do_not_fit_the_schema_are_refused_naming_the_field():
     _refused("workr", workr={"replicas": 2})
     _refused("securityProtocol", **{"kafka.securityProtocol": "SASL_TLS"})
@@ -266,14 +292,18 @@ def test_values_that_do_not_fit_the_schema_are_refused_naming_the_field():
         render()
 
 
-def test_the_network_policy_lets_in_only_the_probes_and_scrapes_and_out_only_dns_kafka_and_deliveries():
+def test_the_network_policy_lets_in_only_the_probes_and_scrapes_and_out_only_dns_kafka_registry_and_deliveries():
     docs = render([SECURED])
     policies = {p["metadata"]["labels"]["app.kubernetes.io/component"]: p for p in find(docs, "NetworkPolicy")}
     assert set(policies) == {"worker", "dispatcher", "api"}
     worker = policies["worker"]["spec"]
     assert [r["ports"] for r in worker["ingress"]] == [[{"port": "metrics", "protocol": "TCP"}]]
-    assert len(worker["egress"]) == 2  # DNS and Kafka: a worker delivers nothing itself
+    assert len(worker["egress"]) == 3  # DNS, Kafka and the Schema Registry: a worker delivers nothing itself
     assert worker["egress"][1]["to"] == [
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kafka"}}}
     ]
+    assert worker["egress"][2] == {
+        "ports": [{"port": 8443, "protocol": "TCP"}],
+        "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "schemas"}}}],
+    }
     assert len(policies["dispatcher"]["spec"]["egress"]) == 3

@@ -71,6 +71,23 @@ app.kubernetes.io/part-of: cdp-triggers
 {{- default (printf "%s-kafka-ca" (include "cdp.fullname" .)) .Values.kafka.tls.caSecret -}}
 {{- end -}}
 
+{{/* The workers read framed values with the registry: its credentials and CA go to them only. */}}
+{{- define "cdp.registryAuth" -}}
+{{- if and .Values.schemaRegistry.url (or .Values.schemaRegistry.basicAuthSecret .Values.schemaRegistry.basicAuth) }}true{{ end -}}
+{{- end -}}
+
+{{- define "cdp.registryCa" -}}
+{{- if and .Values.schemaRegistry.url (or .Values.schemaRegistry.caSecret .Values.schemaRegistry.ca) }}true{{ end -}}
+{{- end -}}
+
+{{- define "cdp.registryAuthSecret" -}}
+{{- default (printf "%s-schema-registry" (include "cdp.fullname" .)) .Values.schemaRegistry.basicAuthSecret -}}
+{{- end -}}
+
+{{- define "cdp.registryCaSecret" -}}
+{{- default (printf "%s-schema-registry-ca" (include "cdp.fullname" .)) .Values.schemaRegistry.caSecret -}}
+{{- end -}}
+
 {{- define "cdp.hookKeyEnabled" -}}
 {{- if or .Values.hookSigningKey.existingSecret .Values.hookSigningKey.value }}true{{ end -}}
 {{- end -}}
@@ -112,6 +129,14 @@ key; files only, never secret values. (dict "root" $ "component" "worker" "hookK
 - name: CDP_HOOK_SIGNING_KEY_FILE
   value: /etc/cdp-triggers/hook-signing-key/key
 {{- end }}
+{{- if and (eq .component "worker") (include "cdp.registryAuth" $root) }}
+- name: CDP_SCHEMA_REGISTRY_BASIC_AUTH_FILE
+  value: /etc/cdp-triggers/schema-registry/basic-auth
+{{- end }}
+{{- if and (eq .component "worker") (include "cdp.registryCa" $root) }}
+- name: CDP_SCHEMA_REGISTRY_CA_FILE
+  value: /etc/cdp-triggers/schema-registry-ca/ca.crt
+{{- end }}
 {{- end -}}
 
 {{/* A container's env: the component's settings, then its own entries; nothing when there are none. */}}
@@ -147,6 +172,16 @@ read (the dispatcher and the API). (dict "root" $ "component" "worker" "hookKey"
 {{- if and .hookKey (include "cdp.hookKeyEnabled" .root) }}
 - name: hook-signing-key
   mountPath: /etc/cdp-triggers/hook-signing-key
+  readOnly: true
+{{- end }}
+{{- if and (eq .component "worker") (include "cdp.registryAuth" .root) }}
+- name: schema-registry
+  mountPath: /etc/cdp-triggers/schema-registry
+  readOnly: true
+{{- end }}
+{{- if and (eq .component "worker") (include "cdp.registryCa" .root) }}
+- name: schema-registry-ca
+  mountPath: /etc/cdp-triggers/schema-registry-ca
   readOnly: true
 {{- end }}
 {{- end -}}
@@ -187,6 +222,22 @@ read (the dispatcher and the API). (dict "root" $ "component" "worker" "hookKey"
     items:
       - key: {{ $root.Values.hookSigningKey.key }}
         path: key
+{{- end }}
+{{- if and (eq .component "worker") (include "cdp.registryAuth" $root) }}
+- name: schema-registry
+  secret:
+    secretName: {{ include "cdp.registryAuthSecret" $root }}
+    items:
+      - key: {{ $root.Values.schemaRegistry.basicAuthKey }}
+        path: basic-auth
+{{- end }}
+{{- if and (eq .component "worker") (include "cdp.registryCa" $root) }}
+- name: schema-registry-ca
+  secret:
+    secretName: {{ include "cdp.registryCaSecret" $root }}
+    items:
+      - key: {{ $root.Values.schemaRegistry.caKey }}
+        path: ca.crt
 {{- end }}
 {{- end -}}
 
