@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from schemas.deadletter import DeadLetterReason
 from schemas.events import SegmentChange
 from streams.runtime.codec import Decoder, Rejected
@@ -58,21 +60,21 @@ def test_a_frame_that_cannot_be_read_names_the_framing():
     assert why is DeadLetterReason.SCHEMA and "member_count" in error
 
 
-def test_what_confluents_json_serializer_writes_is_read_as_the_same_event():
+@pytest.mark.subprocess
+def test_what_confluents_json_serializer_writes_is_read_as_the_same_event(registry):
     """The bytes of confluent-kafka's own JSONSerializer (what a Java or Python producer with a Schema Registry
-    sends), with our published schema. No registry server runs here: its client is confluent-kafka's in-memory
-    one (``mock://``), which only hands out the schema id."""
+    sends), with our published schema registered in a real registry."""
     from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
     from confluent_kafka.schema_registry.json_schema import JSONSerializer
     from confluent_kafka.serialization import MessageField, SerializationContext
 
     from schemas.export import render
 
-    registry = SchemaRegistryClient.new_client({"url": "mock://cdp-triggers-test"})
+    client = SchemaRegistryClient({"url": registry.url})
     schema = Schema(render()["segment-change.schema.json"], "JSON")
-    schema_id = registry.register_schema("cdp.segment-changes-value", schema)
+    schema_id = client.register_schema("cdp.segment-changes-value", schema)
     serialize = JSONSerializer(
-        schema.schema_str, registry, conf={"auto.register.schemas": False, "use.latest.version": True}
+        schema.schema_str, client, conf={"auto.register.schemas": False, "use.latest.version": True}
     )
     event = b.segment("vip", 1_234, 3)
     raw = serialize(event, SerializationContext("cdp.segment-changes", MessageField.VALUE))

@@ -213,7 +213,7 @@ def test_compressed_batches_from_any_producer_are_read(kafka, worker):
     assert sorted(e.subject for e in events) == [f"data-source/{c}" for c in ("gzip", "lz4", "snappy", "zstd")]
 
 
-def test_schema_registry_framed_input_fires_the_same_triggers_as_plain_json(kafka, worker):
+def test_schema_registry_framed_input_fires_the_same_triggers_as_plain_json(kafka, worker, registry):
     """A producer using a Schema Registry (confluent-kafka's JSONSerializer with our published schema) beside one
     writing plain JSON: the same events give the same triggers; an unknown framing is dead-lettered as such."""
     from confluent_kafka.schema_registry import SchemaRegistryClient
@@ -223,9 +223,9 @@ def test_schema_registry_framed_input_fires_the_same_triggers_as_plain_json(kafk
     from schemas.export import render
 
     t = worker.topics
-    registry = SchemaRegistryClient.new_client({"url": "mock://worker-test"})  # no registry server here: see test_codec
+    client = SchemaRegistryClient({"url": registry.url})  # the worker is not told of it: frames are read as JSON
     serializers = {
-        topic: JSONSerializer(render()[f"{name}.schema.json"], registry)  # registers it, as Java serializers do
+        topic: JSONSerializer(render()[f"{name}.schema.json"], client)  # registers it, as Java serializers do
         for topic, name in ((t.segments, "segment-change"), (t.datasources, "datasource-change"))
     }
 
