@@ -127,6 +127,13 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=r,
         )
+        self.schema_fetches = Counter(
+            f"{PREFIX}_schema_fetches_total",
+            "Writer schemas asked of the Schema Registry by id: fetched, unknown (the event is dead-lettered), or "
+            "unavailable (a try that failed; the worker waits and tries again)",
+            ["outcome"],
+            registry=r,
+        )
         self.api_busy = Counter(
             f"{PREFIX}_api_reads_refused_total",
             "Requests that read Kafka refused with 503 because every CDP_API_KAFKA_READS slot stayed busy 5 s",

@@ -113,7 +113,9 @@ def pipeline(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
         ledger=ledger,
         health=health,
         writers=WriterSchemas(
-            settings, lambda what, detail: health.bounded(what, settings.progress_timeout_seconds, detail)
+            settings,
+            lambda what, detail: health.bounded(what, settings.progress_timeout_seconds, detail),
+            lambda outcome: metrics.schema_fetches.labels(outcome).inc(),
         )
         if settings.schema_registry_url
         else None,

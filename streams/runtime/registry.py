@@ -209,9 +209,14 @@ class WriterSchemas:
     the wait outlasts it, so that it is restarted rather than dead-letter valid events."""
 
     def __init__(
-        self, settings: Settings, bound: Callable[[str, str], AbstractContextManager[None]], limit: int = 1000
+        self,
+        settings: Settings,
+        bound: Callable[[str, str], AbstractContextManager[None]],
+        counted: Callable[[str], None] = lambda outcome: None,
+        limit: int = 1000,
     ):
         self._settings = settings
+        self._counted = counted
         self._bound = bound
         self._limit = limit
         self._held: OrderedDict[int, Writer] = OrderedDict()
@@ -245,8 +250,10 @@ class WriterSchemas:
                 async with SchemaRegistry(self._settings) as registry:
                     fetched = await registry.schema(schema_id)
             except UnknownSchema:
+                self._counted("unknown")
                 return None
             except (RegistryUnavailable, RegistryRefused) as exc:
+                self._counted("unavailable")
                 if not self._waiting:
                     log.error("%s: waiting for it; no event is dead-lettered for it meanwhile", exc)
                     self._waiting = True
@@ -256,4 +263,5 @@ class WriterSchemas:
             if self._waiting:
                 log.warning("the Schema Registry answers again")
                 self._waiting = False
+            self._counted("fetched")
             return fetched

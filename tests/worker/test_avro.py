@@ -14,7 +14,7 @@ from schemas.events import SegmentChange
 from schemas.export import render
 from schemas.triggers import TriggerEvent, TriggerType
 from tests.support import builders as b
-from tests.support.metrics import wait_for_metric
+from tests.support.metrics import metrics_text, wait_for_metric
 
 pytestmark = [pytest.mark.broker, pytest.mark.subprocess]
 
@@ -71,6 +71,9 @@ def test_avro_and_json_through_a_registry_fire_what_plain_json_fires(kafka, sett
     assert [d["reason"] for d in dead] == ["unknown_schema", "not_avro"], dead
     assert "schema id 99999" in dead[0]["error"] and t.segments in dead[0]["error"]
     assert "Avro" in dead[1]["error"]
+    said = metrics_text(worker)  # each id asked once (the corrupt body's schema was held already)
+    assert 'cdp_triggers_schema_fetches_total{outcome="fetched"} 2.0' in said
+    assert 'cdp_triggers_schema_fetches_total{outcome="unknown"} 1.0' in said
     worker.stop()
 
 
