@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import AwareDatetime, Field
 
@@ -21,8 +21,9 @@ from .events import _Model
 # a Power Automate connection holds one key, and a flow that reacts to triggers may also publish events. admin:
 # everything, and managing the other keys; an admin key itself is made only with the CLI, by whoever may write the
 # api-keys topic, so that a stolen session cannot mint a lasting key of its own power.
-Scope = Literal["read", "write", "operate", "publish", "admin"]
-ISSUABLE: tuple[Scope, ...] = ("read", "write", "operate", "publish")  # what an admin key may create
+Issuable = Literal["read", "write", "operate", "publish"]  # what an admin key may create
+Scope = Literal[Issuable, "admin"]
+ISSUABLE: tuple[Issuable, ...] = get_args(Issuable)
 _GRANTS: dict[str, frozenset[str]] = {
     "read": frozenset({"read"}),
     "write": frozenset({"read", "write", "publish"}),

@@ -17,7 +17,6 @@ from . import avro
 from .apikeys import ApiKey
 from .avro import schema_of
 from .deadletter import DeadLetter, DeliveryAttempt, DeliveryDeadLetter
-from .events import DataSourceChange, MeasureChange, RefreshRunChange, SegmentChange
 from .explain import ExplainReply
 from .hooks import Hook, HookRequest
 from .ingest import BatchItem
@@ -31,10 +30,7 @@ AVRO_DIR = Path(__file__).parent / "avro"
 # name -> (adapter, mode): inputs are described as producers must write them,
 # outputs as the engine writes them.
 _INPUTS: dict[str, Any] = {
-    "datasource-change": DataSourceChange,
-    "segment-change": SegmentChange,
-    "measure-change": MeasureChange,
-    "refresh-run-change": RefreshRunChange,
+    **avro.INPUTS,  # the input kinds, published in both forms
     "change-event-batch-item": BatchItem,  # an item of POST /v1/events
     "threshold-subscription": ThresholdSubscription,
     "subscription-file": SubscriptionFile,

@@ -7,7 +7,7 @@ from typing import Literal, get_args
 
 import typer
 
-from ..settings import Settings
+from ..settings import ConfigError
 from .common import EXIT_CONFIG, fail
 
 routes_app = typer.Typer(no_args_is_help=True, help="The routes file: receivers and the route tree.")
@@ -128,9 +128,10 @@ def schemas_register(
     level = compatibility.upper()
     if level not in get_args(Level):
         fail(f"--compatibility: {compatibility!r} is not a level; use one of {', '.join(get_args(Level))}", EXIT_CONFIG)
-    s = _registry_settings(settings())
     try:
-        done = asyncio.run(register(s, schema_type, level))  # type: ignore[arg-type]  # checked just above
+        done = asyncio.run(register(settings(), schema_type, level))  # type: ignore[arg-type]  # checked just above
+    except ConfigError as exc:  # no registry URL, or its CA or credentials file unreadable
+        fail(str(exc), EXIT_CONFIG)
     except Incompatible as exc:
         fail(f"the registry refused a schema as incompatible under {level}: {exc}")
     except RegistryError as exc:
@@ -162,11 +163,13 @@ def schemas_check(
         fail(f"KIND: {kind!r} is not an input kind; use one of {', '.join(CHANGE_KINDS)}", EXIT_CONFIG)
     if path.suffix not in (".avsc", ".json") or not path.is_file():
         fail(f"PATH: {path} is not an .avsc or .json file", EXIT_CONFIG)
-    s = _registry_settings(settings())
+    s = settings()
     try:
         ok, reasons = asyncio.run(
-            check(s, CHANGE_KINDS[kind], path.read_text(), _format(path.suffix.strip(".").replace("avsc", "avro")))
+            check(s, CHANGE_KINDS[kind], path.read_text(), "AVRO" if path.suffix == ".avsc" else "JSON")
         )
+    except ConfigError as exc:
+        fail(str(exc), EXIT_CONFIG)
     except RegistryError as exc:
         fail(str(exc))
     name = subject(s, CHANGE_KINDS[kind])
@@ -179,12 +182,3 @@ def _format(name: str) -> Literal["AVRO", "JSON"]:
     if name not in FORMATS:
         fail(f"--format: {name!r}; use avro or json", EXIT_CONFIG)
     return FORMATS[name]  # type: ignore[return-value]  # the two values of FORMATS
-
-
-def _registry_settings(s: Settings) -> Settings:
-    if not s.schema_registry_url:
-        fail(
-            "CDP_SCHEMA_REGISTRY_URL is not set: the Schema Registry's URL ('cdp-triggers registry start' prints one)",
-            EXIT_CONFIG,
-        )
-    return s

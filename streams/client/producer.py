@@ -81,12 +81,17 @@ CHANGE_KINDS: dict[str, ChangeKind] = {
 }
 
 
-def route(topics: Topics, event: ChangeEvent) -> tuple[str, str]:
-    """(topic, key) for a change event."""
+def kind_of(event: ChangeEvent) -> ChangeKind:
     for kind in CHANGE_KINDS.values():
         if isinstance(event, kind.classes):
-            return kind.topic(topics), kind.key(event)
+            return kind
     raise TypeError(f"not a change event: {type(event).__name__}")
+
+
+def route(topics: Topics, event: ChangeEvent) -> tuple[str, str]:
+    """(topic, key) for a change event."""
+    kind = kind_of(event)
+    return kind.topic(topics), kind.key(event)
 
 
 def encoded(record: ChangeEvent | ThresholdSubscription, max_bytes: int) -> bytes:
@@ -249,7 +254,7 @@ class EventProducer:
         if self._format == "json":
             return
         schema_type: SchemaType = "AVRO" if self._format == "avro" else "JSON"
-        kinds = {self.route(e)[0]: k for e in events for k in CHANGE_KINDS.values() if isinstance(e, k.classes)}
+        kinds = {kind.topic(self.topics): kind for kind in map(kind_of, events)}
         missing = {topic: kind for topic, kind in kinds.items() if topic not in self._frames}
         if not missing:
             return

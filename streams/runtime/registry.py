@@ -115,15 +115,6 @@ class SchemaRegistry:
     async def set_level(self, subject: str, level: Level) -> None:
         await self._call("PUT", f"/config/{_seg(subject)}", {"compatibility": level})
 
-    async def level(self, subject: str) -> str | None:
-        """The subject's own compatibility level, or None when it has none."""
-        try:
-            found = await self._call("GET", f"/config/{_seg(subject)}", unknown=UnknownSchema)
-        except UnknownSchema:
-            return None
-        level = found.get("compatibilityLevel") or found.get("compatibility")
-        return str(level) if level else None
-
     async def compatible(self, subject: str, text: str, schema_type: SchemaType) -> tuple[bool, list[str]]:
         """Whether the subject's level would take this schema, and the registry's reasons when not (a subject
         with no version takes anything)."""

@@ -102,3 +102,7 @@ def test_the_registry_unreachable_is_one_sentence_within_the_bound(tmp_path):
     assert down.returncode == 1 and "did not answer" in down.stderr and "Traceback" not in down.stderr
     unset = cli(Settings(kafka_bootstrap="127.0.0.1:9"), "schemas", "register")
     assert unset.returncode == 2 and "CDP_SCHEMA_REGISTRY_URL is not set" in unset.stderr
+    (tmp_path / "auth").write_text("no-colon-here")
+    bad = cli(s.model_copy(update={"schema_registry_basic_auth_file": tmp_path / "auth"}), "schemas", "register")
+    assert bad.returncode == 2 and "CDP_SCHEMA_REGISTRY_BASIC_AUTH_FILE: expected" in bad.stderr, bad.stderr
+    assert "no-colon-here" not in bad.stderr and "Traceback" not in bad.stderr

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 
-from schemas.apikeys import ApiKey, issue
+from schemas.apikeys import ApiKey, Issuable, issue
 
 from ..deps import Admin, Ctx, audit, who
 from ..problems import ProblemError, responses
@@ -40,8 +40,7 @@ class ApiKeyList(BaseModel):
 
 class ApiKeyRequest(BaseModel):
     name: str = Field(min_length=1, max_length=128, description="Who or what uses it")
-    # not admin: an admin key is made only with the CLI (see schemas.apikeys)
-    scope: Literal["read", "write", "operate", "publish"]
+    scope: Issuable  # not admin: an admin key is made only with the CLI (see schemas.apikeys)
 
 
 class CreatedApiKey(ApiKeyView):
