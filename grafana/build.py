@@ -161,7 +161,7 @@ def trigger_activity() -> dict:
 
 def pipeline_health() -> dict:
     lat = "cdp_triggers_detection_latency_seconds_bucket"
-    proc = "cdp_triggers_event_processing_seconds_bucket"
+    proc = "cdp_triggers_batch_processing_seconds_bucket"
 
     def quantile(q: str, metric: str, by: str = "le") -> str:
         return f"histogram_quantile({q}, sum by ({by}) (rate({metric}{{{SELECTOR}}}[$__rate_interval])))"
@@ -209,8 +209,9 @@ def pipeline_health() -> dict:
         ),
         _panel(
             5,
-            "Event processing time p99",
-            "Time to apply one input event (decode, detect, publish, store), 99th percentile per agent.",
+            "Batch processing time p99",
+            "Time to apply one batch of input events of one partition (up to 200: decode, detect, queue triggers, "
+            "buffer state), 99th percentile per agent.",
             "s",
             [(quantile("0.99", proc, "le, agent"), "{{agent}}")],
             0,

@@ -59,8 +59,9 @@ class Metrics:
             f"{PREFIX}_refresh_runs_in_flight", "Refresh runs tracked that have not completed", registry=r
         )
         self.processing = Histogram(
-            f"{PREFIX}_event_processing_seconds",
-            "Time to apply one input event: decode, detect, publish triggers, store state",
+            f"{PREFIX}_batch_processing_seconds",
+            "Time to apply one batch: the input messages of one partition handed over together (up to 200), "
+            "each decoded, detected, its triggers queued and its state buffered",
             ["agent"],
             buckets=(0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
             registry=r,

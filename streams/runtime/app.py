@@ -161,7 +161,7 @@ def pipeline(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
 
     @faust_fixes.timer(app, FLUSH_SECONDS)
     async def flush_idle() -> None:  # work done just before input paused must not wait for the next message
-        if p.pending():
+        if p.pending() and p.flush_due(time.monotonic()):
             await p.flush()
 
     @faust_fixes.receiver(app.on_before_shutdown)

@@ -42,11 +42,27 @@ class Incoming:
     value: bytes | None
 
     @classmethod
-    def from_faust(cls, message: Any) -> Incoming:
+    def from_record(cls, record: Any) -> Incoming:
+        """From an aiokafka record (timestamps in milliseconds)."""
+        return cls(record.topic, record.partition, record.offset, record.timestamp, record.key, record.value)
+
+    @classmethod
+    def all_in(cls, message: Any) -> list[Incoming]:
+        """The messages one message of Faust's stream carries: a batch's records (``faust_fixes.RecordBatch``),
+        or itself (timestamp in seconds)."""
+        if isinstance(message.value, tuple):
+            return [cls.from_record(record) for record in message.value]
         ts = message.timestamp
-        return cls(
-            message.topic, message.partition, message.offset, int(ts * 1000) if ts else None, message.key, message.value
-        )
+        return [
+            cls(
+                message.topic,
+                message.partition,
+                message.offset,
+                int(ts * 1000) if ts else None,
+                message.key,
+                message.value,
+            )
+        ]
 
 
 Bound = Callable[[str, str], AbstractContextManager[None]]  # (operation, what it waits for) -> around one wait
@@ -128,9 +144,7 @@ class GapReader:
                 batch = await consumer.getmany(tp, timeout_ms=1000, max_records=min(end - start, 5000))
                 for record in batch.get(tp, []):
                     if record.offset < end:
-                        out.append(
-                            Incoming(topic, partition, record.offset, record.timestamp, record.key, record.value)
-                        )
+                        out.append(Incoming.from_record(record))
             return out
 
     async def close(self) -> None:

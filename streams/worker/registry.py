@@ -61,6 +61,8 @@ class SubscriptionRegistry:
         self._kv: DiskKV | MemoryKV = DiskKV(directory) if directory is not None else MemoryKV()
         self._batch: dict[bytes, bytes | None] = {}  # applied, not yet written to the store (see ``commit``)
         self._rules: Recent[tuple[Rule, ...]] = Recent(RULES_CACHE)  # decoded rules of recently used entities
+        # every entity's decoded rules, while at most RULES_CACHE entities have any (``_warm``); else None
+        self._every_rule: dict[str, tuple[Rule, ...]] | None = None
         self._decoder: Decoder[ThresholdSubscription] = Decoder(ThresholdSubscription, max_bytes)
         self._metrics = metrics
         self._count = int(self._kv.get(_COUNT) or 0)
@@ -79,19 +81,31 @@ class SubscriptionRegistry:
         return None if raw is None else ThresholdSubscription.model_validate_json(raw)
 
     def rules_for(self, entity_key: str) -> tuple[Rule, ...]:
+        if self._every_rule is not None:
+            return self._every_rule.get(entity_key, ())
         rules = self._rules.get(entity_key)
         if rules is None:
             raw = self._read(_ENTITY + entity_key.encode())
-            rules = (
-                ()
-                if raw is None
-                else tuple(
-                    Rule(sid, threshold, rearm_below, owner, tuple(labels.items()))
-                    for sid, threshold, rearm_below, owner, labels in orjson.loads(raw)
-                )
-            )
+            rules = () if raw is None else _decoded(orjson.loads(raw))
             self._rules.put(entity_key, rules)
         return rules
+
+    def _warm(self) -> None:
+        """Decode the rules before input arrives (first sight of an entity then costs no store read or rule
+        building): every entity's, when at most RULES_CACHE entities have any, so that an entity without
+        subscriptions is known to have none; else RULES_CACHE of them in the cache."""
+        if self._batch:
+            self.commit({})
+        every: dict[str, tuple[Rule, ...]] = {}
+        for key, raw in self._kv.items(_ENTITY):
+            every[key[len(_ENTITY) :].decode()] = _decoded(orjson.loads(raw))
+            if len(every) > RULES_CACHE:
+                break
+        if len(every) <= RULES_CACHE:
+            self._every_rule = every
+        else:
+            for entity_key, rules in list(every.items())[:RULES_CACHE]:
+                self._rules.put(entity_key, rules)
 
     def all(self) -> Iterable[ThresholdSubscription]:
         if self._batch:
@@ -130,6 +144,14 @@ class SubscriptionRegistry:
     def _set_rules(self, entity_key: str, rules: list[list[Any]]) -> None:
         self._batch[_ENTITY + entity_key.encode()] = orjson.dumps(rules) if rules else None
         self._rules.pop(entity_key)
+        every = self._every_rule
+        if every is not None:
+            if rules:
+                every[entity_key] = _decoded(rules)
+            else:
+                every.pop(entity_key, None)
+            if len(every) > RULES_CACHE:  # no longer all in memory: the store and the cache again
+                self._every_rule = None
 
     def _remove(self, subscription_id: str) -> None:
         key = _SUB + subscription_id.encode()
@@ -175,6 +197,7 @@ class SubscriptionRegistry:
         self._kv.write({_TOPIC: topic.encode(), _FORMAT: FORMAT})
         self._batch, self._count = {}, 0
         self._rules.clear()
+        self._every_rule = None
 
     def _invalid(self, message: str) -> None:
         log.error("ignoring invalid subscription record: %s", message)
@@ -196,6 +219,7 @@ class SubscriptionRegistry:
         if not await self._view.load(start):
             self.reset(topic)
             await self._view.load(None)
+        self._warm()
         log.info(
             "subscriptions loaded: %d active (%s, %.1f s)",
             self._count,
@@ -216,6 +240,13 @@ class SubscriptionRegistry:
         if self._view is not None:
             await self._view.close()
         self._kv.close()
+
+
+def _decoded(rules: list[list[Any]]) -> tuple[Rule, ...]:
+    return tuple(
+        Rule(sid, threshold, rearm_below, owner, tuple(labels.items()))
+        for sid, threshold, rearm_below, owner, labels in rules
+    )
 
 
 async def load_once(settings: Settings, topic: str) -> SubscriptionRegistry:

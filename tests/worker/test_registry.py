@@ -151,3 +151,48 @@ def test_restarted_registry_reads_only_what_was_written_since(kafka, settings, t
         await reg.close()
 
     asyncio.run(scenario())
+
+
+# -- rules ready before input ---------------------------------------------------
+
+
+def _warmed(tmp_path, monkeypatch, subs):
+    reg = SubscriptionRegistry(directory=tmp_path / "subs")
+    reg.reset("t")
+    for sub in subs:
+        put(reg, sub)
+    reg.commit({0: len(subs)})
+    reg._warm()  # what load() ends with
+    reads: list[bytes] = []
+    get = reg._kv.get
+    monkeypatch.setattr(reg._kv, "get", lambda key: reads.append(key) or get(key))
+    return reg, reads
+
+
+def test_rules_are_decoded_at_load_and_an_entity_without_any_costs_no_read(tmp_path, monkeypatch):
+    reg, reads = _warmed(
+        tmp_path, monkeypatch, [b.subscription("a", "segment", "vip", 100), b.subscription("b", "measure", "ltv", 5)]
+    )
+    assert [r.threshold for r in reg.rules_for("segment/vip")] == [100]
+    assert reg.rules_for("segment/unknown") == () and reg.rules_for("measure/ltv")[0].threshold == 5
+    assert reads == []  # neither a known entity nor one without subscriptions went to the store
+    put(reg, b.subscription("c", "segment", "new", 7))  # followed after load: in memory at once
+    reg.apply(b"a", None)
+    assert [r.threshold for r in reg.rules_for("segment/new")] == [7] and reg.rules_for("segment/vip") == ()
+
+
+def test_more_entities_than_the_cache_holds_fall_back_to_the_store(tmp_path, monkeypatch):
+    monkeypatch.setattr(registry_module, "RULES_CACHE", 2)
+    reg, reads = _warmed(tmp_path, monkeypatch, [b.subscription(s, "segment", s, 1) for s in "abc"])
+    assert reg._every_rule is None
+    assert [r.subscription_id for r in reg.rules_for("segment/c")] == ["c"]
+    assert reg.rules_for("segment/none") == () and reads  # unknown entities are looked up again
+
+
+def test_growing_past_the_cache_after_load_falls_back_to_the_store(tmp_path, monkeypatch):
+    monkeypatch.setattr(registry_module, "RULES_CACHE", 2)
+    reg, _ = _warmed(tmp_path, monkeypatch, [b.subscription("a", "segment", "a", 1)])
+    assert reg._every_rule is not None
+    put(reg, b.subscription("b", "segment", "b", 2))
+    put(reg, b.subscription("c", "segment", "c", 3))
+    assert reg._every_rule is None and [r.threshold for r in reg.rules_for("segment/c")] == [3]
