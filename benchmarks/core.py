@@ -23,7 +23,7 @@ from schemas.events import MeasureChange, SegmentChange
 from streams.detection import thresholds
 from streams.detection.ordering import to_micros
 from streams.detection.thresholds import EntityState
-from streams.runtime.codec import Decoder, Rejected, encode_trigger
+from streams.kafka.codec import Decoder, Rejected, encode_trigger
 from streams.runtime.state import StateTable
 from streams.worker.registry import SubscriptionRegistry
 

@@ -19,7 +19,7 @@ from pydantic import TypeAdapter
 
 from schemas.avro import schema_of
 from schemas.events import RefreshRunChange, SegmentChange
-from streams.runtime.codec import Decoder, Rejected, Writer
+from streams.kafka.codec import Decoder, Rejected, Writer
 
 T0 = "2026-12-07T08:00:00+00:00"
 

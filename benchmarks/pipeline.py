@@ -34,7 +34,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from devtools.processes import WorkerProcess, free_port
-from streams.runtime.kafka import ensure_topics
+from streams.kafka.clients import ensure_topics
 from streams.settings import Settings, load_settings
 from streams.topics import Topics
 

@@ -25,7 +25,7 @@ from streams.detection import datasources, runs, thresholds
 from streams.detection.ordering import Verdict
 from streams.detection.thresholds import Rule
 from streams.detection.trigger import Observation
-from streams.runtime.codec import Decoder, Rejected, dead_letter
+from streams.kafka.codec import Decoder, Rejected, dead_letter
 
 from .topic_reader import read_to_end
 

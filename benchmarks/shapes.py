@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from devtools.processes import ROOT
-from streams.runtime.kafka import ensure_topics
+from streams.kafka.clients import ensure_topics
 from streams.settings import Settings, load_settings
 from streams.topics import Topics
 

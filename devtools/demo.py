@@ -37,7 +37,7 @@ from streams.client import liveview
 from streams.client.follow import trigger_records
 from streams.client.producer import EventProducer, play, read_subscription_file
 from streams.delivery.receivers.signing import parse_secret, signature
-from streams.runtime.codec import encode
+from streams.kafka.codec import encode
 from streams.settings import Settings
 
 from .processes import free_port

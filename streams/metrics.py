@@ -153,7 +153,7 @@ class Metrics:
             registry=r,
         )
 
-        # Health (streams/runtime/health.py): every process.
+        # Health (streams/kafka/health.py): every process.
         self.ready = Gauge(f"{PREFIX}_ready", "1 when this process answers /readyz with 200", registry=r)
         self.not_ready = Gauge(
             f"{PREFIX}_not_ready", "1 while a readiness check fails (see /readyz for why)", ["check"], registry=r

@@ -8,13 +8,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import mode.utils.cron  # noqa: F401  # croniter runs `file -b` on import: once here, not inside a guarded test
 import pytest
 
 from devtools.broker import DevBroker
 from devtools.jvm import JvmError
 from devtools.registry import DevRegistry
 from devtools.settings import load_broker_settings, load_registry_settings
-from streams.runtime.kafka import ensure_topics
+from streams.kafka.clients import ensure_topics
 from tests.support import measured
 from tests.support.kafka import Kafka, WorkerProcess, delete_test_topics, free_port, test_settings
 from tests.support.kinds import GUARD, KINDS, is_fast

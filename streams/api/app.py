@@ -22,11 +22,11 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..kafka.clients import MissingTopicsError, refusal
+from ..kafka.codec import TooLarge
+from ..kafka.egress import EgressPolicy
+from ..kafka.health import Health
 from ..metrics import Metrics
-from ..runtime.codec import TooLarge
-from ..runtime.egress import EgressPolicy
-from ..runtime.health import Health
-from ..runtime.kafka import MissingTopicsError, refusal
 from ..settings import Settings
 from . import docs_page
 from .auth import RateLimiter

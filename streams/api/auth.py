@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from schemas.apikeys import ApiKey, Scope, split_key
 
-from ..runtime.compacted import Records
+from ..kafka.compacted import Records
 from .problems import ProblemError
 
 HEADER = "X-API-Key"

@@ -18,9 +18,9 @@ from fastapi.security import APIKeyHeader
 from schemas.apikeys import ApiKey, Scope
 from schemas.audit import Action, Change
 
+from ..kafka.egress import EgressPolicy
+from ..kafka.health import Health
 from ..metrics import Metrics
-from ..runtime.egress import EgressPolicy
-from ..runtime.health import Health
 from ..settings import Settings
 from .auth import HEADER, RateLimiter, authenticate
 from .problems import ProblemError

@@ -11,9 +11,9 @@ from collections.abc import Callable
 import uvicorn
 
 from ..acls import topics_of
+from ..kafka.clients import check, ensure_topics
+from ..kafka.health import Health
 from ..metrics import Metrics
-from ..runtime.health import Health
-from ..runtime.kafka import check, ensure_topics
 from ..settings import Settings
 from .app import create_api
 from .store import ApiStore

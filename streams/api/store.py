@@ -32,9 +32,9 @@ from ..client import operations
 from ..client.explain import Kind, explain, explain_many, explain_subscription
 from ..client.producer import ChangeEvent, EventProducer
 from ..delivery.hooks import HookBook
+from ..kafka.codec import encode
+from ..kafka.compacted import CompactedView, Records
 from ..metrics import Metrics
-from ..runtime.codec import encode
-from ..runtime.compacted import CompactedView, Records
 from ..settings import Settings
 from ..topics import Topics
 from .problems import ProblemError

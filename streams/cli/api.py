@@ -13,7 +13,7 @@ keys_app = typer.Typer(no_args_is_help=True, help="API keys of the triggers API 
 
 def api() -> None:
     """Run the triggers API (HTTP, on CDP_API_HOST:CDP_API_PORT)."""
-    from ..runtime.kafka import ConnectionProblem
+    from ..kafka.clients import ConnectionProblem
 
     s = settings()
     try:
@@ -101,7 +101,7 @@ def _put(key_id: str, value: bytes | None) -> None:
 def _load():
     from schemas.apikeys import ApiKey
 
-    from ..runtime.compacted import CompactedView, Records
+    from ..kafka.compacted import CompactedView, Records
     from ..topics import Topics
 
     s = settings()

@@ -8,7 +8,7 @@ from typing import Any, NoReturn
 
 import typer
 
-from ..runtime.exits import EXIT_CONFIG, EXIT_FAILED
+from ..kafka.exits import EXIT_CONFIG, EXIT_FAILED
 from ..settings import ConfigError, Settings, load_settings
 
 
@@ -47,7 +47,7 @@ def run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
         TopicAuthorizationFailedError,
     )
 
-    from ..runtime.kafka import KafkaConnection, MissingTopicsError, diagnose
+    from ..kafka.clients import KafkaConnection, MissingTopicsError, diagnose
 
     try:
         return asyncio.run(coro_fn())  # type: ignore[arg-type]  # typer commands hand any awaitable factory
@@ -72,7 +72,7 @@ def run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
 def ensure_topics(settings: Settings) -> list[str]:
     import asyncio
 
-    from ..runtime.kafka import ensure_topics as create
+    from ..kafka.clients import ensure_topics as create
 
     try:
         return asyncio.run(create(settings))

@@ -121,7 +121,7 @@ def schemas_register(
     import asyncio
 
     from ..client.schemas import register
-    from ..runtime.registry import Incompatible, Level, RegistryError
+    from ..kafka.schema_registry import Incompatible, Level, RegistryError
     from .common import settings
 
     schema_type = _format(format)
@@ -156,7 +156,7 @@ def schemas_check(
 
     from ..client.producer import CHANGE_KINDS
     from ..client.schemas import check, subject
-    from ..runtime.registry import RegistryError
+    from ..kafka.schema_registry import RegistryError
     from .common import settings
 
     if kind not in CHANGE_KINDS:

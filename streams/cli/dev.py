@@ -187,7 +187,7 @@ def simulate(
     from devtools.simulator import SimConfig, Simulation
 
     from ..client.producer import EventProducer, play
-    from ..runtime.codec import encode
+    from ..kafka.codec import encode
 
     if not duration and not events and not dry_run:
         say("no --duration or --events: running until Ctrl-C")

@@ -32,7 +32,7 @@ def publish(
 
     from ..client.documents import assign, with_defaults
     from ..client.producer import CHANGE_KINDS, FORMATS, EventProducer, encoded
-    from ..runtime.registry import RegistryError
+    from ..kafka.schema_registry import RegistryError
 
     if kind not in CHANGE_KINDS:
         fail(f"unknown kind {kind!r}; use one of: {', '.join(CHANGE_KINDS)}", EXIT_CONFIG)

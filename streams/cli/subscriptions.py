@@ -16,7 +16,7 @@ subs_app = typer.Typer(no_args_is_help=True, help="Threshold subscriptions (on t
 def subs_apply(path: Path = typer.Argument(..., help="YAML file: subscriptions: [...]")) -> None:
     """Add or update every subscription in a YAML file."""
     from ..client.producer import EventProducer, SubscriptionFileError, encoded, read_subscription_file
-    from ..runtime.codec import TooLarge
+    from ..kafka.codec import TooLarge
 
     s = settings()
     try:
@@ -53,7 +53,7 @@ def subs_add(
     from schemas.subscriptions import ThresholdSubscription
 
     from ..client.producer import EventProducer, encoded
-    from ..runtime.codec import TooLarge
+    from ..kafka.codec import TooLarge
 
     s = settings()
     try:

@@ -19,7 +19,7 @@ import orjson
 
 from schemas.deadletter import DeadLetter, DeadLetterReason, Replay
 
-from ..runtime.codec import Decoder, Rejected, encode
+from ..kafka.codec import Decoder, Rejected, encode
 from ..topics import Topics
 from .producer import CHANGE_KINDS
 

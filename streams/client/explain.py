@@ -22,8 +22,8 @@ from schemas.deadletter import DeadLetter
 from schemas.explain import ExplainReply
 from schemas.subscriptions import ThresholdSubscription
 
-from ..runtime.control import Explain, encode
-from ..runtime.kafka import KafkaConnection, close_bounded, partition_for, require_topics
+from ..kafka.clients import KafkaConnection, close_bounded, partition_for, require_topics
+from ..kafka.control import Explain, encode
 from ..settings import Settings
 from ..topics import Topics
 from .deadletters import original, readable

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 
-from ..runtime.kafka import KafkaConnection, close_bounded, require_topic
+from ..kafka.clients import KafkaConnection, close_bounded, require_topic
 from ..settings import Settings
 from ..topics import Topics
 

@@ -22,8 +22,8 @@ from schemas.audit import Change
 from schemas.deadletter import DeadLetter, DeliveryAttempt, DeliveryDeadLetter, Redelivery, Replay, ReplayHistory
 from schemas.triggers import TriggerEvent
 
-from ..runtime.compacted import CompactedView
-from ..runtime.kafka import KafkaConnection, close_bounded, require_topic, until_assigned
+from ..kafka.clients import KafkaConnection, close_bounded, require_topic, until_assigned
+from ..kafka.compacted import CompactedView
 from ..settings import Settings
 from ..topics import Topics
 from . import deadletters, deliveries

@@ -39,9 +39,9 @@ from schemas.events import (
 )
 from schemas.subscriptions import SubscriptionFile, ThresholdSubscription
 
-from ..runtime.codec import avro_body, encode, framed, within
-from ..runtime.kafka import KafkaConnection, MissingTopicsError, close_bounded, require_topics
-from ..runtime.registry import SchemaRegistry, SchemaType
+from ..kafka.clients import KafkaConnection, MissingTopicsError, close_bounded, require_topics
+from ..kafka.codec import avro_body, encode, framed, within
+from ..kafka.schema_registry import SchemaRegistry, SchemaType
 from ..settings import Settings
 from ..topics import Topics
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from schemas.avro import INPUTS, schema_of
 from schemas.export import json_schema_text
 
-from ..runtime.registry import Level, SchemaRegistry, SchemaType
+from ..kafka.schema_registry import Level, SchemaRegistry, SchemaType
 from ..settings import Settings
 from ..topics import Topics
 from .producer import CHANGE_KINDS, ChangeKind

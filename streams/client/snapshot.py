@@ -22,7 +22,7 @@ from aiokafka.errors import KafkaTimeoutError, TopicAuthorizationFailedError, fo
 
 from schemas.deadletter import DeadLetter
 
-from ..runtime.kafka import KafkaConnection, close_bounded, group_offsets, require_topic
+from ..kafka.clients import KafkaConnection, close_bounded, group_offsets, require_topic
 from ..settings import Settings
 from ..topics import Topics
 from . import operations

@@ -33,10 +33,10 @@ import orjson
 from schemas.deadletter import DeliveryDeadLetter, DeliveryFailure, Redelivery, delivery_id
 from schemas.triggers import TriggerEvent, TriggerType
 
-from ..runtime.codec import Decoder
+from ..kafka.codec import Decoder
+from ..kafka.control import Command, Sweep
 from ..runtime.continuity import Incoming
-from ..runtime.control import Command, Sweep
-from ..runtime.faust_fixes import receiver, timer
+from ..runtime.faust_api import receiver, timer
 from ..runtime.pipeline import Pipeline
 from ..runtime.state import Entry, StateTable, plain
 from ..topics import DISPATCHER_AGENT

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..kafka.exits import EXIT_CONFIG
 from ..metrics import Metrics
 from ..runtime import app
-from ..runtime.exits import EXIT_CONFIG
 from ..runtime.launch import launch
 from ..runtime.pipeline import Pipeline
 from ..settings import Settings

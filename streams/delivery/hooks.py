@@ -24,9 +24,9 @@ import aiohttp
 from schemas.hooks import Hook, HookFilter, hook_secret
 from schemas.routes import RetryPolicy
 
+from ..kafka.compacted import CompactedView, Records
+from ..kafka.egress import EgressDenied, EgressPolicy, GuardedResolver
 from ..metrics import Metrics
-from ..runtime.compacted import CompactedView, Records
-from ..runtime.egress import EgressDenied, EgressPolicy, GuardedResolver
 from ..settings import Settings
 from ..topics import Topics
 from .receivers.signing import parse_secret

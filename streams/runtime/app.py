@@ -12,16 +12,16 @@ from typing import Any
 
 import faust
 
+from ..kafka.clients import KafkaConnection
+from ..kafka.health import Health
+from ..kafka.schema_registry import WriterSchemas
 from ..metrics import Metrics
 from ..settings import ConfigError, Settings
 from ..topics import Topics
-from . import faust_fixes
+from . import faust_api, faust_fixes
 from .continuity import GapReader, OffsetLedger
-from .health import Health
-from .kafka import KafkaConnection
 from .pipeline import FLUSH_SECONDS, Pipeline, Publisher
 from .progress import Since, stuck_for, worst_by_topic
-from .registry import WriterSchemas
 
 log = logging.getLogger("cdp_triggers")
 
@@ -84,7 +84,7 @@ def faust_app(settings: Settings, connection: KafkaConnection) -> faust.App:
         producer_linger_ms=1,  # Faust's own sends (control commands, delivery records) share requests
         web_enabled=False,
         loghandlers=[],
-        Monitor=faust_fixes.QuietMonitor,
+        Monitor=faust_api.QuietMonitor,
     )
 
 
@@ -130,7 +130,7 @@ def pipeline(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
     since: dict[tuple[str, int], Since] = {}
     reported: set[str] = set()  # topics with a stuck-time gauge: a topic whose partitions were revoked goes to 0
 
-    @faust_fixes.timer(app, settings.continuity_check_interval_seconds)
+    @faust_api.timer(app, settings.continuity_check_interval_seconds)
     async def check_progress() -> None:
         """Committed offsets must follow what was applied (``progress``): a partition stuck past the bound
         fails the process."""
@@ -154,22 +154,22 @@ def pipeline(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
             health.set_check("commits", reason)
             health.fail(reason, "commit_progress")
 
-    @faust_fixes.timer(app, settings.continuity_check_interval_seconds)
+    @faust_api.timer(app, settings.continuity_check_interval_seconds)
     async def report_state_size() -> None:
         for name, table in p.state_tables.items():
             metrics.state_entries.labels(name).set(len(table))
 
-    @faust_fixes.timer(app, FLUSH_SECONDS)
+    @faust_api.timer(app, FLUSH_SECONDS)
     async def flush_idle() -> None:  # work done just before input paused must not wait for the next message
         if p.pending() and p.flush_due(time.monotonic()):
             await p.flush()
 
-    @faust_fixes.receiver(app.on_before_shutdown)
+    @faust_api.receiver(app.on_before_shutdown)
     async def _close_ledger(sender: Any, *args: Any, **kwargs: Any) -> None:
         await p.flush()
         await ledger.close()
 
-    @faust_fixes.receiver(app.on_partitions_revoked)
+    @faust_api.receiver(app.on_partitions_revoked)
     async def _forget_revoked(sender: Any, revoked: Any, *args: Any, **kwargs: Any) -> None:
         # Durable first: unflushed state of a revoked partition would otherwise reach its changelog later,
         # under the new owner's feet. Faust has stopped the agents' streams by now.
@@ -178,7 +178,7 @@ def pipeline(settings: Settings, metrics: Metrics | None = None) -> Pipeline:
         for table in p.buffered:
             table.forget_cached()
 
-    @faust_fixes.receiver(app.on_rebalance_complete)
+    @faust_api.receiver(app.on_rebalance_complete)
     async def _joined(sender: Any, *args: Any, **kwargs: Any) -> None:
         by_topic: dict[str, list[int]] = {}
         for tp in app.consumer.assignment():

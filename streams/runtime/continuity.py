@@ -25,7 +25,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from .kafka import KafkaConnection, close_bounded, group_offsets
+from ..kafka.clients import KafkaConnection, close_bounded, group_offsets
 
 log = logging.getLogger(__name__)
 

@@ -58,22 +58,18 @@ commit), the records one fetch brought for a partition now go to the streams as 
 over them (``Pipeline.input_agent``). A rebalance waits for the batch in hand like for any message in hand
 (Faust's ``stream_wait_empty``); batches it drops are re-read by the ledger like dropped messages.
 
-``QuietMonitor`` (not a fix): Faust's Monitor sensor keeps statistics of every
-message, stream event and table access for its web views, which we do not run
-(our metrics are our own): its per-event hooks are the base sensor's no-ops.
+What is not a fix (the typed decorators, the quiet monitor, the producer accessor) is in ``faust_api``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import faust
-from faust.sensors.base import Sensor
-from faust.sensors.monitor import Monitor
 from faust.transport.consumer import Consumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.producer import ProducerBuffer
@@ -268,20 +264,6 @@ async def _commit_offsets(self: Consumer, offsets: Any, *args: Any, **kwargs: An
     return did_commit
 
 
-class QuietMonitor(Monitor):
-    """Faust's monitor without its per-event bookkeeping (offsets and commits are still tracked)."""
-
-    on_message_in = Sensor.on_message_in
-    on_stream_event_in = Sensor.on_stream_event_in
-    on_stream_event_out = Sensor.on_stream_event_out
-    on_message_out = Sensor.on_message_out
-    on_table_get = Sensor.on_table_get
-    on_table_set = Sensor.on_table_set
-    on_table_del = Sensor.on_table_del
-    on_send_initiated = Sensor.on_send_initiated
-    on_send_completed = Sensor.on_send_completed
-
-
 def _worker_consumer(self: AIOKafkaConsumerThread, transport: Any) -> Any:
     consumer = _original_worker_consumer(self, transport)
     consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read by start(), which builds the fetcher
@@ -296,15 +278,6 @@ def commit_from(app: faust.App, source: CommitSource) -> None:
 def bound_commits(app: faust.App, bound: Callable[[], AbstractContextManager[None]]) -> None:
     """Run every offset commit of ``app`` inside ``bound()`` (``Health.bounded``; needs ``apply()``)."""
     setattr(app, _BOUND_ATTRIBUTE, bound)
-
-
-def kafka_producer(app: faust.App) -> Any:
-    """The aiokafka producer inside Faust's (started with the app): batches sent to it are covered by the
-    producer flush Faust does before each commit."""
-    producer = getattr(app.producer, "_producer", None)
-    if producer is None:
-        raise RuntimeError("Faust's producer is not started")
-    return producer
 
 
 def apply() -> None:
@@ -324,40 +297,4 @@ def apply() -> None:
     Consumer._wait_next_records = _wait_next_records  # type: ignore[method-assign]
 
 
-__all__ = [
-    "BATCH_RECORDS",
-    "CommitSource",
-    "QuietMonitor",
-    "RecordBatch",
-    "apply",
-    "bound_commits",
-    "commit_from",
-    "kafka_producer",
-]
-
-
-# Typed shims: Faust's timer decorator is untyped, and it types signal receivers as plain functions although it
-# awaits coroutine ones; these two say what our code relies on, once.
-Periodic = TypeVar("Periodic", bound=Callable[[], Awaitable[None]])
-Receiver = TypeVar("Receiver", bound=Callable[..., Awaitable[None]])
-
-
-def timer(app: faust.App, interval: float, name: str | None = None) -> Callable[[Periodic], Periodic]:
-    """``@app.timer(interval=..., name=...)``, typed."""
-    decorate: Any = app.timer(interval=interval, name=name)
-
-    def register(fn: Periodic) -> Periodic:
-        decorate(fn)
-        return fn
-
-    return register
-
-
-def receiver(signal: Any) -> Callable[[Receiver], Receiver]:
-    """``@signal.connect`` for an async receiver ``(sender, *args, **kwargs)``, typed."""
-
-    def register(fn: Receiver) -> Receiver:
-        signal.connect(fn)
-        return fn
-
-    return register
+__all__ = ["BATCH_RECORDS", "CommitSource", "RecordBatch", "apply", "bound_commits", "commit_from"]

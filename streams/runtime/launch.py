@@ -13,10 +13,10 @@ from typing import Any
 from faust.worker import Worker
 
 from ..acls import Role, topics_of
+from ..kafka.clients import ConnectionProblem, MissingTopicsError, check, ensure_topics
+from ..kafka.exits import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from ..settings import ConfigError, Settings
 from .app import writable_state_dir
-from .exits import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
-from .kafka import ConnectionProblem, MissingTopicsError, check, ensure_topics
 from .pipeline import Pipeline
 
 log = logging.getLogger("cdp_triggers")

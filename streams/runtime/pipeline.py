@@ -21,18 +21,20 @@ from schemas.triggers import TriggerType
 
 from ..detection.ordering import Verdict
 from ..detection.trigger import Observation, Trigger
+from ..kafka import control
+from ..kafka.clients import Record, partition_for, send_batches
+from ..kafka.codec import Decoder, Rejected, dead_letter, encode, encode_trigger, frame_id
+from ..kafka.control import Command, Explain, Nudge
+from ..kafka.health import Health
+from ..kafka.schema_registry import WriterSchemas
 from ..metrics import Metrics
 from ..settings import Settings
 from ..topics import Topics
-from . import control, faust_fixes
-from .codec import Decoder, Rejected, dead_letter, encode, encode_trigger, frame_id
+from . import faust_fixes
+from .checkpoint import Checkpoint
 from .continuity import Incoming, OffsetLedger
-from .control import Command, ControlChannel, Explain, Nudge
-from .faust_fixes import kafka_producer, timer
-from .health import Health
-from .kafka import partition_for
-from .registry import WriterSchemas
-from .state import Change, StateTable
+from .faust_api import kafka_producer, timer
+from .state import StateTable
 
 log = logging.getLogger("cdp_triggers")
 
@@ -76,8 +78,18 @@ ROCKSDB_OPTIONS = {"write_buffer_size": 4 << 20, "max_write_buffer_number": 2, "
 
 S = TypeVar("S")
 Handle = Callable[[Incoming], Awaitable[None]]
-Record = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]  # key, value, headers
 OnControl = Callable[[control.Command, int], Awaitable[None]]
+
+
+class ControlChannel:
+    """Sends commands to one agent's control topic."""
+
+    def __init__(self, app: Any, topic: str) -> None:
+        self.name = topic
+        self._topic = app.topic(topic, key_serializer="raw", value_serializer="raw")
+
+    async def send(self, command: Command, partition: int, key: str | None = None) -> None:
+        await self._topic.send(key=key.encode() if key else None, value=control.encode(command), partition=partition)
 
 
 class Publisher:
@@ -239,54 +251,6 @@ class Publisher:
             await asyncio.gather(*unacked)
 
 
-async def send_batches(
-    producer: Any, topic: str, partition: int, records: list[Record], errors: Any = None
-) -> list[tuple[Any, int]]:
-    """Records as few batches as fit, straight to the aiokafka producer: (future, record count) of each.
-    ``errors``: a counter of failed batches."""
-    sent = []
-    batch = producer.create_batch()
-    for key, value, headers in records:
-        while batch.append(key=key, value=value, timestamp=None, headers=headers) is None:  # full: send it
-            sent.append((await producer.send_batch(batch, topic, partition=partition), batch.record_count()))
-            batch = producer.create_batch()
-    sent.append((await producer.send_batch(batch, topic, partition=partition), batch.record_count()))
-    if errors is not None:
-        for future, _ in sent:
-            future.add_done_callback(lambda f: errors.inc() if not f.cancelled() and f.exception() else None)
-    return sent
-
-
-async def send_changelog(producer: Any, topic: str, changes: list[Change]) -> dict[int, tuple[Any, int]]:
-    """Changelog records (JSON keys and values, as Faust's tables read them back) as one batch per
-    partition: per partition, the last batch's future and record count (see ``changelog_offsets``)."""
-    by_partition: dict[int, list[Record]] = {}
-    for partition, _, _, raw_key, raw_value in changes:
-        assert partition is not None, "a buffered state write without its partition"
-        by_partition.setdefault(partition, []).append((raw_key, raw_value, []))
-    return {
-        partition: (await send_batches(producer, topic, partition, records))[-1]
-        for partition, records in by_partition.items()
-    }
-
-
-Flushed = tuple[StateTable[Any], list[Change]]
-
-
-def flush_phases(changes: list[Flushed]) -> list[list[Flushed]]:
-    """The tables with records to flush, in the order they must become durable: first the state, then what sums
-    it up (a partition's clock), so that a crash in between leaves a summary behind what it judged, never ahead."""
-    return [
-        [(table, records) for table, records in changes if records and table.after_others is after]
-        for after in (False, True)
-    ]
-
-
-async def changelog_offsets(sent: dict[int, tuple[Any, int]]) -> dict[int, int]:
-    """Once acknowledged (batches of a partition are acknowledged in order), the last offset per partition."""
-    return {partition: (await future).offset + count - 1 for partition, (future, count) in sent.items()}
-
-
 def behind(written_ms: int | None, now: float) -> bool:
     """Whether the worker is catching up: the message it applies (its Kafka timestamp: when it was produced, or
     appended) is more than BEHIND_SECONDS old."""
@@ -355,37 +319,21 @@ class Pipeline:
         return bool(self.publisher.unacked or any(t.dirty for t in self.buffered) or self.ledger.mark())
 
     async def flush(self) -> None:
-        """Make what was applied durable, in the order that loses nothing: send
-        the triggers and dead letters queued so far and await their
-        acknowledgements; then write the state that came with them to its
-        changelog and, once acknowledged, to the local store (which so never
-        gets ahead of the changelog); then let commits move past them. A crash
-        before the end leaves those offsets uncommitted: they are applied
-        again, and their triggers repeat under the same ids. A failed flush
-        sticks: no later flush may mark durable what it did not finish, the
-        worker must restart from its last commit."""
+        """Make what was applied durable, in the order that loses nothing (``checkpoint``). A failed flush
+        sticks: no later flush may mark durable what it did not finish, the worker must restart from its last
+        commit."""
         async with self._flush_lock:
             if self._failure is not None:
                 raise self._failure
             try:
-                mark = self.ledger.mark()
-                changes = [(table, table.begin_flush()) for table in self.buffered]
+                checkpoint = Checkpoint(self.publisher, self.buffered, self.ledger, kafka_producer(self.app))
                 self._since = None
                 waiting = (
                     f"the acknowledgements of {self.publisher.unacked} trigger and dead-letter record(s) and "
-                    f"{sum(len(records) for _, records in changes)} changelog record(s)"
+                    f"{checkpoint.records} changelog record(s)"
                 )
                 with self.kafka_wait("flush", waiting):
-                    await self.publisher.settle()
-                    producer = kafka_producer(self.app)
-                    for phase in flush_phases(changes):
-                        sent = [
-                            (table, records, await send_changelog(producer, table.changelog_topic, records))
-                            for table, records in phase
-                        ]
-                        for table, records, last in sent:
-                            table.end_flush(records, await changelog_offsets(last))
-                self.ledger.durable_to(mark)
+                    await checkpoint.commit()
             except BaseException as exc:
                 self._failure = exc
                 raise

@@ -36,9 +36,9 @@ import orjson
 from schemas.subscriptions import ThresholdSubscription
 
 from ..detection.thresholds import Rule
+from ..kafka.codec import Decoder, Rejected
+from ..kafka.compacted import CompactedView
 from ..metrics import Metrics
-from ..runtime.codec import Decoder, Rejected
-from ..runtime.compacted import CompactedView
 from ..runtime.state import Recent
 from ..runtime.stores import DiskKV, MemoryKV
 from ..settings import Settings

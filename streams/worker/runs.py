@@ -26,8 +26,8 @@ from schemas.events import RefreshRunChange, RefreshRunStarted
 from ..detection import runs
 from ..detection.ordering import to_micros
 from ..detection.runs import RunState
-from ..runtime.control import Command, Tick
-from ..runtime.faust_fixes import receiver, timer
+from ..kafka.control import Command, Tick
+from ..runtime.faust_api import receiver, timer
 from ..runtime.pipeline import Detector, Pipeline
 from ..runtime.state import StateTable
 

@@ -10,7 +10,7 @@ import multiprocessing
 from collections.abc import Callable
 from typing import Any
 
-from ..runtime.faust_fixes import receiver
+from ..runtime.faust_api import receiver
 from ..runtime.pipeline import Pipeline
 from ..settings import Settings
 

@@ -12,7 +12,7 @@ import pytest
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from schemas.apikeys import split_key
-from streams.runtime.kafka import KafkaConnection
+from streams.kafka.clients import KafkaConnection
 from streams.topics import Topics
 from tests.support.api import Api, api_keys, create_key, own_api, problem
 

@@ -7,8 +7,8 @@ import pytest
 from schemas.apikeys import ApiKey, digest, new_key, split_key
 from streams.api.auth import RateLimiter, authenticate
 from streams.api.problems import ProblemError
-from streams.runtime.codec import encode
-from streams.runtime.compacted import Records
+from streams.kafka.codec import encode
+from streams.kafka.compacted import Records
 
 
 def ring(scope: str = "write") -> tuple[Records[ApiKey], str]:

@@ -10,7 +10,7 @@ import pytest
 
 from schemas.events import MeasureChange, SegmentChange
 from streams.client.producer import EventProducer, SyncEventProducer
-from streams.runtime.kafka import MissingTopicsError
+from streams.kafka.clients import MissingTopicsError
 from streams.topics import Topics
 from tests.support.kafka import murmur2_partition
 
@@ -51,7 +51,7 @@ def test_async_producer_round_trip_and_missing_topics(kafka, settings):
 
 def test_an_event_over_the_workers_limit_is_refused_before_it_is_sent(kafka, settings):
     from schemas.events import RefreshRunStarted, TaskKind, TaskRef
-    from streams.runtime.codec import TooLarge
+    from streams.kafka.codec import TooLarge
 
     small = settings.model_copy(update={"max_event_bytes": 4096})
     tasks = [TaskRef(kind=TaskKind.SEGMENT, name=f"segment-{i:04d}-" + "x" * 40) for i in range(100)]  # ~6 KB

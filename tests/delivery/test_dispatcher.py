@@ -210,7 +210,7 @@ def test_a_dispatcher_that_dies_stops_its_worker_with_a_failure_code(kafka, sett
     import re
     import signal
 
-    from streams.runtime.exits import EXIT_STALLED
+    from streams.kafka.exits import EXIT_STALLED
 
     with HttpReceiver() as http:
         _, env = routes_file(tmp_path, http, None)

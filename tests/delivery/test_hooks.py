@@ -10,7 +10,7 @@ from schemas.hooks import Hook, hook_secret
 from streams.delivery.hooks import hooks_for
 from streams.delivery.receivers.signing import parse_secret
 from streams.delivery.routing import Facts
-from streams.runtime.egress import EgressDenied, EgressPolicy
+from streams.kafka.egress import EgressDenied, EgressPolicy
 
 T0 = datetime(2026, 11, 24, 9, tzinfo=UTC)
 

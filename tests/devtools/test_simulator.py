@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from devtools.simulator import SimConfig, Simulation
 from schemas.events import DataSourceChange, MeasureChange, RefreshRunStarted, SegmentChange, TaskProgress
-from streams.runtime.codec import encode
+from streams.kafka.codec import encode
 
 ORIGIN = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from streams.kafka.clients import KafkaConnection
 from streams.runtime.app import faust_app
 from streams.runtime.faust_fixes import FETCH_MAX_WAIT_MS
-from streams.runtime.kafka import KafkaConnection
 from streams.settings import Settings
 
 

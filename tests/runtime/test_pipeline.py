@@ -1,6 +1,7 @@
 """The pipeline's pure decisions."""
 
-from streams.runtime.pipeline import BEHIND_SECONDS, SEND_SECONDS, SEND_SECONDS_BEHIND, flush_phases, send_window
+from streams.runtime.checkpoint import flush_phases
+from streams.runtime.pipeline import BEHIND_SECONDS, SEND_SECONDS, SEND_SECONDS_BEHIND, send_window
 from streams.runtime.state import StateTable
 
 

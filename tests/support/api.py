@@ -82,7 +82,7 @@ def own_api(
     """An API on topics of its own (created), for a test module's fixture."""
     import asyncio
 
-    from streams.runtime.kafka import ensure_topics
+    from streams.kafka.clients import ensure_topics
     from tests.support.kafka import test_settings
 
     s = api_settings(test_settings(bootstrap, tmp), **overrides)

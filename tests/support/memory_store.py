@@ -21,9 +21,9 @@ from streams.api.app import create_api
 from streams.api.store import Store
 from streams.client.producer import ChangeEvent, encoded, route
 from streams.delivery.hooks import HookBook
+from streams.kafka.codec import encode, within
+from streams.kafka.compacted import Records
 from streams.metrics import Metrics
-from streams.runtime.codec import encode, within
-from streams.runtime.compacted import Records
 from streams.settings import Settings
 from streams.topics import Topics
 from tests.support.api import SIGNING_KEY

@@ -93,7 +93,7 @@ def test_a_registry_that_stops_answering_stalls_the_worker_and_loses_nothing(
     from confluent_kafka.serialization import MessageField, SerializationContext
 
     from schemas.events import MeasureChange
-    from streams.runtime.exits import EXIT_STALLED
+    from streams.kafka.exits import EXIT_STALLED
 
     bound = 10.0
     s = settings.model_copy(

@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from streams.runtime.kafka import ensure_topics
+from streams.kafka.clients import ensure_topics
 from tests.support import scenario
 from tests.support.kafka import Kafka, group_of_workers
 from tests.support.kafka import test_settings as settings_for

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from streams.client.explain import explain
-from streams.runtime.kafka import ensure_topics
+from streams.kafka.clients import ensure_topics
 from tests.support import builders as b
 from tests.support.api import api_settings, start_api
 from tests.support.cli import cli

@@ -17,7 +17,7 @@ from pydantic import TypeAdapter
 from schemas.events import RefreshRunChange
 from streams.detection import runs
 from streams.detection.ordering import Verdict, to_micros
-from streams.runtime.kafka import ensure_topics
+from streams.kafka.clients import ensure_topics
 from tests.support import builders as b
 from tests.support.kafka import Kafka, group_of_workers, murmur2_partition
 from tests.support.kafka import test_settings as settings_for

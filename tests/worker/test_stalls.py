@@ -15,8 +15,8 @@ import time
 import pytest
 
 from devtools.processes import WorkerProcess
-from streams.runtime.exits import EXIT_STALLED
-from streams.runtime.kafka import ensure_topics
+from streams.kafka.clients import ensure_topics
+from streams.kafka.exits import EXIT_STALLED
 from tests.support import scenario
 from tests.support.kafka import Kafka
 from tests.support.kafka import test_settings as settings_for

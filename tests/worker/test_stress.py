@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 
 from devtools.processes import WorkerProcess
-from streams.runtime.kafka import ensure_topics
+from streams.kafka.clients import ensure_topics
 from tests.support import scenario
 from tests.support.kafka import Kafka, group_of_workers
 from tests.support.kafka import test_settings as settings_for

@@ -26,8 +26,8 @@ from schemas.events import DataSourceChange, MeasureChange, RefreshRunChange, Se
 from schemas.ingest import BatchItem
 
 from ...client.producer import CHANGE_KINDS, ChangeEvent, encoded
-from ...runtime.codec import TooLarge
-from ...runtime.kafka import refusal
+from ...kafka.clients import refusal
+from ...kafka.codec import TooLarge
 from ..deps import Context, Ctx, Publisher
 from ..problems import FieldError, ProblemError, responses
 

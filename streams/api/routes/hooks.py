@@ -18,7 +18,7 @@ from schemas.triggers import event_for_test_send
 
 from ...delivery.deliver import ONCE, deliver
 from ...delivery.hooks import receiver_name
-from ...runtime.egress import EgressDenied
+from ...kafka.egress import EgressDenied
 from ..deps import Context, Ctx, HookIdPath, Reader, ReadSlot, TypeName, Writer, audit
 from ..problems import FieldError, ProblemError, responses
 from .operations import AttemptList

@@ -249,7 +249,7 @@ read (the dispatcher and the API). (dict "root" $ "component" "worker" "hookKey"
 {{- toYaml .Values.securityContext }}
 {{- end -}}
 
-{{/* Probes: the paths and the port the process serves (streams/runtime/health.py). The startup probe covers the
+{{/* Probes: the paths and the port the process serves (streams/kafka/health.py). The startup probe covers the
 boot until the port listens (imports, the Kafka check and the topics, each bounded by CDP_KAFKA_TIMEOUT_SECONDS);
 liveness then never fails while state is restored or a rebalance runs; readiness does. */}}
 {{- define "cdp.probes" -}}

@@ -3,7 +3,7 @@ write to a control topic now: explain requests), never a crash of the agent read
 
 import pytest
 
-from streams.runtime.control import Explain, Nudge, Sweep, Tick, decode, encode
+from streams.kafka.control import Explain, Nudge, Sweep, Tick, decode, encode
 
 
 def test_every_command_round_trips():

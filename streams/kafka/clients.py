@@ -62,6 +62,27 @@ def partition_for(key: bytes, count: int) -> int:
     return partition
 
 
+Record = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]  # key, value, headers
+
+
+async def send_batches(
+    producer: Any, topic: str, partition: int, records: list[Record], errors: Any = None
+) -> list[tuple[Any, int]]:
+    """Records as few batches as fit, straight to an aiokafka producer: (future, record count) of each.
+    ``errors``: a counter of failed batches."""
+    sent = []
+    batch = producer.create_batch()
+    for key, value, headers in records:
+        while batch.append(key=key, value=value, timestamp=None, headers=headers) is None:  # full: send it
+            sent.append((await producer.send_batch(batch, topic, partition=partition), batch.record_count()))
+            batch = producer.create_batch()
+    sent.append((await producer.send_batch(batch, topic, partition=partition), batch.record_count()))
+    if errors is not None:
+        for future, _ in sent:
+            future.add_done_callback(lambda f: errors.inc() if not f.cancelled() and f.exception() else None)
+    return sent
+
+
 async def until_assigned(consumer: AIOKafkaConsumer, timeout: float | None = None) -> list[TopicPartition]:
     """The partitions of a group-less consumer given its topics, once it has them (aiokafka has no event for its
     first assignment); KafkaTimeoutError after ``timeout`` s, when one is given."""

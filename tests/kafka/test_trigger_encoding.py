@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from schemas.triggers import KINDS, ThresholdCrossed, TriggerType
 from streams.detection.trigger import Trigger
-from streams.runtime.codec import encode, encode_trigger
+from streams.kafka.codec import encode, encode_trigger
 
 SOURCE = "/cdp-triggers/worker"
 

@@ -25,8 +25,8 @@ from aiokafka.errors import KafkaError
 from pydantic import BaseModel
 
 from ..settings import Settings
+from .clients import KafkaConnection, close_bounded, until_assigned
 from .codec import Decoder, Rejected
-from .kafka import KafkaConnection, close_bounded, until_assigned
 
 log = logging.getLogger(__name__)
 CONFIRM_SECONDS = 1.0

@@ -1,4 +1,4 @@
-"""The health watch (``streams.runtime.health``): bounded waits, the loop's
+"""The health watch (``streams.kafka.health``): bounded waits, the loop's
 heartbeat, readiness checks, and the probes served over real HTTP."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import urllib.request
 import pytest
 
 from devtools.processes import free_port
+from streams.kafka.exits import EXIT_STALLED
+from streams.kafka.health import Health
 from streams.metrics import Metrics
-from streams.runtime.exits import EXIT_STALLED
-from streams.runtime.health import Health
 
 
 class Exited(Exception):

@@ -27,7 +27,7 @@ from devtools.broker import USERS, DevBroker
 from devtools.processes import ROOT, WorkerProcess, free_port, free_port_block
 from devtools.settings import load_broker_settings
 from streams.acls import ROLES, acls
-from streams.runtime.kafka import check, ensure_topics
+from streams.kafka.clients import check, ensure_topics
 from streams.settings import Settings
 from streams.topics import Topics
 from tests.support import builders as b
@@ -356,7 +356,7 @@ def test_an_api_whose_follower_loses_its_read_permission_says_so_and_exits(secur
     code 3, for its supervisor to restart it."""
     from confluent_kafka.admin import AclBindingFilter
 
-    from streams.runtime.exits import EXIT_STALLED
+    from streams.kafka.exits import EXIT_STALLED
     from streams.topics import Topics
     from tests.support.api import api_settings, start_api
 

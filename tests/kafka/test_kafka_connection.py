@@ -5,8 +5,8 @@ from pathlib import Path
 
 import faust
 
+from streams.kafka.clients import KafkaConnection
 from streams.runtime.app import _credentials
-from streams.runtime.kafka import KafkaConnection
 from streams.settings import Settings
 
 

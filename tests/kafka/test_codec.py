@@ -4,7 +4,7 @@ import pytest
 
 from schemas.deadletter import DeadLetterReason
 from schemas.events import SegmentChange
-from streams.runtime.codec import Decoder, Rejected
+from streams.kafka.codec import Decoder, Rejected
 from tests.support import builders as b
 
 decoder: Decoder[SegmentChange] = Decoder(SegmentChange, max_bytes=1024)
@@ -105,7 +105,7 @@ def test_with_its_avro_writer_schema_a_frame_decodes_to_the_model_or_says_why_no
     import fastavro
 
     from schemas.avro import schema_of
-    from streams.runtime.codec import Writer, frame_id
+    from streams.kafka.codec import Writer, frame_id
 
     parsed = fastavro.parse_schema(schema_of(SegmentChange))
     writer = Writer(9, parsed)

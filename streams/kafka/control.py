@@ -75,14 +75,3 @@ def decode(raw: bytes) -> Command:
 
 def _frozen(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value  # commands are frozen: JSON arrays as tuples
-
-
-class ControlChannel:
-    """Sends commands to one agent's control topic."""
-
-    def __init__(self, app: Any, topic: str) -> None:
-        self.name = topic
-        self._topic = app.topic(topic, key_serializer="raw", value_serializer="raw")
-
-    async def send(self, command: Command, partition: int, key: str | None = None) -> None:
-        await self._topic.send(key=key.encode() if key else None, value=encode(command), partition=partition)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.runtime.kafka import creation_errors
+from streams.kafka.clients import creation_errors
 
 
 def test_created_and_already_existing_are_success_refused_and_failed_are_told_apart():
