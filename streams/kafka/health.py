@@ -170,8 +170,13 @@ class Health:
         return max(late, key=lambda w: now - w.started - w.limit, default=None)
 
     def live(self) -> tuple[bool, dict[str, Any]]:
-        if self._failed is not None:
-            return False, {"status": "failed", "reason": self._failed}
+        if self._failed is not None:  # exiting: the heartbeat's age says whether the loop still turns
+            age = self.heartbeat_age()
+            return False, {
+                "status": "failed",
+                "reason": self._failed,
+                "heartbeat_age_seconds": None if age is None else round(age, 3),
+            }
         stalled = self._loop_stalled_for()
         if stalled is not None:
             return False, {

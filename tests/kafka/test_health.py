@@ -56,6 +56,8 @@ def test_a_loop_that_stops_beating_fails_livez_then_the_process():
     with pytest.raises(Exited):
         h.watch_once()
     assert codes == [EXIT_STALLED]
+    ok, body = h.live()  # until the process is gone: failed, with how long the loop has not turned
+    assert not ok and body["status"] == "failed" and body["heartbeat_age_seconds"] >= 0.1
 
 
 def test_readiness_names_each_failing_check():
