@@ -187,3 +187,16 @@ def test_a_fetch_reaches_the_streams_as_batches_of_the_partitions_the_ledger_own
     assert batch[0] == Incoming("in", 1, 10, 1_700_000_000_123, b"k", b"v10")
     single = Incoming.all_in(consumer._to_message(other, fetched[other][1]))
     assert single == [Incoming("other", 1, 1, 1_700_000_000_123, b"k", b"v1")]
+
+
+def test_an_input_stream_holds_a_few_batches_not_faust_s_4096(tmp_path):
+    # A queue of 4,096 batches held the whole backlog of the memory benchmark, and RSS grew by 300 MiB.
+    from streams.runtime import faust_fixes
+    from streams.runtime.app import pipeline
+
+    p = pipeline(Settings(data_dir=tmp_path))
+
+    async def queue_size() -> int:
+        return p.input_topic("in").stream().channel.queue.maxsize
+
+    assert asyncio.run(queue_size()) == faust_fixes.STREAM_BUFFER_BATCHES == 8
