@@ -189,11 +189,11 @@ def print_table(results: dict) -> None:
         )
 
 
-# shape -> (reference, target ratio of the worker's steady rate to it, what is said of it); issue 27's targets
+# shape -> (reference, target ratio of the worker's steady rate to it, what is said of it)
 TARGETS = {
     "trigger-heavy": ("quix", 1.0, "stretch 1.5"),
     "full-run": ("faust_bare", 0.6, "the full run's target, on this shape"),
-    "trigger-light": ("faust_bare", 0.8, ""),
+    "trigger-light": ("quix", 0.75, ""),
 }
 
 
