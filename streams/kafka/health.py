@@ -170,13 +170,10 @@ class Health:
         return max(late, key=lambda w: now - w.started - w.limit, default=None)
 
     def live(self) -> tuple[bool, dict[str, Any]]:
+        age = self.heartbeat_age()
+        shown = None if age is None else round(age, 3)
         if self._failed is not None:  # exiting: the heartbeat's age says whether the loop still turns
-            age = self.heartbeat_age()
-            return False, {
-                "status": "failed",
-                "reason": self._failed,
-                "heartbeat_age_seconds": None if age is None else round(age, 3),
-            }
+            return False, {"status": "failed", "reason": self._failed, "heartbeat_age_seconds": shown}
         stalled = self._loop_stalled_for()
         if stalled is not None:
             return False, {
@@ -184,8 +181,7 @@ class Health:
                 "reason": f"the event loop has not turned for {stalled:.1f} s",
                 "heartbeat_age_seconds": round(stalled, 3),
             }
-        age = self.heartbeat_age()
-        return True, {"status": "ok", "heartbeat_age_seconds": None if age is None else round(age, 3)}
+        return True, {"status": "ok", "heartbeat_age_seconds": shown}
 
     def ready(self) -> tuple[bool, dict[str, Any]]:
         alive, body = self.live()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
@@ -338,12 +339,18 @@ class Pipeline:
                 self._failure = exc
                 raise
 
+    def _buffered(self) -> int:
+        """Work waiting for a flush: records to send and states to write."""
+        return self.publisher.unacked + sum(t.dirty for t in self.buffered)
+
+    def _catching_up(self) -> bool:
+        return behind(self.publisher.caused_at_ms, time.time())
+
     def flush_due(self, now: float) -> bool:
         """Whether the work waiting has waited (or grown) enough for a flush (``flush_due``): work nobody
         noted the start of has waited long enough."""
-        size = self.publisher.unacked + sum(t.dirty for t in self.buffered)
-        waited = now - self._since if self._since is not None else FLUSH_SECONDS_BEHIND
-        return flush_due(size, waited, behind(self.publisher.caused_at_ms, time.time()))
+        waited = now - self._since if self._since is not None else math.inf
+        return flush_due(self._buffered(), waited, self._catching_up())
 
     async def maybe_flush(self) -> None:
         """After each batch: when enough work waits or the oldest waited long
@@ -358,10 +365,8 @@ class Pipeline:
         if self.flush_due(now):
             if self._flushing is None:
                 self._flushing = asyncio.ensure_future(self.flush())
-            else:
-                size = self.publisher.unacked + sum(t.dirty for t in self.buffered)
-                if size >= FLUSH_BACKLOG * flush_size(behind(self.publisher.caused_at_ms, time.time())):
-                    await asyncio.shield(self._flushing)
+            elif self._buffered() >= FLUSH_BACKLOG * flush_size(self._catching_up()):
+                await asyncio.shield(self._flushing)
 
     def kafka_wait(self, what: str, detail: str) -> AbstractContextManager[None]:
         """Around a wait on Kafka the process cannot go on without: bounded by ``kafka_timeout_seconds``."""

@@ -104,7 +104,7 @@ class SubscriptionRegistry:
         if len(every) <= RULES_CACHE:
             self._every_rule = every
         else:
-            for entity_key, rules in list(every.items())[:RULES_CACHE]:
+            for entity_key, rules in every.items():  # the cache keeps at most RULES_CACHE of them
                 self._rules.put(entity_key, rules)
 
     def all(self) -> Iterable[ThresholdSubscription]:
